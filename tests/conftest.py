@@ -1,0 +1,51 @@
+"""Shared fixtures: fixture corpora, XQuAD location, fake encoders."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+XQUAD_DIR = ROOT.parent / "shared" / "data" / "xquad"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def squad_doc(articles: list[tuple[str, list[tuple[str, list[tuple[str, str]]]]]]) -> dict:
+    """Build SQuAD JSON from [(title, [(context, [(qid, question), ...]), ...]), ...]."""
+    return {
+        "version": "1.1",
+        "data": [
+            {"title": title, "paragraphs": [
+                {"context": ctx, "qas": [{"id": qid, "question": q, "answers": [{"answer_start": 0, "text": ctx[:3]}]}
+                                         for qid, q in qas]} for ctx, qas in paras]}
+            for title, paras in articles
+        ],
+    }
+
+
+@pytest.fixture
+def squad_folder(tmp_path: Path) -> Path:
+    """Two languages, two articles, three paragraphs, five questions (one paragraph has two)."""
+    en = [("Cats", [("Cats purr when content.", [("q1", "Why do cats purr?"), ("q2", "When do cats purr?")]),
+                    ("Cats sleep 15 hours a day.", [("q3", "How long do cats sleep?")])]),
+          ("Rivers", [("The Nile is 6650 km long.", [("q4", "How long is the Nile?"), ("q5", "Which river is 6650 km?")])])]
+    de = [("Cats", [("Katzen schnurren, wenn sie zufrieden sind.", [("q1", "Warum schnurren Katzen?"),
+                                                                    ("q2", "Wann schnurren Katzen?")]),
+                    ("Katzen schlafen 15 Stunden am Tag.", [("q3", "Wie lange schlafen Katzen?")])]),
+          ("Rivers", [("Der Nil ist 6650 km lang.", [("q4", "Wie lang ist der Nil?"),
+                                                     ("q5", "Welcher Fluss ist 6650 km lang?")])])]
+    folder = tmp_path / "squad"
+    folder.mkdir()
+    for lang, doc in (("en", en), ("de", de)):
+        (folder / f"xq.{lang}.json").write_text(json.dumps(squad_doc(doc)), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def xquad_dir() -> Path:
+    if not (XQUAD_DIR / "xquad.en.json").exists():
+        pytest.skip(f"XQuAD not found at {XQUAD_DIR}")
+    return XQUAD_DIR

@@ -1,0 +1,69 @@
+"""Hand-checkable encoders for tests."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from xlalign.encoders import CachedEncoder, Role
+
+
+def _bucket(token: str, dim: int) -> int:
+    return int.from_bytes(hashlib.md5(token.encode()).digest()[:4], "little") % dim
+
+
+class BagOfCharsEncoder(CachedEncoder):
+    """Character-trigram hashing; ``lang_offset`` adds a per-language direction (a language bias)."""
+
+    def __init__(self, dim: int = 64, lang_offset: dict[str, float] | None = None, cache=None,
+                 fingerprint: str = "bag-of-chars-v1") -> None:
+        super().__init__(cache)
+        self.name = "bag-of-chars"
+        self.dim = dim
+        self.lang_offset = lang_offset or {}
+        self._fp = fingerprint
+        self.langs_seen: list[tuple[str, Role]] = []
+        self._lang = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fp
+
+    @property
+    def dimension(self) -> int:
+        return self.dim
+
+    def prompt_for(self, role: Role) -> str:
+        return "query: " if role == "query" else "passage: "
+
+    def encode(self, texts: Sequence[str], *, lang: str, role: Role) -> np.ndarray:
+        self._lang = lang
+        self.langs_seen.append((lang, role))
+        return super().encode(texts, lang=lang, role=role)
+
+    def _encode_uncached(self, texts: list[str], prompt: str) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            s = f"  {t.lower()}  "
+            for j in range(len(s) - 2):
+                out[i, _bucket(s[j : j + 3], self.dim)] += 1.0
+            out[i] /= max(np.linalg.norm(out[i]), 1e-12)
+            out[i, 0] += self.lang_offset.get(self._lang, 0.0)
+        return out
+
+
+class TableEncoder:
+    """Returns fixed vectors from a dict keyed by text: for hand-computed rankings."""
+
+    name = "table"
+
+    def __init__(self, table: dict[str, Sequence[float]]) -> None:
+        self.table = {k: np.asarray(v, dtype=np.float32) for k, v in table.items()}
+        self.calls = 0
+
+    def encode(self, texts: Sequence[str], *, lang: str, role: Role) -> np.ndarray:
+        self.calls += 1
+        x = np.stack([self.table[t] for t in texts])
+        return x / np.linalg.norm(x, axis=1, keepdims=True)

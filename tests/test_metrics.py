@@ -1,0 +1,170 @@
+"""Metrics: hand-computed examples, the paper's printed numbers, a brute-force path, bad inputs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from xlalign import metrics as M
+from xlalign.ranking import brute_force_ranks, rank_golds
+
+RANKS = np.array([[1, 2], [3, 7]])
+
+
+def test_max_r_is_worst_gold_rank():
+    assert M.max_r(RANKS).tolist() == [2.0, 7.0]
+
+
+def test_max_r_norm_hand_computed():
+    got = M.max_r_norm(RANKS, pool_size=10)
+    expected_q2 = 100 * (math.log2(10) - math.log2(7)) / (math.log2(10) - 1)
+    assert got[0] == pytest.approx(100.0)
+    assert got[1] == pytest.approx(expected_q2)
+    assert expected_q2 == pytest.approx(22.1614, abs=1e-3)
+
+
+def test_max_r_norm_zero_when_worst_gold_is_last():
+    assert M.max_r_norm(np.array([[1, 10]]), 10)[0] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    ("mean_max_r", "pool", "printed"),
+    [(650.95, 2380, 18.31), (106.42, 2380, 43.88), (23.10, 2380, 65.45), (13.63, 2380, 72.90)],
+)
+def test_max_r_norm_of_mean_matches_paper_table_1(mean_max_r, pool, printed):
+    # Hong et al. 2026, Table 1 (XQuAD, per-question pool |D| = 2380, |R| = 2).
+    assert M.max_r_norm_of_mean(mean_max_r, pool, 2) == pytest.approx(printed, abs=0.01)
+
+
+def test_complete_and_recall_at_k():
+    assert M.complete_at_k(RANKS, 5).tolist() == [100.0, 0.0]
+    assert M.complete_at_k(RANKS, 7).tolist() == [100.0, 100.0]
+    assert M.recall_at_k(RANKS, 5).tolist() == [100.0, 50.0]
+    assert M.recall_at_k(RANKS, 1).tolist() == [50.0, 0.0]
+
+
+def test_ndcg_hand_computed():
+    got = M.ndcg_at_k(RANKS, 10)
+    assert got[0] == pytest.approx(100.0)
+    assert got[1] == pytest.approx(100 * (1 / 2 + 1 / 3) / (1 + 1 / math.log2(3)))
+    assert M.ndcg_at_k(RANKS, 1).tolist() == [100.0, 0.0]
+    # One gold: NDCG@k = 1/log2(rank+1) inside the cutoff.
+    assert M.ndcg_at_k(np.array([[3]]), 10)[0] == pytest.approx(50.0)
+    assert M.ndcg_at_k(np.array([[3]]), 2)[0] == 0.0
+
+
+def test_reciprocal_rank_uses_best_gold():
+    assert M.reciprocal_rank(RANKS).tolist() == pytest.approx([1.0, 1 / 3])
+    assert M.reciprocal_rank(np.array([4, 2])).tolist() == pytest.approx([0.25, 0.5])  # 1-D = one gold each
+
+
+def test_preference_and_intrusion_rates():
+    assert M.preference_rate(np.array([1, 5, 3]), np.array([2, 4, 3])).tolist() == [100.0, 0.0, 50.0]
+    assert M.intrusion_rate(np.array([0.9, 0.5, 0.7]), np.array([0.8, 0.6, 0.7])).tolist() == [100.0, 0.0, 0.0]
+
+
+# ----------------------------------------------------------------------------- brute force
+def _brute_metrics(order_is_gold: np.ndarray, k: int) -> dict[str, float]:
+    """Metrics read off a fully sorted list (True where the position holds a gold document)."""
+    positions = np.flatnonzero(order_is_gold) + 1
+    n_gold = len(positions)
+    dcg = sum(1 / math.log2(p + 1) for p in positions if p <= k)
+    idcg = sum(1 / math.log2(i + 1) for i in range(1, min(n_gold, k) + 1))
+    return {"max_r": positions.max(), "complete": 100.0 * (positions.max() <= k), "mrr": 1 / positions.min(),
+            "ndcg": 100 * dcg / idcg, "recall": 100 * np.mean(positions <= k)}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_metrics_agree_with_full_argsort(seed):
+    rng = np.random.default_rng(seed)
+    n_q, n_u, dim, n_gold = 30, 25, 3, 2
+    # Small integer embeddings: integer scores, hence many exact ties.
+    q = rng.integers(-2, 3, size=(n_q, dim)).astype(np.float32)
+    u = rng.integers(-2, 3, size=(n_u, dim)).astype(np.float32)
+    weight = rng.integers(1, 4, size=n_u)
+    gold = np.stack([rng.choice(n_u, n_gold, replace=False) for _ in range(n_q)])
+    scores = q @ u.T
+    doc_unit = np.repeat(np.arange(n_u), weight)
+    first_doc = np.searchsorted(doc_unit, np.arange(n_u))
+    gold_docs = first_doc[gold]
+    ranks = rank_golds(q, u, weight, gold).ranks
+    ref = brute_force_ranks(scores, doc_unit, gold_docs)
+    np.testing.assert_array_equal(ranks, ref)
+    pool = len(doc_unit)
+    for k in (1, 3, 10):
+        for i in range(n_q):
+            s = scores[i, doc_unit]
+            is_gold = np.zeros(pool, bool)
+            is_gold[gold_docs[i]] = True
+            gold_rank = np.full(pool, n_gold)
+            gold_rank[gold_docs[i]] = np.arange(n_gold)
+            order = np.lexsort((np.arange(pool), gold_rank, -s))
+            b = _brute_metrics(is_gold[order], k)
+            r = ranks[i : i + 1]
+            assert M.max_r(r)[0] == b["max_r"]
+            assert M.complete_at_k(r, k)[0] == b["complete"]
+            assert M.reciprocal_rank(r)[0] == pytest.approx(b["mrr"])
+            assert M.ndcg_at_k(r, k)[0] == pytest.approx(b["ndcg"])
+            assert M.recall_at_k(r, k)[0] == pytest.approx(b["recall"])
+
+
+# ----------------------------------------------------------------------------- invalid input
+def test_ranks_must_be_integers():
+    with pytest.raises(TypeError, match="integers"):
+        M.max_r(np.array([[1.0, 2.0]]))
+
+
+def test_ranks_must_be_one_based():
+    with pytest.raises(ValueError, match="1-based"):
+        M.max_r(np.array([[0, 2]]))
+
+
+def test_ranks_need_a_gold_column():
+    with pytest.raises(ValueError, match="shape"):
+        M.max_r(np.zeros((3, 0), dtype=int))
+
+
+def test_ranks_must_be_two_dimensional_at_most():
+    with pytest.raises(ValueError, match="shape"):
+        M.max_r(np.ones((2, 2, 2), dtype=int))
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5])
+def test_cutoff_must_be_positive_integer(k):
+    with pytest.raises(ValueError, match="positive integer"):
+        M.complete_at_k(RANKS, k)
+    with pytest.raises(ValueError, match="positive integer"):
+        M.ndcg_at_k(RANKS, k)
+    with pytest.raises(ValueError, match="positive integer"):
+        M.recall_at_k(RANKS, k)
+
+
+def test_max_r_norm_rejects_pool_not_larger_than_gold_set():
+    with pytest.raises(ValueError, match="pool_size > n_gold"):
+        M.max_r_norm(np.array([[1, 2]]), pool_size=2)
+
+
+def test_max_r_norm_rejects_rank_beyond_pool():
+    with pytest.raises(ValueError, match="exceeds the pool size"):
+        M.max_r_norm(np.array([[1, 11]]), pool_size=10)
+
+
+def test_max_r_norm_of_mean_rejects_out_of_range_mean():
+    with pytest.raises(ValueError, match="mean Max@R"):
+        M.max_r_norm_of_mean(0.5, 100, 2)
+    with pytest.raises(ValueError, match="mean Max@R"):
+        M.max_r_norm_of_mean(101, 100, 2)
+
+
+def test_max_r_norm_of_mean_rejects_bad_gold_count():
+    with pytest.raises(ValueError, match="n_gold"):
+        M.max_r_norm_of_mean(5, 100, 0)
+
+
+def test_rates_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match="equal shape"):
+        M.preference_rate(np.array([1, 2]), np.array([1]))
+    with pytest.raises(ValueError, match="equal shape"):
+        M.intrusion_rate(np.array([0.1]), np.array([[0.2]]))

@@ -1,0 +1,398 @@
+"""Corpus loaders: SQuAD-format JSON folders, XQuAD and Belebele (hub or local), long-format JSONL/CSV.
+
+Every loader returns a :class:`~xlalign.corpus.ParallelCorpus` whose languages are ISO 639-1 codes
+and raises :class:`~xlalign.errors.CorpusError` naming the file, line or id at fault.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from xlalign.corpus import ParallelCorpus
+from xlalign.errors import CorpusError
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+DEMO_DIR = ASSETS_DIR / "demo"
+
+#: ISO 639-1 → Belebele/FLORES-200 config names (the ones users ask for most; extend freely).
+BELEBELE_CODES: dict[str, str] = {
+    "en": "eng_Latn", "zh": "zho_Hans", "ar": "arb_Arab", "es": "spa_Latn", "de": "deu_Latn",
+    "fr": "fra_Latn", "hi": "hin_Deva", "ur": "urd_Arab", "th": "tha_Thai", "vi": "vie_Latn",
+    "el": "ell_Grek", "ro": "ron_Latn", "tr": "tur_Latn", "ru": "rus_Cyrl", "ja": "jpn_Jpan",
+    "ko": "kor_Hang", "pt": "por_Latn", "it": "ita_Latn", "id": "ind_Latn", "bn": "ben_Beng",
+    "sw": "swh_Latn", "fa": "pes_Arab", "nl": "nld_Latn", "pl": "pol_Latn", "uk": "ukr_Cyrl",
+}
+#: Languages of XQuAD on the hub (google/xquad configs ``xquad.<lang>``).
+XQUAD_LANGS = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
+
+LONG_COLUMNS = ("id", "lang", "passage", "question")
+
+
+# --------------------------------------------------------------------------------------------
+# Generic builder: per-language records keyed by item id
+# --------------------------------------------------------------------------------------------
+def _build(
+    name: str,
+    records: Mapping[str, Mapping[str, dict[str, str]]],
+    source: Mapping[str, str],
+    order: Sequence[str] | None = None,
+) -> ParallelCorpus:
+    """Assemble a corpus from ``records[lang][item_id] = {passage, question, group?, passage_key?}``.
+
+    Items must be present in every language; the error names the ids that are not.
+    ``source[lang]`` names the file or dataset each language came from, for messages.
+    """
+    langs = list(records)
+    if not langs:
+        raise CorpusError(f"{name}: no languages found")
+    ref = langs[0]
+    ids = list(order) if order is not None else list(records[ref])
+    if not ids:
+        raise CorpusError(f"{name}: {source[ref]} has no items")
+    ref_ids = set(records[ref])
+    for lang in langs[1:]:
+        other = set(records[lang])
+        missing, extra = sorted(ref_ids - other), sorted(other - ref_ids)
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing ids {_few(missing)} (present in {source[ref]})")
+            if extra:
+                parts.append(f"unexpected ids {_few(extra)} (absent from {source[ref]})")
+            raise CorpusError(f"{name}: {source[lang]} is not parallel to {source[ref]}: " + "; ".join(parts))
+    groups, keys = [], []
+    for i in ids:
+        rec = records[ref][i]
+        groups.append(rec.get("group") or rec.get("passage_key") or i)
+        keys.append(rec.get("passage_key") or _content_key(records, i))
+    # Items that share a passage key must agree on it in every language (checked by the corpus).
+    return ParallelCorpus(
+        name=name,
+        item_ids=tuple(ids),
+        groups=tuple(groups),
+        passage_keys=tuple(keys),
+        passages={lang: tuple(records[lang][i]["passage"] for i in ids) for lang in langs},
+        questions={lang: tuple(records[lang][i]["question"] for i in ids) for lang in langs},
+        meta={"source": ", ".join(f"{lang}={source[lang]}" for lang in langs)},
+    )
+
+
+def _content_key(records: Mapping[str, Mapping[str, dict[str, str]]], item_id: str) -> str:
+    """Items whose passages are identical in every language share a passage."""
+    return "\x1f".join(records[lang][item_id]["passage"] for lang in records)
+
+
+def _few(ids: Sequence[str], n: int = 5) -> str:
+    shown = ", ".join(map(repr, ids[:n]))
+    return shown + (f" and {len(ids) - n} more" if len(ids) > n else "")
+
+
+# --------------------------------------------------------------------------------------------
+# SQuAD-format JSON (XQuAD / MLQA layout)
+# --------------------------------------------------------------------------------------------
+_SQUAD_NAME = re.compile(r"^(?P<stem>.+)\.(?P<lang>[a-z]{2,3}(?:[-_][A-Za-z]+)?)\.json$")
+
+
+def squad_files(folder: str | Path) -> dict[str, Path]:
+    """Map language → file for a folder of ``<name>.<lang>.json`` SQuAD files."""
+    folder = Path(folder)
+    found: dict[str, Path] = {}
+    for p in sorted(folder.glob("*.json")):
+        m = _SQUAD_NAME.match(p.name)
+        if m:
+            found[m["lang"]] = p
+    return found
+
+
+def load_squad_folder(folder: str | Path, langs: Sequence[str] | None = None) -> ParallelCorpus:
+    """SQuAD-format JSON, one file per language (``xquad.<lang>.json``).
+
+    Questions are paired by question id across languages; a context is identified by its position
+    (article index, paragraph index), and every question must sit at the same position in every
+    language. The article title of the first language is the group (XQuAD titles are English).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CorpusError(f"{folder}: not a folder")
+    files = squad_files(folder)
+    if not files:
+        raise CorpusError(f"{folder}: no SQuAD files named <name>.<lang>.json")
+    wanted = list(langs) if langs else sorted(files, key=lambda x: (x != "en", x))
+    missing = [lang for lang in wanted if lang not in files]
+    if missing:
+        raise CorpusError(f"{folder}: no file for language(s) {', '.join(missing)}; found {', '.join(sorted(files))}")
+    records: dict[str, dict[str, dict[str, str]]] = {}
+    positions: dict[str, dict[str, tuple[int, int]]] = {}
+    order: list[str] = []
+    for lang in wanted:
+        path = files[lang]
+        data = _read_json(path)
+        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+            raise CorpusError(f"{path}: not SQuAD format (expected an object with a 'data' list)")
+        recs: dict[str, dict[str, str]] = {}
+        pos: dict[str, tuple[int, int]] = {}
+        for a, article in enumerate(data["data"]):
+            title = str(article.get("title", f"article-{a}"))
+            paragraphs = article.get("paragraphs")
+            if not isinstance(paragraphs, list):
+                raise CorpusError(f"{path}: article {a} ({title!r}) has no 'paragraphs' list")
+            for p, para in enumerate(paragraphs):
+                context = para.get("context")
+                if not isinstance(context, str) or not context.strip():
+                    raise CorpusError(f"{path}: article {a} paragraph {p} has an empty or missing context")
+                for qa in para.get("qas", []):
+                    qid, question = qa.get("id"), qa.get("question")
+                    if not qid or not isinstance(question, str):
+                        raise CorpusError(f"{path}: article {a} paragraph {p}: a question lacks 'id' or 'question'")
+                    if qid in recs:
+                        raise CorpusError(f"{path}: question id {qid!r} occurs twice")
+                    recs[qid] = {"passage": context, "question": question, "group": title, "passage_key": f"{a}:{p}"}
+                    pos[qid] = (a, p)
+                    if lang == wanted[0]:
+                        order.append(qid)
+        records[lang], positions[lang] = recs, pos
+    ref = wanted[0]
+    for lang in wanted[1:]:
+        moved = [q for q, ap in positions[ref].items() if q in positions[lang] and positions[lang][q] != ap]
+        if moved:
+            raise CorpusError(
+                f"{files[lang]}: questions sit under different paragraphs than in {files[ref]}: {_few(moved)}"
+            )
+    # Group and passage key come from the reference language in every language.
+    for lang in wanted[1:]:
+        for qid, rec in records[lang].items():
+            if qid in records[ref]:
+                rec["group"] = records[ref][qid]["group"]
+    return _build(folder.name, records, {lang: str(files[lang]) for lang in wanted}, order)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise CorpusError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path}: not UTF-8 text") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Long format: id, lang, passage, question[, group]
+# --------------------------------------------------------------------------------------------
+def read_long_rows(path: str | Path) -> list[tuple[int, dict[str, str]]]:
+    """Rows of one JSONL or CSV file with their 1-based line numbers."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    rows: list[tuple[int, dict[str, str]]] = []
+    try:
+        if suffix in (".jsonl", ".ndjson"):
+            with open(path, encoding="utf-8") as f:
+                for n, line in enumerate(f, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        raise CorpusError(f"{path}:{n}: invalid JSON ({e.msg})") from None
+                    if not isinstance(obj, dict):
+                        raise CorpusError(f"{path}:{n}: expected a JSON object")
+                    rows.append((n, obj))
+        elif suffix in (".csv", ".tsv"):
+            with open(path, encoding="utf-8", newline="") as f:
+                reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
+                for row in reader:
+                    rows.append((reader.line_num, row))
+        else:
+            raise CorpusError(f"{path}: unsupported file type {suffix!r} (use .jsonl or .csv)")
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path}: not UTF-8 text") from None
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: no such file") from None
+    return rows
+
+
+def load_long(paths: str | Path | Iterable[str | Path], langs: Sequence[str] | None = None,
+              name: str | None = None) -> ParallelCorpus:
+    """Long-format corpus: one row per (item, language) with ``id, lang, passage, question[, group]``.
+
+    ``paths`` is a file, a folder (every .jsonl/.csv inside, sorted) or a list of files. An optional
+    ``passage_id`` column marks items that share a passage; otherwise items whose passages are
+    identical in every language share one.
+    """
+    if isinstance(paths, (str, Path)):
+        p = Path(paths)
+        if p.is_dir():
+            files = sorted(x for x in p.iterdir() if x.suffix.lower() in (".jsonl", ".ndjson", ".csv", ".tsv"))
+            if not files:
+                raise CorpusError(f"{p}: no .jsonl or .csv files")
+        else:
+            files = [p]
+        name = name or p.stem
+    else:
+        files = [Path(x) for x in paths]
+        name = name or "corpus"
+    records: dict[str, dict[str, dict[str, str]]] = {}
+    where: dict[tuple[str, str], str] = {}
+    order: list[str] = []
+    seen_ids: set[str] = set()
+    for path in files:
+        rows = read_long_rows(path)
+        if not rows:
+            raise CorpusError(f"{path}: no rows")
+        for n, row in rows:
+            absent = [c for c in LONG_COLUMNS if not str(row.get(c) or "").strip()]
+            if absent:
+                raise CorpusError(f"{path}:{n}: missing or empty {', '.join(absent)}")
+            item, lang = str(row["id"]).strip(), str(row["lang"]).strip()
+            if (item, lang) in where:
+                raise CorpusError(f"{path}:{n}: id {item!r} appears twice for language {lang!r} (first at {where[item, lang]})")
+            where[item, lang] = f"{path}:{n}"
+            rec = {"passage": str(row["passage"]), "question": str(row["question"])}
+            if str(row.get("group") or "").strip():
+                rec["group"] = str(row["group"]).strip()
+            if str(row.get("passage_id") or "").strip():
+                rec["passage_key"] = str(row["passage_id"]).strip()
+            records.setdefault(lang, {})[item] = rec
+            if item not in seen_ids:
+                seen_ids.add(item)
+                order.append(item)
+    if langs:
+        missing = [lang for lang in langs if lang not in records]
+        if missing:
+            raise CorpusError(f"{name}: no rows for language(s) {', '.join(missing)}; found {', '.join(sorted(records))}")
+        records = {lang: records[lang] for lang in langs}
+    ordered = dict(sorted(records.items(), key=lambda kv: (kv[0] != "en", kv[0])))
+    ref = next(iter(ordered))
+    # Items that appear in no selected language are not an error of the selection.
+    order = [i for i in order if any(i in r for r in ordered.values())]
+    absent_ref = [i for i in order if i not in ordered[ref]]
+    if absent_ref:
+        raise CorpusError(f"{name}: not parallel: language {ref!r} lacks ids {_few(absent_ref)}")
+    return _build(name, ordered, {lang: f"{name}[{lang}]" for lang in ordered}, order)
+
+
+# --------------------------------------------------------------------------------------------
+# Hub datasets (and local copies in the same row schema)
+# --------------------------------------------------------------------------------------------
+def _load_rows(dataset: str, config: str, split: str, local: Path | None) -> list[dict[str, Any]]:
+    import datasets
+
+    try:
+        if local is None:
+            ds = datasets.load_dataset(dataset, config, split=split)
+        else:
+            files = sorted(local.glob(f"{config}.*"))
+            if not files:
+                raise CorpusError(f"{local}: no local file for {config} ({config}.jsonl/.json/.parquet/.csv)")
+            kind = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}.get(files[0].suffix)
+            if kind is None:
+                raise CorpusError(f"{files[0]}: unsupported file type")
+            ds = datasets.load_dataset(kind, data_files=str(files[0]), split="train")
+    except CorpusError:
+        raise
+    except Exception as e:  # datasets raises many types (connection, missing config, schema)
+        where = f"{dataset} ({config})" if local is None else str(local)
+        raise CorpusError(f"could not load {where}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
+    return list(ds)
+
+
+def load_xquad(langs: Sequence[str], local: str | Path | None = None) -> ParallelCorpus:
+    """XQuAD: ``datasets.load_dataset("google/xquad", "xquad.<lang>", split="validation")``.
+
+    Rows have ``id, context, question, answers``; questions pair by ``id``, and questions with the
+    same English context share a passage. The hub copy has no article titles, so each paragraph
+    is its own group (use the SQuAD-JSON folder loader for article-level groups).
+    ``local`` is a folder with files ``xquad.<lang>.{jsonl,json,parquet,csv}`` in the same schema.
+    """
+    bad = [lang for lang in langs if lang not in XQUAD_LANGS]
+    if bad:
+        raise CorpusError(f"XQuAD has no {', '.join(bad)}; it has {', '.join(XQUAD_LANGS)}")
+    local_path = Path(local) if local is not None else None
+    records: dict[str, dict[str, dict[str, str]]] = {}
+    order: list[str] = []
+    for lang in langs:
+        rows = _load_rows("google/xquad", f"xquad.{lang}", "validation", local_path)
+        recs: dict[str, dict[str, str]] = {}
+        for r in rows:
+            for col in ("id", "context", "question"):
+                if col not in r:
+                    raise CorpusError(f"XQuAD {lang}: rows lack column {col!r}")
+            recs[str(r["id"])] = {"passage": r["context"], "question": r["question"]}
+        records[lang] = recs
+        if not order:
+            order = [str(r["id"]) for r in rows]
+    ref = langs[0]
+    keys: dict[str, str] = {}
+    for i in order:
+        key = keys.setdefault(records[ref][i]["passage"], f"p{len(keys)}")
+        for lang in langs:
+            if i in records[lang]:
+                records[lang][i]["passage_key"] = key
+                records[lang][i]["group"] = key
+    return _build("xquad", records, {lang: f"google/xquad[xquad.{lang}]" for lang in langs}, order)
+
+
+def load_belebele(langs: Sequence[str], local: str | Path | None = None) -> ParallelCorpus:
+    """Belebele: ``datasets.load_dataset("facebook/belebele", "<flores code>", split="test")``.
+
+    The parallel key is ``(link, question_number)``; questions with the same ``link`` share the
+    FLORES passage, and the link is the group. ``local`` is a folder with files
+    ``<flores code>.{jsonl,json,parquet,csv}`` in the hub schema.
+    """
+    bad = [lang for lang in langs if lang not in BELEBELE_CODES and "_" not in lang]
+    if bad:
+        raise CorpusError(f"no Belebele code known for {', '.join(bad)}; pass a FLORES code such as zho_Hans")
+    local_path = Path(local) if local is not None else None
+    records: dict[str, dict[str, dict[str, str]]] = {}
+    order: list[str] = []
+    for lang in langs:
+        code = BELEBELE_CODES.get(lang, lang)
+        rows = _load_rows("facebook/belebele", code, "test", local_path)
+        recs: dict[str, dict[str, str]] = {}
+        for r in rows:
+            for col in ("link", "question_number", "flores_passage", "question"):
+                if col not in r:
+                    raise CorpusError(f"Belebele {code}: rows lack column {col!r}")
+            item = f"{r['link']}#{r['question_number']}"
+            recs[item] = {"passage": r["flores_passage"], "question": r["question"],
+                          "group": str(r["link"]), "passage_key": str(r["link"])}
+        records[lang] = recs
+        if not order:
+            order = list(recs)
+    return _build("belebele", records, {lang: f"facebook/belebele[{BELEBELE_CODES.get(lang, lang)}]" for lang in langs}, order)
+
+
+def load_demo(langs: Sequence[str] | None = None) -> ParallelCorpus:
+    """The bundled demo corpus (``assets/demo``), written for this project (CC BY 4.0)."""
+    if not DEMO_DIR.is_dir():
+        raise CorpusError(f"the demo corpus is missing ({DEMO_DIR})")
+    return load_long(DEMO_DIR, langs, name="demo")
+
+
+def load_corpus(data: str, langs: Sequence[str] | None = None) -> ParallelCorpus:
+    """Resolve ``--data``: ``demo``, ``xquad``, ``belebele`` (hub), a SQuAD folder, a long-format
+    folder, or a JSONL/CSV file; ``xquad:PATH``/``belebele:PATH`` read local copies in hub schema."""
+    kind, _, arg = data.partition(":")
+    if data == "demo":
+        corpus = load_demo(langs)
+    elif kind in ("xquad", "belebele"):
+        if not langs:
+            raise CorpusError(f"--data {kind} needs --langs")
+        loader = load_xquad if kind == "xquad" else load_belebele
+        corpus = loader(langs, local=arg or None)
+    else:
+        p = Path(data)
+        if not p.exists():
+            raise CorpusError(f"{data}: no such file or folder (or use demo, xquad, belebele)")
+        if p.is_dir() and squad_files(p):
+            corpus = load_squad_folder(p, langs)
+        else:
+            corpus = load_long(p, langs)
+    if langs:
+        corpus = corpus.select_langs(langs)
+    return corpus

@@ -1,0 +1,124 @@
+"""Retrieval metrics as pure functions of gold ranks.
+
+Input convention: ``ranks`` is an int array of shape (Q, G): the 1-based rank of each of a
+query's G gold documents (every gold is relevant with grade 1), distinct within a row, as produced
+by :mod:`xlalign.ranking` (whose docstring documents the tie policy). Per-query functions return a
+(Q,) float array; aggregate by taking the mean. Scales follow Hong et al. (ICLR 2026): Complete@K,
+NDCG@k, Recall@k and Max@R_norm in 0–100, MRR in 0–1, Max@R in ranks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _check(ranks: np.ndarray) -> np.ndarray:
+    r = np.asarray(ranks)
+    if r.ndim == 1:
+        r = r[:, None]
+    if r.ndim != 2 or r.shape[1] == 0:
+        raise ValueError(f"ranks must have shape (Q, G) with G ≥ 1, got {np.shape(ranks)}")
+    if not np.issubdtype(r.dtype, np.integer):
+        raise TypeError(f"ranks must be integers, got {r.dtype}")
+    if r.size and r.min() < 1:
+        raise ValueError("ranks are 1-based; found a rank < 1")
+    return r
+
+
+def _check_k(k: int) -> None:
+    if int(k) != k or k < 1:
+        raise ValueError(f"cutoff k must be a positive integer, got {k}")
+
+
+def max_r(ranks: np.ndarray) -> np.ndarray:
+    """Max@R (Hong et al. 2026, Eq. 1): rank of the worst-placed gold document, max_{r∈R_q} rank(r)."""
+    return _check(ranks).max(axis=1).astype(np.float64)
+
+
+def _norm(value: np.ndarray | float, pool_size: int, n_gold: int) -> np.ndarray | float:
+    if pool_size <= n_gold:
+        raise ValueError(f"Max@R_norm needs pool_size > n_gold, got {pool_size} ≤ {n_gold}")
+    if n_gold < 1:
+        raise ValueError(f"n_gold must be ≥ 1, got {n_gold}")
+    return 100.0 * (np.log2(pool_size) - np.log2(value)) / (np.log2(pool_size) - np.log2(n_gold))
+
+
+def max_r_norm(ranks: np.ndarray, pool_size: int) -> np.ndarray:
+    """Per-query Max@R_norm (Hong et al. 2026, §5.1):
+
+        100 · (log2|D| − log2 Max@R) / (log2|D| − log2|R|)
+
+    with |D| the pool size and |R| the number of golds. 100 when the golds fill the top |R|
+    positions, 0 when the worst gold is last. Average over queries for the paper's formula.
+    """
+    r = _check(ranks)
+    if r.size and r.max() > pool_size:
+        raise ValueError(f"a rank exceeds the pool size {pool_size}")
+    return np.asarray(_norm(max_r(r), pool_size, r.shape[1]), dtype=np.float64)
+
+
+def max_r_norm_of_mean(mean_max_r: float, pool_size: int, n_gold: int) -> float:
+    """The Max@R_norm formula applied to the *mean* Max@R.
+
+    Hong et al.'s printed tables match this form, not the per-query average: Table 1,
+    multilingual-e5-base, En+Zh, Zh queries: mean Max@R 650.95 with |D| = 2380, |R| = 2 gives
+    100·(log2 2380 − log2 650.95)/(log2 2380 − 1) = 18.31, the printed value.
+    """
+    if not 1 <= mean_max_r <= pool_size:
+        raise ValueError(f"mean Max@R must lie in [1, {pool_size}], got {mean_max_r}")
+    return float(_norm(float(mean_max_r), pool_size, n_gold))
+
+
+def complete_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
+    """Complete@K (Qu et al. 2024): 100 if every gold is in the top K, else 0."""
+    _check_k(k)
+    return 100.0 * (_check(ranks) <= k).all(axis=1)
+
+
+def recall_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
+    """Recall@k: 100 · |{gold with rank ≤ k}| / |R|."""
+    _check_k(k)
+    return 100.0 * (_check(ranks) <= k).mean(axis=1)
+
+
+def ndcg_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
+    """NDCG@k (Järvelin & Kekäläinen 2002) with binary relevance, in 0–100:
+
+        DCG = Σ_{r∈R_q, rank(r)≤k} 1/log2(rank(r)+1),   IDCG = Σ_{i=1}^{min(|R|,k)} 1/log2(i+1)
+    """
+    _check_k(k)
+    r = _check(ranks)
+    gains = np.where(r <= k, 1.0 / np.log2(r.astype(np.float64) + 1.0), 0.0).sum(axis=1)
+    ideal = (1.0 / np.log2(np.arange(2, min(r.shape[1], k) + 2))).sum()
+    return 100.0 * gains / ideal
+
+
+def reciprocal_rank(ranks: np.ndarray) -> np.ndarray:
+    """Reciprocal rank of the first gold, 1/min_{r∈R_q} rank(r); its mean is MRR (0–1)."""
+    return 1.0 / _check(ranks).min(axis=1)
+
+
+def preference_rate(first_ranks: np.ndarray, second_ranks: np.ndarray) -> np.ndarray:
+    """100 where the first gold outranks the second, 50 on a tie, 0 otherwise (per query).
+
+    With the query-language gold first this is the *language preference rate*: the share of
+    queries whose best-ranked gold is in the query's language.
+    """
+    a, b = np.asarray(first_ranks), np.asarray(second_ranks)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"expected two (Q,) arrays of equal shape, got {a.shape} and {b.shape}")
+    return 100.0 * ((a < b) + 0.5 * (a == b))
+
+
+def intrusion_rate(intruder_best: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """100 where the best irrelevant other-language score beats ``reference`` strictly (per query).
+
+    With ``reference`` = the same-language gold's score this is the share of queries where an
+    irrelevant English document outranks the relevant target-language one; with ``reference`` =
+    the best score of every other document it is the share whose top-1 is an irrelevant English
+    document (``english_intrusion@1``). Strict: ties favour the gold (see the tie policy).
+    """
+    a, b = np.asarray(intruder_best, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"expected two (Q,) arrays of equal shape, got {a.shape} and {b.shape}")
+    return 100.0 * (a > b)
