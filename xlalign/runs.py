@@ -62,3 +62,75 @@ def write_evaluation(out_dir: str | os.PathLike[str], result: EvalResult, record
     atomic_write_csv(out / "per_query.csv", result.per_query)
     atomic_write_json(out / "run.json", {**record, "versions": package_versions()})
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Run store: one directory per run, status.json as the source of truth
+# --------------------------------------------------------------------------------------------
+STATES = ("queued", "running", "succeeded", "failed", "cancelled")
+ACTIVE = ("queued", "running")
+
+
+def default_runs_dir() -> Path:
+    """``$XLALIGN_RUNS_DIR`` or ``./runs``."""
+    return Path(os.environ.get("XLALIGN_RUNS_DIR", "runs"))
+
+
+def read_status(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    path = Path(run_dir) / "status.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+def write_status(run_dir: str | os.PathLike[str], **fields: Any) -> dict[str, Any]:
+    """Merge ``fields`` into status.json (atomically) and return the new status."""
+    status = read_status(run_dir) | fields
+    if status.get("state") not in STATES:
+        raise ValueError(f"invalid run state {status.get('state')!r}")
+    atomic_write_json(Path(run_dir) / "status.json", status)
+    return status
+
+
+class RunStore:
+    """Lists run directories; on start-up marks runs left queued/running by a dead process as failed."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        self.root = Path(root) if root is not None else default_runs_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def new_run_dir(self, label: str) -> Path:
+        import datetime
+        import secrets
+
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in label)[:60]
+        path = self.root / f"{stamp}-{safe}-{secrets.token_hex(2)}"
+        path.mkdir(parents=True)
+        return path
+
+    def list(self) -> list[dict[str, Any]]:
+        """Newest first: ``{"run": name, "dir": path, **status}`` for every run with a status."""
+        out = []
+        for d in sorted((p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True):
+            st = read_status(d)
+            if st:
+                out.append({"run": d.name, "dir": str(d), **st})
+        return out
+
+    def recover(self) -> list[str]:
+        """Mark runs that a previous process left queued or running as failed; return their names."""
+        marked = []
+        for run in self.list():
+            if run.get("state") in ACTIVE:
+                write_status(run["dir"], state="failed", error="interrupted: the process stopped before the run finished",
+                             finished=_now())
+                marked.append(run["run"])
+        return marked
+
+
+def _now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,20 @@
+# Hugging Face Space (Docker SDK): `python app.py` on port 7860.
+FROM python:3.11-slim
+
+RUN apt-get update && apt-get install -y --no-install-recommends gcc g++ git \
+    && rm -rf /var/lib/apt/lists/*
+RUN useradd -m -u 1000 user
+USER user
+ENV HOME=/home/user PATH=/home/user/.local/bin:$PATH \
+    GRADIO_SERVER_NAME=0.0.0.0 PORT=7860 \
+    XLALIGN_RUNS_DIR=/home/user/app/runs XLALIGN_CACHE_DIR=/home/user/.cache/xlalign
+WORKDIR /home/user/app
+
+COPY --chown=user requirements.txt .
+RUN pip install --no-cache-dir --user -r requirements.txt
+COPY --chown=user . .
+# Convert the bundled offline model at build time so the first request does not wait for it.
+RUN python -c "from xlalign.bundled import bundled_model_dir; print(bundled_model_dir())"
+
+EXPOSE 7860
+CMD ["python", "app.py"]

@@ -1,0 +1,443 @@
+"""Alignment: losses, Procrustes, centering, the run pipeline, jobs, comparison statistics."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from fakes import BagOfCharsEncoder, LatentEncoder
+from scipy.spatial.distance import jensenshannon
+from scipy.stats import ortho_group
+
+from xlalign.align.centering import LanguageCentering
+from xlalign.align.finetune import FinetuneConfig, estimate_cpu_seconds, load_triplets
+from xlalign.align.losses import InfoNCELoss, JSDInfoNCELoss, SqrtJSDLoss
+from xlalign.align.pipeline import AlignConfig, run_alignment
+from xlalign.align.procrustes import FewPairsWarning, OrthogonalProcrustes, mean_cosine_distance
+from xlalign.compare import compare_run_dirs, paired_test, side_by_side
+from xlalign.errors import ConfigError, CorpusError
+from xlalign.jobs import JobRunner
+from xlalign.runs import RunStore, read_status, write_status
+
+
+# ----------------------------------------------------------------------------- sqrt-JSD
+def test_sqrt_jsd_matches_scipy_and_is_symmetric():
+    torch.manual_seed(0)
+    a, b = torch.randn(5, 16), torch.randn(5, 16)
+    loss = SqrtJSDLoss(eps=1e-12)
+    ref = np.mean([jensenshannon(torch.softmax(a[i], 0).numpy(), torch.softmax(b[i], 0).numpy()) for i in range(5)])
+    assert loss.compute_loss_from_embeddings(a, b).item() == pytest.approx(ref, rel=1e-4)
+    assert loss.compute_loss_from_embeddings(a, b).item() == pytest.approx(loss.compute_loss_from_embeddings(b, a).item())
+
+
+def test_sqrt_jsd_is_sqrt_eps_for_identical_inputs_and_has_finite_gradient():
+    z = torch.randn(3, 8, requires_grad=True)
+    loss = SqrtJSDLoss(eps=1e-8).compute_loss_from_embeddings(z, z.detach().clone())
+    assert loss.item() == pytest.approx(1e-4, rel=1e-3)
+    loss.backward()
+    assert torch.isfinite(z.grad).all()
+
+
+def test_sqrt_jsd_bounded_by_sqrt_ln2():
+    a = torch.tensor([[50.0, -50.0, -50.0, -50.0]])
+    b = torch.tensor([[-50.0, 50.0, -50.0, -50.0]])
+    value = SqrtJSDLoss(eps=1e-12).compute_loss_from_embeddings(a, b).item()
+    assert value <= math.sqrt(math.log(2)) + 1e-6
+    assert value == pytest.approx(math.sqrt(math.log(2)), abs=1e-4)  # disjoint supports: the maximum
+    rand = SqrtJSDLoss(eps=1e-12).divergence(torch.randn(100, 32) * 10, torch.randn(100, 32) * 10)
+    assert (rand <= math.log(2) + 1e-6).all() and (rand >= 0).all()
+
+
+@pytest.mark.parametrize(("kw", "msg"), [({"eps": 0.0}, "eps"), ({"temperature": 0.0}, "temperature")])
+def test_sqrt_jsd_rejects_bad_parameters(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        SqrtJSDLoss(**kw)
+
+
+def test_sqrt_jsd_rejects_shape_mismatch():
+    with pytest.raises(ValueError, match="equal shapes"):
+        SqrtJSDLoss().compute_loss_from_embeddings(torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+# ----------------------------------------------------------------------------- InfoNCE
+def test_infonce_equals_hand_computation():
+    torch.manual_seed(1)
+    anchors, positives = torch.randn(4, 6), torch.randn(4, 6)
+    scale = 20.0
+    a = anchors.numpy() / np.linalg.norm(anchors.numpy(), axis=1, keepdims=True)
+    p = positives.numpy() / np.linalg.norm(positives.numpy(), axis=1, keepdims=True)
+    expected = 0.0
+    for i in range(4):
+        logits = [scale * float(a[i] @ p[j]) for j in range(4)]
+        expected += -(logits[i] - math.log(sum(math.exp(x) for x in logits)))
+    expected /= 4
+    got = InfoNCELoss(scale).compute_loss_from_embeddings(anchors, positives).item()
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_infonce_rejects_bad_scale_and_shapes():
+    with pytest.raises(ValueError, match="scale"):
+        InfoNCELoss(0.0)
+    with pytest.raises(ValueError, match="differ in shape"):
+        InfoNCELoss().compute_loss_from_embeddings(torch.zeros(2, 3), torch.zeros(3, 3))
+
+
+# ----------------------------------------------------------------------------- combined loss
+class _FakeModel(torch.nn.Module):
+    """Maps features {"x": tensor} through one linear layer, as a sentence-transformers model would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(6, 6)
+
+    def forward(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"sentence_embedding": self.lin(features["x"])}
+
+
+def test_combined_gradient_equals_sum_of_parts():
+    torch.manual_seed(2)
+    model = _FakeModel()
+    feats = [{"x": torch.randn(4, 6)} for _ in range(3)]
+    loss = JSDInfoNCELoss(model, variant="jsd+nce")
+    parts = loss(feats)
+    assert set(parts) == {"jsd", "nce"}
+    torch.stack(list(parts.values())).sum().backward()
+    combined = model.lin.weight.grad.clone()
+    grads = []
+    for variant in ("jsd", "nce"):
+        model.zero_grad()
+        sum(JSDInfoNCELoss(model, variant=variant)(feats).values()).backward()
+        grads.append(model.lin.weight.grad.clone())
+    torch.testing.assert_close(combined, grads[0] + grads[1])
+
+
+def test_variants_return_their_parts():
+    model = _FakeModel()
+    feats = [{"x": torch.randn(4, 6)} for _ in range(3)]
+    assert set(JSDInfoNCELoss(model, variant="nce")(feats)) == {"nce"}
+    assert set(JSDInfoNCELoss(model, variant="jsd")(feats)) == {"jsd"}
+    assert set(JSDInfoNCELoss(model, variant="nce_psg")(feats)) == {"nce_psg"}
+    z = [model(f)["sentence_embedding"] for f in feats]
+    psg = JSDInfoNCELoss(model, variant="nce_psg")(feats)["nce_psg"]
+    assert psg.item() == pytest.approx(InfoNCELoss().compute_loss_from_embeddings(z[2], z[1]).item(), rel=1e-6)
+
+
+def test_combined_loss_rejects_bad_variant_and_column_count():
+    with pytest.raises(ValueError, match="variant"):
+        JSDInfoNCELoss(_FakeModel(), variant="kl")
+    with pytest.raises(ValueError, match="three text columns"):
+        JSDInfoNCELoss(_FakeModel())([{"x": torch.randn(2, 6)}] * 2)
+
+
+# ----------------------------------------------------------------------------- Procrustes
+def test_procrustes_recovers_a_known_rotation():
+    rng = np.random.default_rng(0)
+    q = ortho_group.rvs(16, random_state=1)
+    x = rng.normal(size=(200, 16))
+    est = OrthogonalProcrustes(normalize=False).fit(x, x @ q)
+    np.testing.assert_allclose(est.W_, q, atol=1e-10)
+    np.testing.assert_allclose(est.transform(x[:5]), (x[:5] @ q).astype(np.float32), atol=1e-5)
+    assert est.fit_distance_ == pytest.approx(0.0, abs=1e-6)
+
+
+def test_procrustes_with_centering_recovers_rotation_and_offset():
+    rng = np.random.default_rng(3)
+    q = ortho_group.rvs(8, random_state=4)
+    x = rng.normal(size=(100, 8)) + 5.0
+    y = (x - x.mean(0)) @ q + 2.0
+    est = OrthogonalProcrustes(center=True, normalize=False).fit(x, y)
+    np.testing.assert_allclose(est.transform(x), y, atol=1e-4)
+
+
+def test_procrustes_warns_when_pairs_below_dimension():
+    rng = np.random.default_rng(0)
+    with pytest.warns(FewPairsWarning, match="10 parallel pairs for 32 dimensions"):
+        OrthogonalProcrustes().fit(rng.normal(size=(10, 32)), rng.normal(size=(10, 32)))
+
+
+def test_procrustes_save_load_roundtrip_without_pickle(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(50, 8)), rng.normal(size=(50, 8))
+    est = OrthogonalProcrustes(center=True).fit(x, y)
+    est.save(tmp_path / "p.safetensors")
+    assert b"pickle" not in (tmp_path / "p.safetensors").read_bytes()[:200]
+    back = OrthogonalProcrustes.load(tmp_path / "p.safetensors")
+    np.testing.assert_allclose(back.transform(x), est.transform(x), atol=1e-5)
+    assert back.center and back.n_pairs_ == 50
+
+
+@pytest.mark.parametrize(("x", "y", "msg"), [
+    (np.zeros((5, 3)), np.zeros((5, 4)), "equal shape"),
+    (np.zeros((1, 3)), np.zeros((1, 3)), "at least 2"),
+    (np.full((5, 3), np.nan), np.zeros((5, 3)), "NaN"),
+])
+def test_procrustes_rejects_bad_input(x, y, msg):
+    with pytest.raises(ValueError, match=msg):
+        OrthogonalProcrustes().fit(x, y)
+
+
+def test_procrustes_transform_before_fit_and_wrong_dim():
+    with pytest.raises(RuntimeError, match="not fitted"):
+        OrthogonalProcrustes().transform(np.zeros((2, 3)))
+    est = OrthogonalProcrustes().fit(np.eye(3), np.eye(3))
+    with pytest.raises(ValueError, match=r"expected \(n, 3\)"):
+        est.transform(np.zeros((2, 4)))
+
+
+def test_mean_cosine_distance():
+    assert mean_cosine_distance(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0.0], [1.0, 0.0]])) == pytest.approx(0.5)
+
+
+# ----------------------------------------------------------------------------- centering
+def test_centering_removes_a_known_shift():
+    rng = np.random.default_rng(0)
+    en = rng.normal(size=(50, 8))
+    shift = rng.normal(size=8) * 3
+    tgt = en + shift  # the same sentences, displaced by a language offset
+    est = LanguageCentering(pivot="en", mode="shift").fit({"en": en, "xx": tgt})
+    np.testing.assert_allclose(est.offset("xx"), -shift, atol=1e-12)
+    np.testing.assert_allclose(est.offset("en"), 0.0)
+    aligned = est.transform(tgt, "xx")
+    assert mean_cosine_distance(aligned, en) == pytest.approx(0.0, abs=1e-6)
+    assert mean_cosine_distance(tgt, en) > 0.1
+
+
+def test_centering_subtract_mode_zeroes_each_mean():
+    rng = np.random.default_rng(1)
+    data = {"en": rng.normal(size=(40, 4)) + 2, "xx": rng.normal(size=(40, 4)) - 1}
+    est = LanguageCentering(mode="subtract").fit(data)
+    for lang, x in data.items():
+        np.testing.assert_allclose((x + est.offset(lang)).mean(0), 0.0, atol=1e-12)
+
+
+def test_centering_save_load(tmp_path):
+    est = LanguageCentering().fit({"en": np.eye(3), "xx": np.eye(3) + 1})
+    est.save(tmp_path / "c.safetensors")
+    back = LanguageCentering.load(tmp_path / "c.safetensors")
+    np.testing.assert_allclose(back.offset("xx"), est.offset("xx"), atol=1e-6)
+
+
+def test_centering_rejects_bad_use():
+    with pytest.raises(ValueError, match="mode"):
+        LanguageCentering(mode="rotate")
+    with pytest.raises(ValueError, match="pivot"):
+        LanguageCentering(pivot="en").fit({"xx": np.eye(2)})
+    with pytest.raises(ValueError, match="different dimensions"):
+        LanguageCentering().fit({"en": np.eye(2), "xx": np.eye(3)})
+    with pytest.raises(ValueError, match="non-empty"):
+        LanguageCentering().fit({"en": np.zeros((0, 2)), "xx": np.eye(2)})
+    with pytest.raises(RuntimeError, match="not fitted"):
+        LanguageCentering().transform(np.eye(2), "en")
+    with pytest.raises(KeyError, match="no mean"):
+        LanguageCentering().fit({"en": np.eye(2)}).transform(np.eye(2), "de")
+
+
+# ----------------------------------------------------------------------------- pipeline
+@pytest.mark.parametrize("method", ["centering", "procrustes"])
+def test_pipeline_on_demo_writes_a_complete_run(tmp_path, method):
+    enc = BagOfCharsEncoder(lang_offset={"en": 2.0, "de": 0.5})
+    out = run_alignment(AlignConfig(method=method, data="demo", langs=("en", "de")), tmp_path, encoder=enc)
+    for f in ("config.json", "split.json", "run.json", "compare.csv", "before/summary.csv", "before/per_query.csv",
+              "after/summary.csv", "after/per_query.csv", f"{method}.safetensors"):
+        assert (tmp_path / f).exists(), f
+    split = json.loads((tmp_path / "split.json").read_text())
+    assert set(split["train_groups"]).isdisjoint(split["test_groups"])
+    per_query = pd.read_csv(tmp_path / "before" / "per_query.csv")
+    assert set(per_query.query_id) == set(split["test_items"])
+    assert set(per_query.query_id).isdisjoint(split["train_items"])
+    table = pd.read_csv(tmp_path / "compare.csv")
+    assert list(table.columns) == ["scenario", "pool", "query_lang", "metric", "before", "after", "delta", "ci_low",
+                                   "ci_high", "p_value", "n_queries"]
+    assert set(table.scenario) == {"multi", "multi-1", "mono-same", "mono-cross"}
+    np.testing.assert_allclose(table.delta, table.after - table.before, atol=1e-9)
+    assert out.record["n_eval_queries"] == len(split["test_items"])
+
+
+@pytest.mark.parametrize("mode", ["shift", "subtract"])
+def test_centering_removes_a_planted_english_inclination(tmp_path, mode):
+    from xlalign.loaders import load_demo
+
+    corpus = load_demo(["en", "de"])
+    enc = LatentEncoder(corpus, {"en": 1.0, "de": 0.5}, query_pull=0.8)
+    cfg = AlignConfig(method="centering", data="demo", langs=("en", "de"), centering_mode=mode)
+    out = run_alignment(cfg, tmp_path, encoder=enc, corpus=corpus)
+    t = out.compare.set_index(["scenario", "query_lang", "metric"])
+    assert t.loc[("multi", "de", "english_over_gold"), "before"] == 100.0
+    assert t.loc[("multi", "de", "english_over_gold"), "after"] == 0.0
+    assert t.loc[("multi", "de", "complete@10"), "after"] > t.loc[("multi", "de", "complete@10"), "before"] + 50
+    assert t.loc[("multi", "de", "complete@10"), "p_value"] < 0.01
+    assert out.record["centering"]["queries"] == "own"
+
+
+def test_uploaded_triplets_that_leak_are_rejected(tmp_path):
+    from xlalign.loaders import load_demo
+
+    demo = load_demo(["en", "de"])
+    rows = [{"q_en": demo.questions["en"][0], "p_en": demo.passages["en"][0], "p_tgt": demo.passages["de"][0]}]
+    path = tmp_path / "t.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = AlignConfig(method="centering", data="demo", langs=("en", "de"), train_data=str(path))
+    with pytest.raises(CorpusError, match="shares 1 de passage"):
+        run_alignment(cfg, tmp_path / "run", encoder=BagOfCharsEncoder())
+
+
+def test_triplet_file_errors_name_the_line(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("q_en,p_en,p_tgt\nq,p,t\nq2,,t2\n")
+    with pytest.raises(CorpusError, match=r"t.csv:3: missing or empty p_en"):
+        load_triplets(path)
+
+
+@pytest.mark.parametrize(("kw", "msg"), [
+    ({"method": "rotate"}, "unknown method"),
+    ({"method": "centering", "test_fraction": 0.0}, "test_fraction"),
+    ({"method": "centering", "centering_mode": "x"}, "centering mode"),
+    ({"method": "centering", "centering_queries": "x"}, "centering queries"),
+    ({"method": "procrustes", "procrustes_fit_on": "x"}, "fit-on"),
+    ({"method": "finetune", "finetune": {"batch_size": 1}}, "batch_size"),
+    ({"method": "centering", "pool": "x"}, "pool mode"),
+])
+def test_align_config_rejects(kw, msg):
+    with pytest.raises(ConfigError, match=msg):
+        AlignConfig(**kw)
+
+
+@pytest.mark.parametrize(("kw", "msg"), [
+    ({"variant": "x"}, "variant"), ({"epochs": 0}, "epochs"), ({"learning_rate": 2.0}, "learning_rate"),
+    ({"warmup_ratio": 1.0}, "warmup_ratio"), ({"weight_decay": -1}, "weight_decay"), ({"adam_beta2": 1.0}, "betas"),
+    ({"scale": 0}, "scale"), ({"max_seq_length": 4}, "max_seq_length"), ({"max_steps": 0}, "max_steps"),
+])
+def test_finetune_config_rejects(kw, msg):
+    with pytest.raises(ConfigError, match=msg):
+        FinetuneConfig(model_id="m", **kw)
+
+
+def test_finetune_learning_rate_defaults_follow_the_paper():
+    assert FinetuneConfig("bundled:multilingual-e5-small").resolved_learning_rate() == 2e-5
+    assert FinetuneConfig("BAAI/bge-m3").resolved_learning_rate() == 4e-6
+    assert FinetuneConfig("Alibaba-NLP/gte-multilingual-base").resolved_learning_rate() == 1e-5
+    assert FinetuneConfig("jinaai/jina-embeddings-v3").resolved_learning_rate() == 3e-5
+    assert FinetuneConfig("x/unknown", learning_rate=1e-4).resolved_learning_rate() == 1e-4
+
+
+def test_cpu_estimate_scales_with_steps_and_length():
+    short = estimate_cpu_seconds(64, FinetuneConfig("m", batch_size=16, max_seq_length=256))
+    assert short == pytest.approx(4 * 9.0)
+    assert estimate_cpu_seconds(64, FinetuneConfig("m", batch_size=16, max_seq_length=128)) == pytest.approx(short / 2)
+
+
+# ----------------------------------------------------------------------------- comparison statistics
+def test_paired_test_identical_sides():
+    x = np.arange(20, dtype=float)
+    r = paired_test(x, x)
+    assert r["delta"] == 0 and r["p_value"] == 1.0 and r["ci_low"] == r["ci_high"] == 0
+
+
+def test_paired_test_detects_a_consistent_gain():
+    rng = np.random.default_rng(0)
+    b = rng.normal(size=200)
+    r = paired_test(b, b + 0.5 + rng.normal(scale=0.1, size=200))
+    assert r["delta"] == pytest.approx(0.5, abs=0.05)
+    assert r["ci_low"] < r["delta"] < r["ci_high"] and r["ci_low"] > 0.4
+    assert r["p_value"] < 0.001
+
+
+def test_paired_test_no_effect_is_not_significant():
+    rng = np.random.default_rng(1)
+    b = rng.normal(size=300)
+    r = paired_test(b, b + rng.normal(scale=1.0, size=300) * rng.choice([-1, 1], 300))
+    assert r["p_value"] > 0.05 and r["ci_low"] < 0 < r["ci_high"]
+
+
+def test_paired_test_rejects_mismatch():
+    with pytest.raises(ValueError, match="equal shape"):
+        paired_test(np.zeros(3), np.zeros(4))
+    with pytest.raises(ValueError, match="≥ 1"):
+        paired_test(np.zeros(3), np.zeros(3), n_boot=0)
+
+
+def test_compare_several_runs_side_by_side(tmp_path):
+    enc = BagOfCharsEncoder(lang_offset={"en": 2.0})
+    dirs = []
+    for method in ("centering", "procrustes"):
+        d = tmp_path / method
+        run_alignment(AlignConfig(method=method, data="demo", langs=("en", "de")), d, encoder=enc)
+        dirs.append(d)
+    stacked = compare_run_dirs(dirs)
+    assert set(stacked.run) == {"centering", "procrustes"}
+    wide = side_by_side(stacked)
+    assert list(wide.columns) == ["baseline", "centering", "procrustes"]
+    with pytest.raises(FileNotFoundError, match="no compare.csv"):
+        compare_run_dirs([tmp_path / "nothing"])
+
+
+# ----------------------------------------------------------------------------- jobs and runs
+def test_job_lifecycle_success_failure_and_queue_order(tmp_path):
+    runner = JobRunner()
+    order: list[str] = []
+
+    def ok(ctx):
+        order.append(ctx.run_dir.name)
+        ctx.progress("half", 0.5)
+        return {"result": 1}
+
+    def bad(ctx):
+        raise RuntimeError("boom")
+
+    store = RunStore(tmp_path)
+    a, b, c = store.new_run_dir("a"), store.new_run_dir("b"), store.new_run_dir("c")
+    runner.submit(a, ok)
+    runner.submit(b, bad)
+    runner.submit(c, ok)
+    assert runner.wait(30)
+    assert read_status(a)["state"] == "succeeded" and read_status(a)["result"] == 1
+    assert read_status(b)["state"] == "failed" and "boom" in read_status(b)["message"]
+    assert read_status(c)["state"] == "succeeded"
+    assert order == [a.name, c.name]
+
+
+def test_cancel_queued_and_running_jobs(tmp_path):
+    runner = JobRunner()
+    started = threading.Event()
+
+    def slow(ctx):
+        started.set()
+        for _ in range(200):
+            ctx.check_cancelled()
+            time.sleep(0.01)
+        return {}
+
+    store = RunStore(tmp_path)
+    first, second = store.new_run_dir("first"), store.new_run_dir("second")
+    runner.submit(first, slow)
+    runner.submit(second, slow)
+    assert started.wait(10)
+    assert runner.cancel(second.name)  # still queued: cancelled at once
+    assert read_status(second)["state"] == "cancelled"
+    assert runner.cancel(first.name)
+    assert runner.wait(30)
+    assert read_status(first)["state"] == "cancelled"
+    assert not runner.cancel(first.name) and not runner.cancel("unknown")
+
+
+def test_restart_marks_interrupted_runs_failed(tmp_path):
+    store = RunStore(tmp_path)
+    running, done = store.new_run_dir("running"), store.new_run_dir("done")
+    write_status(running, state="running")
+    write_status(done, state="succeeded")
+    again = RunStore(tmp_path)
+    assert again.recover() == [running.name]
+    assert read_status(running)["state"] == "failed" and "interrupted" in read_status(running)["error"]
+    assert read_status(done)["state"] == "succeeded"
+    assert {r["run"] for r in again.list()} == {running.name, done.name}
+
+
+def test_status_rejects_unknown_state(tmp_path):
+    with pytest.raises(ValueError, match="invalid run state"):
+        write_status(tmp_path, state="paused")

@@ -1,0 +1,88 @@
+"""Language-mean centering (Libovický et al., 2020, "On the Language Neutrality of Pre-trained
+Multilingual Representations", Findings of EMNLP): multilingual sentence embeddings carry a
+language-specific offset; removing each language's mean (or moving the target language's mean onto
+the pivot's) makes them more language-neutral. No parallel data is needed, only text in each
+language.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+MODES = ("shift", "subtract")
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+@dataclass
+class LanguageCentering:
+    """Estimator over embeddings grouped by language.
+
+    ``mode="shift"``: x ↦ normalise(x + μ_pivot − μ_lang) for every non-pivot language (the pivot is
+    unchanged). ``mode="subtract"``: x ↦ normalise(x − μ_lang) for every language.
+
+    ``means_[lang]`` are the learned language means (d,), estimated from the rows passed to
+    :meth:`fit` (training passages; never the evaluation split).
+    """
+
+    pivot: str = "en"
+    mode: str = "shift"
+    means_: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+
+    def fit(self, embeddings: Mapping[str, np.ndarray]) -> LanguageCentering:
+        """``embeddings[lang]`` is (n_lang, d); the pivot must be present in ``shift`` mode."""
+        if not embeddings:
+            raise ValueError("no embeddings to fit")
+        dims = {x.shape[1] for x in embeddings.values()}
+        if len(dims) != 1:
+            raise ValueError(f"languages have different dimensions: {sorted(dims)}")
+        for lang, x in embeddings.items():
+            if x.ndim != 2 or len(x) == 0:
+                raise ValueError(f"need a non-empty (n, d) matrix for {lang!r}, got shape {x.shape}")
+        if self.mode == "shift" and self.pivot not in embeddings:
+            raise ValueError(f"shift mode needs pivot language {self.pivot!r} in the fit data")
+        self.means_ = {lang: np.asarray(x, dtype=np.float64).mean(axis=0) for lang, x in embeddings.items()}
+        return self
+
+    def offset(self, lang: str) -> np.ndarray:
+        """The vector added to ``lang``'s embeddings before re-normalisation."""
+        if not self.means_:
+            raise RuntimeError("LanguageCentering is not fitted; call fit() first")
+        if lang not in self.means_:
+            raise KeyError(f"no mean for language {lang!r}; fitted on {sorted(self.means_)}")
+        if self.mode == "subtract":
+            return -self.means_[lang]
+        if lang == self.pivot:
+            return np.zeros_like(self.means_[lang])
+        return self.means_[self.pivot] - self.means_[lang]
+
+    def transform(self, x: np.ndarray, lang: str) -> np.ndarray:
+        """(n, d) → (n, d), rows re-normalised to unit length."""
+        return _normalise(np.asarray(x, dtype=np.float64) + self.offset(lang)).astype(np.float32)
+
+    def save(self, path: str | Path) -> None:
+        from safetensors.numpy import save_file
+
+        save_file({f"mean.{k}": v.astype(np.float32) for k, v in self.means_.items()}, str(path),
+                  metadata={"pivot": self.pivot, "mode": self.mode, "kind": "xlalign.LanguageCentering"})
+
+    @classmethod
+    def load(cls, path: str | Path) -> LanguageCentering:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="np") as f:
+            meta = f.metadata() or {}
+            if meta.get("kind") != "xlalign.LanguageCentering":
+                raise ValueError(f"{path} is not a saved LanguageCentering")
+            means = {k.removeprefix("mean."): f.get_tensor(k).astype(np.float64) for k in f.keys()}  # noqa: SIM118
+        return cls(pivot=meta["pivot"], mode=meta["mode"], means_=means)
