@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from xlalign.ranking import rank_golds  # noqa: E402
+from xlalign.ranking import rank_golds
 
 
 def argsort_ranks(q: np.ndarray, docs: np.ndarray, gold_docs: np.ndarray) -> np.ndarray:
@@ -47,7 +47,8 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     # An XQuAD-shaped per-question Multi pool: 2 languages × passages, each copied for its questions.
-    item_to_passage = np.sort(np.concatenate([np.arange(args.passages), rng.integers(0, args.passages, args.queries - args.passages)]))
+    extra = rng.integers(0, args.passages, args.queries - args.passages)
+    item_to_passage = np.sort(np.concatenate([np.arange(args.passages), extra]))  # every passage has a question
     mult = np.bincount(item_to_passage, minlength=args.passages)
     units = rng.normal(size=(2 * args.passages, args.dim)).astype(np.float32)
     units /= np.linalg.norm(units, axis=1, keepdims=True)

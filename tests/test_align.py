@@ -373,7 +373,7 @@ def test_compare_several_runs_side_by_side(tmp_path):
     assert set(stacked.run) == {"centering", "procrustes"}
     wide = side_by_side(stacked)
     assert list(wide.columns) == ["baseline", "centering", "procrustes"]
-    with pytest.raises(FileNotFoundError, match="no compare.csv"):
+    with pytest.raises(FileNotFoundError, match=r"no compare\.csv"):
         compare_run_dirs([tmp_path / "nothing"])
 
 

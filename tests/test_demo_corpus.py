@@ -7,7 +7,6 @@ import re
 import unicodedata
 from collections import Counter
 
-
 import numpy as np
 import pytest
 
