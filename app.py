@@ -23,7 +23,7 @@ from xlalign.loaders import BELEBELE_CODES, DEMO_DIR, XQUAD_LANGS
 from xlalign.scenarios import SCENARIOS
 from xlalign.tables import summary_pivot
 
-DEFAULT_MODEL = "bundled:multilingual-e5-small"
+DEFAULT_MODEL = os.environ.get("XLALIGN_DEFAULT_MODEL", "bundled:multilingual-e5-small")
 DATASETS = ["demo", "xquad", "belebele"]
 DEMO_LANGS = sorted(p.name.split(".")[1] for p in DEMO_DIR.glob("demo.*.jsonl"))
 
@@ -213,7 +213,7 @@ def build_app() -> gr.Blocks:
             upload = gr.File(label="…or upload JSONL/CSV (id, lang, passage, question[, group])",
                              file_types=[".jsonl", ".csv"])
             target = gr.Dropdown(_target_choices("demo"), value="zh", label="Target language (pivot: en)")
-            model = gr.Dropdown(list(REGISTRY), value=DEFAULT_MODEL, allow_custom_value=True,
+            model = gr.Dropdown(list(dict.fromkeys([DEFAULT_MODEL, *REGISTRY])), value=DEFAULT_MODEL, allow_custom_value=True,
                                 label="Model (hub id or local path)")
             pool = gr.Radio(["dedup", "per-question"], value="dedup", label="Pool")
             remote = gr.Checkbox(False, label="trust remote code")

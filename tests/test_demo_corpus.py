@@ -144,9 +144,10 @@ def test_bitext_nearest_english_passage_is_the_source(bundled_encoder):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lang", LANGS[1:])
-def test_cli_evaluates_every_demo_language(lang, tmp_path, capsys, bundled_cache_dir):
+def test_cli_evaluates_every_demo_language(lang, tmp_path, capsys, bundled_cache_dir, bundled_dir, monkeypatch):
     from xlalign.cli import main
 
+    monkeypatch.setenv("XLALIGN_CACHE_DIR", str(bundled_cache_dir))  # the default model is already converted there
     code = main(["evaluate", "--data", "demo", "--langs", f"en,{lang}", "--out", str(tmp_path),
                  "--cache-dir", str(bundled_cache_dir)])
     out = capsys.readouterr().out
