@@ -25,6 +25,13 @@ def test_max_r_norm_hand_computed():
     assert expected_q2 == pytest.approx(22.1614, abs=1e-3)
 
 
+def test_max_r_norm_with_per_query_pool_sizes():
+    got = M.max_r_norm(np.array([[4], [4]]), np.array([16, 8]))
+    np.testing.assert_allclose(got, [100 * (4 - 2) / 4, 100 * (3 - 2) / 3])
+    with pytest.raises(ValueError, match="exceeds"):
+        M.max_r_norm(np.array([[4], [9]]), np.array([16, 8]))
+
+
 def test_max_r_norm_zero_when_worst_gold_is_last():
     assert M.max_r_norm(np.array([[1, 10]]), 10)[0] == pytest.approx(0.0)
 

@@ -67,6 +67,30 @@ def test_removed_copy_matches_brute_force(seed):
         assert res[i, 0] == ref[0, 0], i
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_removing_every_copy_matches_brute_force(seed):
+    rng, q, u, weight, gold = _random_case(seed, n_gold=1)
+    n_q, n_u = len(q), len(u)
+    removed = np.array([rng.choice([x for x in range(n_u) if x != gold[i, 0]]) for i in range(n_q)])
+    count = weight[removed]
+    res = rank_golds(q, u, weight, gold, removed, unit_lang=np.zeros(n_u, int), removed_count=count)
+    scores = q @ u.T
+    for i in range(n_q):
+        w = weight.copy()
+        w[removed[i]] = 0
+        doc_unit = np.repeat(np.arange(n_u), w)
+        gold_doc = np.searchsorted(doc_unit, gold[i, 0])
+        assert res.ranks[i, 0] == brute_force_ranks(scores[i : i + 1], doc_unit, np.array([[gold_doc]]))[0, 0]
+        others = [x for x in range(n_u) if x not in (gold[i, 0], removed[i])]
+        assert res.best_non_gold[i, 0] == pytest.approx(scores[i, others].max())
+
+
+def test_rejects_removed_count_above_weight():
+    with pytest.raises(ValueError, match="removed_count"):
+        rank_golds(np.ones((1, 2), np.float32), np.ones((3, 2), np.float32), np.ones(3, int), np.array([[0]]),
+                   np.array([1]), removed_count=np.array([2]))
+
+
 @pytest.mark.parametrize("block", [1, 7, 31, 10_000])
 def test_block_size_does_not_change_ranks(block):
     _, q, u, weight, gold = _random_case(3)

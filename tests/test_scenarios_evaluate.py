@@ -25,7 +25,10 @@ def test_pool_sizes_and_golds(squad_folder):
     m1 = build_pool(c, ["en", "de"], "multi-1", "de", "dedup")
     assert m1.pool_size == 5 and m1.gold_langs == ("en",)
     assert (m1.unit_lang[m1.removed_unit] == "de").all()
-    assert build_pool(c, ["en", "de"], "multi-1", "de", "per-question").pool_size == 9
+    m1q = build_pool(c, ["en", "de"], "multi-1", "de", "per-question")
+    # every copy of the query-language gold text leaves the pool: 10 − multiplicity of its passage
+    assert m1q.pool_sizes.tolist() == [8, 8, 9, 8, 8] and m1q.removed_count.tolist() == [2, 2, 1, 2, 2]
+    assert m1.pool_sizes.tolist() == [5] * 5
     same = build_pool(c, ["en", "de"], "mono-same", "de")
     cross = build_pool(c, ["en", "de"], "mono-cross", "de")
     assert same.pool_size == 3 and set(same.unit_lang) == {"de"}

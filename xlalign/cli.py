@@ -139,6 +139,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (XlalignError, ConfigError, FileNotFoundError) as e:
+    except (XlalignError, ConfigError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

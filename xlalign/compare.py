@@ -23,7 +23,7 @@ KEYS = ["scenario", "pool", "query_lang"]
 COMPARE_COLUMNS = [*KEYS, "metric", "before", "after", "delta", "ci_low", "ci_high", "p_value", "n_queries"]
 
 
-def _stat_fn(metric: str, pool_size: int, n_gold: int) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
+def _stat_fn(metric: str, pool_size: float, n_gold: int) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
     """(per-query column, statistic over rows of a (B, Q) matrix)."""
     if metric == "max_r_norm_of_mean":
         return "max_r", lambda x: np.asarray(M.normalise_max_r(x.mean(axis=-1), pool_size, n_gold))
@@ -69,7 +69,7 @@ def compare_results(before_summary: pd.DataFrame, before_pq: pd.DataFrame, after
         paired = sel_b.merge(sel_a, on="query_id", suffixes=("_b", "_a"))
         if len(paired) != len(sel_b) or len(paired) != len(sel_a):
             raise ValueError(f"{scenario}/{qlang}: before and after cover different queries; cannot pair them")
-        pool_size = int(group["pool_size_before"].iloc[0])
+        pool_size = float(sel_b["pool_size"].mean()) if "pool_size" in sel_b else float(group["pool_size_before"].iloc[0])
         n_gold = 2 if scenario == "multi" else 1
         for _, r in group.iterrows():
             metric = r["metric"]

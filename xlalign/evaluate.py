@@ -128,7 +128,7 @@ def pivot_label(pivot: str) -> str:
     return "english" if pivot == "en" else pivot
 
 
-def per_query_metrics(ranks: np.ndarray, pool_size: int, ks: Sequence[int],
+def per_query_metrics(ranks: np.ndarray, pool_size: int | np.ndarray, ks: Sequence[int],
                       ndcg_ks: Sequence[int]) -> dict[str, np.ndarray]:
     """Every rank-based metric, per query (means give the summary)."""
     out: dict[str, np.ndarray] = {
@@ -164,10 +164,10 @@ def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, config: E
             [emb.passages[lang][pool.unit_index[pool.unit_lang == lang]] for lang in dict.fromkeys(pool.unit_lang)]
         )
         res = rank_pool(pool, q_emb, u_emb)
-        size = pool.pool_size
-        if size <= pool.n_gold:
-            raise ConfigError(f"{pool.scenario}: the pool has {size} documents; at least {pool.n_gold + 1} needed")
-        values = per_query_metrics(res.ranks, size, config.ks, config.ndcg_ks)
+        size, sizes = pool.pool_size, pool.pool_sizes
+        if sizes.min() <= pool.n_gold:
+            raise ConfigError(f"{pool.scenario}: the pool has {sizes.min()} documents; at least {pool.n_gold + 1} needed")
+        values = per_query_metrics(res.ranks, sizes, config.ks, config.ndcg_ks)
         if pool.scenario == "multi":
             same, other = 0, 1  # gold order in multi: (query language, other language)
             values["same_lang_preference"] = M.preference_rate(res.ranks[:, same], res.ranks[:, other])
@@ -185,15 +185,16 @@ def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, config: E
             if metric == "max_r":
                 rows.append(SummaryRow(
                     scenario=pool.scenario, pool=pool.pool_mode, query_lang=pool.query_lang,
-                    metric="max_r_norm_of_mean", value=M.max_r_norm_of_mean(float(np.mean(v)), size, pool.n_gold),
+                    metric="max_r_norm_of_mean",
+                    value=M.max_r_norm_of_mean(float(np.mean(v)), float(sizes.mean()), pool.n_gold),
                     n_queries=pool.n_queries, pool_size=size))
         top_s, top_u = top_k(q_emb, u_emb, 1, pool.removed_unit if pool.scenario == "multi-1" else None,
-                             pool.unit_weight)
+                             pool.unit_weight, pool.removed_count)
         top_unit = top_u[:, 0]
         frame = pd.DataFrame({
             "scenario": pool.scenario, "pool": pool.pool_mode, "query_lang": pool.query_lang,
             "query_id": list(corpus.item_ids), "group": list(corpus.groups),
-            "query": list(corpus.questions[pool.query_lang]),
+            "query": list(corpus.questions[pool.query_lang]), "pool_size": sizes,
         })
         for g, lang in enumerate(pool.gold_langs):
             frame[f"rank_{lang}"] = res.ranks[:, g]
@@ -211,7 +212,7 @@ def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, config: E
     for c in per_query.columns:
         if c.startswith("rank_"):
             per_query[c] = per_query[c].astype("Int64")  # NaN where that language holds no gold
-    lead = ["scenario", "pool", "query_lang", "query_id", "group", "query"]
+    lead = ["scenario", "pool", "query_lang", "query_id", "group", "query", "pool_size"]
     rank_cols = [f"rank_{lang}" for lang in config.langs if f"rank_{lang}" in per_query]
     score_cols = [f"score_{lang}" for lang in config.langs if f"score_{lang}" in per_query]
     rest = [c for c in per_query.columns if c not in lead + rank_cols + score_cols]

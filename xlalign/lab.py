@@ -104,7 +104,8 @@ class Lab:
         units = np.concatenate([diag.embeddings.passages[lang][pool.unit_index[pool.unit_lang == lang]]
                                 for lang in dict.fromkeys(pool.unit_lang)])
         removed = pool.removed_unit[qi : qi + 1] if scenario == "multi-1" else None
-        scores, idx = top_k(diag.embeddings.queries[query_lang][qi : qi + 1], units, k, removed, pool.unit_weight)
+        count = pool.removed_count[qi : qi + 1] if scenario == "multi-1" else None
+        scores, idx = top_k(diag.embeddings.queries[query_lang][qi : qi + 1], units, k, removed, pool.unit_weight, count)
         rows = []
         gold = set(pool.gold_units[qi].tolist())
         for rank, (s, u) in enumerate(zip(scores[0], idx[0], strict=True), 1):

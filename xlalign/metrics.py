@@ -35,30 +35,31 @@ def max_r(ranks: np.ndarray) -> np.ndarray:
     return _check(ranks).max(axis=1).astype(np.float64)
 
 
-def normalise_max_r(value: np.ndarray | float, pool_size: int, n_gold: int) -> np.ndarray | float:
-    """100 · (log2|D| − log2 v) / (log2|D| − log2|R|) for a Max@R value (or array of them)."""
-    if pool_size <= n_gold:
-        raise ValueError(f"Max@R_norm needs pool_size > n_gold, got {pool_size} ≤ {n_gold}")
+def normalise_max_r(value: np.ndarray | float, pool_size: np.ndarray | float, n_gold: int) -> np.ndarray | float:
+    """100 · (log2|D| − log2 v) / (log2|D| − log2|R|) for a Max@R value (or arrays of values and sizes)."""
+    if np.any(np.asarray(pool_size) <= n_gold):
+        raise ValueError(f"Max@R_norm needs pool_size > n_gold, got {np.min(pool_size)} ≤ {n_gold}")
     if n_gold < 1:
         raise ValueError(f"n_gold must be ≥ 1, got {n_gold}")
     return 100.0 * (np.log2(pool_size) - np.log2(value)) / (np.log2(pool_size) - np.log2(n_gold))
 
 
-def max_r_norm(ranks: np.ndarray, pool_size: int) -> np.ndarray:
+def max_r_norm(ranks: np.ndarray, pool_size: int | np.ndarray) -> np.ndarray:
     """Per-query Max@R_norm (Hong et al. 2026, §5.1):
 
         100 · (log2|D| − log2 Max@R) / (log2|D| − log2|R|)
 
-    with |D| the pool size and |R| the number of golds. 100 when the golds fill the top |R|
+    with |D| the pool size (an int, or a (Q,) array when pools differ by query) and |R| the
+    number of golds. 100 when the golds fill the top |R|
     positions, 0 when the worst gold is last. Average over queries for the paper's formula.
     """
     r = _check(ranks)
-    if r.size and r.max() > pool_size:
+    if r.size and (r.max(axis=1) > np.asarray(pool_size)).any():
         raise ValueError(f"a rank exceeds the pool size {pool_size}")
     return np.asarray(normalise_max_r(max_r(r), pool_size, r.shape[1]), dtype=np.float64)
 
 
-def max_r_norm_of_mean(mean_max_r: float, pool_size: int, n_gold: int) -> float:
+def max_r_norm_of_mean(mean_max_r: float, pool_size: float, n_gold: int) -> float:
     """The Max@R_norm formula applied to the *mean* Max@R.
 
     Hong et al.'s printed tables match this form, not the per-query average: Table 1,

@@ -42,6 +42,7 @@ def rank_golds(
     removed_unit: np.ndarray | None = None,
     unit_lang: np.ndarray | None = None,
     *,
+    removed_count: np.ndarray | None = None,
     block_elements: int = DEFAULT_BLOCK_ELEMENTS,
 ) -> RankResult:
     """Rank of every gold document under the tie policy above, without sorting.
@@ -51,7 +52,8 @@ def rank_golds(
         unit_emb: (U, d) embeddings of the distinct document texts.
         unit_weight: (U,) number of pool documents carrying each text.
         gold_units: (Q, G) unit of each gold document.
-        removed_unit: (Q,) one copy of this unit is not in query q's pool, or -1.
+        removed_unit: (Q,) copies of this unit are not in query q's pool, or -1.
+        removed_count: (Q,) how many copies of ``removed_unit`` are gone (default 1 where set).
         unit_lang: (U,) integer language code 0..L-1 of each unit (for ``best_non_gold``);
             None puts every unit in one language.
         block_elements: bound on the Q_block × U score block held in memory.
@@ -76,6 +78,13 @@ def rank_golds(
         removed_unit = np.full(q, -1, dtype=np.int64)
     if removed_unit.shape != (q,):
         raise ValueError(f"removed_unit has shape {removed_unit.shape}, expected ({q},)")
+    if removed_count is None:
+        removed_count = (removed_unit >= 0).astype(np.int64)
+    if removed_count.shape != (q,):
+        raise ValueError(f"removed_count has shape {removed_count.shape}, expected ({q},)")
+    has = removed_unit >= 0
+    if (removed_count[has] > unit_weight[removed_unit[has]]).any() or (removed_count[has] < 1).any():
+        raise ValueError("removed_count must be between 1 and the unit's weight")
     lang = np.zeros(u, dtype=np.int64) if unit_lang is None else np.asarray(unit_lang, dtype=np.int64)
     if lang.shape != (u,):
         raise ValueError(f"unit_lang has shape {lang.shape}, expected ({u},)")
@@ -95,18 +104,19 @@ def rank_golds(
         gold = gold_units[start:stop]
         gold_scores = scores[rows[:, None], gold]  # (b, G)
         rem = removed_unit[start:stop]
+        rem_n = removed_count[start:stop].astype(np.float32)
         rem_scores = np.where(rem >= 0, scores[rows, np.maximum(rem, 0)], -np.inf)
         for j in range(g):
             s = gold_scores[:, j : j + 1]
             # Counts are exact in float32 up to 2**24 documents.
             higher = (scores > s).astype(np.float32) @ weight
-            higher -= rem_scores > s[:, 0]  # the removed copy is not in the pool
+            higher -= rem_n * (rem_scores > s[:, 0])  # the removed copies are not in the pool
             tied_golds_before = (gold_scores[:, :j] == s).sum(axis=1)
             ranks[start:stop, j] = 1 + np.rint(higher).astype(np.int64) + tied_golds_before
         gold_out[start:stop] = gold_scores
         # Best non-gold per language: mask golds and fully removed units.
         scores[rows[:, None], gold] = -np.inf
-        gone = (rem >= 0) & (unit_weight[np.maximum(rem, 0)] <= 1)
+        gone = (rem >= 0) & (unit_weight[np.maximum(rem, 0)] <= removed_count[start:stop])
         scores[rows[gone], rem[gone]] = -np.inf
         for lang_code in range(n_lang):
             cols = lang == lang_code
@@ -132,7 +142,8 @@ def gold_ranks(
 def rank_pool(pool: Pool, query_emb: np.ndarray, unit_emb: np.ndarray, **kw: int) -> RankResult:
     """:func:`rank_golds` for a :class:`~xlalign.scenarios.Pool`; languages coded in ``pool.langs`` order."""
     code = np.array([pool.langs.index(x) for x in pool.unit_lang], dtype=np.int64)
-    return rank_golds(query_emb, unit_emb, pool.unit_weight, pool.gold_units, pool.removed_unit, code, **kw)
+    return rank_golds(query_emb, unit_emb, pool.unit_weight, pool.gold_units, pool.removed_unit, code,
+                      removed_count=pool.removed_count, **kw)
 
 
 def brute_force_ranks(
@@ -160,11 +171,11 @@ def brute_force_ranks(
 
 def top_k(
     query_emb: np.ndarray, unit_emb: np.ndarray, k: int, removed_unit: np.ndarray | None = None,
-    unit_weight: np.ndarray | None = None,
+    unit_weight: np.ndarray | None = None, removed_count: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k distinct texts per query with faiss (exact inner product), for drill-downs.
 
-    A unit whose only document copy was removed for a query (``multi-1``, weight 1) is skipped.
+    A unit all of whose copies were removed for a query (``multi-1``) is skipped.
     Returns (scores, units), each (Q, k'), with k' = min(k, U); missing slots have unit -1.
     """
     import faiss
@@ -182,11 +193,12 @@ def top_k(
     if not extra:
         return scores, units
     weight = unit_weight if unit_weight is not None else np.ones(u, dtype=np.int64)
+    count = removed_count if removed_count is not None else np.ones(len(units), dtype=np.int64)
     out_s = np.full((len(units), k_eff), -np.inf, dtype=np.float32)
     out_u = np.full((len(units), k_eff), -1, dtype=np.int64)
     for i in range(len(units)):
         keep = [(s, x) for s, x in zip(scores[i], units[i], strict=True)
-                if x >= 0 and not (x == removed_unit[i] and weight[x] <= 1)][:k_eff]
+                if x >= 0 and not (x == removed_unit[i] and weight[x] <= count[i])][:k_eff]
         for j, (s, x) in enumerate(keep):
             out_s[i, j], out_u[i, j] = s, x
     return out_s, out_u

@@ -10,6 +10,9 @@ Scenarios, for a query in language ``q`` and the other language ``o``:
 
 * ``multi``      pool = both language versions of every passage; gold = the query's passage in both.
 * ``multi-1``    ``multi`` with the query-language gold document removed; gold = the ``o`` version.
+                 In ``per-question`` pools every copy of that text goes (the sibling questions' copies
+                 are the same document text; keeping them would put an identical same-language text
+                 above the gold for every query), so pool sizes vary by query there.
 * ``mono-same``  pool in ``q`` only; gold = the ``q`` passage.
 * ``mono-cross`` pool in ``o`` only; gold = the ``o`` passage (conventional CLIR).
 """
@@ -38,8 +41,8 @@ class Pool:
       distinct passages (row of the passage embedding matrix for that language).
     * ``unit_weight[u]``: number of pool documents with unit u's text (≥ 1).
     * ``gold_units[q, g]``: unit of the g-th gold document; ``gold_langs[g]`` its language.
-    * ``removed_unit[q]``: one document copy of this unit is absent from query q's pool (``multi-1``),
-      or -1.
+    * ``removed_unit[q]``: ``removed_count[q]`` document copies of this unit are absent from query q's
+      pool (``multi-1``: all copies of the query-language gold text), or -1 with count 0.
     """
 
     scenario: str
@@ -54,15 +57,21 @@ class Pool:
     gold_units: np.ndarray
     gold_langs: tuple[str, ...]
     removed_unit: np.ndarray
+    removed_count: np.ndarray
 
     @property
     def n_queries(self) -> int:
         return len(self.query_ids)
 
     @property
+    def pool_sizes(self) -> np.ndarray:
+        """(Q,) documents in each query's pool."""
+        return int(self.unit_weight.sum()) - self.removed_count
+
+    @property
     def pool_size(self) -> int:
-        """Documents in each query's pool (identical for every query of a scenario)."""
-        return int(self.unit_weight.sum()) - int(self.removed_unit[0] >= 0) if self.n_queries else 0
+        """The pool size, rounded mean over queries (all equal except ``multi-1`` per-question)."""
+        return round(float(self.pool_sizes.mean())) if self.n_queries else int(self.unit_weight.sum())
 
     @property
     def n_gold(self) -> int:
@@ -103,8 +112,10 @@ def build_pool(corpus: ParallelCorpus, langs: Sequence[str], scenario: str, quer
                   "mono-cross": (other,)}[scenario]
     gold_units = np.stack([offset[g] + item_to_passage for g in gold_langs], axis=1)
     removed = np.full(len(corpus), -1, dtype=np.int64)
+    removed_count = np.zeros(len(corpus), dtype=np.int64)
     if scenario == "multi-1":
         removed = offset[query_lang] + item_to_passage
+        removed_count = weight[item_to_passage].astype(np.int64)
     return Pool(
         scenario=scenario,
         pool_mode=pool_mode,
@@ -118,6 +129,7 @@ def build_pool(corpus: ParallelCorpus, langs: Sequence[str], scenario: str, quer
         gold_units=gold_units,
         gold_langs=gold_langs,
         removed_unit=removed,
+        removed_count=removed_count,
     )
 
 

@@ -223,7 +223,11 @@ def run_alignment(
         ft = config.finetune_config()
         write_triplets(run_dir / "train_triplets.csv", data.triplets)
         record["finetune"] = {**ft.to_dict(), "cpu_estimate_s": round(estimate_cpu_seconds(len(data.triplets), ft))}
-        say(f"fine-tuning on {len(data.triplets)} triplets", 0.3)
+        from xlalign.encoders import best_device
+
+        on_cpu = (ft.device or best_device()) == "cpu"
+        estimate = f"; CPU estimate ≈ {record['finetune']['cpu_estimate_s'] / 60:.1f} min" if on_cpu else ""
+        say(f"fine-tuning on {len(data.triplets)} triplets{estimate}", 0.3)
         log_path = run_dir / "train_log.jsonl"
 
         def on_log(entry: dict[str, Any]) -> None:
