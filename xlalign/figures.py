@@ -80,7 +80,7 @@ def umap_pairs(pivot: np.ndarray, target: np.ndarray, langs: tuple[str, str], la
     n = len(pivot)
     if n < 4:
         raise ValueError("UMAP needs at least 4 parallel passages")
-    reducer = umap.UMAP(n_neighbors=min(15, 2 * n - 1), metric="cosine", random_state=seed, init="random")
+    reducer = umap.UMAP(n_neighbors=min(15, 2 * n - 1), metric="cosine", random_state=seed, init="random", n_jobs=1)
     xy = reducer.fit_transform(np.vstack([pivot, target]))
     labels = list(labels) if labels is not None else [str(i) for i in range(n)]
     fig = go.Figure()
