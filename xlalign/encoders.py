@@ -248,11 +248,18 @@ def load_sentence_transformer(model_id: str, *, device: str | None = None, trust
             f"{model_id} runs code from its repository; opt in with --trust-remote-code (trust_remote_code=True)"
         )
     path = resolve_model_path(model_id, progress)
+    local = Path(path).exists()
+    offline = hub_offline()
+    if not local and offline and _hub_commit(model_id) is None:
+        # Fail at once rather than after the hub client's retries.
+        raise ModelLoadError(
+            f"could not load model {model_id!r}: it is not a local path, not in the Hugging Face cache, and the "
+            f"Hub is switched off (HF_HUB_OFFLINE=1); offline, use the bundled default --model {BUNDLED_MODEL_ID}"
+        )
     try:
-        return SentenceTransformer(path, device=device or best_device(), trust_remote_code=trust_remote_code)
+        return SentenceTransformer(path, device=device or best_device(), trust_remote_code=trust_remote_code,
+                                   local_files_only=offline and not local)
     except Exception as e:
-        local = Path(path).exists()
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         if local:
             raise ModelLoadError(f"could not load model from {path}: {reason}") from None
@@ -262,6 +269,18 @@ def load_sentence_transformer(model_id: str, *, device: str | None = None, trust
                "Check the id, or whether the Hugging Face Hub is reachable; ")
             + f"offline, use the bundled default --model {BUNDLED_MODEL_ID}"
         ) from None
+
+
+def hub_offline() -> bool:
+    """True when the Hugging Face Hub is switched off, read now (not only at import time)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    try:
+        from huggingface_hub import constants
+
+        return bool(constants.HF_HUB_OFFLINE)
+    except ImportError:  # pragma: no cover - a dependency of sentence-transformers
+        return False
 
 
 def directory_fingerprint(path: str | os.PathLike[str]) -> str:

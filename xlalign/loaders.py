@@ -284,6 +284,11 @@ def _load_rows(dataset: str, config: str, split: str, local: Path | None) -> lis
 
     try:
         if local is None:
+            from xlalign.encoders import hub_offline
+
+            if hub_offline():
+                # Only the local datasets cache can serve this; say so at once instead of retrying.
+                datasets.config.HF_HUB_OFFLINE = True
             ds = datasets.load_dataset(dataset, config, split=split)
         else:
             files = sorted(local.glob(f"{config}.*"))
