@@ -75,3 +75,20 @@ def test_cli_evaluate_demo_offline_on_the_default_model(tmp_path, bundled_cache_
     assert run["model"]["id"] == "bundled:multilingual-e5-small"
     assert run["model"]["prompts"] == {"query": "query: ", "passage": "passage: "}
     assert "multi" in proc.stdout and "complete@10" in proc.stdout
+
+
+def test_app_diagnoses_with_the_default_model(monkeypatch, bundled_cache_dir, bundled_dir, tmp_path):
+    import importlib
+
+    monkeypatch.delenv("XLALIGN_DEFAULT_MODEL", raising=False)
+    monkeypatch.setenv("XLALIGN_CACHE_DIR", str(bundled_cache_dir))  # the converted model and its embeddings
+    monkeypatch.setenv("XLALIGN_RUNS_DIR", str(tmp_path / "runs"))
+    import app
+
+    app = importlib.reload(app)
+    assert app.DEFAULT_MODEL == "bundled:multilingual-e5-small"
+    diag, headline, table, *_ = app.run_diagnosis("demo", None, "zh", app.DEFAULT_MODEL, "dedup", False,
+                                                  progress=lambda *a, **k: None)
+    assert diag.model == "bundled:multilingual-e5-small" and "168 queries" in headline
+    assert set(table.scenario) == {"multi", "multi-1", "mono-same", "mono-cross"}
+    assert {"en", "zh"} <= set(table.columns)
