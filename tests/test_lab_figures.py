@@ -87,6 +87,7 @@ def test_lab_runs_an_alignment_in_the_background(tmp_path, diag):
     table = lab.run_compare(run_id)
     assert len(table) > 0
     stacked, wide = lab.side_by_side([run_id])
+    assert set(stacked.run) == {run_id}
     assert run_id in wide.columns
     with pytest.raises(FileNotFoundError, match="no run"):
         lab.run_dir("nope")
