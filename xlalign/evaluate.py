@@ -19,7 +19,7 @@ from xlalign.corpus import ParallelCorpus
 from xlalign.encoders import Encoder
 from xlalign.errors import ConfigError
 from xlalign.ranking import rank_pool, top_k
-from xlalign.scenarios import POOL_MODES, SCENARIOS, Pool, build_pools, other_lang
+from xlalign.scenarios import POOL_MODES, SCENARIOS, Pool, build_pools
 
 StatusFn = Callable[[str, float], None]
 
@@ -243,6 +243,5 @@ __all__ = [
     "evaluate",
     "evaluate_embeddings",
     "metric_order",
-    "other_lang",
     "per_query_metrics",
 ]

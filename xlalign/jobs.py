@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xlalign.runs import _now, read_status, write_status
+from xlalign.runs import now_iso, read_status, write_status
 
 
 class JobCancelled(Exception):
@@ -60,7 +60,7 @@ class JobRunner:
 
     def submit(self, run_dir: str | Path, fn: JobFn, **record: Any) -> str:
         ctx = JobContext(Path(run_dir))
-        write_status(ctx.run_dir, state="queued", submitted=_now(), message="queued", progress=0.0, **record)
+        write_status(ctx.run_dir, state="queued", submitted=now_iso(), message="queued", progress=0.0, **record)
         with self._lock:
             self._contexts[ctx.run_dir.name] = ctx
         self._queue.put((ctx, fn))
@@ -77,7 +77,7 @@ class JobRunner:
             return False
         ctx.cancel_event.set()
         if state == "queued":
-            write_status(ctx.run_dir, state="cancelled", message="cancelled before it started", finished=_now())
+            write_status(ctx.run_dir, state="cancelled", message="cancelled before it started", finished=now_iso())
         return True
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -96,19 +96,19 @@ class JobRunner:
                 ctx, fn = item
                 if ctx.cancel_event.is_set():
                     continue
-                write_status(ctx.run_dir, state="running", started=_now(), message="running")
+                write_status(ctx.run_dir, state="running", started=now_iso(), message="running")
                 try:
                     result = fn(ctx) or {}
                 except JobCancelled as e:
-                    write_status(ctx.run_dir, state="cancelled", message=str(e) or "cancelled", finished=_now())
+                    write_status(ctx.run_dir, state="cancelled", message=str(e) or "cancelled", finished=now_iso())
                 except Exception as e:  # a job failure must never kill the worker
                     write_status(ctx.run_dir, state="failed", message=f"{type(e).__name__}: {e}", error=str(e),
-                                 traceback=traceback.format_exc(limit=8), finished=_now())
+                                 traceback=traceback.format_exc(limit=8), finished=now_iso())
                 else:
                     if ctx.cancel_event.is_set():
-                        write_status(ctx.run_dir, state="cancelled", message="cancelled", finished=_now())
+                        write_status(ctx.run_dir, state="cancelled", message="cancelled", finished=now_iso())
                     else:
-                        write_status(ctx.run_dir, state="succeeded", message="done", progress=1.0, finished=_now(),
+                        write_status(ctx.run_dir, state="succeeded", message="done", progress=1.0, finished=now_iso(),
                                      **result)
             finally:
                 self._queue.task_done()

@@ -125,12 +125,12 @@ class RunStore:
         for run in self.list():
             if run.get("state") in ACTIVE:
                 write_status(run["dir"], state="failed", error="interrupted: the process stopped before the run finished",
-                             finished=_now())
+                             finished=now_iso())
                 marked.append(run["run"])
         return marked
 
 
-def _now() -> str:
+def now_iso() -> str:
     import datetime
 
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")

@@ -49,7 +49,7 @@ def cmd_align(args: argparse.Namespace) -> int:
     from xlalign.align.finetune import Cancelled
     from xlalign.align.pipeline import AlignConfig, run_alignment
     from xlalign.cli import TqdmProgress
-    from xlalign.runs import _now, write_status
+    from xlalign.runs import now_iso, write_status
 
     config = AlignConfig(
         method=args.method, data=args.data, langs=args.langs, model=args.model, pool=args.pool,
@@ -67,7 +67,7 @@ def cmd_align(args: argparse.Namespace) -> int:
         print(f"error: {out} already holds a finished run; choose another --out", file=sys.stderr)
         return 2
     out.mkdir(parents=True, exist_ok=True)
-    write_status(out, state="running", started=_now(), message="running", method=config.method)
+    write_status(out, state="running", started=now_iso(), message="running", method=config.method)
     progress = TqdmProgress()
 
     def on_train(entry: dict[str, Any]) -> None:
@@ -79,18 +79,18 @@ def cmd_align(args: argparse.Namespace) -> int:
         outcome = run_alignment(config, out, status=lambda m, f: print(f"· {m}", file=sys.stderr),
                                 train_progress=on_train, cache_dir=args.cache_dir)
     except Cancelled as e:
-        write_status(out, state="cancelled", message=str(e), finished=_now())
+        write_status(out, state="cancelled", message=str(e), finished=now_iso())
         print(f"cancelled: {e}", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
-        write_status(out, state="cancelled", message="interrupted", finished=_now())
+        write_status(out, state="cancelled", message="interrupted", finished=now_iso())
         raise
     except Exception as e:
-        write_status(out, state="failed", message=f"{type(e).__name__}: {e}", error=str(e), finished=_now())
+        write_status(out, state="failed", message=f"{type(e).__name__}: {e}", error=str(e), finished=now_iso())
         raise
     finally:
         progress.close()
-    write_status(out, state="succeeded", message="done", progress=1.0, finished=_now())
+    write_status(out, state="succeeded", message="done", progress=1.0, finished=now_iso())
     print(format_compare(outcome.compare, f"{config.method} on {config.data} ({'/'.join(config.langs)}), held-out"))
     for key in ("procrustes", "centering", "finetune"):
         if key in outcome.record:
