@@ -16,7 +16,13 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import ortho_group
 
 from xlalign.align.centering import LanguageCentering
-from xlalign.align.finetune import FinetuneConfig, estimate_cpu_seconds, load_triplets
+from xlalign.align.finetune import (
+    CPU_SECONDS_PER_TOKEN,
+    FinetuneConfig,
+    estimate_cpu_seconds,
+    load_triplets,
+    planned_steps,
+)
 from xlalign.align.losses import InfoNCELoss, JSDInfoNCELoss, SqrtJSDLoss
 from xlalign.align.pipeline import AlignConfig, run_alignment
 from xlalign.align.procrustes import FewPairsWarning, OrthogonalProcrustes, mean_cosine_distance
@@ -326,10 +332,14 @@ def test_finetune_learning_rate_defaults_follow_the_paper():
     assert FinetuneConfig("x/unknown", learning_rate=1e-4).resolved_learning_rate() == 1e-4
 
 
-def test_cpu_estimate_scales_with_steps_and_length():
-    short = estimate_cpu_seconds(64, FinetuneConfig("m", batch_size=16, max_seq_length=256))
-    assert short == pytest.approx(4 * 9.0)
-    assert estimate_cpu_seconds(64, FinetuneConfig("m", batch_size=16, max_seq_length=128)) == pytest.approx(short / 2)
+def test_cpu_estimate_counts_padded_tokens():
+    triplets = [{"q_en": "q" * 10, "p_en": "p" * 100, "p_tgt": "t" * 50}, {"q_en": "q" * 20, "p_en": "p" * 40, "p_tgt": "t" * 60}]
+    count = len  # one token per character, for a hand check
+    cfg = FinetuneConfig("m", batch_size=2, max_seq_length=80, max_steps=3)
+    # each step: 2 × (max q 20 + max p_en min(100, 80) + max p_tgt 60) = 320 tokens
+    assert estimate_cpu_seconds(triplets, cfg, count) == pytest.approx(3 * 320 * CPU_SECONDS_PER_TOKEN)
+    assert estimate_cpu_seconds(triplets, cfg, count, encoder_params=2 * 21.3e6) == pytest.approx(2 * 3 * 320 * 1.9e-3)
+    assert planned_steps(100, FinetuneConfig("m", batch_size=32)) == 4
 
 
 # ----------------------------------------------------------------------------- comparison statistics

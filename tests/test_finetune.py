@@ -84,7 +84,10 @@ def test_finetune_run_end_to_end_through_the_pipeline(tiny, tmp_path):
     run = tmp_path / "run"
     assert (run / "model" / "modules.json").exists()
     log = [json.loads(x) for x in (run / "train_log.jsonl").read_text().splitlines()]
-    assert len(log) >= 2 and "jsd" in log[0] and "nce" in log[0]
+    assert log[0]["step"] == 0 and log[0]["total"] == 2 and log[0]["device"] == "cpu"
+    assert 0 <= log[0]["cpu_estimate_s"] < 1  # a 2-layer, 32-dimensional model
+    steps = [e for e in log if e["step"] >= 1]
+    assert len(steps) >= 2 and "jsd" in steps[0] and "nce" in steps[0]
     table = pd.read_csv(run / "compare.csv")
     assert len(table) > 0 and out.record["finetune"]["steps"] == 2
     assert (run / "train_triplets.csv").exists()

@@ -125,6 +125,10 @@ class Lab:
 
         def job(ctx: JobContext) -> dict[str, Any]:
             def on_train(entry: dict[str, Any]) -> None:
+                if entry.get("step") == 0:
+                    ctx.progress(f"training: {entry['total']} steps on {entry.get('device')}", 0.3,
+                                 cpu_estimate_s=entry.get("cpu_estimate_s"))
+                    return
                 total = entry.get("total") or 1
                 parts = {k: entry[k] for k in ("loss", "jsd", "nce", "nce_psg") if k in entry}
                 ctx.progress(f"training step {entry['step']}/{total}", 0.3 + 0.5 * entry["step"] / total,

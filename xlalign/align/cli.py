@@ -71,6 +71,8 @@ def cmd_align(args: argparse.Namespace) -> int:
     progress = TqdmProgress()
 
     def on_train(entry: dict[str, Any]) -> None:
+        if entry.get("step") == 0:
+            return
         parts = " ".join(f"{k}={entry[k]:.4f}" for k in ("loss", "jsd", "nce", "nce_psg") if k in entry)
         eta = f" eta {entry['eta_s']:.0f}s" if entry.get("eta_s") is not None else ""
         print(f"· step {entry['step']}/{entry['total']} {parts}{eta}", file=sys.stderr)

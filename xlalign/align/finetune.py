@@ -28,9 +28,12 @@ from xlalign.errors import ConfigError, CorpusError
 from xlalign.loaders import read_long_rows
 
 TRIPLET_COLUMNS = ("q_en", "p_en", "p_tgt")
-#: Measured on this project's CPU machine (2 cores): ~9 s per step at batch 16, length 256
-#: (multilingual-e5-small). Used only for the honest up-front estimate; live ETA replaces it.
-CPU_SECONDS_PER_EXAMPLE_AT_256 = 9.0 / 16
+#: Measured on this project's 2-core CPU machine: one training step (forward + backward of the three
+#: columns) costs 1.9 ms per padded token for multilingual-e5-small, whose encoder without the word
+#: embeddings has 21.3 M parameters (7.9–9.1 s per step at batch 16 on the demo corpus). Larger
+#: encoders scale with their parameter count. Used for the up-front estimate; the live ETA replaces it.
+CPU_SECONDS_PER_TOKEN = 1.9e-3
+REFERENCE_ENCODER_PARAMS = 21.3e6
 
 
 class Cancelled(Exception):
@@ -124,11 +127,33 @@ def write_triplets(path: str | Path, triplets: Sequence[dict[str, str]]) -> None
         w.writerows(triplets)
 
 
-def estimate_cpu_seconds(n_triplets: int, config: FinetuneConfig) -> float:
-    """Up-front CPU estimate: 3 texts per triplet, cost roughly linear in sequence length."""
-    steps = config.max_steps if config.max_steps > 0 else math.ceil(n_triplets * config.epochs / config.batch_size)
-    length = config.max_seq_length or 512
-    return steps * config.batch_size * CPU_SECONDS_PER_EXAMPLE_AT_256 * (length / 256)
+def planned_steps(n_triplets: int, config: FinetuneConfig) -> int:
+    """Optimizer steps the trainer will take (``max_steps`` wins over epochs)."""
+    if config.max_steps > 0:
+        return config.max_steps
+    return max(1, math.ceil(n_triplets / config.batch_size) * math.ceil(config.epochs))
+
+
+def estimate_cpu_seconds(triplets: Sequence[dict[str, str]], config: FinetuneConfig,
+                         count_tokens: Callable[[str], int] | None = None,
+                         encoder_params: float = REFERENCE_ENCODER_PARAMS) -> float:
+    """CPU time for the run: padded tokens per step × measured cost per token, scaled by model size.
+
+    Batches are padded to their longest text per column and cut at ``max_seq_length``.
+    ``count_tokens`` defaults to a conservative characters/3 when no tokenizer is at hand.
+    """
+    if not triplets:
+        return 0.0
+    count = count_tokens or (lambda text: len(text) // 3 + 2)
+    cap = config.max_seq_length or 512
+    lengths = [[min(cap, count(t[c])) for c in TRIPLET_COLUMNS] for t in triplets]
+    steps = planned_steps(len(triplets), config)
+    total = 0
+    for step in range(steps):
+        start = (step * config.batch_size) % len(lengths)
+        batch = [lengths[(start + i) % len(lengths)] for i in range(min(config.batch_size, len(lengths)))]
+        total += sum(len(batch) * max(row[c] for row in batch) for c in range(len(TRIPLET_COLUMNS)))
+    return total * CPU_SECONDS_PER_TOKEN * encoder_params / REFERENCE_ENCODER_PARAMS
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,6 +166,7 @@ class FinetuneResult:
     seconds: float
     log: list[dict[str, float]]
     device: str
+    cpu_estimate_s: float
 
 
 def _progress_callback(progress: Callable[[dict[str, Any]], None] | None, should_stop: Callable[[], bool] | None,
@@ -200,6 +226,15 @@ def finetune(
         model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
     enc = SentenceTransformerEncoder(config.model_id)
     q_prompt, p_prompt = enc.prompt_for("query"), enc.prompt_for("passage")
+    tokenizer = model.tokenizer
+    embed = model[0].auto_model.get_input_embeddings().weight.numel()
+    encoder_params = sum(p.numel() for p in model.parameters()) - embed
+    estimate = estimate_cpu_seconds(
+        [{"q_en": q_prompt + t["q_en"], "p_en": p_prompt + t["p_en"], "p_tgt": p_prompt + t["p_tgt"]} for t in triplets],
+        config, lambda text: len(tokenizer(text, truncation=False)["input_ids"]), encoder_params)
+    if progress is not None:
+        progress({"step": 0, "total": planned_steps(len(triplets), config), "device": device,
+                  "cpu_estimate_s": round(estimate, 1)})
     prompts = {k: v for k, v in {"q_en": q_prompt, "p_en": p_prompt, "p_tgt": p_prompt}.items() if v}
     bf16 = config.bf16 if config.bf16 is not None else (device == "cuda" and torch.cuda.is_bf16_supported())
     dataset = Dataset.from_list([{c: t[c] for c in TRIPLET_COLUMNS} for t in triplets])
@@ -244,7 +279,7 @@ def finetune(
         (partial / "xlalign_finetune.json").write_text(
             json.dumps({"config": config.to_dict(), "steps": trainer.state.global_step, "log": log}, indent=2))
         partial.rename(output)
-        return FinetuneResult(output, trainer.state.global_step, time.time() - started, log, device)
+        return FinetuneResult(output, trainer.state.global_step, time.time() - started, log, device, estimate)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(partial, ignore_errors=True)

@@ -222,22 +222,26 @@ def run_alignment(
     else:
         ft = config.finetune_config()
         write_triplets(run_dir / "train_triplets.csv", data.triplets)
-        record["finetune"] = {**ft.to_dict(), "cpu_estimate_s": round(estimate_cpu_seconds(len(data.triplets), ft))}
+        record["finetune"] = {**ft.to_dict(), "cpu_estimate_s": round(estimate_cpu_seconds(data.triplets, ft))}
         from xlalign.encoders import best_device
 
         on_cpu = (ft.device or best_device()) == "cpu"
-        estimate = f"; CPU estimate ≈ {record['finetune']['cpu_estimate_s'] / 60:.1f} min" if on_cpu else ""
+        estimate = f"; CPU estimate ≈ {record['finetune']['cpu_estimate_s'] / 60:.1f} min (rough)" if on_cpu else ""
         say(f"fine-tuning on {len(data.triplets)} triplets{estimate}", 0.3)
         log_path = run_dir / "train_log.jsonl"
 
         def on_log(entry: dict[str, Any]) -> None:
+            if entry.get("step") == 0 and on_cpu:
+                say(f"CPU estimate from the tokenizer: ≈ {entry['cpu_estimate_s'] / 60:.1f} min for {entry['total']} steps",
+                    0.3)
             with open(log_path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(entry) + "\n")
             if train_progress is not None:
                 train_progress(entry)
 
         result = finetune(ft, data.triplets, run_dir / "model", progress=on_log, should_stop=should_stop)
-        record["finetune"].update({"steps": result.steps, "seconds": round(result.seconds, 1), "device": result.device})
+        record["finetune"].update({"steps": result.steps, "seconds": round(result.seconds, 1), "device": result.device,
+                                   "cpu_estimate_s": round(result.cpu_estimate_s, 1)})
         say("re-evaluating with the fine-tuned model", 0.85)
         tuned = make_encoder(str(result.model_dir), cache=encoder.cache, batch_size=config.batch_size,
                              max_seq_length=config.max_seq_length)
