@@ -119,9 +119,8 @@ def on_umap(diag: Diagnosis | None, n: int) -> Any:
     if diag is None:
         raise gr.Error("Run a diagnosis first.")
     pivot, target = diag.result.config.langs
-    keys, item_to_passage = diag.corpus.unique_passages()
-    first = {int(u): i for i, u in reversed(list(enumerate(item_to_passage)))}
-    m = min(int(n), len(keys))
+    first = diag.corpus.passage_first_items()
+    m = min(int(n), len(first))
     labels = [f"{diag.corpus.groups[first[u]]}: {diag.corpus.passages[pivot][first[u]][:80]}" for u in range(m)]
     try:
         return figures.umap_pairs(diag.embeddings.passages[pivot][:m], diag.embeddings.passages[target][:m],

@@ -451,3 +451,12 @@ def test_restart_marks_interrupted_runs_failed(tmp_path):
 def test_status_rejects_unknown_state(tmp_path):
     with pytest.raises(ValueError, match="invalid run state"):
         write_status(tmp_path, state="paused")
+
+
+def test_loading_an_artefact_of_the_wrong_kind_is_refused(tmp_path):
+    OrthogonalProcrustes().fit(np.eye(3), np.eye(3)).save(tmp_path / "p.safetensors")
+    with pytest.raises(ValueError, match="not a saved LanguageCentering"):
+        LanguageCentering.load(tmp_path / "p.safetensors")
+    LanguageCentering().fit({"en": np.eye(2), "xx": np.eye(2)}).save(tmp_path / "c.safetensors")
+    with pytest.raises(ValueError, match="not a saved OrthogonalProcrustes"):
+        OrthogonalProcrustes.load(tmp_path / "c.safetensors")

@@ -260,3 +260,8 @@ def test_hub_unreachable_gives_corpus_error(monkeypatch):
 def test_load_corpus_unknown_path():
     with pytest.raises(CorpusError, match="no such file or folder"):
         load_corpus("/nonexistent/data.jsonl", ["en", "zh"])
+
+
+def test_passage_first_items(squad_folder):
+    c = load_squad_folder(squad_folder)
+    assert c.passage_first_items().tolist() == [0, 2, 3]  # q1 and q2 share a paragraph, as do q4 and q5

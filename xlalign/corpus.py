@@ -106,6 +106,13 @@ class ParallelCorpus:
         item_to_unit = np.array([order.setdefault(k, len(order)) for k in self.passage_keys], dtype=np.int64)
         return list(order), item_to_unit
 
+    def passage_first_items(self) -> np.ndarray:
+        """For each distinct passage (``unique_passages`` order), the index of the first item carrying it."""
+        keys, item_to_passage = self.unique_passages()
+        first = np.zeros(len(keys), dtype=np.int64)
+        first[item_to_passage[::-1]] = np.arange(len(self))[::-1]
+        return first
+
     def split_by_group(self, test_fraction: float = 0.5, seed: int = 42) -> tuple[ParallelCorpus, ParallelCorpus]:
         """Group-disjoint (topic/article) train/test split; no group, hence no passage, is on both sides.
 

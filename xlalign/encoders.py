@@ -189,7 +189,7 @@ class CachedEncoder:
         total, done = len(missing), 0
         for i in range(0, len(missing), self.chunk_size):
             chunk = missing[i : i + self.chunk_size]
-            vecs = _normalise(np.asarray(self._encode_uncached(chunk, prompt), dtype=np.float32))
+            vecs = l2_normalise(np.asarray(self._encode_uncached(chunk, prompt), dtype=np.float32))
             self.n_model_calls += 1
             self.n_texts_encoded += len(chunk)
             if self.cache is not None:
@@ -207,9 +207,9 @@ class CachedEncoder:
         raise NotImplementedError
 
 
-def _normalise(x: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.maximum(norms, 1e-12)
+def l2_normalise(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 # --------------------------------------------------------------------------------------------

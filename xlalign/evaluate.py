@@ -109,9 +109,7 @@ def encode_corpus(corpus: ParallelCorpus, encoder: Encoder, langs: Sequence[str]
                   status: StatusFn | None = None) -> CorpusEmbeddings:
     """Encode every distinct passage (role ``passage``) and every question (role ``query``) once."""
     corpus.require_langs(langs)
-    keys, item_to_passage = corpus.unique_passages()
-    first_item = np.zeros(len(keys), dtype=np.int64)
-    first_item[item_to_passage[::-1]] = np.arange(len(corpus))[::-1]
+    first_item = corpus.passage_first_items()
     passages, queries = {}, {}
     steps = 2 * len(langs)
     for n, lang in enumerate(langs):
@@ -150,9 +148,7 @@ def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, config: E
     """Rank and score every scenario × query language on precomputed embeddings."""
     corpus.require_langs(config.langs)
     pools = build_pools(corpus, config.langs, config.scenarios, config.pool)
-    keys, item_to_passage = corpus.unique_passages()
-    first_item = np.zeros(len(keys), dtype=np.int64)
-    first_item[item_to_passage[::-1]] = np.arange(len(corpus))[::-1]
+    first_item = corpus.passage_first_items()
     rows: list[SummaryRow] = []
     frames: list[pd.DataFrame] = []
     pivot = config.pivot

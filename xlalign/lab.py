@@ -99,8 +99,7 @@ class Lab:
         """Top-k documents for one query in one scenario: rank, language, item, score, gold flag, text."""
         pool = next(p for p in diag.result.pools if p.scenario == scenario and p.query_lang == query_lang)
         qi = diag.corpus.item_ids.index(query_id)
-        _, item_to_passage = diag.corpus.unique_passages()
-        first_item = {int(u): i for i, u in reversed(list(enumerate(item_to_passage)))}
+        first_item = diag.corpus.passage_first_items()
         units = np.concatenate([diag.embeddings.passages[lang][pool.unit_index[pool.unit_lang == lang]]
                                 for lang in dict.fromkeys(pool.unit_lang)])
         removed = pool.removed_unit[qi : qi + 1] if scenario == "multi-1" else None

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from xlalign.align.artefacts import load_arrays, save_arrays
+from xlalign.encoders import l2_normalise
+
 MODES = ("shift", "subtract")
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 @dataclass
@@ -68,21 +67,14 @@ class LanguageCentering:
 
     def transform(self, x: np.ndarray, lang: str) -> np.ndarray:
         """(n, d) → (n, d), rows re-normalised to unit length."""
-        return _normalise(np.asarray(x, dtype=np.float64) + self.offset(lang)).astype(np.float32)
+        return l2_normalise(np.asarray(x, dtype=np.float64) + self.offset(lang)).astype(np.float32)
 
     def save(self, path: str | Path) -> None:
-        from safetensors.numpy import save_file
-
-        save_file({f"mean.{k}": v.astype(np.float32) for k, v in self.means_.items()}, str(path),
-                  metadata={"pivot": self.pivot, "mode": self.mode, "kind": "xlalign.LanguageCentering"})
+        save_arrays(path, "xlalign.LanguageCentering", {f"mean.{k}": v for k, v in self.means_.items()},
+                    pivot=self.pivot, mode=self.mode)
 
     @classmethod
     def load(cls, path: str | Path) -> LanguageCentering:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="np") as f:
-            meta = f.metadata() or {}
-            if meta.get("kind") != "xlalign.LanguageCentering":
-                raise ValueError(f"{path} is not a saved LanguageCentering")
-            means = {k.removeprefix("mean."): f.get_tensor(k).astype(np.float64) for k in f.keys()}  # noqa: SIM118
-        return cls(pivot=meta["pivot"], mode=meta["mode"], means_=means)
+        meta, arrays = load_arrays(path, "xlalign.LanguageCentering")
+        return cls(pivot=meta["pivot"], mode=meta["mode"],
+                   means_={k.removeprefix("mean."): v for k, v in arrays.items()})

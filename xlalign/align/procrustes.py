@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from xlalign.align.artefacts import load_arrays, save_arrays
+from xlalign.encoders import l2_normalise
+
 
 def mean_cosine_distance(x: np.ndarray, y: np.ndarray) -> float:
     """Mean of 1 − cos(x_i, y_i) over parallel rows."""
@@ -67,29 +70,16 @@ class OrthogonalProcrustes:
         if x.ndim != 2 or x.shape[1] != self.W_.shape[0]:
             raise ValueError(f"expected (n, {self.W_.shape[0]}) input, got {x.shape}")
         out = (x - self.mean_x_) @ self.W_ + self.mean_y_
-        if self.normalize:
-            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
-        return out.astype(np.float32)
+        return (l2_normalise(out) if self.normalize else out).astype(np.float32)
 
     def save(self, path: str | Path) -> None:
-        from safetensors.numpy import save_file
-
-        save_file({"W": self.W_.astype(np.float32), "mean_x": self.mean_x_.astype(np.float32),
-                   "mean_y": self.mean_y_.astype(np.float32)}, str(path),
-                  metadata={"kind": "xlalign.OrthogonalProcrustes", "center": str(self.center),
-                            "normalize": str(self.normalize), "n_pairs": str(self.n_pairs_)})
+        save_arrays(path, "xlalign.OrthogonalProcrustes", {"W": self.W_, "mean_x": self.mean_x_, "mean_y": self.mean_y_},
+                    center=self.center, normalize=self.normalize, n_pairs=self.n_pairs_)
 
     @classmethod
     def load(cls, path: str | Path) -> OrthogonalProcrustes:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="np") as f:
-            meta = f.metadata() or {}
-            if meta.get("kind") != "xlalign.OrthogonalProcrustes":
-                raise ValueError(f"{path} is not a saved OrthogonalProcrustes")
-            est = cls(center=meta["center"] == "True", normalize=meta["normalize"] == "True")
-            est.W_ = f.get_tensor("W").astype(np.float64)
-            est.mean_x_ = f.get_tensor("mean_x").astype(np.float64)
-            est.mean_y_ = f.get_tensor("mean_y").astype(np.float64)
-            est.n_pairs_ = int(meta["n_pairs"])
+        meta, arrays = load_arrays(path, "xlalign.OrthogonalProcrustes")
+        est = cls(center=meta["center"] == "True", normalize=meta["normalize"] == "True")
+        est.W_, est.mean_x_, est.mean_y_ = arrays["W"], arrays["mean_x"], arrays["mean_y"]
+        est.n_pairs_ = int(meta["n_pairs"])
         return est

@@ -1,0 +1,28 @@
+"""Fitted alignment artefacts on disk: safetensors (never pickle), tagged with their kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def save_arrays(path: str | Path, kind: str, arrays: dict[str, np.ndarray], **meta: Any) -> None:
+    """Float arrays stored as float32, ``meta`` values as strings, plus ``kind`` for loading."""
+    from safetensors.numpy import save_file
+
+    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}, str(path),
+              metadata={"kind": kind, **{k: str(v) for k, v in meta.items()}})
+
+
+def load_arrays(path: str | Path, kind: str) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """(metadata, float64 arrays); a file of another kind is a ValueError naming it."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as f:
+        meta = dict(f.metadata() or {})
+        if meta.get("kind") != kind:
+            raise ValueError(f"{path} is not a saved {kind.removeprefix('xlalign.')} (kind: {meta.get('kind')!r})")
+        arrays = {k: f.get_tensor(k).astype(np.float64) for k in f.keys()}  # noqa: SIM118 - safe_open is not a dict
+    return meta, arrays
