@@ -166,3 +166,23 @@ def test_rejects_removed_shape():
 def test_top_k_rejects_bad_k():
     with pytest.raises(ValueError, match="k must be"):
         top_k(np.ones((1, 2), np.float32), np.ones((3, 2), np.float32), 0)
+
+
+def test_top1_units_follow_the_tie_policy():
+    q = np.array([[1.0], [1.0], [1.0]], dtype=np.float32)
+    u = np.array([[0.9], [0.9], [0.5], [0.95]], dtype=np.float32)
+    gold = np.array([[1], [2], [0]])
+    res = rank_golds(q[:3], u[:3], np.ones(3, dtype=int), gold, unit_lang=np.array([0, 1, 1]))
+    # query 0: gold unit 1 ties with unit 0 at the top → the gold is first; query 1: unit 0 or 1 (0.9) beats gold 2
+    assert res.top1_units(gold).tolist() == [1, 0, 0]
+    res4 = rank_golds(q, u, np.ones(4, dtype=int), gold, unit_lang=np.array([0, 1, 1, 0]))
+    assert res4.top1_units(gold).tolist() == [3, 3, 3]
+    assert res4.best_non_gold_unit[2].tolist() == [3, 1]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_top1_units_match_a_full_sort(seed):
+    _, q, u, weight, gold = _random_case(seed)
+    q = q + np.random.default_rng(seed).normal(scale=1e-3, size=q.shape).astype(np.float32)  # no exact ties
+    res = rank_golds(q, u, weight, gold, unit_lang=np.arange(len(u)) % 2)
+    np.testing.assert_array_equal(res.top1_units(gold), np.argmax(q @ u.T, axis=1))

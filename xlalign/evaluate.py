@@ -18,7 +18,7 @@ from xlalign import metrics as M
 from xlalign.corpus import ParallelCorpus
 from xlalign.encoders import Encoder
 from xlalign.errors import ConfigError
-from xlalign.ranking import rank_pool, top_k
+from xlalign.ranking import rank_pool
 from xlalign.scenarios import POOL_MODES, SCENARIOS, Pool, build_pools
 
 StatusFn = Callable[[str, float], None]
@@ -184,9 +184,7 @@ def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, config: E
                     metric="max_r_norm_of_mean",
                     value=M.max_r_norm_of_mean(float(np.mean(v)), float(sizes.mean()), pool.n_gold),
                     n_queries=pool.n_queries, pool_size=size))
-        top_s, top_u = top_k(q_emb, u_emb, 1, pool.removed_unit if pool.scenario == "multi-1" else None,
-                             pool.unit_weight, pool.removed_count)
-        top_unit = top_u[:, 0]
+        top_unit = res.top1_units(pool.gold_units)
         frame = pd.DataFrame({
             "scenario": pool.scenario, "pool": pool.pool_mode, "query_lang": pool.query_lang,
             "query_id": list(corpus.item_ids), "group": list(corpus.groups),
@@ -197,8 +195,8 @@ def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, config: E
             frame[f"score_{lang}"] = res.gold_scores[:, g]
         frame["top1_lang"] = pool.unit_lang[top_unit]
         frame["top1_id"] = [corpus.item_ids[first_item[i]] for i in pool.unit_index[top_unit]]
-        frame["top1_score"] = top_s[:, 0]
-        frame["top1_is_gold"] = (pool.gold_units == top_unit[:, None]).any(axis=1) | (res.ranks.min(axis=1) == 1)
+        frame["top1_score"] = (q_emb * u_emb[top_unit]).sum(axis=1)
+        frame["top1_is_gold"] = res.ranks.min(axis=1) == 1
         for metric, v in values.items():
             frame[metric] = v
         frames.append(frame)

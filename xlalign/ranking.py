@@ -32,6 +32,15 @@ class RankResult:
     ranks: np.ndarray  # (Q, G) int64, 1-based, tie policy above
     gold_scores: np.ndarray  # (Q, G) float32
     best_non_gold: np.ndarray  # (Q, L) float32: best score of a non-gold document per language, -inf if none
+    best_non_gold_unit: np.ndarray  # (Q, L) int64: the unit holding it, -1 if none
+
+    def top1_units(self, gold_units: np.ndarray) -> np.ndarray:
+        """(Q,) the first-ranked unit: the best gold when a gold ranks first (ties go to golds), else
+        the best non-gold document of any language."""
+        lang = np.argmax(self.best_non_gold, axis=1)
+        rows = np.arange(len(lang))
+        best_gold = gold_units[rows, np.argmin(self.ranks, axis=1)]
+        return np.where(self.ranks.min(axis=1) == 1, best_gold, self.best_non_gold_unit[rows, lang])
 
 
 def rank_golds(
@@ -94,6 +103,7 @@ def rank_golds(
     ranks = np.empty((q, g), dtype=np.int64)
     gold_out = np.empty((q, g), dtype=np.float32)
     best = np.full((q, n_lang), -np.inf, dtype=np.float32)
+    best_unit = np.full((q, n_lang), -1, dtype=np.int64)
     step = max(1, block_elements // u)
     qe = np.ascontiguousarray(query_emb, dtype=np.float32)
     ue = np.ascontiguousarray(unit_emb, dtype=np.float32)
@@ -119,10 +129,13 @@ def rank_golds(
         gone = (rem >= 0) & (unit_weight[np.maximum(rem, 0)] <= removed_count[start:stop])
         scores[rows[gone], rem[gone]] = -np.inf
         for lang_code in range(n_lang):
-            cols = lang == lang_code
-            if cols.any():
-                best[start:stop, lang_code] = scores[:, cols].max(axis=1)
-    return RankResult(ranks, gold_out, best)
+            cols = np.flatnonzero(lang == lang_code)
+            if len(cols):
+                sub = scores[:, cols]
+                arg = np.argmax(sub, axis=1)
+                best[start:stop, lang_code] = sub[rows, arg]
+                best_unit[start:stop, lang_code] = np.where(np.isfinite(sub[rows, arg]), cols[arg], -1)
+    return RankResult(ranks, gold_out, best, best_unit)
 
 
 def gold_ranks(
