@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +56,20 @@ def xquad_dir() -> Path:
 def bundled_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A session cache root laid out like ``$XLALIGN_CACHE_DIR`` (models/ and embeddings.sqlite)."""
     return tmp_path_factory.mktemp("xlalign-cache")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_user_dirs(bundled_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Tests never write to the user's cache or runs folder: both point into the session temp dir."""
+    saved = {k: os.environ.get(k) for k in ("XLALIGN_CACHE_DIR", "XLALIGN_RUNS_DIR")}
+    os.environ["XLALIGN_CACHE_DIR"] = str(bundled_cache_dir)
+    os.environ["XLALIGN_RUNS_DIR"] = str(tmp_path_factory.mktemp("runs"))
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture(scope="session")
