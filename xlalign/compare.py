@@ -55,7 +55,7 @@ def paired_test(before: np.ndarray, after: np.ndarray, stat: Callable[[np.ndarra
     perm = np.concatenate(null)
     p = (1 + np.sum(np.abs(perm) >= abs(observed) - 1e-12)) / (len(perm) + 1)
     return {"delta": observed, "ci_low": float(np.percentile(boot, 2.5)), "ci_high": float(np.percentile(boot, 97.5)),
-            "p_value": float(p) if observed != 0 or np.any(a != b) else 1.0}
+            "p_value": float(p)}
 
 
 def compare_results(before_summary: pd.DataFrame, before_pq: pd.DataFrame, after_summary: pd.DataFrame,

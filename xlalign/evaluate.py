@@ -80,6 +80,15 @@ class CorpusEmbeddings:
     passages: dict[str, np.ndarray]
     queries: dict[str, np.ndarray]
 
+    def units(self, pool: Pool) -> np.ndarray:
+        """(U, d) passage embeddings in ``pool``'s unit order (unit u = ``passages[unit_lang[u]][unit_index[u]]``)."""
+        first = self.passages[str(pool.unit_lang[0])]
+        out = np.empty((len(pool.unit_lang), first.shape[1]), dtype=first.dtype)
+        for lang in dict.fromkeys(pool.unit_lang):
+            mask = pool.unit_lang == lang
+            out[mask] = self.passages[str(lang)][pool.unit_index[mask]]
+        return out
+
     def map(self, fn: Callable[[str, str, np.ndarray], np.ndarray]) -> CorpusEmbeddings:
         """Apply ``fn(lang, role, X)`` to every matrix (e.g. an alignment transform)."""
         return CorpusEmbeddings(
@@ -156,9 +165,7 @@ def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, config: E
         if status:
             status(f"ranking {pool.scenario} ({pool.query_lang} queries)", n / len(pools))
         q_emb = emb.queries[pool.query_lang]
-        u_emb = np.concatenate(
-            [emb.passages[lang][pool.unit_index[pool.unit_lang == lang]] for lang in dict.fromkeys(pool.unit_lang)]
-        )
+        u_emb = emb.units(pool)
         res = rank_pool(pool, q_emb, u_emb)
         size, sizes = pool.pool_size, pool.pool_sizes
         if sizes.min() <= pool.n_gold:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from xlalign.align.finetune import Cancelled
@@ -100,8 +99,7 @@ class Lab:
         pool = next(p for p in diag.result.pools if p.scenario == scenario and p.query_lang == query_lang)
         qi = diag.corpus.item_ids.index(query_id)
         first_item = diag.corpus.passage_first_items()
-        units = np.concatenate([diag.embeddings.passages[lang][pool.unit_index[pool.unit_lang == lang]]
-                                for lang in dict.fromkeys(pool.unit_lang)])
+        units = diag.embeddings.units(pool)
         removed = pool.removed_unit[qi : qi + 1] if scenario == "multi-1" else None
         count = pool.removed_count[qi : qi + 1] if scenario == "multi-1" else None
         scores, idx = top_k(diag.embeddings.queries[query_lang][qi : qi + 1], units, k, removed, pool.unit_weight, count)
