@@ -1,4 +1,5 @@
-# Hugging Face Space (Docker SDK): `python app.py` on port 7860.
+# Hugging Face Space (Docker SDK): `python app.py` on port 7860, in public mode (XLALIGN_PUBLIC=1: no remote
+# code, allow-listed models only, size-limited uploads, no server paths in errors).
 FROM python:3.11-slim
 
 RUN apt-get update && apt-get install -y --no-install-recommends gcc g++ git \
@@ -6,7 +7,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc g++ git \
 RUN useradd -m -u 1000 user
 USER user
 ENV HOME=/home/user PATH=/home/user/.local/bin:$PATH \
-    GRADIO_SERVER_NAME=0.0.0.0 PORT=7860 \
+    GRADIO_SERVER_NAME=0.0.0.0 PORT=7860 XLALIGN_PUBLIC=1 \
     XLALIGN_RUNS_DIR=/home/user/app/runs XLALIGN_CACHE_DIR=/home/user/.cache/xlalign
 WORKDIR /home/user/app
 

@@ -95,6 +95,7 @@ def bundled_model_path(bundled_dir: Path) -> Path:
 def bundled_encoder(bundled_dir: Path, bundled_cache_dir: Path):
     """The default model as an encoder, sharing the session embedding cache."""
     from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
+    from xlalign.specs import ModelSpec
 
-    return SentenceTransformerEncoder(str(bundled_dir), device="cpu",
+    return SentenceTransformerEncoder(ModelSpec(str(bundled_dir), device="cpu"),
                                       cache=EmbeddingCache(bundled_cache_dir / "embeddings.sqlite"))

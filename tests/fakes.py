@@ -25,7 +25,6 @@ class BagOfCharsEncoder(CachedEncoder):
         self.lang_offset = lang_offset or {}
         self._fp = fingerprint
         self.langs_seen: list[tuple[str, Role]] = []
-        self._lang = ""
 
     @property
     def fingerprint(self) -> str:
@@ -38,19 +37,18 @@ class BagOfCharsEncoder(CachedEncoder):
     def prompt_for(self, role: Role) -> str:
         return "query: " if role == "query" else "passage: "
 
-    def encode(self, texts: Sequence[str], *, lang: str, role: Role) -> np.ndarray:
-        self._lang = lang
+    def encode(self, texts: Sequence[str], *, lang: str, role: Role, progress=None) -> np.ndarray:
         self.langs_seen.append((lang, role))
-        return super().encode(texts, lang=lang, role=role)
+        return super().encode(texts, lang=lang, role=role, progress=progress)
 
-    def _encode_uncached(self, texts: list[str], prompt: str) -> np.ndarray:
+    def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, t in enumerate(texts):
             s = f"  {t.lower()}  "
             for j in range(len(s) - 2):
                 out[i, _bucket(s[j : j + 3], self.dim)] += 1.0
             out[i] /= max(np.linalg.norm(out[i]), 1e-12)
-            out[i, 0] += self.lang_offset.get(self._lang, 0.0)
+            out[i, 0] += self.lang_offset.get(lang, 0.0)
         return out
 
 
@@ -63,7 +61,7 @@ class TableEncoder:
         self.table = {k: np.asarray(v, dtype=np.float32) for k, v in table.items()}
         self.calls = 0
 
-    def encode(self, texts: Sequence[str], *, lang: str, role: Role) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, lang: str, role: Role, progress=None) -> np.ndarray:
         self.calls += 1
         x = np.stack([self.table[t] for t in texts])
         return x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -74,13 +72,13 @@ class LatentEncoder(CachedEncoder):
 
     Every passage has a random semantic vector ``s`` shared by all its translations; its question is
     ``s`` plus noise. Texts in language L add ``weight[L]`` along a direction u_L of their own, and
-    every query also leans ``query_pull`` towards u_en (English-centric query space). So a target
-    query prefers English documents over its own-language gold, and moving each language's mean onto
-    English removes exactly that offset.
+    every query also leans ``query_pull`` (or ``pull_by_lang[L]`` for queries in L) towards u_en
+    (English-centric query space). So a target query prefers English documents over its own-language
+    gold, and moving each language's mean onto English removes exactly that offset.
     """
 
     def __init__(self, corpus, weight: dict[str, float], query_pull: float = 0.8, sigma: float = 0.3,
-                 noise: float = 0.5, seed: int = 0) -> None:
+                 noise: float = 0.5, seed: int = 0, pull_by_lang: dict[str, float] | None = None) -> None:
         super().__init__(None)
         self.name = "latent"
         langs = list(corpus.langs)
@@ -91,16 +89,16 @@ class LatentEncoder(CachedEncoder):
         sem = np.zeros((len(keys), dim))
         sem[:, len(langs):] = rng.normal(size=(len(keys), 48))
         sem /= np.linalg.norm(sem, axis=1, keepdims=True)
-        pull = query_pull * axis.get("en", np.zeros(dim))
+        en_axis = axis.get("en", np.zeros(dim))
+        pulls = {lang: (pull_by_lang or {}).get(lang, query_pull) * en_axis for lang in langs}
         self.vec: dict[tuple[str, str], np.ndarray] = {}
         for i, key in enumerate(corpus.passage_keys):
             q = sem[keys[key]].copy()
             q[len(langs):] += noise * rng.normal(size=48) / np.sqrt(48)
             for lang in langs:
                 self.vec[(lang, corpus.passages[lang][i])] = sigma * sem[keys[key]] + weight[lang] * axis[lang]
-                self.vec[(lang, corpus.questions[lang][i])] = sigma * q + weight[lang] * axis[lang] + pull
+                self.vec[(lang, corpus.questions[lang][i])] = sigma * q + weight[lang] * axis[lang] + pulls[lang]
         self.dim = dim
-        self._lang = ""
 
     @property
     def fingerprint(self) -> str:
@@ -110,9 +108,5 @@ class LatentEncoder(CachedEncoder):
     def dimension(self) -> int:
         return self.dim
 
-    def encode(self, texts: Sequence[str], *, lang: str, role: Role) -> np.ndarray:
-        self._lang = lang
-        return super().encode(texts, lang=lang, role=role)
-
-    def _encode_uncached(self, texts: list[str], prompt: str) -> np.ndarray:
-        return np.stack([self.vec[(self._lang, t)] for t in texts])
+    def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
+        return np.stack([self.vec[(lang, t)] for t in texts])

@@ -18,18 +18,19 @@ from scipy.stats import ortho_group
 from xlalign.align.centering import LanguageCentering
 from xlalign.align.finetune import (
     CPU_SECONDS_PER_TOKEN,
-    FinetuneConfig,
     estimate_cpu_seconds,
+    learning_rate,
     load_triplets,
     planned_steps,
 )
 from xlalign.align.losses import InfoNCELoss, JSDInfoNCELoss, SqrtJSDLoss
-from xlalign.align.pipeline import AlignConfig, run_alignment
+from xlalign.align.pipeline import run_alignment
 from xlalign.align.procrustes import FewPairsWarning, OrthogonalProcrustes, mean_cosine_distance
-from xlalign.compare import compare_run_dirs, paired_test, side_by_side
+from xlalign.compare import CompareFileError, compare_run_dirs, paired_test, side_by_side
 from xlalign.errors import ConfigError, CorpusError
 from xlalign.jobs import JobRunner
-from xlalign.runs import RunStore, read_status, write_status
+from xlalign.runs import LOCK_NAME, RunStore, folder_lock, read_status, write_status
+from xlalign.specs import AlignSpec, CenteringOptions, EvalSpec, FinetuneOptions, ModelSpec
 
 
 # ----------------------------------------------------------------------------- sqrt-JSD
@@ -233,7 +234,7 @@ def test_centering_rejects_bad_use():
     with pytest.raises(ValueError, match="mode"):
         LanguageCentering(mode="rotate")
     with pytest.raises(ValueError, match="pivot"):
-        LanguageCentering(pivot="en").fit({"xx": np.eye(2)})
+        LanguageCentering(pivot="en", mode="shift").fit({"xx": np.eye(2)})
     with pytest.raises(ValueError, match="different dimensions"):
         LanguageCentering().fit({"en": np.eye(2), "xx": np.eye(3)})
     with pytest.raises(ValueError, match="non-empty"):
@@ -245,12 +246,15 @@ def test_centering_rejects_bad_use():
 
 
 # ----------------------------------------------------------------------------- pipeline
-@pytest.mark.parametrize("method", ["centering", "procrustes"])
+@pytest.mark.parametrize("method", ["centering", "procrustes", "lsar"])
 def test_pipeline_on_demo_writes_a_complete_run(tmp_path, method):
     enc = BagOfCharsEncoder(lang_offset={"en": 2.0, "de": 0.5})
-    out = run_alignment(AlignConfig(method=method, data="demo", langs=("en", "de")), tmp_path, encoder=enc)
+    out = run_alignment(ModelSpec("fake"), EvalSpec(langs=("en", "de")), AlignSpec(method=method), tmp_path,
+                        encoder=enc)
+    artefact = {"centering": "transform/transform.safetensors", "procrustes": "transform/transform.safetensors",
+                "lsar": "lsar.safetensors"}[method]
     for f in ("config.json", "split.json", "run.json", "compare.csv", "before/summary.csv", "before/per_query.csv",
-              "after/summary.csv", "after/per_query.csv", f"{method}.safetensors"):
+              "before/matrix.csv", "after/summary.csv", "after/per_query.csv", "after/matrix.csv", artefact):
         assert (tmp_path / f).exists(), f
     split = json.loads((tmp_path / "split.json").read_text())
     assert set(split["train_groups"]).isdisjoint(split["test_groups"])
@@ -258,8 +262,8 @@ def test_pipeline_on_demo_writes_a_complete_run(tmp_path, method):
     assert set(per_query.query_id) == set(split["test_items"])
     assert set(per_query.query_id).isdisjoint(split["train_items"])
     table = pd.read_csv(tmp_path / "compare.csv")
-    assert list(table.columns) == ["scenario", "pool", "query_lang", "metric", "before", "after", "delta", "ci_low",
-                                   "ci_high", "p_value", "n_queries"]
+    assert list(table.columns) == ["scenario", "pool", "query_lang", "doc_lang", "metric", "before", "after", "delta",
+                                   "ci_low", "ci_high", "p_value", "q_value", "n_queries"]
     assert set(table.scenario) == {"multi", "multi-1", "mono-same", "mono-cross"}
     np.testing.assert_allclose(table.delta, table.after - table.before, atol=1e-9)
     assert out.record["n_eval_queries"] == len(split["test_items"])
@@ -271,11 +275,12 @@ def test_centering_removes_a_planted_english_inclination(tmp_path, mode):
 
     corpus = load_demo(["en", "de"])
     enc = LatentEncoder(corpus, {"en": 1.0, "de": 0.5}, query_pull=0.8)
-    cfg = AlignConfig(method="centering", data="demo", langs=("en", "de"), centering_mode=mode)
-    out = run_alignment(cfg, tmp_path, encoder=enc, corpus=corpus)
+    align = AlignSpec(method="centering", centering=CenteringOptions(mode=mode))
+    out = run_alignment(ModelSpec("latent"), EvalSpec(langs=("en", "de")), align, tmp_path, encoder=enc, corpus=corpus)
     t = out.compare.set_index(["scenario", "query_lang", "metric"])
-    assert t.loc[("multi", "de", "english_over_gold"), "before"] == 100.0
-    assert t.loc[("multi", "de", "english_over_gold"), "after"] == 0.0
+    assert t.loc[("multi", "de", "pivot_over_gold"), "before"] == 100.0
+    assert t.loc[("multi", "de", "pivot_over_gold"), "after"] == 0.0
+    assert t.loc[("multi", "de", "displaced_by_pivot@10"), "before"] > 50
     assert t.loc[("multi", "de", "complete@10"), "after"] > t.loc[("multi", "de", "complete@10"), "before"] + 50
     assert t.loc[("multi", "de", "complete@10"), "p_value"] < 0.01
     assert out.record["centering"]["queries"] == "own"
@@ -288,9 +293,9 @@ def test_uploaded_triplets_that_leak_are_rejected(tmp_path):
     rows = [{"q_en": demo.questions["en"][0], "p_en": demo.passages["en"][0], "p_tgt": demo.passages["de"][0]}]
     path = tmp_path / "t.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = AlignConfig(method="centering", data="demo", langs=("en", "de"), train_data=str(path))
+    align = AlignSpec(method="centering", train_data=str(path))
     with pytest.raises(CorpusError, match="shares 1 de passage"):
-        run_alignment(cfg, tmp_path / "run", encoder=BagOfCharsEncoder())
+        run_alignment(ModelSpec("fake"), EvalSpec(langs=("en", "de")), align, tmp_path / "run", encoder=BagOfCharsEncoder())
 
 
 def test_triplet_file_errors_name_the_line(tmp_path):
@@ -301,45 +306,59 @@ def test_triplet_file_errors_name_the_line(tmp_path):
 
 
 @pytest.mark.parametrize(("kw", "msg"), [
-    ({"method": "rotate"}, "unknown method"),
-    ({"method": "centering", "test_fraction": 0.0}, "test_fraction"),
-    ({"method": "centering", "centering_mode": "x"}, "centering mode"),
-    ({"method": "centering", "centering_queries": "x"}, "centering queries"),
-    ({"method": "procrustes", "procrustes_fit_on": "x"}, "fit-on"),
-    ({"method": "finetune", "finetune": {"batch_size": 1}}, "batch_size"),
-    ({"method": "centering", "pool": "x"}, "pool mode"),
+    ({"method": "rotate"}, "method must be one of"),
+    ({"test_fraction": 0.0}, "test fraction"),
+    ({"test_fraction": True}, "test fraction"),
+    ({"train_data": " "}, "train data"),
+    ({"fit_langs": ("en",)}, "at least 2"),
+    ({"centering": {"mode": "x"}}, "options must be"),
 ])
-def test_align_config_rejects(kw, msg):
+def test_align_spec_rejects(kw, msg):
     with pytest.raises(ConfigError, match=msg):
-        AlignConfig(**kw)
+        AlignSpec(**kw)
+
+
+@pytest.mark.parametrize(("cls", "kw", "msg"), [
+    (CenteringOptions, {"mode": "x"}, "centering mode"),
+    (CenteringOptions, {"queries": "x"}, "centering queries"),
+])
+def test_method_options_reject(cls, kw, msg):
+    with pytest.raises(ConfigError, match=msg):
+        cls(**kw)
 
 
 @pytest.mark.parametrize(("kw", "msg"), [
-    ({"variant": "x"}, "variant"), ({"epochs": 0}, "epochs"), ({"learning_rate": 2.0}, "learning_rate"),
-    ({"warmup_ratio": 1.0}, "warmup_ratio"), ({"weight_decay": -1}, "weight_decay"), ({"adam_beta2": 1.0}, "betas"),
-    ({"scale": 0}, "scale"), ({"max_seq_length": 4}, "max_seq_length"), ({"max_steps": 0}, "max_steps"),
+    ({"variant": "x"}, "variant"), ({"epochs": 0}, "epochs"), ({"learning_rate": 2.0}, "learning rate"),
+    ({"warmup_ratio": 1.0}, "warm-up"), ({"weight_decay": -1}, "weight decay"), ({"adam_beta2": 1.0}, "betas"),
+    ({"scale": 0}, "scale"), ({"max_seq_length": 4}, "max sequence length"), ({"max_steps": 0}, "max steps"),
+    ({"batch_size": 1}, "batch size"), ({"jsd_weight": -0.1}, "JSD weight"),
 ])
-def test_finetune_config_rejects(kw, msg):
+def test_finetune_options_reject(kw, msg):
     with pytest.raises(ConfigError, match=msg):
-        FinetuneConfig(model_id="m", **kw)
+        FinetuneOptions(**kw)
 
 
 def test_finetune_learning_rate_defaults_follow_the_paper():
-    assert FinetuneConfig("bundled:multilingual-e5-small").resolved_learning_rate() == 2e-5
-    assert FinetuneConfig("BAAI/bge-m3").resolved_learning_rate() == 4e-6
-    assert FinetuneConfig("Alibaba-NLP/gte-multilingual-base").resolved_learning_rate() == 1e-5
-    assert FinetuneConfig("jinaai/jina-embeddings-v3").resolved_learning_rate() == 3e-5
-    assert FinetuneConfig("x/unknown", learning_rate=1e-4).resolved_learning_rate() == 1e-4
+    default = FinetuneOptions()
+    assert learning_rate(ModelSpec("bundled:multilingual-e5-small"), default) == 2e-5
+    assert learning_rate(ModelSpec("BAAI/bge-m3"), default) == 4e-6
+    assert learning_rate(ModelSpec("Alibaba-NLP/gte-multilingual-base"), default) == 1e-5
+    assert learning_rate(ModelSpec("jinaai/jina-embeddings-v3"), default) == 3e-5
+    assert learning_rate(ModelSpec("x/unknown"), FinetuneOptions(learning_rate=1e-4)) == 1e-4
 
 
 def test_cpu_estimate_counts_padded_tokens():
     triplets = [{"q_en": "q" * 10, "p_en": "p" * 100, "p_tgt": "t" * 50}, {"q_en": "q" * 20, "p_en": "p" * 40, "p_tgt": "t" * 60}]
     count = len  # one token per character, for a hand check
-    cfg = FinetuneConfig("m", batch_size=2, max_seq_length=80, max_steps=3)
+    cfg = FinetuneOptions(batch_size=2, max_seq_length=80, epochs=3, max_steps=3)
     # each step: 2 × (max q 20 + max p_en min(100, 80) + max p_tgt 60) = 320 tokens
     assert estimate_cpu_seconds(triplets, cfg, count) == pytest.approx(3 * 320 * CPU_SECONDS_PER_TOKEN)
     assert estimate_cpu_seconds(triplets, cfg, count, encoder_params=2 * 21.3e6) == pytest.approx(2 * 3 * 320 * 1.9e-3)
-    assert planned_steps(100, FinetuneConfig("m", batch_size=32)) == 4
+    assert planned_steps(100, FinetuneOptions(batch_size=32)) == 4
+    # max steps caps the epochs' steps and never adds any: 11 steps an epoch, capped at 30 → 11
+    assert planned_steps(352, FinetuneOptions(batch_size=32, max_steps=30)) == 11
+    assert planned_steps(352, FinetuneOptions(batch_size=32, max_steps=5)) == 5
+    assert planned_steps(100, FinetuneOptions(batch_size=32, epochs=2.5)) == 10
 
 
 # ----------------------------------------------------------------------------- comparison statistics
@@ -377,13 +396,18 @@ def test_compare_several_runs_side_by_side(tmp_path):
     dirs = []
     for method in ("centering", "procrustes"):
         d = tmp_path / method
-        run_alignment(AlignConfig(method=method, data="demo", langs=("en", "de")), d, encoder=enc)
+        run_alignment(ModelSpec("fake"), EvalSpec(langs=("en", "de")), AlignSpec(method=method), d, encoder=enc)
         dirs.append(d)
     stacked = compare_run_dirs(dirs)
     assert set(stacked.run) == {"centering", "procrustes"}
     wide = side_by_side(stacked)
-    assert list(wide.columns) == ["baseline", "centering", "procrustes"]
-    with pytest.raises(FileNotFoundError, match=r"no compare\.csv"):
+    assert list(wide.columns) == ["baseline", "centering", "centering Δ (95% CI)", "centering q", "procrustes",
+                                  "procrustes Δ (95% CI)", "procrustes q"]
+    row = stacked[(stacked.run == "centering") & (stacked.scenario == "multi") & (stacked.query_lang == "de")
+                  & (stacked.metric == "complete@10")].iloc[0]
+    cell = wide.loc[("multi", "dedup", "de", "en+de", "complete@10"), "centering Δ (95% CI)"]
+    assert cell == f"{row.delta:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]"
+    with pytest.raises(CompareFileError, match=r"nothing: no compare\.csv"):
         compare_run_dirs([tmp_path / "nothing"])
 
 
@@ -407,6 +431,7 @@ def test_job_lifecycle_success_failure_and_queue_order(tmp_path):
     runner.submit(c, ok)
     assert runner.wait(30)
     assert read_status(a)["state"] == "succeeded" and read_status(a)["result"] == 1
+    assert read_status(a)["progress"] == 1.0 and read_status(a)["pid"] > 0
     assert read_status(b)["state"] == "failed" and "boom" in read_status(b)["message"]
     assert read_status(c)["state"] == "succeeded"
     assert order == [a.name, c.name]
@@ -436,21 +461,36 @@ def test_cancel_queued_and_running_jobs(tmp_path):
     assert not runner.cancel(first.name) and not runner.cancel("unknown")
 
 
-def test_restart_marks_interrupted_runs_failed(tmp_path):
+def test_restart_marks_dead_runs_interrupted_but_not_live_ones(tmp_path):
     store = RunStore(tmp_path)
-    running, done = store.new_run_dir("running"), store.new_run_dir("done")
-    write_status(running, state="running")
-    write_status(done, state="succeeded")
-    again = RunStore(tmp_path)
-    assert again.recover() == [running.name]
-    assert read_status(running)["state"] == "failed" and "interrupted" in read_status(running)["error"]
-    assert read_status(done)["state"] == "succeeded"
-    assert {r["run"] for r in again.list()} == {running.name, done.name}
+    dead, live, done = store.new_run_dir("dead"), store.new_run_dir("live"), store.new_run_dir("done")
+    for d, state in ((dead, "running"), (live, "running"), (done, "succeeded")):
+        write_status(d, {"state": state, "message": "training 3/60"})
+    (dead / ".xlalign-train-abc").mkdir()
+    (dead / "model.partial").mkdir()
+    held = folder_lock(live / LOCK_NAME)
+    held.acquire()  # another live process owns this run
+    try:
+        again = RunStore(tmp_path)
+        assert again.recover() == [dead.name]
+    finally:
+        held.release()
+    status = read_status(dead)
+    assert status["state"] == "interrupted" and "training 3/60" in status["message"]
+    assert sorted(status["cleaned"]) == [".xlalign-train-abc", "model.partial"] and not (dead / "model.partial").exists()
+    assert read_status(live)["state"] == "running" and read_status(done)["state"] == "succeeded"
+    assert {r["run"] for r in again.list()} == {dead.name, live.name, done.name}
+
+
+def test_status_is_replaced_not_merged(tmp_path):
+    write_status(tmp_path, {"state": "failed", "error": "boom"})
+    write_status(tmp_path, {"state": "succeeded"})
+    assert read_status(tmp_path) == {"state": "succeeded"}
 
 
 def test_status_rejects_unknown_state(tmp_path):
     with pytest.raises(ValueError, match="invalid run state"):
-        write_status(tmp_path, state="paused")
+        write_status(tmp_path, {"state": "paused"})
 
 
 def test_loading_an_artefact_of_the_wrong_kind_is_refused(tmp_path):

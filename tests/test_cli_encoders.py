@@ -11,8 +11,9 @@ from tiny_model import build_tiny_model
 
 from xlalign.cli import main
 from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder, directory_fingerprint
-from xlalign.errors import ModelLoadError
+from xlalign.errors import ConfigError, ModelLoadError
 from xlalign.loaders import load_squad_folder
+from xlalign.specs import ModelSpec
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def _run(args: list[str], capsys) -> tuple[int, str, str]:
 
 
 def test_st_encoder_uses_model_prompts_and_normalises(tiny_model, tmp_path):
-    enc = SentenceTransformerEncoder(str(tiny_model), device="cpu", cache=EmbeddingCache(tmp_path / "c.sqlite"))
+    enc = SentenceTransformerEncoder(ModelSpec(str(tiny_model), device="cpu"), cache=EmbeddingCache(tmp_path / "c.sqlite"))
     assert enc.prompt_for("query") == "query: " and enc.prompt_for("passage") == "passage: "
     x = enc.encode(["Cats purr.", "Cats purr.", "Nile"], lang="en", role="query")
     assert x.shape == (3, 32) and enc.n_texts_encoded == 2
@@ -54,16 +55,19 @@ def test_cli_evaluate_writes_outputs_and_second_run_hits_cache(tiny_model, squad
     code, out, _ = _run(args, capsys)
     assert code == 0, out
     summary = pd.read_csv(tmp_path / "run1" / "summary.csv")
-    assert list(summary.columns) == ["scenario", "pool", "query_lang", "metric", "value", "n_queries", "pool_size"]
+    assert list(summary.columns) == ["scenario", "pool", "query_lang", "doc_lang", "metric", "value", "n_queries",
+                                     "pool_size"]
     assert set(summary.scenario) == {"multi", "multi-1", "mono-same", "mono-cross"}
-    assert {"max_r", "max_r_norm", "max_r_norm_of_mean", "complete@10", "ndcg@1", "mrr", "recall@10",
-            "english_intrusion@1"} <= set(summary.metric)
+    assert {"max_r", "max_r_norm", "max_r_norm_of_mean", "complete@10", "ndcg@1", "mrr", "recall@10", "map",
+            "pivot_intrusion@1", "english_intrusion@1"} <= set(summary.metric)
+    matrix = pd.read_csv(tmp_path / "run1" / "matrix.csv")
+    assert list(matrix.columns) == ["query_lang", "doc_lang", "metric", "value", "n_queries", "pool_size"]
     per_query = pd.read_csv(tmp_path / "run1" / "per_query.csv")
     assert {"rank_en", "rank_de", "query_id"} <= set(per_query.columns) and len(per_query) == 8 * 5
     run = json.loads((tmp_path / "run1" / "run.json").read_text())
-    assert run["encoder_calls"]["texts_encoded"] == 16 and run["config"]["pool"] == "dedup"
+    assert run["encoder_calls"]["texts_encoded"] == 16 and run["eval"]["pool"] == "dedup"
     assert run["model"]["fingerprint"].startswith("dir:") and "torch" in run["versions"]
-    assert "multi" in out and "complete@10" in out
+    assert "multi" in out and "complete@10" in out and "German queries:" in out
     args[args.index(str(tmp_path / "run1"))] = str(tmp_path / "run2")
     code, _, _ = _run(args, capsys)
     run2 = json.loads((tmp_path / "run2" / "run.json").read_text())
@@ -87,44 +91,42 @@ def test_cli_mismatched_files_name_ids(squad_folder, tmp_path, capsys):
     assert not (tmp_path / "o" / "summary.csv").exists()
 
 
-def test_cli_rejects_bad_langs(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["evaluate", "--langs", "en", "--out", "x"])
-    assert e.value.code == 2 and "two distinct languages" in capsys.readouterr().err
+def test_cli_rejects_bad_langs(tmp_path, capsys):
+    code, _, err = _run(["evaluate", "--langs", "en", "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "at least 2 language(s)" in err and err.count("\n") == 1
 
 
-def test_cli_rejects_bad_scenario(capsys):
-    with pytest.raises(SystemExit):
-        main(["evaluate", "--scenarios", "multi,mono", "--out", "x"])
-    assert "unknown scenario" in capsys.readouterr().err
+def test_cli_rejects_bad_scenario(tmp_path, capsys):
+    code, _, err = _run(["evaluate", "--scenarios", "multi,mono", "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "scenario must be one of" in err
 
 
 def test_unknown_model_offline_names_the_bundled_default(monkeypatch, squad_folder, tmp_path, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    enc = SentenceTransformerEncoder("no-such-org/no-such-model", device="cpu")
+    enc = SentenceTransformerEncoder(ModelSpec("no-such-org/no-such-model", device="cpu"))
     with pytest.raises(ModelLoadError, match="bundled:multilingual-e5-small"):
         _ = enc.model
     code, _, err = _run(["evaluate", "--data", str(squad_folder), "--langs", "en,de", "--model",
                          "no-such-org/no-such-model", "--out", str(tmp_path / "o"),
                          "--cache-dir", str(tmp_path / "c")], capsys)
-    assert code == 2 and "--model bundled:multilingual-e5-small" in err and err.count("\n") == 1
+    assert code == 2 and "bundled:multilingual-e5-small" in err and err.count("\n") == 1
 
 
 def test_remote_code_model_needs_opt_in():
-    enc = SentenceTransformerEncoder("Alibaba-NLP/gte-multilingual-base", device="cpu")
+    enc = SentenceTransformerEncoder(ModelSpec("Alibaba-NLP/gte-multilingual-base", device="cpu"))
     with pytest.raises(ModelLoadError, match="trust-remote-code"):
         _ = enc.model
 
 
 def test_encoder_rejects_bad_role(tiny_model):
-    enc = SentenceTransformerEncoder(str(tiny_model), device="cpu")
+    enc = SentenceTransformerEncoder(ModelSpec(str(tiny_model), device="cpu"))
     with pytest.raises(ValueError, match="role"):
         enc.encode(["x"], lang="en", role="document")  # type: ignore[arg-type]
 
 
-def test_encoder_rejects_bad_batch_size(tiny_model):
-    with pytest.raises(ValueError, match="batch_size"):
-        SentenceTransformerEncoder(str(tiny_model), batch_size=0)
+def test_model_spec_rejects_bad_batch_size(tiny_model):
+    with pytest.raises(ConfigError, match="batch size"):
+        ModelSpec(str(tiny_model), batch_size=0)
 
 
 def test_corpus_folder_fixture_loads(squad_folder):

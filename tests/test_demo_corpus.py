@@ -162,3 +162,31 @@ def test_cli_evaluates_every_demo_language(lang, tmp_path, capsys, bundled_cache
         assert scenario in out
 
 
+
+
+@pytest.mark.slow
+def test_cli_evaluates_all_seven_languages_in_one_pool(tmp_path, capsys, bundled_cache_dir, bundled_dir, monkeypatch):
+    """Issue 11's command: every language in one pool → summary, matrix, per-query table and run record."""
+    import json
+
+    import pandas as pd
+
+    from xlalign.cli import main
+
+    monkeypatch.setenv("XLALIGN_CACHE_DIR", str(bundled_cache_dir))
+    out_dir = tmp_path / "seven"
+    code = main(["evaluate", "--data", "demo", "--langs", ",".join(LANGS), "--out", str(out_dir),
+                 "--cache-dir", str(bundled_cache_dir)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert sorted(p.name for p in out_dir.iterdir()) == ["matrix.csv", "per_query.csv", "run.json", "summary.csv"]
+    matrix = pd.read_csv(out_dir / "matrix.csv")
+    assert set(matrix.query_lang) == set(matrix.doc_lang) == set(LANGS)
+    assert len(matrix) == 7 * 7 * 4
+    summary = pd.read_csv(out_dir / "summary.csv")
+    multi = summary[(summary.scenario == "multi") & (summary.metric == "max_r")]
+    assert (multi.pool_size == 7 * 168).all() and len(multi) == 7
+    cross = summary[(summary.scenario == "mono-cross") & (summary.metric == "ndcg@10")]
+    assert len(cross) == 7 * 6
+    assert json.loads((out_dir / "run.json").read_text())["eval"]["langs"] == list(LANGS)
+    assert "Finding" in out and "language-bias matrix" in out

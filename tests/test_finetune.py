@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from tiny_model import build_tiny_model
 
-from xlalign.align.finetune import Cancelled, FinetuneConfig, finetune, triplets_from_corpus
-from xlalign.align.pipeline import AlignConfig, run_alignment
+from xlalign.align.finetune import Cancelled, finetune, triplets_from_corpus
+from xlalign.align.pipeline import run_alignment
 from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
 from xlalign.errors import ConfigError
 from xlalign.loaders import load_demo
+from xlalign.specs import AlignSpec, EvalSpec, FinetuneOptions, ModelSpec
+
+PROMPTS = ("query: ", "passage: ")
 
 
 @pytest.fixture(scope="module")
@@ -29,23 +33,30 @@ def tiny(tmp_path_factory, demo) -> Path:
 
 def test_short_finetune_logs_both_parts_and_saves_a_loadable_model(tiny, demo, tmp_path):
     triplets = triplets_from_corpus(demo, "en", "es")[:24]
-    cfg = FinetuneConfig(model_id=str(tiny), batch_size=8, max_seq_length=32, learning_rate=1e-3, device="cpu")
+    opts = FinetuneOptions(batch_size=8, max_seq_length=32, learning_rate=1e-3)
     seen = []
-    res = finetune(cfg, triplets, tmp_path / "model", progress=seen.append)
+    res = finetune(ModelSpec(str(tiny), device="cpu"), opts, triplets, tmp_path / "model", prompts=PROMPTS,
+                   progress=lambda stage, done, total, **m: seen.append({"step": done, "total": total, **m}))
     assert res.steps == 3 and res.model_dir.is_dir()
     assert any("jsd" in e and "nce" in e for e in seen)
-    assert all(e["total"] == 3 for e in seen)
+    assert all(e["total"] == 3 for e in seen) and seen[0]["step"] == 0 and "cpu_estimate_s" in seen[0]
+    assert [e["step"] for e in seen if "loss" in e] == [1, 2, 3]
     meta = json.loads((res.model_dir / "xlalign_finetune.json").read_text())
-    assert meta["config"]["variant"] == "jsd+nce" and meta["steps"] == 3
-    before = SentenceTransformerEncoder(str(tiny), device="cpu").encode(["hola"], lang="es", role="passage")
-    after = SentenceTransformerEncoder(str(res.model_dir), device="cpu").encode(["hola"], lang="es", role="passage")
-    assert after.shape == before.shape and abs(float(after[0] @ before[0])) < 0.99999  # weights changed
+    assert meta["options"]["variant"] == "jsd+nce" and meta["steps"] == 3 and meta["learning_rate"] == 1e-3
+    from safetensors.numpy import load_file
+
+    w0, w1 = load_file(str(tiny / "model.safetensors")), load_file(str(res.model_dir / "model.safetensors"))
+    moved = [k for k in w0 if not np.array_equal(w0[k], w1[k])]
+    assert len(moved) > len(w0) // 2  # most tensors were updated by the optimiser
+    cfg = json.loads((res.model_dir / "config_sentence_transformers.json").read_text())
+    assert cfg["prompts"]["query"] == "query: " and cfg["prompts"]["passage"] == "passage: "
     assert not (tmp_path / "model.partial").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary training folder left
 
 
 def test_cancel_mid_run_leaves_no_model_directory(tiny, demo, tmp_path):
     triplets = triplets_from_corpus(demo, "en", "es")[:40]
-    cfg = FinetuneConfig(model_id=str(tiny), batch_size=8, max_seq_length=32, device="cpu")
+    opts = FinetuneOptions(batch_size=8, max_seq_length=32)
     steps = []
 
     def stop_after_two() -> bool:
@@ -53,7 +64,7 @@ def test_cancel_mid_run_leaves_no_model_directory(tiny, demo, tmp_path):
         return len(steps) >= 2
 
     with pytest.raises(Cancelled, match="cancelled after 2 of 5 steps"):
-        finetune(cfg, triplets, tmp_path / "model", should_stop=stop_after_two)
+        finetune(ModelSpec(str(tiny), device="cpu"), opts, triplets, tmp_path / "model", should_stop=stop_after_two)
     assert not (tmp_path / "model").exists() and not (tmp_path / "model.partial").exists()
     assert [p.name for p in tmp_path.iterdir()] == []
 
@@ -61,35 +72,45 @@ def test_cancel_mid_run_leaves_no_model_directory(tiny, demo, tmp_path):
 def test_finetune_refuses_to_overwrite_and_too_few_triplets(tiny, demo, tmp_path):
     triplets = triplets_from_corpus(demo, "en", "es")[:8]
     with pytest.raises(ConfigError, match="fewer than one batch"):
-        finetune(FinetuneConfig(model_id=str(tiny), batch_size=16), triplets, tmp_path / "m")
+        finetune(ModelSpec(str(tiny)), FinetuneOptions(batch_size=16), triplets, tmp_path / "m")
     (tmp_path / "m").mkdir()
     with pytest.raises(ConfigError, match="already exists"):
-        finetune(FinetuneConfig(model_id=str(tiny), batch_size=4), triplets, tmp_path / "m")
+        finetune(ModelSpec(str(tiny)), FinetuneOptions(batch_size=4), triplets, tmp_path / "m")
 
 
 @pytest.mark.parametrize("variant", ["nce", "jsd", "nce_psg"])
 def test_ablation_variants_train(tiny, demo, tmp_path, variant):
     triplets = triplets_from_corpus(demo, "en", "es")[:8]
     seen = []
-    finetune(FinetuneConfig(model_id=str(tiny), variant=variant, batch_size=4, max_seq_length=16, device="cpu"),
-             triplets, tmp_path / "m", progress=seen.append)
-    part = {"nce": "nce", "jsd": "jsd", "nce_psg": "nce_psg"}[variant]
-    assert any(part in e for e in seen)
+    finetune(ModelSpec(str(tiny), device="cpu"), FinetuneOptions(variant=variant, batch_size=4, max_seq_length=16),
+             triplets, tmp_path / "m", progress=lambda stage, done, total, **m: seen.append(m))
+    parts = {"nce": {"nce"}, "jsd": {"jsd"}, "nce_psg": {"nce_psg"}}[variant]
+    logged = [set(e) & {"jsd", "nce", "nce_psg"} for e in seen if "loss" in e]
+    assert logged and all(x == parts for x in logged)
 
 
 def test_finetune_run_end_to_end_through_the_pipeline(tiny, tmp_path):
-    cfg = AlignConfig(method="finetune", data="demo", langs=("en", "es"), model=str(tiny),
-                      finetune={"batch_size": 8, "max_seq_length": 32, "max_steps": 2, "device": "cpu"})
-    out = run_alignment(cfg, tmp_path / "run", cache_dir=tmp_path / "cache")
+    model = ModelSpec(str(tiny), device="cpu")
+    align = AlignSpec(method="finetune", finetune=FinetuneOptions(batch_size=8, max_seq_length=32, max_steps=2))
+    cache = EmbeddingCache(tmp_path / "cache" / "embeddings.sqlite")
+    out = run_alignment(model, EvalSpec(langs=("en", "es")), align, tmp_path / "run", cache=cache)
     run = tmp_path / "run"
-    assert (run / "model" / "modules.json").exists()
+    assert (run / "model" / "modules.json").exists() and (run / "model" / "README.md").exists()
     log = [json.loads(x) for x in (run / "train_log.jsonl").read_text().splitlines()]
     assert log[0]["step"] == 0 and log[0]["total"] == 2 and log[0]["device"] == "cpu"
     assert 0 <= log[0]["cpu_estimate_s"] < 1  # a 2-layer, 32-dimensional model
     steps = [e for e in log if e["step"] >= 1]
-    assert len(steps) >= 2 and "jsd" in steps[0] and "nce" in steps[0]
+    assert [e["step"] for e in steps] == [1, 2] and "jsd" in steps[0] and "nce" in steps[0]
+    assert all(e["eta_s"] is not None for e in steps)  # measured from step times
     table = pd.read_csv(run / "compare.csv")
     assert len(table) > 0 and out.record["finetune"]["steps"] == 2
     assert (run / "train_triplets.csv").exists()
-    # The after-evaluation used the tuned model: its embeddings are in the cache under a new fingerprint.
-    assert len(EmbeddingCache(tmp_path / "cache" / "embeddings.sqlite")) > 0
+    # The "after" evaluation used the tuned model: its embeddings are cached under the tuned model's fingerprint.
+    tuned = SentenceTransformerEncoder(ModelSpec(str(run / "model"), device="cpu"), cache=cache)
+    before_fp = out.record["model_fingerprint"]
+    assert tuned.fingerprint != before_fp
+    q = out.after.spec.langs[1]
+    text = out.after.per_query[out.after.per_query.query_lang == q]["query"].iloc[0]
+    n = tuned.n_texts_encoded
+    tuned.encode([text], lang=q, role="query")
+    assert tuned.n_texts_encoded == n  # served from the cache the after-evaluation filled

@@ -9,9 +9,10 @@ from fakes import BagOfCharsEncoder, TableEncoder
 from xlalign.corpus import ParallelCorpus
 from xlalign.encoders import EmbeddingCache
 from xlalign.errors import ConfigError
-from xlalign.evaluate import EvalConfig, evaluate
+from xlalign.evaluate import evaluate
 from xlalign.loaders import load_squad_folder
 from xlalign.scenarios import build_pool, build_pools
+from xlalign.specs import EvalSpec
 
 
 def test_pool_sizes_and_golds(squad_folder):
@@ -34,6 +35,7 @@ def test_pool_sizes_and_golds(squad_folder):
     assert same.pool_size == 3 and set(same.unit_lang) == {"de"}
     assert cross.pool_size == 3 and set(cross.unit_lang) == {"en"}
     assert len(build_pools(c, ["en", "de"])) == 8
+    assert multi.doc_lang == "en+de" and cross.doc_lang == "en" and same.doc_lang == "de"
 
 
 @pytest.mark.parametrize(("kw", "msg"), [
@@ -49,22 +51,24 @@ def test_build_pool_rejects_bad_arguments(squad_folder, kw, msg):
 
 
 def test_build_pool_rejects_same_language_twice(squad_folder):
-    with pytest.raises(ConfigError, match="two distinct languages"):
+    with pytest.raises(ConfigError, match="listed twice"):
         build_pool(load_squad_folder(squad_folder), ["en", "en"], "multi", "en")
 
 
 @pytest.mark.parametrize(("kw", "msg"), [
-    (dict(langs=("en",)), "exactly two"),
-    (dict(langs=("en", "en")), "must differ"),
+    (dict(langs=("en",)), "at least 2"),
+    (dict(langs=("en", "en")), "listed twice"),
+    (dict(langs=("en", "d e")), "not a language code"),
     (dict(scenarios=()), "no scenarios"),
     (dict(scenarios=("multi", "multi")), "listed twice"),
-    (dict(scenarios=("mono",)), "unknown scenario"),
-    (dict(pool="both"), "unknown pool mode"),
+    (dict(scenarios=("mono",)), "scenario must be one of"),
+    (dict(pool="both"), "pool mode must be one of"),
     (dict(ks=(0,)), "positive integers"),
+    (dict(data=""), "data must name"),
 ])
-def test_eval_config_rejects(kw, msg):
+def test_eval_spec_rejects(kw, msg):
     with pytest.raises(ConfigError, match=msg):
-        EvalConfig(**({"langs": ("en", "de")} | kw))
+        EvalSpec(**({"langs": ("en", "de")} | kw))
 
 
 def test_xquad_pool_sizes(xquad_dir):
@@ -93,7 +97,7 @@ def _tiny() -> tuple[ParallelCorpus, TableEncoder]:
 
 def test_evaluate_hand_checked_ranks():
     c, enc = _tiny()
-    r = evaluate(c, enc, EvalConfig(("en", "xx"), pool="dedup"))
+    r = evaluate(c, enc, EvalSpec(langs=("en", "xx"), pool="dedup"))
     pq = r.per_query.set_index(["scenario", "query_lang", "query_id"])
     # qx1 scores (unnormalised dot / norms): E2 highest, then E1, X2, X1 last.
     assert pq.loc[("multi", "xx", "i1"), "rank_xx"] == 4
@@ -108,51 +112,55 @@ def test_evaluate_hand_checked_ranks():
     assert pq.loc[("mono-same", "xx", "i1"), "rank_xx"] == 2
     assert pq.loc[("mono-cross", "en", "i2"), "rank_xx"] == 1
     summary = r.summary_frame()
-    assert set(summary.columns) == {"scenario", "pool", "query_lang", "metric", "value", "n_queries", "pool_size"}
+    assert list(summary.columns) == ["scenario", "pool", "query_lang", "doc_lang", "metric", "value", "n_queries",
+                                     "pool_size"]
     assert "english_intrusion@1" not in set(summary[summary.query_lang == "en"].metric)
+    assert r.value("multi", "xx", "pivot_over_gold") == r.value("multi", "xx", "english_over_gold") == 50.0
 
 
 def test_second_evaluation_is_served_from_cache(tmp_path, squad_folder):
     c = load_squad_folder(squad_folder)
     cache = EmbeddingCache(tmp_path / "emb.sqlite")
     first = BagOfCharsEncoder(cache=cache)
-    r1 = evaluate(c, first, EvalConfig(("en", "de")))
+    r1 = evaluate(c, first, EvalSpec(langs=("en", "de")))
     assert first.n_model_calls > 0 and first.n_texts_encoded == 3 * 2 + 5 * 2
     second = BagOfCharsEncoder(cache=EmbeddingCache(tmp_path / "emb.sqlite"))
-    r2 = evaluate(c, second, EvalConfig(("en", "de"), pool="per-question"))
+    r2 = evaluate(c, second, EvalSpec(langs=("en", "de"), pool="per-question"))
     assert second.n_model_calls == 0 and second.n_texts_encoded == 0
-    r3 = evaluate(c, second, EvalConfig(("en", "de")))
+    r3 = evaluate(c, second, EvalSpec(langs=("en", "de")))
     assert second.n_model_calls == 0
     assert r1.rows == r3.rows
     assert r2.rows != r1.rows
 
 
-def test_cache_key_separates_model_prompt_and_text(tmp_path):
+def test_cache_key_separates_model_prompt_language_and_text(tmp_path):
     k = EmbeddingCache.key
-    assert len({k("m1", "query: ", "a"), k("m2", "query: ", "a"), k("m1", "passage: ", "a"), k("m1", "query: ", "b"),
-                k("m1", "query: a", ""), k("m1", "query: ", "a ")}) == 6
+    keys = {k("m1", "query: ", "en", "a"), k("m2", "query: ", "en", "a"), k("m1", "passage: ", "en", "a"),
+            k("m1", "query: ", "en", "b"), k("m1", "query: a", "en", ""), k("m1", "query: ", "en", "a "),
+            k("m1", "query: ", "de", "a"), k("m1", "query: ", "e", "na")}
+    assert len(keys) == 8
 
 
 def test_changed_fingerprint_reencodes(tmp_path, squad_folder):
     c = load_squad_folder(squad_folder)
     cache = EmbeddingCache(tmp_path / "emb.sqlite")
-    evaluate(c, BagOfCharsEncoder(cache=cache), EvalConfig(("en", "de")))
+    evaluate(c, BagOfCharsEncoder(cache=cache), EvalSpec(langs=("en", "de")))
     other = BagOfCharsEncoder(cache=cache, fingerprint="bag-of-chars-v2")
-    evaluate(c, other, EvalConfig(("en", "de")))
+    evaluate(c, other, EvalSpec(langs=("en", "de")))
     assert other.n_texts_encoded == 16
 
 
 def test_language_bias_shows_as_english_intrusion(squad_folder):
     c = load_squad_folder(squad_folder)
-    biased = evaluate(c, BagOfCharsEncoder(lang_offset={"en": 3.0, "de": 1.0}), EvalConfig(("en", "de")))
-    fair = evaluate(c, BagOfCharsEncoder(), EvalConfig(("en", "de")))
+    biased = evaluate(c, BagOfCharsEncoder(lang_offset={"en": 3.0, "de": 1.0}), EvalSpec(langs=("en", "de")))
+    fair = evaluate(c, BagOfCharsEncoder(), EvalSpec(langs=("en", "de")))
     assert biased.value("multi", "de", "english_over_gold") > fair.value("multi", "de", "english_over_gold")
     assert biased.value("multi", "de", "same_lang_preference") < fair.value("multi", "de", "same_lang_preference")
 
 
 def test_per_query_table_has_one_row_per_scenario_query(squad_folder):
     c = load_squad_folder(squad_folder)
-    r = evaluate(c, BagOfCharsEncoder(), EvalConfig(("en", "de"), scenarios=("multi", "mono-cross")))
+    r = evaluate(c, BagOfCharsEncoder(), EvalSpec(langs=("en", "de"), scenarios=("multi", "mono-cross")))
     assert len(r.per_query) == 2 * 2 * 5
     assert r.per_query["rank_en"].dtype.name == "Int64"
     assert np.isfinite(r.per_query["max_r_norm"]).all()

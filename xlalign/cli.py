@@ -1,144 +1,290 @@
-"""Command line: ``python -m xlalign evaluate|align|compare`` (thin: parse, call, print)."""
+"""Command line: ``python -m xlalign evaluate|align|compare|export|sweep`` (thin: parse, call, print).
+
+The options are generated from :mod:`xlalign.specs`, so every default, choice and help text lives
+there once. Building the parser and ``--help`` import neither torch nor sentence-transformers; a
+command imports what it needs when it runs. Results go to stdout; progress, warnings and
+diagnostics (``logging``, ``-v``) to stderr. A user error is one line (exit 2); a bug prints a short
+message, and its traceback with ``--debug`` (exit 3).
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import sys
-import time
+import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from xlalign.errors import ConfigError, XlalignError
-from xlalign.scenarios import POOL_MODES, SCENARIOS
+from xlalign.errors import XlalignError
+from xlalign.specs import (
+    NESTED,
+    AlignSpec,
+    EvalSpec,
+    ModelSpec,
+    OptionInfo,
+    option,
+    options,
+    split_list,
+)
 
-DEFAULT_MODEL = "bundled:multilingual-e5-small"
-
-
-class TqdmProgress:
-    """Encoder progress as tqdm bars on stderr, one bar per encode call."""
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-        self.label = "encoding"
-
-    def status(self, message: str, fraction: float) -> None:
-        self.close()
-        self.label = message
-        if message.startswith("ranking") or message == "done":
-            print(f"· {message}", file=sys.stderr)
-
-    def __call__(self, done: int, total: int) -> None:
-        from tqdm import tqdm
-
-        if self.bar is None or self.bar.total != total or done < self.bar.n:
-            self.close()
-            self.bar = tqdm(total=total, desc=self.label, unit="text", file=sys.stderr, leave=False)
-        self.bar.update(done - self.bar.n)
-        if done >= total:
-            self.close()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+#: Flag prefixes of the per-method option groups.
+GROUP_PREFIX = {"centering": "centering-", "procrustes": "procrustes-", "lsar": "lsar-", "finetune": ""}
 
 
-def _langs(value: str) -> tuple[str, str]:
-    parts = [p.strip() for p in value.split(",") if p.strip()]
-    if len(parts) != 2 or parts[0] == parts[1]:
-        raise argparse.ArgumentTypeError(f"expected two distinct languages like en,zh, got {value!r}")
-    return parts[0], parts[1]
+# --------------------------------------------------------------------------------------------
+# Parser generated from the specs
+# --------------------------------------------------------------------------------------------
+def _flag(o: OptionInfo, prefix: str) -> str:
+    return o.flag or "--" + prefix + o.name.replace("_", "-")
 
 
-def _scenarios(value: str) -> tuple[str, ...]:
-    parts = tuple(p.strip() for p in value.split(",") if p.strip())
-    bad = [p for p in parts if p not in SCENARIOS]
-    if bad or not parts:
-        raise argparse.ArgumentTypeError(f"unknown scenario(s) {bad or value!r}; choose from {','.join(SCENARIOS)}")
-    return parts
+def _type(o: OptionInfo) -> Any:
+    if o.parse is not None:
+        return o.parse
+    return {int: int, float: float, str: str}.get(o.kind, str)
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="demo",
-                   help="demo | xquad | belebele | xquad:LOCALDIR | a folder of SQuAD <name>.<lang>.json | a JSONL/CSV file")
-    p.add_argument("--langs", type=_langs, default=("en", "zh"), help="pivot,target (default en,zh)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id, local path or {DEFAULT_MODEL} (default)")
-    p.add_argument("--pool", choices=POOL_MODES, default="dedup", help="dedup (default) or per-question")
-    p.add_argument("--scenarios", type=_scenarios, default=SCENARIOS, help="comma list (default: all four)")
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-seq-length", type=int, default=None)
-    p.add_argument("--device", default=None, help="cuda, mps or cpu (default: best available)")
-    p.add_argument("--trust-remote-code", action="store_true", help="allow models that run their own code")
-    p.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder (default ~/.cache/xlalign)")
+def add_spec_options(parser: argparse.ArgumentParser | Any, spec: type, key: str, prefix: str = "",
+                     skip: Sequence[str] = ()) -> None:
+    """One argument per CLI option of ``spec``; ``dest`` is ``"<key>.<field>"``, the default the spec's."""
+    for o in options(spec):
+        if not o.cli or o.name in skip:
+            continue
+        dest = f"{key}.{o.name}"
+        text = o.help + (f" (default: {_shown(o.default)})" if o.default not in (None, False) else "")
+        if o.kind is bool:
+            parser.add_argument(_flag(o, prefix), dest=dest, action=argparse.BooleanOptionalAction, default=o.default,
+                                help=o.help)
+        else:
+            parser.add_argument(_flag(o, prefix), dest=dest, type=_type(o), default=o.default, choices=o.choices,
+                                metavar=o.metavar, help=text)
+
+
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def spec_from_args(spec: type, args: argparse.Namespace, key: str, **nested: Any) -> Any:
+    """Build ``spec`` from the parsed ``<key>.<field>`` values (validation happens in the spec)."""
+    values = {o.name: getattr(args, f"{key}.{o.name}") for o in options(spec) if o.cli}
+    return spec(**values, **nested)
+
+
+def align_spec_from_args(args: argparse.Namespace) -> AlignSpec:
+    nested = {name: spec_from_args(cls, args, name) for name, cls in NESTED.items()}
+    return spec_from_args(AlignSpec, args, "align", **nested)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder (default: ~/.cache/xlalign)")
+    p.add_argument("-v", "--verbose", action="store_true", help="diagnostic logging on stderr")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``error: …`` and exit 2), like every other user error of the CLI."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m xlalign", description=__doc__)
+    parser = _Parser(prog="python -m xlalign", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    ev = sub.add_parser("evaluate", help="diagnose a model on the four scenarios")
-    add_common(ev)
-    ev.set_defaults(func=cmd_evaluate)
-    from xlalign.align.cli import add_align_parsers
 
-    add_align_parsers(sub, add_common)
+    ev = sub.add_parser("evaluate", help="diagnose a model: every scenario, the language-bias matrix, the verdict")
+    add_spec_options(ev.add_argument_group("model"), ModelSpec, "model")
+    add_spec_options(ev.add_argument_group("evaluation"), EvalSpec, "eval")
+    ev.add_argument("--out", type=Path, required=True, help="output folder (summary.csv, matrix.csv, per_query.csv, run.json)")
+    ev.add_argument("--overwrite", action="store_true", help="replace the results of an earlier evaluation in --out")
+    _common(ev)
+    ev.set_defaults(func=cmd_evaluate)
+
+    al = sub.add_parser("align", help="align a model (centering, LSAR, Procrustes or fine-tune) and compare before/after")
+    add_spec_options(al.add_argument_group("model"), ModelSpec, "model")
+    add_spec_options(al.add_argument_group("evaluation"), EvalSpec, "eval")
+    add_spec_options(al.add_argument_group("alignment"), AlignSpec, "align")
+    for name, cls in NESTED.items():
+        add_spec_options(al.add_argument_group(f"{name} ({(cls.__doc__ or '').strip().splitlines()[0]})"), cls, name,
+                         GROUP_PREFIX[name])
+    al.add_argument("--out", type=Path, required=True, help="run folder")
+    al.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    _common(al)
+    al.set_defaults(func=cmd_align)
+
+    cp = sub.add_parser("compare", help="put several alignment runs side by side")
+    cp.add_argument("runs", nargs="+", type=Path, help="run folders (each with compare.csv)")
+    cp.add_argument("--out", type=Path, required=True)
+    cp.add_argument("--overwrite", action="store_true")
+    _common(cp)
+    cp.set_defaults(func=cmd_compare)
+
+    ex = sub.add_parser("export", help="export a run's alignment as something users can load")
+    ex.add_argument("run", type=Path, help="a finished alignment run folder")
+    ex.add_argument("--out", type=Path, required=True, help="a new folder for the export")
+    _common(ex)
+    ex.set_defaults(func=cmd_export)
+
+    sw = sub.add_parser("sweep", help="models × language pairs on one dataset → one leaderboard CSV")
+    sw.add_argument("--models", type=split_list, required=True, help="comma-separated model ids or paths")
+    sw.add_argument("--data", default=EvalSpec.data, help="as for evaluate --data")
+    sw.add_argument("--pivot", default=EvalSpec.langs[0], help="pivot language")
+    sw.add_argument("--targets", type=split_list, required=True, help="comma-separated target languages")
+    sw.add_argument("--pool", default=EvalSpec.pool, choices=option(EvalSpec, "pool").choices)
+    sw.add_argument("--engine", default="local", choices=("local", "ray"), help="local, or Ray tasks (pip install ray)")
+    sw.add_argument("--ray-address", default=None, help="Ray cluster address (default: start or join a local one)")
+    sw.add_argument("--out", type=Path, required=True)
+    sw.add_argument("--overwrite", action="store_true")
+    add_spec_options(sw.add_argument_group("model options (every model)"), ModelSpec, "model", skip=("model",))
+    _common(sw)
+    sw.set_defaults(func=cmd_sweep)
     return parser
 
 
-def make_cli_encoder(args: argparse.Namespace, progress: TqdmProgress) -> Any:
-    from xlalign.encoders import EmbeddingCache, make_encoder
+# --------------------------------------------------------------------------------------------
+# Commands
+# --------------------------------------------------------------------------------------------
+def _cache(args: argparse.Namespace) -> Any:
+    from xlalign.encoders import EmbeddingCache
 
-    cache = EmbeddingCache(args.cache_dir / "embeddings.sqlite") if args.cache_dir else None
-    return make_encoder(
-        args.model, cache=cache, trust_remote_code=args.trust_remote_code, batch_size=args.batch_size,
-        max_seq_length=args.max_seq_length, device=args.device, progress=progress,
-        status=lambda m: print(f"· {m}", file=sys.stderr),
-    )
+    return EmbeddingCache(args.cache_dir / "embeddings.sqlite") if args.cache_dir else EmbeddingCache()
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from xlalign.evaluate import EvalConfig, evaluate
+    model, evaluation = spec_from_args(ModelSpec, args, "model"), spec_from_args(EvalSpec, args, "eval")
+    from xlalign.encoders import SentenceTransformerEncoder
+    from xlalign.evaluate import evaluate
     from xlalign.loaders import load_corpus
-    from xlalign.runs import write_evaluation
-    from xlalign.tables import format_summary
+    from xlalign.progress import TqdmProgress
+    from xlalign.runs import ResultFolder, csv_text, evaluation_record
+    from xlalign.tables import format_report
 
-    config = EvalConfig(langs=args.langs, scenarios=args.scenarios, pool=args.pool)
-    corpus = load_corpus(args.data, list(args.langs))
-    progress = TqdmProgress()
-    encoder = make_cli_encoder(args, progress)
-    started = time.time()
-    result = evaluate(corpus, encoder, config, status=progress.status)
-    progress.close()
-    record = {
-        "command": "evaluate",
-        "data": args.data,
-        "corpus": {"name": corpus.name, "items": len(corpus), "passages": corpus.n_passages, **corpus.meta},
-        "config": {"langs": list(config.langs), "scenarios": list(config.scenarios), "pool": config.pool,
-                   "ks": list(config.ks), "ndcg_ks": list(config.ndcg_ks)},
-        "model": {"id": args.model, "fingerprint": encoder.fingerprint, "max_seq_length": args.max_seq_length,
-                  "prompts": {"query": encoder.prompt_for("query"), "passage": encoder.prompt_for("passage")}},
-        "encoder_calls": {"model_calls": encoder.n_model_calls, "texts_encoded": encoder.n_texts_encoded},
-        "seconds": round(time.time() - started, 2),
-    }
-    out = write_evaluation(args.out, result, record)
-    print(format_summary(result.summary_frame(),
-                         f"{args.model} on {corpus.name} ({len(corpus)} queries, {args.pool} pool)"))
-    print(f"\nwrote {out / 'summary.csv'}, {out / 'per_query.csv'}, {out / 'run.json'} "
-          f"({encoder.n_texts_encoded} texts encoded, the rest from cache)")
+    with ResultFolder(args.out, overwrite=args.overwrite) as folder:
+        corpus = load_corpus(evaluation.data, list(evaluation.langs))
+        encoder = SentenceTransformerEncoder(model, cache=_cache(args))
+        progress = TqdmProgress()
+        try:
+            result = evaluate(corpus, encoder, evaluation, progress)
+        finally:
+            progress.close()
+        record = evaluation_record(corpus, model, evaluation, encoder)
+        folder.write({"summary.csv": csv_text(result.summary_frame()), "matrix.csv": csv_text(result.matrix_frame()),
+                      "per_query.csv": csv_text(result.per_query),
+                      "run.json": json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"})
+    print(format_report(result, f"{model.model} on {corpus.name} ({len(corpus)} queries, {evaluation.pool} pools)"))
+    print(f"\nwrote {args.out}/summary.csv, matrix.csv, per_query.csv, run.json "
+          f"({record['encoder_calls']['texts_encoded']} texts encoded, the rest from the cache)")
     return 0
 
 
+def cmd_align(args: argparse.Namespace) -> int:
+    model, evaluation = spec_from_args(ModelSpec, args, "model"), spec_from_args(EvalSpec, args, "eval")
+    align = align_spec_from_args(args)
+    from xlalign.align.finetune import Cancelled
+    from xlalign.align.pipeline import run_alignment
+    from xlalign.progress import TqdmProgress
+    from xlalign.runs import RunFolder
+    from xlalign.tables import format_compare
+
+    progress = TqdmProgress()
+    with RunFolder(args.out, overwrite=args.overwrite, record={"method": align.method, "describe": align.describe(),
+                                                               "langs": list(evaluation.langs), "data": evaluation.data,
+                                                               "model": model.model}) as run:
+        try:
+            outcome = run_alignment(model, evaluation, align, args.out, cache=_cache(args), progress=run.progress(progress))
+        except Cancelled as e:
+            run.finish("cancelled", message=str(e))
+            print(f"cancelled: {e}", file=sys.stderr)
+            return 130
+        finally:
+            progress.close()
+        run.finish("succeeded", message="done", warnings=outcome.record.get("warnings", []))
+    print(format_compare(outcome.compare, f"{align.describe()} · {model.model} on {evaluation.data} "
+                                          f"({'+'.join(evaluation.langs)}), held-out part", evaluation.pivot))
+    for w in outcome.record.get("warnings", []):
+        print(f"warning: {w}")
+    print(f"\nwrote {args.out}/compare.csv and the run record; export it with: python -m xlalign export {args.out} "
+          "--out EXPORT_DIR")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from xlalign.compare import compare_run_dirs, side_by_side
+    from xlalign.runs import ResultFolder, csv_text
+
+    stacked = compare_run_dirs(args.runs)
+    wide = side_by_side(stacked)
+    with ResultFolder(args.out, overwrite=args.overwrite, names=("compare.csv", "side_by_side.csv")) as folder:
+        folder.write({"compare.csv": csv_text(stacked), "side_by_side.csv": csv_text(wide.reset_index())})
+    print(wide.to_string(na_rep="–"))
+    print(f"\nwrote {args.out}/compare.csv and side_by_side.csv")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from xlalign.export import export_run
+
+    out = export_run(args.run, args.out)
+    print(f"exported {args.run} to {out}; see {out}/README.md")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from xlalign.progress import TqdmProgress
+    from xlalign.runs import ResultFolder, csv_text
+    from xlalign.sweep import SweepSpec, run_sweep
+
+    template = {o.name: getattr(args, f"model.{o.name}") for o in options(ModelSpec) if o.cli and o.name != "model"}
+    models = [ModelSpec(model=m, **template) for m in args.models]
+    spec = SweepSpec(models=tuple(models), data=args.data, pivot=args.pivot, targets=tuple(args.targets), pool=args.pool)
+    with ResultFolder(args.out, overwrite=args.overwrite, names=("leaderboard.csv",)) as folder:
+        progress = TqdmProgress()
+        try:
+            board = run_sweep(spec, engine=args.engine, ray_address=args.ray_address,
+                              cache_dir=args.cache_dir, progress=progress)
+        finally:
+            progress.close()
+        folder.write({"leaderboard.csv": csv_text(board)})
+    print(board.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(f"\nwrote {args.out}/leaderboard.csv")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+    def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
+        print(f"warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show  # type: ignore[assignment]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "batch_size", 1) < 1:
-        parser.error("--batch-size must be ≥ 1")
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.verbose)
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (XlalignError, ConfigError, OSError) as e:
+    except XlalignError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        print(f"error: {e.strerror or e}{where}", file=sys.stderr)
+        return 2
+    except Exception as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"internal error: {type(e).__name__}: {e} — this is a bug; rerun with --debug for the traceback",
+              file=sys.stderr)
+        return 3

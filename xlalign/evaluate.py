@@ -1,8 +1,10 @@
-"""Orchestration: corpus + language pair + encoder → long-format summary rows and a per-query table.
+"""Orchestration: corpus + languages + encoder → long-format summary rows, the language-bias matrix and a
+per-query table.
 
-Stages: :func:`encode_corpus` (each distinct text once, through the encoder's cache) →
-:func:`evaluate_embeddings` (pools, exact ranks, metrics). Alignment transforms act on the
-:class:`CorpusEmbeddings` between the two, so "before" and "after" share every other step.
+Stages: :func:`encode_corpus` (each distinct text once, through the encoder's cache, whatever the
+number of languages) → :func:`evaluate_embeddings` (pools, exact ranks, metrics). Alignment
+transforms act on the :class:`CorpusEmbeddings` between the two, so "before" and "after" share
+every other step.
 """
 
 from __future__ import annotations
@@ -18,43 +20,19 @@ from xlalign import metrics as M
 from xlalign.corpus import ParallelCorpus
 from xlalign.encoders import Encoder
 from xlalign.errors import ConfigError
-from xlalign.ranking import rank_pool
-from xlalign.scenarios import POOL_MODES, SCENARIOS, Pool, build_pools
+from xlalign.progress import Progress, silent
+from xlalign.ranking import RankResult, rank_golds
+from xlalign.scenarios import Pool, build_pools
+from xlalign.specs import SCENARIOS, EvalSpec
 
-StatusFn = Callable[[str, float], None]
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """What to evaluate. ``langs[0]`` is the pivot (English in the paper), ``langs[1]`` the target."""
-
-    langs: tuple[str, str]
-    scenarios: tuple[str, ...] = SCENARIOS
-    pool: str = "dedup"
-    ks: tuple[int, ...] = (1, 5, 10, 20, 100)
-    ndcg_ks: tuple[int, ...] = (1, 10)
-
-    def __post_init__(self) -> None:
-        if len(self.langs) != 2:
-            raise ConfigError(f"langs must name exactly two languages, got {list(self.langs)}")
-        if self.langs[0] == self.langs[1]:
-            raise ConfigError(f"langs must differ, got {self.langs[0]!r} twice")
-        if not self.scenarios:
-            raise ConfigError("no scenarios selected")
-        for s in self.scenarios:
-            if s not in SCENARIOS:
-                raise ConfigError(f"unknown scenario {s!r}; choose from {', '.join(SCENARIOS)}")
-        if len(set(self.scenarios)) != len(self.scenarios):
-            raise ConfigError(f"scenario listed twice: {list(self.scenarios)}")
-        if self.pool not in POOL_MODES:
-            raise ConfigError(f"unknown pool mode {self.pool!r}; choose from {', '.join(POOL_MODES)}")
-        for k in (*self.ks, *self.ndcg_ks):
-            if not isinstance(k, (int, np.integer)) or k < 1:
-                raise ConfigError(f"cutoffs must be positive integers, got {k!r}")
-
-    @property
-    def pivot(self) -> str:
-        return self.langs[0]
+#: Metric names that carry the pivot; while the pivot is ``en`` they are also written under these aliases.
+PIVOT_ALIASES: dict[str, str] = {"english_over_gold": "pivot_over_gold", "english_intrusion@1": "pivot_intrusion@1"}
+#: Display order of metrics.
+METRIC_ORDER = ("complete@10", "max_r", "max_r_norm", "max_r_norm_of_mean", "map", "ndcg@1", "ndcg@10", "mrr",
+                "recall@1", "recall@10", "same_lang_preference", "displaced_by_own@10", "displaced_by_pivot@10",
+                "same_over_other_gold", "pivot_over_gold", "pivot_intrusion@1")
+#: Language-bias matrix metrics (Multi pool), per (query language, document language).
+MATRIX_METRICS = ("mean_rank", "median_rank", "best_gold_share", "distractor_over_own_gold")
 
 
 class SummaryRow(TypedDict):
@@ -63,6 +41,18 @@ class SummaryRow(TypedDict):
     scenario: str
     pool: str
     query_lang: str
+    doc_lang: str
+    metric: str
+    value: float
+    n_queries: int
+    pool_size: int
+
+
+class MatrixRow(TypedDict):
+    """One cell metric of the language-bias matrix (``matrix.csv``)."""
+
+    query_lang: str
+    doc_lang: str
     metric: str
     value: float
     n_queries: int
@@ -70,6 +60,7 @@ class SummaryRow(TypedDict):
 
 
 SUMMARY_COLUMNS = list(SummaryRow.__annotations__)
+MATRIX_COLUMNS = list(MatrixRow.__annotations__)
 
 
 @dataclass
@@ -96,43 +87,44 @@ class CorpusEmbeddings:
             {lang: fn(lang, "query", x) for lang, x in self.queries.items()},
         )
 
+    def select(self, langs: Sequence[str]) -> CorpusEmbeddings:
+        return CorpusEmbeddings({x: self.passages[x] for x in langs}, {x: self.queries[x] for x in langs})
+
 
 @dataclass
 class EvalResult:
-    config: EvalConfig
+    spec: EvalSpec
     rows: list[SummaryRow]
+    matrix: list[MatrixRow]
     per_query: pd.DataFrame
     pools: list[Pool] = field(default_factory=list)
 
     def summary_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=SUMMARY_COLUMNS)
 
-    def value(self, scenario: str, query_lang: str, metric: str) -> float:
+    def matrix_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.matrix, columns=MATRIX_COLUMNS)
+
+    def value(self, scenario: str, query_lang: str, metric: str, doc_lang: str | None = None) -> float:
+        """One summary value (``english_*`` aliases accepted while the pivot is en)."""
         for r in self.rows:
-            if (r["scenario"], r["query_lang"], r["metric"]) == (scenario, query_lang, metric):
+            if ((r["scenario"], r["query_lang"], r["metric"]) == (scenario, query_lang, metric)
+                    and doc_lang in (None, r["doc_lang"])):
                 return r["value"]
-        raise KeyError((scenario, query_lang, metric))
+        raise KeyError((scenario, query_lang, metric, doc_lang))
 
 
 def encode_corpus(corpus: ParallelCorpus, encoder: Encoder, langs: Sequence[str],
-                  status: StatusFn | None = None) -> CorpusEmbeddings:
+                  progress: Progress | None = None) -> CorpusEmbeddings:
     """Encode every distinct passage (role ``passage``) and every question (role ``query``) once."""
     corpus.require_langs(langs)
     first_item = corpus.passage_first_items()
     passages, queries = {}, {}
-    steps = 2 * len(langs)
-    for n, lang in enumerate(langs):
-        if status:
-            status(f"encoding {lang} passages", (2 * n) / steps)
-        passages[lang] = encoder.encode([corpus.passages[lang][i] for i in first_item], lang=lang, role="passage")
-        if status:
-            status(f"encoding {lang} questions", (2 * n + 1) / steps)
-        queries[lang] = encoder.encode(list(corpus.questions[lang]), lang=lang, role="query")
+    for lang in langs:
+        passages[lang] = encoder.encode([corpus.passages[lang][i] for i in first_item], lang=lang, role="passage",
+                                        progress=progress)
+        queries[lang] = encoder.encode(list(corpus.questions[lang]), lang=lang, role="query", progress=progress)
     return CorpusEmbeddings(passages, queries)
-
-
-def pivot_label(pivot: str) -> str:
-    return "english" if pivot == "en" else pivot
 
 
 def per_query_metrics(ranks: np.ndarray, pool_size: int | np.ndarray, ks: Sequence[int],
@@ -141,6 +133,7 @@ def per_query_metrics(ranks: np.ndarray, pool_size: int | np.ndarray, ks: Sequen
     out: dict[str, np.ndarray] = {
         "max_r": M.max_r(ranks),
         "max_r_norm": M.max_r_norm(ranks, pool_size),
+        "map": M.average_precision(ranks),
         "mrr": M.reciprocal_rank(ranks),
     }
     for k in ndcg_ks:
@@ -152,97 +145,165 @@ def per_query_metrics(ranks: np.ndarray, pool_size: int | np.ndarray, ks: Sequen
     return out
 
 
-def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, config: EvalConfig,
-                        status: StatusFn | None = None) -> EvalResult:
-    """Rank and score every scenario × query language on precomputed embeddings."""
-    corpus.require_langs(config.langs)
-    pools = build_pools(corpus, config.langs, config.scenarios, config.pool)
-    first_item = corpus.passage_first_items()
+def language_metrics(pool: Pool, res: RankResult, pivot: str) -> dict[str, np.ndarray]:
+    """Multi pool: where the golds of each language stand and which irrelevant documents beat them.
+
+    * ``same_lang_preference`` — the best-ranked gold is in the query's language (ties ½).
+    * ``same_over_other_gold`` — an irrelevant query-language document outranks every other-language
+      gold.
+    * ``displaced_by_own@10`` — at least 10 irrelevant query-language documents outrank the best
+      other-language gold (same-language clustering: the translations of the answer sink).
+    * ``pivot_over_gold`` — (non-pivot queries) an irrelevant pivot-language document outranks the
+      query-language gold (Hong et al.'s English inclination when the pivot is English).
+    * ``displaced_by_pivot@10`` — (non-pivot queries) at least 10 irrelevant pivot-language documents
+      outrank the query-language gold.
+    * ``pivot_intrusion@1`` — (non-pivot queries) the top-1 document is an irrelevant pivot-language one.
+    """
+    code = {lang: i for i, lang in enumerate(pool.doc_langs)}
+    q = pool.query_lang
+    rows = np.arange(pool.n_queries)
+    best_other = 1 + np.argmin(res.ranks[:, 1:], axis=1)  # gold index of the best other-language gold
+    values = {
+        "same_lang_preference": M.preference_rate(res.ranks[:, 0], res.ranks[:, 1:].min(axis=1)),
+        "same_over_other_gold": M.intrusion_rate(res.best_non_gold[:, code[q]], res.gold_scores[:, 1:].max(axis=1)),
+        "displaced_by_own@10": M.displaced(res.above[rows, best_other, code[q]], 10),
+    }
+    if q != pivot:
+        intruder = res.best_non_gold[:, code[pivot]]
+        rest = [code[x] for x in pool.doc_langs if x != pivot]
+        best_else = np.maximum(res.gold_scores.max(axis=1), res.best_non_gold[:, rest].max(axis=1))
+        values["pivot_intrusion@1"] = M.intrusion_rate(intruder, best_else)
+        values["pivot_over_gold"] = M.intrusion_rate(intruder, res.gold_scores[:, 0])
+        values["displaced_by_pivot@10"] = M.displaced(res.above[:, 0, code[pivot]], 10)
+        if pivot == "en":
+            for alias, name in PIVOT_ALIASES.items():
+                values[alias] = values[name]
+    return values
+
+
+def matrix_rows(pool: Pool, res: RankResult) -> list[MatrixRow]:
+    """The language-bias matrix row of ``pool.query_lang`` (Multi pool): per document language l, the mean
+    and median rank of the l gold, the share of queries whose best gold is in l, and the share where an
+    irrelevant l document outranks the query-language gold."""
+    code = {lang: i for i, lang in enumerate(pool.doc_langs)}
+    best = np.argmin(res.ranks, axis=1)
+    rows: list[MatrixRow] = []
+    for j, lang in enumerate(pool.gold_langs):
+        values = {
+            "mean_rank": float(res.ranks[:, j].mean()),
+            "median_rank": float(np.median(res.ranks[:, j])),
+            "best_gold_share": float(100.0 * (best == j).mean()),
+            "distractor_over_own_gold": float(M.intrusion_rate(res.best_non_gold[:, code[lang]],
+                                                               res.gold_scores[:, 0]).mean()),
+        }
+        rows += [MatrixRow(query_lang=pool.query_lang, doc_lang=lang, metric=m, value=v, n_queries=pool.n_queries,
+                           pool_size=pool.pool_size) for m, v in values.items()]
+    return rows
+
+
+def _summary_rows(pool: Pool, values: dict[str, np.ndarray]) -> list[SummaryRow]:
+    base = dict(scenario=pool.scenario, pool=pool.pool_mode, query_lang=pool.query_lang, doc_lang=pool.doc_lang,
+                n_queries=pool.n_queries, pool_size=pool.pool_size)
     rows: list[SummaryRow] = []
+    for metric, v in values.items():
+        rows.append(SummaryRow(metric=metric, value=float(np.mean(v)), **base))  # type: ignore[typeddict-item]
+        if metric == "max_r":
+            norm = M.max_r_norm_of_mean(float(np.mean(v)), float(pool.pool_sizes.mean()), pool.n_gold)
+            rows.append(SummaryRow(metric="max_r_norm_of_mean", value=norm, **base))  # type: ignore[typeddict-item]
+    return rows
+
+
+def _per_query_frame(pool: Pool, corpus: ParallelCorpus, res: RankResult, values: dict[str, np.ndarray],
+                     q_emb: np.ndarray, u_emb: np.ndarray, first_item: np.ndarray) -> pd.DataFrame:
+    frame = pd.DataFrame({
+        "scenario": pool.scenario, "pool": pool.pool_mode, "query_lang": pool.query_lang, "doc_lang": pool.doc_lang,
+        "query_id": list(corpus.item_ids), "group": list(corpus.groups), "query": list(corpus.questions[pool.query_lang]),
+        "pool_size": pool.pool_sizes,
+    })
+    for g, lang in enumerate(pool.gold_langs):
+        frame[f"rank_{lang}"] = res.ranks[:, g]
+        frame[f"score_{lang}"] = res.gold_scores[:, g]
+    top_unit = res.top1_units(pool.gold_units)
+    frame["top1_lang"] = pool.unit_lang[top_unit]
+    frame["top1_id"] = [corpus.item_ids[first_item[i]] for i in pool.unit_index[top_unit]]
+    frame["top1_score"] = (q_emb * u_emb[top_unit]).sum(axis=1)
+    frame["top1_is_gold"] = res.ranks.min(axis=1) == 1
+    for metric, v in values.items():
+        frame[metric] = v
+    return frame
+
+
+def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: EvalSpec,
+                        progress: Progress | None = None) -> EvalResult:
+    """Rank and score every scenario × query language (× document language) on precomputed embeddings."""
+    corpus.require_langs(spec.langs)
+    pools = build_pools(corpus, spec.langs, spec.scenarios, spec.pool)
+    first_item = corpus.passage_first_items()
+    report = progress or silent
+    rows: list[SummaryRow] = []
+    matrix: list[MatrixRow] = []
     frames: list[pd.DataFrame] = []
-    pivot = config.pivot
     for n, pool in enumerate(pools):
-        if status:
-            status(f"ranking {pool.scenario} ({pool.query_lang} queries)", n / len(pools))
-        q_emb = emb.queries[pool.query_lang]
-        u_emb = emb.units(pool)
-        res = rank_pool(pool, q_emb, u_emb)
-        size, sizes = pool.pool_size, pool.pool_sizes
-        if sizes.min() <= pool.n_gold:
-            raise ConfigError(f"{pool.scenario}: the pool has {sizes.min()} documents; at least {pool.n_gold + 1} needed")
-        values = per_query_metrics(res.ranks, sizes, config.ks, config.ndcg_ks)
+        report("ranking", n, len(pools))
+        if pool.pool_sizes.min() <= pool.n_gold:
+            raise ConfigError(f"{pool.scenario}: the pool has {pool.pool_sizes.min()} documents; at least "
+                              f"{pool.n_gold + 1} needed")
+        q_emb, u_emb = emb.queries[pool.query_lang], emb.units(pool)
+        res = rank_golds(q_emb, u_emb, pool.unit_weight, pool.gold_units, pool.removed_unit, pool.unit_lang_code,
+                         removed_count=pool.removed_count)
+        values = per_query_metrics(res.ranks, pool.pool_sizes, spec.ks, spec.ndcg_ks)
         if pool.scenario == "multi":
-            same, other = 0, 1  # gold order in multi: (query language, other language)
-            values["same_lang_preference"] = M.preference_rate(res.ranks[:, same], res.ranks[:, other])
-            if pool.query_lang != pivot:
-                piv = pool.langs.index(pivot)
-                tgt = pool.langs.index(pool.query_lang)
-                intruder = res.best_non_gold[:, piv]
-                best_else = np.maximum(res.gold_scores.max(axis=1), res.best_non_gold[:, tgt])
-                label = pivot_label(pivot)
-                values[f"{label}_intrusion@1"] = M.intrusion_rate(intruder, best_else)
-                values[f"{label}_over_gold"] = M.intrusion_rate(intruder, res.gold_scores[:, same])
-        for metric, v in values.items():
-            rows.append(SummaryRow(scenario=pool.scenario, pool=pool.pool_mode, query_lang=pool.query_lang,
-                                   metric=metric, value=float(np.mean(v)), n_queries=pool.n_queries, pool_size=size))
-            if metric == "max_r":
-                rows.append(SummaryRow(
-                    scenario=pool.scenario, pool=pool.pool_mode, query_lang=pool.query_lang,
-                    metric="max_r_norm_of_mean",
-                    value=M.max_r_norm_of_mean(float(np.mean(v)), float(sizes.mean()), pool.n_gold),
-                    n_queries=pool.n_queries, pool_size=size))
-        top_unit = res.top1_units(pool.gold_units)
-        frame = pd.DataFrame({
-            "scenario": pool.scenario, "pool": pool.pool_mode, "query_lang": pool.query_lang,
-            "query_id": list(corpus.item_ids), "group": list(corpus.groups),
-            "query": list(corpus.questions[pool.query_lang]), "pool_size": sizes,
-        })
-        for g, lang in enumerate(pool.gold_langs):
-            frame[f"rank_{lang}"] = res.ranks[:, g]
-            frame[f"score_{lang}"] = res.gold_scores[:, g]
-        frame["top1_lang"] = pool.unit_lang[top_unit]
-        frame["top1_id"] = [corpus.item_ids[first_item[i]] for i in pool.unit_index[top_unit]]
-        frame["top1_score"] = (q_emb * u_emb[top_unit]).sum(axis=1)
-        frame["top1_is_gold"] = res.ranks.min(axis=1) == 1
-        for metric, v in values.items():
-            frame[metric] = v
-        frames.append(frame)
-    if status:
-        status("done", 1.0)
+            values.update(language_metrics(pool, res, spec.pivot))
+            matrix += matrix_rows(pool, res)
+        rows += _summary_rows(pool, values)
+        frames.append(_per_query_frame(pool, corpus, res, values, q_emb, u_emb, first_item))
+    report("ranking", len(pools), len(pools))
+    return EvalResult(spec, rows, matrix, _tidy_per_query(frames, spec.langs), pools)
+
+
+def _tidy_per_query(frames: list[pd.DataFrame], langs: Sequence[str]) -> pd.DataFrame:
     per_query = pd.concat(frames, ignore_index=True)
     for c in per_query.columns:
         if c.startswith("rank_"):
-            per_query[c] = per_query[c].astype("Int64")  # NaN where that language holds no gold
-    lead = ["scenario", "pool", "query_lang", "query_id", "group", "query", "pool_size"]
-    rank_cols = [f"rank_{lang}" for lang in config.langs if f"rank_{lang}" in per_query]
-    score_cols = [f"score_{lang}" for lang in config.langs if f"score_{lang}" in per_query]
+            per_query[c] = per_query[c].astype("Int64")  # <NA> where that language holds no gold
+    lead = ["scenario", "pool", "query_lang", "doc_lang", "query_id", "group", "query", "pool_size"]
+    rank_cols = [f"rank_{lang}" for lang in langs if f"rank_{lang}" in per_query]
+    score_cols = [f"score_{lang}" for lang in langs if f"score_{lang}" in per_query]
     rest = [c for c in per_query.columns if c not in lead + rank_cols + score_cols]
-    return EvalResult(config, rows, per_query[lead + rank_cols + score_cols + rest], pools)
+    return per_query[lead + rank_cols + score_cols + rest]
 
 
-def evaluate(corpus: ParallelCorpus, encoder: Encoder, config: EvalConfig,
-             status: StatusFn | None = None) -> EvalResult:
-    """Encode (cached) and evaluate every scenario for both query languages."""
-    emb = encode_corpus(corpus, encoder, config.langs, status)
-    return evaluate_embeddings(corpus, emb, config, status)
+def evaluate(corpus: ParallelCorpus, encoder: Encoder, spec: EvalSpec, progress: Progress | None = None) -> EvalResult:
+    """Encode (cached) and evaluate every scenario for every query language."""
+    emb = encode_corpus(corpus, encoder, spec.langs, progress)
+    return evaluate_embeddings(corpus, emb, spec, progress)
 
 
 def metric_order(metric: str) -> tuple[int, str]:
     """A stable display order for metric names."""
-    lead = ["complete@10", "max_r", "max_r_norm", "max_r_norm_of_mean", "ndcg@1", "ndcg@10", "mrr",
-            "recall@1", "recall@10", "same_lang_preference", "english_intrusion@1", "english_over_gold"]
-    return (lead.index(metric), metric) if metric in lead else (len(lead), metric)
+    return (METRIC_ORDER.index(metric), metric) if metric in METRIC_ORDER else (len(METRIC_ORDER), metric)
+
+
+def scenario_order(scenario: str) -> int:
+    return SCENARIOS.index(scenario) if scenario in SCENARIOS else len(SCENARIOS)
 
 
 __all__ = [
+    "MATRIX_COLUMNS",
+    "MATRIX_METRICS",
+    "METRIC_ORDER",
+    "PIVOT_ALIASES",
     "SUMMARY_COLUMNS",
     "CorpusEmbeddings",
-    "EvalConfig",
     "EvalResult",
+    "MatrixRow",
     "SummaryRow",
     "encode_corpus",
     "evaluate",
     "evaluate_embeddings",
+    "language_metrics",
+    "matrix_rows",
     "metric_order",
     "per_query_metrics",
+    "scenario_order",
 ]

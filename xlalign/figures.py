@@ -1,4 +1,8 @@
-"""Plotly figures. Inputs are result tables and embeddings; no metric is computed here."""
+"""Plotly figures. Inputs are result tables and embeddings; no metric is computed here.
+
+Rules every figure follows: rates are drawn on a fixed 0–100 axis, ranks on a log axis that starts
+at 1, "not applicable" is written as such and never drawn as 0, and axis titles say what is shown.
+"""
 
 from __future__ import annotations
 
@@ -8,108 +12,217 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-LANG_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+from xlalign.tables import METRIC_LABELS
+from xlalign.verdict import THRESHOLD, lang_name
+
+LANG_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+               "#7f7f7f"]
+RATE_METRICS = ("complete@10", "same_lang_preference", "displaced_by_own@10", "displaced_by_pivot@10")
 
 
 def _color(lang: str, langs: Sequence[str]) -> str:
     return LANG_COLORS[list(langs).index(lang) % len(LANG_COLORS)] if lang in langs else "#7f7f7f"
 
 
-def inclination_ranking(rows: pd.DataFrame, metric: str = "english_over_gold") -> go.Figure:
-    """Bars of ``metric`` per target language (rows: query_lang, value), worst first."""
-    df = rows.sort_values("value", ascending=True)
-    fig = go.Figure(go.Bar(x=df["value"], y=df["query_lang"], orientation="h", marker_color="#d62728",
-                           text=[f"{v:.1f}%" for v in df["value"]], textposition="auto"))
-    label = {"english_over_gold": "queries where an irrelevant English doc outranks the same-language gold (%)",
-             "english_intrusion@1": "queries whose top-1 is an irrelevant English doc (%)"}.get(metric, metric)
-    fig.update_layout(title="English inclination by target language (Multi scenario, target-language queries)",
-                      xaxis_title=label, yaxis_title="target language", height=120 + 40 * len(df),
-                      margin=dict(l=60, r=20, t=60, b=50))
+def empty(message: str) -> go.Figure:
+    """A blank figure that says why it is blank."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font=dict(size=15, color="#555"), x=0.5, y=0.5, xref="paper",
+                       yref="paper")
+    fig.update_layout(height=220, xaxis=dict(visible=False), yaxis=dict(visible=False), margin=dict(t=20, b=20))
     return fig
 
 
-def multi_overview(summary: pd.DataFrame) -> go.Figure:
-    """Grouped bars of the Multi-scenario headline rates for each query language."""
-    metrics = ["complete@10", "same_lang_preference", "english_over_gold", "english_intrusion@1"]
-    df = summary[(summary.scenario == "multi") & summary.metric.isin(metrics)]
-    fig = go.Figure()
+def multi_overview(summary: pd.DataFrame, pivot: str) -> go.Figure:
+    """Grouped bars of the Multi-scenario rates per query language on 0–100; n/a (pivot queries have no pivot
+    inclination) is labelled, not drawn as 0."""
+    df = summary[(summary.scenario == "multi") & summary.metric.isin(RATE_METRICS)]
     langs = list(dict.fromkeys(df.query_lang))
+    labels = {"complete@10": "Complete@10", "same_lang_preference": "best gold in query language",
+              "displaced_by_own@10": "clustering: ≥10 same-language docs above other gold",
+              "displaced_by_pivot@10": f"inclination: ≥10 {lang_name(pivot)} docs above own gold"}
+    fig = go.Figure()
     for lang in langs:
-        sub = df[df.query_lang == lang].set_index("metric").reindex(metrics)
-        fig.add_bar(name=f"{lang} queries", x=metrics, y=sub["value"], marker_color=_color(lang, langs))
-    fig.update_layout(barmode="group", title="Multi scenario: both language versions of every passage in the pool",
-                      yaxis_title="%", yaxis_range=[0, 100], height=380, margin=dict(t=60, b=40))
+        sub = df[df.query_lang == lang].set_index("metric").reindex(list(RATE_METRICS))
+        values = sub["value"].to_numpy(dtype=float)
+        fig.add_bar(name=f"{lang} queries", x=[labels[m] for m in RATE_METRICS], y=np.nan_to_num(values, nan=0.0),
+                    marker_color=_color(lang, langs), text=["n/a" if np.isnan(v) else f"{v:.0f}%" for v in values],
+                    textposition="outside", marker_opacity=[0.0 if np.isnan(v) else 1.0 for v in values],
+                    hovertemplate="%{x}: %{text}<extra>" + lang + " queries</extra>")
+    fig.add_hline(y=THRESHOLD, line_dash="dot", line_color="#999",
+                  annotation_text=f"verdict threshold {THRESHOLD:.0f}%", annotation_position="top left")
+    fig.update_layout(barmode="group", title="Multi pool: every language version of every passage",
+                      yaxis=dict(title="% of queries", range=[0, 110], fixedrange=True), height=420,
+                      margin=dict(t=60, b=40), legend=dict(orientation="h", y=-0.2))
     return fig
 
 
-def rank_distribution(per_query: pd.DataFrame, scenario: str = "multi") -> go.Figure:
-    """Histogram (log-spaced bins) of gold-document ranks, one trace per (query language, gold language)."""
+def rank_cdf(per_query: pd.DataFrame, scenario: str = "multi") -> go.Figure:
+    """Share of queries whose gold in language g ranks ≤ r, one line per (query language, gold language),
+    on a log rank axis from 1 to the pool size."""
     df = per_query[per_query.scenario == scenario]
+    if df.empty:
+        return empty(f"no {scenario} results")
     rank_cols = [c for c in df.columns if c.startswith("rank_")]
-    fig = go.Figure()
-    max_rank = max(int(df[c].max()) for c in rank_cols if df[c].notna().any()) if len(df) else 1
-    edges = np.unique(np.round(np.logspace(0, np.log10(max(max_rank, 2)) + 1e-9, 25)).astype(int))
     langs = [c.removeprefix("rank_") for c in rank_cols]
+    fig = go.Figure()
     for qlang in dict.fromkeys(df.query_lang):
         sub = df[df.query_lang == qlang]
         for col in rank_cols:
-            ranks = sub[col].dropna().astype(int).to_numpy()
+            ranks = np.sort(pd.to_numeric(sub[col], errors="coerce").dropna().to_numpy())
             if len(ranks) == 0:
                 continue
-            counts, _ = np.histogram(ranks, bins=np.append(edges, edges[-1] + 1))
             gold = col.removeprefix("rank_")
-            fig.add_bar(x=[f"{a}" if b - a <= 1 else f"{a}–{b - 1}" for a, b in zip(edges, np.append(edges[1:], edges[-1] + 1),
-                                                                                  strict=True)],
-                        y=100 * counts / len(ranks), name=f"{qlang} query → {gold} gold",
-                        marker_color=_color(gold, langs), opacity=0.9 if qlang == gold else 0.55)
-    fig.update_layout(barmode="group", title=f"Where the gold documents rank ({scenario})", xaxis_title="rank",
-                      yaxis_title="% of queries", height=400, margin=dict(t=60, b=40))
+            x = np.concatenate([[1], ranks])
+            y = np.concatenate([[0.0], 100.0 * np.arange(1, len(ranks) + 1) / len(ranks)])
+            fig.add_scatter(x=x, y=y, mode="lines", line_shape="hv", name=f"{qlang} query → {gold} gold",
+                            line=dict(color=_color(gold, langs), dash="solid" if qlang == gold else "dash"))
+    size = int(df.pool_size.max())
+    fig.update_layout(title=f"Where the golds rank ({scenario}); solid: gold in the query's language",
+                      xaxis=dict(title=f"rank (log scale; pool of {size})", type="log", range=[0, np.log10(size)]),
+                      yaxis=dict(title="% of queries with the gold at or above this rank", range=[0, 100]),
+                      height=420, margin=dict(t=60, b=40))
     return fig
 
 
-def umap_pairs(pivot: np.ndarray, target: np.ndarray, langs: tuple[str, str], labels: Sequence[str] | None = None,
-               link: bool = True, seed: int = 42) -> go.Figure:
-    """UMAP (cosine) of parallel passages coloured by language, each pair joined by a grey line.
+def bias_matrix(matrix: pd.DataFrame, metric: str = "best_gold_share") -> go.Figure:
+    """Heatmap query language × document language of one matrix metric, fixed scale, values written in."""
+    sel = matrix[matrix.metric == metric]
+    langs = list(dict.fromkeys(matrix.query_lang))
+    grid = sel.pivot_table(index="query_lang", columns="doc_lang", values="value").reindex(index=langs, columns=langs)
+    ranks = metric in ("mean_rank", "median_rank")
+    z = np.log10(grid.to_numpy(dtype=float)) if ranks else grid.to_numpy(dtype=float)
+    size = int(sel.pool_size.max()) if len(sel) else 1
+    text = [[f"{v:.0f}" if ranks else f"{v:.0f}%" for v in row] for row in grid.to_numpy(dtype=float)]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=langs, y=langs, text=text, texttemplate="%{text}", colorscale="Reds" if not ranks else "Blues_r",
+        zmin=0, zmax=np.log10(size) if ranks else 100, hovertemplate="query %{y} → %{x} documents: %{text}<extra></extra>",
+        colorbar=dict(title="rank (log)" if ranks else "%", tickvals=[0, 1, 2, 3] if ranks else None,
+                      ticktext=["1", "10", "100", "1000"] if ranks else None)))
+    fig.update_layout(title=METRIC_MATRIX_TITLES.get(metric, metric), xaxis=dict(title="document language"),
+                      yaxis=dict(title="query language", autorange="reversed"), height=120 + 45 * len(langs),
+                      margin=dict(t=60, b=40))
+    return fig
 
-    ``pivot`` and ``target`` are (n, d) with row i of each the same passage.
-    """
+
+METRIC_MATRIX_TITLES = {
+    "best_gold_share": "Share of queries whose best-ranked gold is in each language (%)",
+    "distractor_over_own_gold": "Share of queries where an irrelevant document of that language beats the "
+                                "query-language gold (%)",
+    "median_rank": "Median rank of the gold in each language",
+    "mean_rank": "Mean rank of the gold in each language",
+}
+
+
+def inclination_view(rows: pd.DataFrame, pivot: str) -> go.Figure:
+    """Both biases per target language on a fixed 0–100 axis with their 95% CIs, worst first."""
+    df = rows.iloc[::-1]
+    fig = go.Figure()
+    for col, ci, name, color in (("clustering %", "clustering CI", "same-language clustering", "#9467bd"),
+                                 ("inclination %", "inclination CI", f"{lang_name(pivot)} inclination", "#d62728")):
+        lo = [c[0] if isinstance(c, (tuple, list)) else np.nan for c in df[ci]]
+        hi = [c[1] if isinstance(c, (tuple, list)) else np.nan for c in df[ci]]
+        fig.add_scatter(x=df[col], y=df["target"], mode="markers", name=name, marker=dict(size=13, color=color),
+                        error_x=dict(type="data", symmetric=False, array=np.array(hi) - df[col].to_numpy(dtype=float),
+                                     arrayminus=df[col].to_numpy(dtype=float) - np.array(lo)),
+                        hovertemplate="%{y}: %{x:.1f}%<extra>" + name + "</extra>")
+    fig.add_vline(x=THRESHOLD, line_dash="dot", line_color="#999", annotation_text=f"verdict threshold {THRESHOLD:.0f}%")
+    fig.update_layout(title=f"Language bias per target language ({lang_name(pivot)} + target, Multi pool; 95% CI)",
+                      xaxis=dict(title="% of queries where ≥10 irrelevant documents push the gold down", range=[-2, 102]),
+                      yaxis=dict(title="target language", type="category"), height=160 + 45 * len(df),
+                      margin=dict(t=60, b=50), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def umap_pairs(points: dict[str, np.ndarray], labels: Sequence[str], *, title: str, seed: int = 42,
+               queries: dict[str, np.ndarray] | None = None) -> go.Figure:
+    """UMAP (cosine) of parallel passages (and, optionally, their questions) coloured by language; the
+    versions of one passage are joined by grey lines. ``points[lang]`` rows are parallel across languages."""
     import umap
 
-    if pivot.shape != target.shape:
-        raise ValueError(f"parallel embeddings differ in shape: {pivot.shape} vs {target.shape}")
-    n = len(pivot)
+    langs = list(points)
+    n = len(next(iter(points.values())))
+    if any(len(x) != n for x in points.values()):
+        raise ValueError("parallel embeddings differ in length")
     if n < 4:
         raise ValueError("UMAP needs at least 4 parallel passages")
-    reducer = umap.UMAP(n_neighbors=min(15, 2 * n - 1), metric="cosine", random_state=seed, init="random", n_jobs=1)
-    xy = reducer.fit_transform(np.vstack([pivot, target]))
-    labels = list(labels) if labels is not None else [str(i) for i in range(n)]
+    blocks = [points[x] for x in langs] + ([queries[x] for x in langs] if queries else [])
+    reducer = umap.UMAP(n_neighbors=min(15, len(langs) * n - 1), metric="cosine", random_state=seed, init="random",
+                        n_jobs=1)
+    xy = reducer.fit_transform(np.vstack(blocks))
     fig = go.Figure()
-    if link:
-        xs, ys = [], []
-        for i in range(n):
-            xs += [xy[i, 0], xy[n + i, 0], None]
-            ys += [xy[i, 1], xy[n + i, 1], None]
-        fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.35)", width=1),
-                        name="parallel pair", hoverinfo="skip")
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for i in range(n):
+        for k in range(len(langs)):
+            xs.append(float(xy[k * n + i, 0]))
+            ys.append(float(xy[k * n + i, 1]))
+        xs.append(None)
+        ys.append(None)
+    fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.3)", width=1),
+                    name="translations joined", hoverinfo="skip")
     for k, lang in enumerate(langs):
         part = xy[k * n:(k + 1) * n]
-        fig.add_scatter(x=part[:, 0], y=part[:, 1], mode="markers", name=lang, text=labels,
+        fig.add_scatter(x=part[:, 0], y=part[:, 1], mode="markers", name=f"{lang} passages", text=list(labels),
                         marker=dict(size=7, color=_color(lang, langs), line=dict(width=0.5, color="white")),
                         hovertemplate="%{text}<extra>" + lang + "</extra>")
-    fig.update_layout(title="Passages in embedding space (UMAP); lines join translations",
-                      height=520, xaxis=dict(visible=False), yaxis=dict(visible=False), margin=dict(t=60, b=20))
+        if queries:
+            q = xy[(len(langs) + k) * n:(len(langs) + k + 1) * n]
+            fig.add_scatter(x=q[:, 0], y=q[:, 1], mode="markers", name=f"{lang} questions", text=list(labels),
+                            marker=dict(size=6, symbol="x", color=_color(lang, langs)),
+                            hovertemplate="question · %{text}<extra>" + lang + "</extra>")
+    fig.update_layout(title=title, height=520, xaxis=dict(visible=False), yaxis=dict(visible=False),
+                      margin=dict(t=60, b=20))
     return fig
 
 
-def compare_bars(table: pd.DataFrame, metric: str = "complete@10") -> go.Figure:
-    """Before/after bars with bootstrap 95% CI on the delta, per scenario × query language."""
+def warm_up() -> None:
+    """Compile UMAP's numba kernels once at start-up (≈ 20 s on a cold 2-core machine) so that the first
+    map a user draws comes back in seconds."""
+    import umap
+
+    rng = np.random.default_rng(0)
+    umap.UMAP(n_neighbors=5, metric="cosine", random_state=0, init="random", n_jobs=1, n_epochs=20).fit_transform(
+        rng.normal(size=(40, 8)).astype(np.float32))
+
+
+def compare_change(table: pd.DataFrame, metric: str) -> go.Figure:
+    """The change of one metric per scenario × query language, as its own bar with its 95% CI; a
+    star marks a Benjamini–Hochberg q < 0.05."""
     df = table[table.metric == metric]
-    x = [f"{s} · {q}" for s, q in zip(df.scenario, df.query_lang, strict=True)]
-    fig = go.Figure()
-    fig.add_bar(name="before", x=x, y=df["before"], marker_color="#9e9e9e")
-    fig.add_bar(name="after", x=x, y=df["after"], marker_color="#2ca02c",
-                error_y=dict(type="data", symmetric=False, array=df["ci_high"] - df["delta"],
-                             arrayminus=df["delta"] - df["ci_low"]))
-    fig.update_layout(barmode="group", title=f"{metric}: before vs after (error bars: 95% CI of the change)",
-                      height=380, margin=dict(t=60, b=40))
+    if df.empty:
+        return empty(f"{metric}: not in this comparison")
+    x = [f"{s} · {q}" + (f" → {d}" if s == "mono-cross" else "") for s, q, d in
+         zip(df.scenario, df.query_lang, df.doc_lang, strict=True)]
+    colors = ["#2ca02c" if d > 0 else "#d62728" if d < 0 else "#999" for d in df["delta"]]
+    fig = go.Figure(go.Bar(
+        x=x, y=df["delta"], marker_color=colors,
+        error_y=dict(type="data", symmetric=False, array=df["ci_high"] - df["delta"], arrayminus=df["delta"] - df["ci_low"]),
+        text=[f"{d:+.2f}{' *' if q < 0.05 else ''}" for d, q in zip(df["delta"], df["q_value"], strict=True)],
+        textposition="outside", customdata=np.stack([df["before"], df["after"], df["q_value"]], axis=1),
+        hovertemplate="%{x}<br>before %{customdata[0]:.2f} → after %{customdata[1]:.2f}<br>change %{y:+.2f}"
+                      "<br>q = %{customdata[2]:.3g}<extra></extra>"))
+    fig.add_hline(y=0, line_color="#444")
+    fig.update_layout(title=f"Change in {METRIC_LABELS.get(metric, metric)} (after − before; bars: 95% CI; "
+                            "* q < 0.05)", yaxis_title="change", height=420, margin=dict(t=60, b=80))
     return fig
+
+
+def leaderboard_chart(board: pd.DataFrame, metric: str = "multi complete@10") -> go.Figure:
+    """One bar per model × query language for a leaderboard column; rates on 0–100."""
+    if board.empty:
+        return empty("no models diagnosed yet")
+    fig = go.Figure()
+    for qlang in dict.fromkeys(board.query_lang):
+        sub = board[board.query_lang == qlang]
+        fig.add_bar(name=f"{qlang} queries", x=[f"{m} ({p})" for m, p in zip(sub.model, sub.pair, strict=True)],
+                    y=sub[metric])
+    is_rate = "max_r" not in metric or "norm" in metric
+    fig.update_layout(barmode="group", title=f"{metric} by model", height=420, margin=dict(t=60, b=120),
+                      yaxis=dict(title=metric, range=[0, 100] if is_rate else None,
+                                 type="linear" if is_rate else "log"))
+    return fig
+
+
+__all__ = ["LANG_COLORS", "bias_matrix", "compare_change", "empty", "inclination_view", "leaderboard_chart",
+           "multi_overview", "rank_cdf", "umap_pairs"]

@@ -1,21 +1,28 @@
-"""Background jobs: one worker thread runs jobs in submission order (so one training at a time),
-each job's state mirrored to its run directory's status.json.
+"""Background jobs: one worker (``concurrent.futures``) runs jobs in submission order, so one training at
+a time; each job's status is mirrored to its run folder's ``status.json``.
 
-queued → running → succeeded | failed | cancelled. ``cancel`` on a queued job cancels it at once;
-on a running job it sets a flag the job polls (the fine-tune checks it after every step).
+queued → running → succeeded | failed | cancelled. ``cancel`` on a queued job cancels it at once; on
+a running job it sets a flag the job polls (the fine-tune checks it after every step). From
+submission to its end a job holds its run folder's lock, which is how another process tells a live
+run from a dead one (:meth:`xlalign.runs.RunStore.recover`).
 """
 
 from __future__ import annotations
 
-import queue
+import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xlalign.runs import now_iso, read_status, write_status
+from xlalign.progress import fraction
+from xlalign.runs import LOCK_NAME, acquire, folder_lock, now_iso, owner, write_status
+
+log = logging.getLogger(__name__)
 
 
 class JobCancelled(Exception):
@@ -24,10 +31,14 @@ class JobCancelled(Exception):
 
 @dataclass
 class JobContext:
-    """What a job function gets: where to write, how to report, whether to stop."""
+    """What a job function gets: where to write, how to report, whether to stop. It owns the status record."""
 
     run_dir: Path
+    status: dict[str, Any]
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    run_lock: Any = None  # the run folder's lock, held from submission to the end
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _last_write: float = 0.0
 
     def should_stop(self) -> bool:
         return self.cancel_event.is_set()
@@ -36,79 +47,103 @@ class JobContext:
         if self.cancel_event.is_set():
             raise JobCancelled("cancelled")
 
-    def progress(self, message: str, fraction: float | None = None, **extra: Any) -> None:
-        fields: dict[str, Any] = {"message": message}
-        if fraction is not None:
-            fields["progress"] = round(float(fraction), 4)
-        if extra:
-            fields["detail"] = extra
-        write_status(self.run_dir, **fields)
+    def update(self, **fields: Any) -> None:
+        """Change fields of this run's status and write the whole record."""
+        with self._lock:
+            self.status.update(fields, heartbeat=now_iso())
+            write_status(self.run_dir, self.status)
+            self._last_write = time.monotonic()
+
+    def progress(self, stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
+        """The :class:`~xlalign.progress.Progress` protocol, written to status.json (at most 4 times a second)."""
+        if time.monotonic() - self._last_write < 0.25 and total and done < total:
+            return
+        frac = fraction(done, total, metrics)
+        detail = {k: v for k, v in metrics.items() if k != "overall" and isinstance(v, (int, float, str)) and v is not None}
+        step = f" {int(done)}/{int(total)}" if total else ""
+        self.update(message=f"{stage}{step}", progress=round(frac, 4) if frac is not None else self.status.get("progress"),
+                    detail=detail)
+
+    def warn(self, message: str) -> None:
+        with self._lock:
+            self.status.setdefault("warnings", [])
+            if message not in self.status["warnings"]:
+                self.status["warnings"].append(message)
+        self.update()
 
 
 JobFn = Callable[[JobContext], dict[str, Any] | None]
 
 
 class JobRunner:
-    """A single background worker; ``submit`` returns the run id (the run directory's name)."""
+    """A single background worker; ``submit`` returns the run id (the run folder's name)."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[JobContext, JobFn] | None] = queue.Queue()
-        self._contexts: dict[str, JobContext] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xlalign-jobs")
+        self._jobs: dict[str, tuple[JobContext, Future[None]]] = {}
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._work, name="xlalign-jobs", daemon=True)
-        self._thread.start()
 
     def submit(self, run_dir: str | Path, fn: JobFn, **record: Any) -> str:
-        ctx = JobContext(Path(run_dir))
-        write_status(ctx.run_dir, state="queued", submitted=now_iso(), message="queued", progress=0.0, **record)
+        run_dir = Path(run_dir)
+        lock = acquire(folder_lock(run_dir / LOCK_NAME), run_dir.name)
+        ctx = JobContext(run_dir, {"state": "queued", "submitted": now_iso(), "message": "queued", "progress": 0.0,
+                                   **owner(), **record}, run_lock=lock)
+        ctx.update()
+        future = self._pool.submit(self._run, ctx, fn)
         with self._lock:
-            self._contexts[ctx.run_dir.name] = ctx
-        self._queue.put((ctx, fn))
-        return ctx.run_dir.name
+            self._jobs[run_dir.name] = (ctx, future)
+        return run_dir.name
 
     def cancel(self, run_id: str) -> bool:
         """Request cancellation; True if the job was queued or running."""
         with self._lock:
-            ctx = self._contexts.get(run_id)
-        if ctx is None:
+            job = self._jobs.get(run_id)
+        if job is None:
             return False
-        state = read_status(ctx.run_dir).get("state")
-        if state not in ("queued", "running"):
+        ctx, future = job
+        if ctx.status.get("state") not in ("queued", "running"):
             return False
         ctx.cancel_event.set()
-        if state == "queued":
-            write_status(ctx.run_dir, state="cancelled", message="cancelled before it started", finished=now_iso())
+        if future.cancel():  # never started: the worker will not run it, so end it here
+            ctx.update(state="cancelled", message="cancelled before it started", finished=now_iso(), progress=None)
+            ctx.run_lock.release()
         return True
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every submitted job has finished (for tests and the CLI)."""
-        done = threading.Event()
-        self._queue.put(None)
-        threading.Thread(target=lambda: (self._queue.join(), done.set()), daemon=True).start()
-        return done.wait(timeout)
-
-    def _work(self) -> None:
-        while True:
-            item = self._queue.get()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            futures = [f for _, f in self._jobs.values()]
+        for f in futures:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                if item is None:
-                    continue
-                ctx, fn = item
+                f.result(timeout=remaining)
+            except Exception as e:
+                if type(e).__name__ == "TimeoutError":
+                    return False
+        return True
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self, ctx: JobContext, fn: JobFn) -> None:
+        try:
+            if ctx.cancel_event.is_set():
+                ctx.update(state="cancelled", message="cancelled before it started", finished=now_iso(), progress=None)
+                return
+            ctx.update(state="running", started=now_iso(), message="running")
+            try:
+                result = fn(ctx) or {}
+            except JobCancelled as e:
+                ctx.update(state="cancelled", message=str(e) or "cancelled", finished=now_iso())
+            except Exception as e:  # a job failure must never kill the worker
+                log.exception("run %s failed", ctx.run_dir.name)
+                ctx.update(state="failed", message=f"{type(e).__name__}: {e}", error=str(e),
+                           traceback=traceback.format_exc(limit=8), finished=now_iso())
+            else:
                 if ctx.cancel_event.is_set():
-                    continue
-                write_status(ctx.run_dir, state="running", started=now_iso(), message="running")
-                try:
-                    result = fn(ctx) or {}
-                except JobCancelled as e:
-                    write_status(ctx.run_dir, state="cancelled", message=str(e) or "cancelled", finished=now_iso())
-                except Exception as e:  # a job failure must never kill the worker
-                    write_status(ctx.run_dir, state="failed", message=f"{type(e).__name__}: {e}", error=str(e),
-                                 traceback=traceback.format_exc(limit=8), finished=now_iso())
+                    ctx.update(state="cancelled", message="cancelled", finished=now_iso())
                 else:
-                    if ctx.cancel_event.is_set():
-                        write_status(ctx.run_dir, state="cancelled", message="cancelled", finished=now_iso())
-                    else:
-                        write_status(ctx.run_dir, state="succeeded", message="done", progress=1.0, finished=now_iso(),
-                                     **result)
-            finally:
-                self._queue.task_done()
+                    ctx.update(state="succeeded", message="done", progress=1.0, finished=now_iso(), **result)
+        finally:
+            ctx.run_lock.release()

@@ -1,170 +1,349 @@
-"""The app's service layer: cached corpora and encoders, diagnoses, drill-downs, background runs.
+"""The app's service layer: shared corpora and models, diagnoses, drill-downs, comparisons, background runs.
 
-Everything here is UI-agnostic (no Gradio); ``app.py`` only lays out widgets and formats.
+Everything here is UI-agnostic (no Gradio); ``app.py`` lays out widgets and formats. One :class:`Lab`
+per process serves every session: loaded models and corpora live in bounded LRU caches guarded by
+locks, encoders are stateless per call, and every long call takes its own progress callback.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import numpy as np
 import pandas as pd
 
 from xlalign.align.finetune import Cancelled
-from xlalign.align.pipeline import AlignConfig, run_alignment
-from xlalign.compare import compare_run_dirs, side_by_side
+from xlalign.align.pipeline import run_alignment
+from xlalign.compare import compare_run_dirs, read_compare, side_by_side
 from xlalign.corpus import ParallelCorpus
-from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder, make_encoder
-from xlalign.evaluate import CorpusEmbeddings, EvalConfig, EvalResult, encode_corpus, evaluate_embeddings
+from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
+from xlalign.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
 from xlalign.jobs import JobCancelled, JobContext, JobRunner
 from xlalign.loaders import load_corpus
+from xlalign.progress import Progress, silent, span
 from xlalign.ranking import top_k
 from xlalign.runs import RunStore, read_status
+from xlalign.specs import AlignSpec, EvalSpec, ModelSpec, to_dict
+from xlalign.verdict import Verdict, verdicts
 
-StatusFn = Callable[[str, float], None]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    """A small thread-safe LRU cache; ``get(key, make)`` builds a missing value once, under the lock."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be ≥ 1")
+        self.capacity = capacity
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def get(self, key: K, make: Callable[[], V]) -> V:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            value = make()
+            self._items[key] = value
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 @dataclass
 class Diagnosis:
+    """One diagnosed configuration: what was asked, the embeddings and the results."""
+
+    model: ModelSpec
+    spec: EvalSpec
     corpus: ParallelCorpus
     embeddings: CorpusEmbeddings
     result: EvalResult
-    model: str
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return (self.model, self.spec)
 
 
 class Lab:
-    """One per process: shares the embedding cache, loaded models and the job runner."""
+    """One per process: shares the embedding cache, loaded models, corpora and the job runner."""
 
-    def __init__(self, runs_dir: str | Path | None = None, cache: EmbeddingCache | None = None) -> None:
+    def __init__(self, runs_dir: str | Path | None = None, cache: EmbeddingCache | None = None, *,
+                 max_models: int = 2, max_corpora: int = 6) -> None:
         self.cache = cache or EmbeddingCache()
         self.store = RunStore(runs_dir)
         self.interrupted = self.store.recover()
         self.jobs = JobRunner()
-        self._encoders: dict[tuple[str, bool], SentenceTransformerEncoder] = {}
-        self._corpora: dict[tuple[str, tuple[str, ...]], ParallelCorpus] = {}
-        self._lock = threading.Lock()
+        self._encoders: LRU[ModelSpec, SentenceTransformerEncoder] = LRU(max_models)
+        self._corpora: LRU[tuple[str, tuple[str, ...]], ParallelCorpus] = LRU(max_corpora)
 
     # ------------------------------------------------------------------ data and models
-    def corpus(self, data: str, langs: Sequence[str]) -> ParallelCorpus:
-        key = (data, tuple(langs))
-        if key not in self._corpora:
-            self._corpora[key] = load_corpus(data, list(langs))
-        return self._corpora[key]
+    def corpus(self, data: str, langs: Sequence[str] | None = None) -> ParallelCorpus:
+        key = (data, tuple(langs or ()))
+        return self._corpora.get(key, lambda: load_corpus(data, list(langs) if langs else None))
 
-    def encoder(self, model: str, trust_remote_code: bool = False) -> SentenceTransformerEncoder:
-        with self._lock:
-            key = (model, trust_remote_code)
-            if key not in self._encoders:
-                self._encoders[key] = make_encoder(model, cache=self.cache, trust_remote_code=trust_remote_code)
-            return self._encoders[key]
+    def languages(self, data: str) -> tuple[str, ...]:
+        """The languages the data actually holds (hub datasets: the loader's known list)."""
+        from xlalign.loaders import BELEBELE_CODES, XQUAD_LANGS
+
+        if data == "xquad":
+            return XQUAD_LANGS
+        if data == "belebele":
+            return tuple(BELEBELE_CODES)
+        return self.corpus(data).langs
+
+    def encoder(self, model: ModelSpec) -> SentenceTransformerEncoder:
+        return self._encoders.get(model, lambda: SentenceTransformerEncoder(model, cache=self.cache))
 
     # ------------------------------------------------------------------ diagnosis
-    def diagnose(self, data: str, langs: tuple[str, str], model: str, pool: str = "dedup",
-                 trust_remote_code: bool = False, status: StatusFn | None = None) -> Diagnosis:
-        corpus = self.corpus(data, langs)
-        enc = self.encoder(model, trust_remote_code)
-        if status is not None:
-            enc.progress = lambda done, total: status(f"encoding ({done}/{total} new texts)", done / max(total, 1))
-            enc.status = lambda m: status(m, 0.0)
-        try:
-            emb = encode_corpus(corpus, enc, langs, status)
-        finally:
-            enc.progress = None
-        result = evaluate_embeddings(corpus, emb, EvalConfig(langs, pool=pool), status)
-        return Diagnosis(corpus, emb, result, model)
+    def diagnose(self, model: ModelSpec, evaluation: EvalSpec, progress: Progress | None = None) -> Diagnosis:
+        """Every scenario for every language of ``evaluation`` in one pool, with the verdicts."""
+        corpus = self.corpus(evaluation.data, evaluation.langs)
+        emb = encode_corpus(corpus, self.encoder(model), evaluation.langs, span(progress, 0.0, 0.9))
+        result = evaluate_embeddings(corpus, emb, evaluation, span(progress, 0.9, 1.0))
+        found = verdicts(result.summary_frame(), result.matrix_frame(), evaluation.pivot, evaluation.langs)
+        return Diagnosis(model, evaluation, corpus, emb, result, found)
 
-    def inclination_ranking(self, data: str, pivot: str, targets: Sequence[str], model: str, pool: str = "dedup",
-                            status: StatusFn | None = None) -> pd.DataFrame:
-        """English over-gold and intrusion@1 rates for target-language queries, one row per target."""
+    def inclination(self, model: ModelSpec, data: str, pivot: str, targets: Sequence[str], pool: str = "dedup",
+                    progress: Progress | None = None) -> pd.DataFrame:
+        """Per target language (pivot + target pool, Multi): both biases, Complete@10 and Max@R, worst first.
+
+        Every text is encoded once (the pivot once for all targets); progress moves per language.
+        """
+        langs = (pivot, *targets)
+        corpus = self.corpus(data, langs)
+        emb = encode_corpus(corpus, self.encoder(model), langs, span(progress, 0.0, 0.9))
+        report = progress or silent
         rows = []
         for n, tgt in enumerate(targets):
-            if status:
-                status(f"{pivot}+{tgt}", n / max(len(targets), 1))
-            corpus = self.corpus(data, (pivot, tgt))
-            emb = encode_corpus(corpus, self.encoder(model), (pivot, tgt))
-            res = evaluate_embeddings(corpus, emb, EvalConfig((pivot, tgt), scenarios=("multi",), pool=pool))
-            label = "english" if pivot == "en" else pivot
-            rows.append({"query_lang": tgt, "value": res.value("multi", tgt, f"{label}_over_gold"),
-                         "intrusion@1": res.value("multi", tgt, f"{label}_intrusion@1"),
-                         "complete@10": res.value("multi", tgt, "complete@10"),
-                         "max_r": res.value("multi", tgt, "max_r")})
-        return pd.DataFrame(rows)
+            report(f"ranking {pivot}+{tgt}", n, len(targets), overall=0.9 + 0.1 * n / len(targets))
+            spec = EvalSpec(data=data, langs=(pivot, tgt), pool=pool, scenarios=("multi",))
+            res = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
+            v = verdicts(res.summary_frame(), res.matrix_frame(), pivot, spec.langs)[0]
+            rows.append({"target": tgt, "verdict": v.kind, "inclination %": v.inclination,
+                         "inclination CI": v.inclination_ci, "clustering %": v.clustering,
+                         "clustering CI": v.clustering_ci, "complete@10 %": v.complete_at_10, "max_r": v.max_r,
+                         "pool_size": v.pool_size, "n_queries": v.n_queries, "sentence": v.sentence})
+        report("done", 1, 1, overall=1.0)
+        table = pd.DataFrame(rows)
+        return table.assign(_s=table[["inclination %", "clustering %"]].max(axis=1)).sort_values(
+            "_s", ascending=False).drop(columns="_s").reset_index(drop=True)
 
     @staticmethod
-    def drill_down(diag: Diagnosis, scenario: str, query_lang: str, query_id: str, k: int = 10) -> pd.DataFrame:
-        """Top-k documents for one query in one scenario: rank, language, item, score, gold flag, text."""
-        pool = next(p for p in diag.result.pools if p.scenario == scenario and p.query_lang == query_lang)
+    def drill_down(diag: Diagnosis, scenario: str, query_lang: str, query_id: str, k: int = 10,
+                   doc_lang: str | None = None) -> pd.DataFrame:
+        """Top-k documents for one query in one scenario: position, language, passage, score, gold flag, text."""
+        pools = [p for p in diag.result.pools if p.scenario == scenario and p.query_lang == query_lang
+                 and (doc_lang is None or doc_lang in p.doc_langs)]
+        if not pools:
+            raise ValueError(f"no {scenario} pool for {query_lang} queries in this diagnosis")
+        pool = pools[0]
+        if query_id not in diag.corpus.item_ids:
+            raise ValueError(f"no query {query_id!r} in this diagnosis")
         qi = diag.corpus.item_ids.index(query_id)
         first_item = diag.corpus.passage_first_items()
         units = diag.embeddings.units(pool)
-        removed = pool.removed_unit[qi : qi + 1] if scenario == "multi-1" else None
-        count = pool.removed_count[qi : qi + 1] if scenario == "multi-1" else None
-        scores, idx = top_k(diag.embeddings.queries[query_lang][qi : qi + 1], units, k, removed, pool.unit_weight, count)
-        rows = []
+        removed = pool.removed_unit[qi: qi + 1] if scenario == "multi-1" else None
+        count = pool.removed_count[qi: qi + 1] if scenario == "multi-1" else None
+        scores, idx = top_k(diag.embeddings.queries[query_lang][qi: qi + 1], units, k, removed, pool.unit_weight, count)
         gold = set(pool.gold_units[qi].tolist())
+        rows = []
         for rank, (s, u) in enumerate(zip(scores[0], idx[0], strict=True), 1):
             if u < 0:
                 continue
-            lang = str(pool.unit_lang[u])
-            item = diag.corpus.item_ids[first_item[int(pool.unit_index[u])]]
-            text = diag.corpus.passages[lang][first_item[int(pool.unit_index[u])]]
-            rows.append({"position": rank, "lang": lang, "passage_of": item, "score": round(float(s), 4),
-                         "gold": "✔" if u in gold else "", "copies": int(pool.unit_weight[u]),
-                         "text": text[:220] + ("…" if len(text) > 220 else "")})
-        return pd.DataFrame(rows)
+            lang, item = str(pool.unit_lang[u]), int(first_item[int(pool.unit_index[u])])
+            rows.append({"position": rank, "lang": lang, "passage_of": diag.corpus.item_ids[item],
+                         "score": round(float(s), 4), "gold": "✔" if u in gold else "",
+                         "copies": int(pool.unit_weight[u]), "text": diag.corpus.passages[lang][item]})
+        return pd.DataFrame(rows, columns=["position", "lang", "passage_of", "score", "gold", "copies", "text"])
+
+    @staticmethod
+    def find_queries(diag: Diagnosis, text: str, lang: str, limit: int = 50) -> list[tuple[str, str]]:
+        """(id, question) of queries in ``lang`` whose text or id contains ``text`` (case-insensitive)."""
+        needle = text.strip().casefold()
+        out = []
+        for qid, q in zip(diag.corpus.item_ids, diag.corpus.questions[lang], strict=True):
+            if not needle or needle in q.casefold() or needle in qid.casefold():
+                out.append((qid, q))
+                if len(out) >= limit:
+                    break
+        return out
 
     # ------------------------------------------------------------------ alignment runs
-    def submit_alignment(self, config: AlignConfig) -> str:
-        run_dir = self.store.new_run_dir(f"{config.method}-{config.langs[1]}")
+    def submit_alignment(self, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec) -> str:
+        if align.train_data not in ("split", "demo"):
+            from xlalign.align.finetune import load_triplets
+
+            load_triplets(align.train_data)  # validate the upload now, not after the baseline
+        run_dir = self.store.new_run_dir(f"{align.method}-{'-'.join(evaluation.targets)}")
 
         def job(ctx: JobContext) -> dict[str, Any]:
-            def on_train(entry: dict[str, Any]) -> None:
-                if entry.get("step") == 0:
-                    ctx.progress(f"training: {entry['total']} steps on {entry.get('device')}", 0.3,
-                                 cpu_estimate_s=entry.get("cpu_estimate_s"))
-                    return
-                total = entry.get("total") or 1
-                parts = {k: entry[k] for k in ("loss", "jsd", "nce", "nce_psg") if k in entry}
-                ctx.progress(f"training step {entry['step']}/{total}", 0.3 + 0.5 * entry["step"] / total,
-                             eta_s=entry.get("eta_s"), **parts)
-
             try:
-                out = run_alignment(config, ctx.run_dir, encoder=self.encoder(config.model, config.trust_remote_code),
-                                    status=lambda m, f: ctx.progress(m, f), train_progress=on_train,
-                                    should_stop=ctx.should_stop)
+                out = run_alignment(model, evaluation, align, ctx.run_dir, encoder=self.encoder(model),
+                                    progress=ctx.progress, should_stop=ctx.should_stop)
             except Cancelled as e:
                 raise JobCancelled(str(e)) from None
-            summary = {k: v for k, v in out.record.items() if isinstance(v, (int, float, str))}
-            return {"summary": summary}
+            for w in out.record.get("warnings", []):
+                ctx.warn(w)
+            return {"summary": {k: v for k, v in out.record.items() if isinstance(v, (int, float, str))}}
 
-        return self.jobs.submit(run_dir, job, method=config.method, langs=list(config.langs), data=config.data,
-                                model=config.model)
+        return self.jobs.submit(run_dir, job, method=align.method, describe=align.describe(),
+                                langs=list(evaluation.langs), data=evaluation.data, model=model.model,
+                                config={"model": to_dict(model), "eval": to_dict(evaluation), "align": to_dict(align)})
 
     def cancel(self, run_id: str) -> bool:
+        self.store.path(run_id)  # refuses names outside the store
         return self.jobs.cancel(run_id)
 
     def runs_table(self) -> pd.DataFrame:
-        rows = [{"run": r["run"], "state": r.get("state"), "method": r.get("method", ""),
-                 "langs": "+".join(r.get("langs", [])), "data": r.get("data", ""), "progress": r.get("progress"),
-                 "message": r.get("message", ""), "submitted": r.get("submitted", "")} for r in self.store.list()]
-        return pd.DataFrame(rows, columns=["run", "state", "method", "langs", "data", "progress", "message", "submitted"])
+        rows = []
+        for r in self.store.list():
+            prog = r.get("progress")
+            rows.append({"run": r["run"], "state": r.get("state"), "method": r.get("describe") or r.get("method", ""),
+                         "langs": "+".join(r.get("langs", [])), "data": _short(r.get("data", "")),
+                         "model": _short(r.get("model", "")),
+                         "progress": f"{100 * prog:.0f}%" if isinstance(prog, (int, float)) else "",
+                         "message": r.get("message", ""), "warnings": " · ".join(r.get("warnings", [])),
+                         "submitted": r.get("submitted", "")})
+        return pd.DataFrame(rows, columns=["run", "state", "method", "langs", "data", "model", "progress", "message",
+                                           "warnings", "submitted"])
 
     def run_dir(self, run_id: str) -> Path:
-        path = self.store.root / run_id
-        if not path.is_dir():
-            raise FileNotFoundError(f"no run {run_id!r} in {self.store.root}")
-        return path
+        return self.store.path(run_id)
 
     def run_compare(self, run_id: str) -> pd.DataFrame:
-        path = self.run_dir(run_id) / "compare.csv"
-        if not path.exists():
-            state = read_status(self.run_dir(run_id)).get("state", "unknown")
+        path = self.run_dir(run_id)
+        if not (path / "compare.csv").exists():
+            state = read_status(path).get("state", "unknown")
             raise FileNotFoundError(f"run {run_id} has no results yet (state: {state})")
-        return pd.read_csv(path)
+        return read_compare(path / "compare.csv")
 
     def side_by_side(self, run_ids: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         stacked = compare_run_dirs([self.run_dir(r) for r in run_ids])
         return stacked, side_by_side(stacked).reset_index()
+
+    def run_config(self, run_id: str) -> tuple[ModelSpec, EvalSpec, AlignSpec]:
+        import json
+
+        from xlalign.specs import from_dict
+
+        config = json.loads((self.run_dir(run_id) / "config.json").read_text(encoding="utf-8"))
+        return from_dict(ModelSpec, config["model"]), from_dict(EvalSpec, config["eval"]), \
+            from_dict(AlignSpec, config["align"])
+
+    def run_header(self, run_id: str) -> dict[str, Any]:
+        """What a run's page is titled with: its method and key options, model, data, languages, split, warnings."""
+        import json
+
+        model, evaluation, align = self.run_config(run_id)
+        status = read_status(self.run_dir(run_id))
+        record_path = self.run_dir(run_id) / "run.json"
+        record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
+        data = Path(evaluation.data).name if Path(evaluation.data).exists() else evaluation.data
+        lines = [f"### {align.describe()}",
+                 f"**Run** `{run_id}` · **model** `{model.model}` · **data** {data} · **languages** "
+                 f"{'+'.join(evaluation.langs)} (pivot {evaluation.pivot}) · **pool** {evaluation.pool} · "
+                 f"**training data** {align.train_data if align.train_data in ('split', 'demo') else 'uploaded triplets'}"
+                 f" · **held-out queries** {record.get('n_eval_queries', '?')} · state **{status.get('state')}**"]
+        for w in status.get("warnings", []) or record.get("warnings", []):
+            lines.append(f"> ⚠ {w}")
+        return {"markdown": "\n\n".join(lines), "pivot": evaluation.pivot, "method": align.method}
+
+    def run_embeddings(self, run_id: str, diag: Diagnosis) -> tuple[CorpusEmbeddings, str]:
+        """``diag``'s corpus embedded as the run's aligned model would (transform or tuned model), and a label."""
+        from xlalign.align.lsar import LanguageSubspaceRemoval
+        from xlalign.errors import ConfigError
+        from xlalign.export import LanguageAwareTransform
+
+        model, _, align = self.run_config(run_id)
+        run_dir = self.run_dir(run_id)
+        if read_status(run_dir).get("state") != "succeeded":
+            raise ConfigError(f"run {run_id} has not finished")
+        if model.model != diag.model.model:
+            raise ConfigError(f"run {run_id} aligned {model.model}; this diagnosis used {diag.model.model}")
+        if align.method == "finetune":
+            tuned = self.encoder(ModelSpec(model=str(run_dir / "model"), precision=diag.model.precision))
+            return encode_corpus(diag.corpus, tuned, diag.spec.langs), align.describe()
+        if align.method == "lsar":
+            est = LanguageSubspaceRemoval.load(run_dir / "lsar.safetensors")
+            return diag.embeddings.map(lambda lang, role, x: est.transform(x)), align.describe()
+        transform = LanguageAwareTransform.load(run_dir / "transform")
+        missing = [x for x in diag.spec.langs if x not in transform.langs]
+        if missing:
+            raise ConfigError(f"run {run_id} has no map for {', '.join(missing)} (it knows {', '.join(transform.langs)})")
+        return diag.embeddings.map(lambda lang, role, x: transform.apply(x, lang, role)), align.describe()
+
+    def leaderboard(self, models: Sequence[str], data: str, langs: Sequence[str], pool: str, precision: str = "auto",
+                    progress: Progress | None = None) -> pd.DataFrame:
+        """Several models (hub ids, paths, or ``run:<id>`` for a finished run's aligned model) on the same data
+        and pairs (pivot + each target): the sweep's leaderboard rows, each text encoded once per model."""
+        from xlalign.sweep import leaderboard_rows
+
+        report = progress or silent
+        rows: list[dict[str, Any]] = []
+        for n, name in enumerate(models):
+            report(f"model {n + 1}/{len(models)}: {name}", n, len(models), overall=n / len(models))
+            if name.startswith("run:"):
+                base_model = self.run_config(name.removeprefix("run:"))[0]
+                base = self.diagnose(ModelSpec(model=base_model.model, precision=precision),
+                                     EvalSpec(data=data, langs=tuple(langs), pool=pool, scenarios=("multi",)))
+                emb, _ = self.run_embeddings(name.removeprefix("run:"), base)
+                corpus = base.corpus
+            else:
+                corpus = self.corpus(data, langs)
+                emb = encode_corpus(corpus, self.encoder(ModelSpec(model=name, precision=precision)), langs)
+            for target in langs[1:]:
+                spec = EvalSpec(data=data, langs=(langs[0], target), pool=pool)
+                result = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
+                rows += leaderboard_rows(name, result, data)
+        report("done", 1, 1, overall=1.0)
+        return pd.DataFrame(rows)
+
+    def export_zip(self, run_id: str, into: Path) -> Path:
+        """The run's export (:func:`xlalign.export.export_run`) as ``<run>-export.zip`` inside ``into``."""
+        from xlalign.export import export_run
+
+        work = Path(tempfile.mkdtemp(prefix="xlalign-export-"))
+        try:
+            folder = export_run(self.run_dir(run_id), work / f"{run_id}-export")
+            archive = shutil.make_archive(str(into / f"{run_id}-export"), "zip", root_dir=folder.parent,
+                                          base_dir=folder.name)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return Path(archive)
+
+
+def _short(text: str, n: int = 40) -> str:
+    text = str(text)
+    return text if len(text) <= n else "…" + text[-(n - 1):]
+
+
+def parallel_rows(diag: Diagnosis, n: int, *, seed: int = 0) -> np.ndarray:
+    """Indices of up to ``n`` distinct passages (and their first items) spread over the corpus, for plots."""
+    first = diag.corpus.passage_first_items()
+    if n >= len(first):
+        return np.arange(len(first))
+    return np.sort(np.random.default_rng(seed).choice(len(first), size=n, replace=False))
+
+
+__all__ = ["LRU", "Diagnosis", "Lab", "parallel_rows"]

@@ -6,10 +6,12 @@ and raises :class:`~xlalign.errors.CorpusError` naming the file, line or id at f
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,30 +133,7 @@ def load_squad_folder(folder: str | Path, langs: Sequence[str] | None = None) ->
     order: list[str] = []
     for lang in wanted:
         path = files[lang]
-        data = _read_json(path)
-        if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-            raise CorpusError(f"{path}: not SQuAD format (expected an object with a 'data' list)")
-        recs: dict[str, dict[str, str]] = {}
-        pos: dict[str, tuple[int, int]] = {}
-        for a, article in enumerate(data["data"]):
-            title = str(article.get("title", f"article-{a}"))
-            paragraphs = article.get("paragraphs")
-            if not isinstance(paragraphs, list):
-                raise CorpusError(f"{path}: article {a} ({title!r}) has no 'paragraphs' list")
-            for p, para in enumerate(paragraphs):
-                context = para.get("context")
-                if not isinstance(context, str) or not context.strip():
-                    raise CorpusError(f"{path}: article {a} paragraph {p} has an empty or missing context")
-                for qa in para.get("qas", []):
-                    qid, question = qa.get("id"), qa.get("question")
-                    if not qid or not isinstance(question, str):
-                        raise CorpusError(f"{path}: article {a} paragraph {p}: a question lacks 'id' or 'question'")
-                    if qid in recs:
-                        raise CorpusError(f"{path}: question id {qid!r} occurs twice")
-                    recs[qid] = {"passage": context, "question": question, "group": title, "passage_key": f"{a}:{p}"}
-                    pos[qid] = (a, p)
-                    if lang == wanted[0]:
-                        order.append(qid)
+        recs, pos = _squad_records(path, _read_json(path), collect_order=order if lang == wanted[0] else None)
         records[lang], positions[lang] = recs, pos
     ref = wanted[0]
     for lang in wanted[1:]:
@@ -171,14 +150,64 @@ def load_squad_folder(folder: str | Path, langs: Sequence[str] | None = None) ->
     return _build(folder.name, records, {lang: str(files[lang]) for lang in wanted}, order)
 
 
+def _squad_records(path: Path, data: Any, collect_order: list[str] | None
+                   ) -> tuple[dict[str, dict[str, str]], dict[str, tuple[int, int]]]:
+    """Records and (article, paragraph) positions of one SQuAD file; every shape and type is checked."""
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise CorpusError(f"{path}: not SQuAD format (expected an object with a 'data' list)")
+    recs: dict[str, dict[str, str]] = {}
+    pos: dict[str, tuple[int, int]] = {}
+    for a, article in enumerate(data["data"]):
+        if not isinstance(article, dict):
+            raise CorpusError(f"{path}: data[{a}] is not an object")
+        title = _text_or_id(article.get("title", f"article-{a}"), f"{path}: data[{a}].title")
+        paragraphs = article.get("paragraphs")
+        if not isinstance(paragraphs, list):
+            raise CorpusError(f"{path}: article {a} ({title!r}) has no 'paragraphs' list")
+        for p, para in enumerate(paragraphs):
+            where = f"{path}: article {a} paragraph {p}"
+            if not isinstance(para, dict):
+                raise CorpusError(f"{where} is not an object")
+            context = para.get("context")
+            if not isinstance(context, str) or not context.strip():
+                raise CorpusError(f"{where} has an empty or missing context")
+            qas = para.get("qas", [])
+            if not isinstance(qas, list):
+                raise CorpusError(f"{where}: 'qas' is not a list")
+            for j, qa in enumerate(qas):
+                if not isinstance(qa, dict):
+                    raise CorpusError(f"{where}: qas[{j}] is not an object")
+                if qa.get("id") in (None, "") or not isinstance(qa.get("question"), str) or not qa["question"].strip():
+                    raise CorpusError(f"{where}: qas[{j}] lacks an 'id' or a non-empty 'question' string")
+                qid = _text_or_id(qa["id"], f"{where}: qas[{j}].id")
+                if qid in recs:
+                    raise CorpusError(f"{path}: question id {qid!r} occurs twice")
+                recs[qid] = {"passage": context, "question": qa["question"], "group": title, "passage_key": f"{a}:{p}"}
+                pos[qid] = (a, p)
+                if collect_order is not None:
+                    collect_order.append(qid)
+    return recs, pos
+
+
+def _text_or_id(value: Any, where: str) -> str:
+    """Ids and group keys may be strings or integers; anything else (lists, objects, floats, booleans) is an error."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise CorpusError(f"{where} must be a string, got {type(value).__name__}")
+    return str(value)
+
+
 def _read_json(path: Path) -> Any:
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             return json.load(f)
     except json.JSONDecodeError as e:
         raise CorpusError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
     except UnicodeDecodeError:
         raise CorpusError(f"{path}: not UTF-8 text") from None
+    except RecursionError:
+        raise CorpusError(f"{path}: JSON nested too deeply") from None
+    except ValueError as e:  # e.g. an integer longer than Python's int/str conversion limit
+        raise CorpusError(f"{path}: invalid JSON ({str(e).split(';')[0]})") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -191,21 +220,25 @@ def read_long_rows(path: str | Path) -> list[tuple[int, dict[str, str]]]:
     rows: list[tuple[int, dict[str, str]]] = []
     try:
         if suffix in (".jsonl", ".ndjson"):
-            with open(path, encoding="utf-8") as f:
+            with open(path, encoding="utf-8-sig") as f:
                 for n, line in enumerate(f, 1):
                     if not line.strip():
                         continue
                     try:
                         obj = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        raise CorpusError(f"{path}:{n}: invalid JSON ({e.msg})") from None
+                    except (ValueError, RecursionError) as e:  # ValueError: also integers over Python's digit limit
+                        reason = getattr(e, "msg", None) or ("nested too deeply" if isinstance(e, RecursionError)
+                                                             else str(e).split(";")[0])
+                        raise CorpusError(f"{path}:{n}: invalid JSON ({reason})") from None
                     if not isinstance(obj, dict):
                         raise CorpusError(f"{path}:{n}: expected a JSON object")
                     rows.append((n, obj))
         elif suffix in (".csv", ".tsv"):
-            with open(path, encoding="utf-8", newline="") as f:
+            with open(path, encoding="utf-8-sig", newline="") as f:
                 reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
                 for row in reader:
+                    if None in row:
+                        raise CorpusError(f"{path}:{reader.line_num}: more fields than the header has columns")
                     rows.append((reader.line_num, row))
         else:
             raise CorpusError(f"{path}: unsupported file type {suffix!r} (use .jsonl or .csv)")
@@ -213,7 +246,24 @@ def read_long_rows(path: str | Path) -> list[tuple[int, dict[str, str]]]:
         raise CorpusError(f"{path}: not UTF-8 text") from None
     except FileNotFoundError:
         raise CorpusError(f"{path}: no such file") from None
+    except csv.Error as e:
+        raise CorpusError(f"{path}: malformed CSV ({e})") from None
+    except IsADirectoryError:
+        raise CorpusError(f"{path}: is a folder, not a file") from None
     return rows
+
+
+def _check_long_row(path: Path, n: int, row: dict[str, Any]) -> None:
+    """Columns present and non-empty; texts are strings; id/group strings or integers (never stringified objects)."""
+    absent = [c for c in LONG_COLUMNS if row.get(c) is None or (isinstance(row.get(c), str) and not row[c].strip())]
+    if absent:
+        raise CorpusError(f"{path}:{n}: missing or empty {', '.join(absent)}")
+    for c in ("passage", "question", "lang"):
+        if not isinstance(row[c], str):
+            raise CorpusError(f"{path}:{n}: {c} must be a string, got {type(row[c]).__name__}")
+    for c in ("id", "group", "passage_id"):
+        if row.get(c) is not None and row.get(c) != "":
+            _text_or_id(row[c], f"{path}:{n}: {c}")
 
 
 def load_long(paths: str | Path | Iterable[str | Path], langs: Sequence[str] | None = None,
@@ -245,9 +295,7 @@ def load_long(paths: str | Path | Iterable[str | Path], langs: Sequence[str] | N
         if not rows:
             raise CorpusError(f"{path}: no rows")
         for n, row in rows:
-            absent = [c for c in LONG_COLUMNS if not str(row.get(c) or "").strip()]
-            if absent:
-                raise CorpusError(f"{path}:{n}: missing or empty {', '.join(absent)}")
+            _check_long_row(path, n, row)
             item, lang = str(row["id"]).strip(), str(row["lang"]).strip()
             if (item, lang) in where:
                 raise CorpusError(f"{path}:{n}: id {item!r} appears twice for language {lang!r} (first at {where[item, lang]})")
@@ -284,12 +332,8 @@ def _load_rows(dataset: str, config: str, split: str, local: Path | None) -> lis
 
     try:
         if local is None:
-            from xlalign.encoders import hub_offline
-
-            if hub_offline():
-                # Only the local datasets cache can serve this; say so at once instead of retrying.
-                datasets.config.HF_HUB_OFFLINE = True
-            ds = datasets.load_dataset(dataset, config, split=split)
+            with _offline_if_switched_off():
+                ds = datasets.load_dataset(dataset, config, split=split)
         else:
             files = sorted(local.glob(f"{config}.*"))
             if not files:
@@ -304,6 +348,34 @@ def _load_rows(dataset: str, config: str, split: str, local: Path | None) -> lis
         where = f"{dataset} ({config})" if local is None else str(local)
         raise CorpusError(f"could not load {where}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
     return list(ds)
+
+
+_OFFLINE_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _offline_if_switched_off() -> Iterator[None]:
+    """While loading: if ``HF_HUB_OFFLINE`` was set after ``datasets`` was imported, honour it for this call
+    (so a missing dataset fails at once instead of after the hub client's retries), then restore."""
+    import datasets
+
+    from xlalign.encoders import hub_offline
+
+    if not hub_offline() or datasets.config.HF_HUB_OFFLINE:
+        yield
+        return
+    with _OFFLINE_LOCK:
+        datasets.config.HF_HUB_OFFLINE = True
+        try:
+            yield
+        finally:
+            datasets.config.HF_HUB_OFFLINE = False
+
+
+def _hub_text(r: dict[str, Any], col: str, where: str) -> str:
+    if not isinstance(r.get(col), str) or not r[col].strip():
+        raise CorpusError(f"{where}: column {col!r} must hold non-empty strings (row id {r.get('id', '?')!r})")
+    return str(r[col])
 
 
 def load_xquad(langs: Sequence[str], local: str | Path | None = None) -> ParallelCorpus:
@@ -327,7 +399,9 @@ def load_xquad(langs: Sequence[str], local: str | Path | None = None) -> Paralle
             for col in ("id", "context", "question"):
                 if col not in r:
                     raise CorpusError(f"XQuAD {lang}: rows lack column {col!r}")
-            recs[str(r["id"])] = {"passage": r["context"], "question": r["question"]}
+            rid = _text_or_id(r["id"], f"XQuAD {lang}: id")
+            recs[rid] = {"passage": _hub_text(r, "context", f"XQuAD {lang}"),
+                         "question": _hub_text(r, "question", f"XQuAD {lang}")}
         records[lang] = recs
         if not order:
             order = [str(r["id"]) for r in rows]
@@ -363,8 +437,10 @@ def load_belebele(langs: Sequence[str], local: str | Path | None = None) -> Para
             for col in ("link", "question_number", "flores_passage", "question"):
                 if col not in r:
                     raise CorpusError(f"Belebele {code}: rows lack column {col!r}")
-            item = f"{r['link']}#{r['question_number']}"
-            recs[item] = {"passage": r["flores_passage"], "question": r["question"],
+            link = _text_or_id(r["link"], f"Belebele {code}: link")
+            item = f"{link}#{_text_or_id(r['question_number'], f'Belebele {code}: question_number')}"
+            recs[item] = {"passage": _hub_text(r, "flores_passage", f"Belebele {code}"),
+                          "question": _hub_text(r, "question", f"Belebele {code}"),
                           "group": str(r["link"]), "passage_key": str(r["link"])}
         records[lang] = recs
         if not order:

@@ -100,6 +100,32 @@ def reciprocal_rank(ranks: np.ndarray) -> np.ndarray:
     return 1.0 / _check(ranks).min(axis=1)
 
 
+def average_precision(ranks: np.ndarray) -> np.ndarray:
+    """Average precision over the golds (LAReQA's mAP when averaged; Roy et al. 2020), in 0–1:
+
+        AP = 1/|R| · Σ_{i=1}^{|R|} i / rank_(i)
+
+    with rank_(1) < … < rank_(|R|) the sorted gold ranks (distinct by the tie policy). With one
+    gold this is the reciprocal rank.
+    """
+    r = np.sort(_check(ranks), axis=1).astype(np.float64)
+    hits = np.arange(1, r.shape[1] + 1, dtype=np.float64)
+    return (hits / r).mean(axis=1)
+
+
+def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson score interval of a proportion, in 0–100 (95% by default); (0, 100) when n = 0."""
+    if n < 0 or not 0 <= successes <= max(n, 0):
+        raise ValueError(f"need 0 ≤ successes ≤ n, got {successes} of {n}")
+    if n == 0:
+        return 0.0, 100.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return 100.0 * max(0.0, centre - half), 100.0 * min(1.0, centre + half)
+
+
 def preference_rate(first_ranks: np.ndarray, second_ranks: np.ndarray) -> np.ndarray:
     """100 where the first gold outranks the second, 50 on a tie, 0 otherwise (per query).
 
@@ -124,3 +150,17 @@ def intrusion_rate(intruder_best: np.ndarray, reference: np.ndarray) -> np.ndarr
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"expected two (Q,) arrays of equal shape, got {a.shape} and {b.shape}")
     return 100.0 * (a > b)
+
+
+def displaced(n_above: np.ndarray, k: int) -> np.ndarray:
+    """100 where at least ``k`` irrelevant documents (of the language counted) outrank the gold, else 0.
+
+    ``n_above`` (Q,) counts, per query, the irrelevant documents of one language scoring strictly above
+    a gold (:attr:`xlalign.ranking.RankResult.above`): with k = 10 the gold cannot be on the first page
+    because of that language alone.
+    """
+    _check_k(k)
+    a = np.asarray(n_above)
+    if a.ndim != 1 or (a.size and a.min() < 0):
+        raise ValueError(f"expected a (Q,) array of non-negative counts, got shape {a.shape}")
+    return 100.0 * (a >= k)

@@ -1,4 +1,4 @@
-"""The four retrieval scenarios of Hong et al. (ICLR 2026, §5.1) for an English + target pair.
+"""The retrieval scenarios of Hong et al. (ICLR 2026, §5.1), generalised to k languages.
 
 A :class:`Pool` is what a ranker needs and nothing more. Documents are represented by *units*:
 distinct texts, each scored once, with a *weight* = how many documents of the pool carry that
@@ -6,15 +6,19 @@ text. In ``dedup`` mode every distinct passage is one document per language (as 
 ``per-question`` mode every question brings its own copy of its passage (the paper's Table 1:
 XQuAD gives 1190 documents per language, 2380 in Multi), so copies of a passage tie exactly.
 
-Scenarios, for a query in language ``q`` and the other language ``o``:
+For languages ``L = (l_1 = pivot, …, l_k)`` (k ≥ 2) and a query in language ``q ∈ L``:
 
-* ``multi``      pool = both language versions of every passage; gold = the query's passage in both.
-* ``multi-1``    ``multi`` with the query-language gold document removed; gold = the ``o`` version.
+* ``multi``      pool = every language version of every passage (LAReQA's setting for k > 2); the
+                 gold set is the query's passage in all k languages, query language first.
+* ``multi-1``    ``multi`` with the query-language gold removed (k − 1 golds; the paper's Multi-1).
                  In ``per-question`` pools every copy of that text goes (the sibling questions' copies
                  are the same document text; keeping them would put an identical same-language text
                  above the gold for every query), so pool sizes vary by query there.
 * ``mono-same``  pool in ``q`` only; gold = the ``q`` passage.
-* ``mono-cross`` pool in ``o`` only; gold = the ``o`` passage (conventional CLIR).
+* ``mono-cross`` pool in one other language ``d``; gold = the ``d`` passage (conventional CLIR), for
+                 every ordered pair (q, d), d ≠ q.
+
+For k = 2 these are exactly the paper's four scenarios for the pair; the same code path serves both.
 """
 
 from __future__ import annotations
@@ -26,17 +30,18 @@ import numpy as np
 
 from xlalign.corpus import ParallelCorpus
 from xlalign.errors import ConfigError
+from xlalign.specs import POOL_MODES, SCENARIOS, check_langs
 
-SCENARIOS: tuple[str, ...] = ("multi", "multi-1", "mono-same", "mono-cross")
-POOL_MODES: tuple[str, ...] = ("dedup", "per-question")
+__all__ = ["POOL_MODES", "SCENARIOS", "Pool", "build_pool", "build_pools", "doc_label"]
 
 
 @dataclass(frozen=True)
 class Pool:
-    """One scenario × query language, ready to rank.
+    """One scenario × query language (× document language for ``mono-cross``), ready to rank.
 
-    Shapes: U units, Q queries, G gold documents per query (2 in ``multi``, else 1).
+    Shapes: U units, Q queries, G gold documents per query (k in ``multi``, k − 1 in ``multi-1``, else 1).
 
+    * ``langs``: every evaluated language, pivot first; ``doc_langs``: the languages in this pool.
     * ``unit_lang[u]``, ``unit_index[u]``: language of unit u and its index among that language's
       distinct passages (row of the passage embedding matrix for that language).
     * ``unit_weight[u]``: number of pool documents with unit u's text (≥ 1).
@@ -48,7 +53,8 @@ class Pool:
     scenario: str
     pool_mode: str
     query_lang: str
-    langs: tuple[str, str]
+    langs: tuple[str, ...]
+    doc_langs: tuple[str, ...]
     query_ids: tuple[str, ...]
     query_items: np.ndarray
     unit_lang: np.ndarray
@@ -77,26 +83,49 @@ class Pool:
     def n_gold(self) -> int:
         return self.gold_units.shape[1]
 
+    @property
+    def doc_lang(self) -> str:
+        """The ``doc_lang`` column of result rows: the pool's language(s) joined by ``+``."""
+        return doc_label(self.doc_langs)
 
-def other_lang(langs: tuple[str, str], query_lang: str) -> str:
-    return langs[1] if query_lang == langs[0] else langs[0]
+    @property
+    def unit_lang_code(self) -> np.ndarray:
+        """(U,) integer code of each unit's language: its index in ``doc_langs``."""
+        code = {lang: i for i, lang in enumerate(self.doc_langs)}
+        return np.array([code[x] for x in self.unit_lang], dtype=np.int64)
+
+
+def doc_label(doc_langs: Sequence[str]) -> str:
+    return "+".join(doc_langs)
 
 
 def build_pool(corpus: ParallelCorpus, langs: Sequence[str], scenario: str, query_lang: str,
-               pool_mode: str = "dedup") -> Pool:
-    """Build one scenario's pool for queries in ``query_lang`` (one of ``langs``)."""
-    if len(langs) != 2 or langs[0] == langs[1]:
-        raise ConfigError(f"a scenario needs two distinct languages, got {list(langs)}")
+               pool_mode: str = "dedup", doc_lang: str | None = None) -> Pool:
+    """One scenario's pool for queries in ``query_lang`` (one of ``langs``).
+
+    ``doc_lang`` picks the document language of ``mono-cross``; with two languages it defaults to
+    the other one.
+    """
+    langs = check_langs(langs)
     if scenario not in SCENARIOS:
         raise ConfigError(f"unknown scenario {scenario!r}; choose from {', '.join(SCENARIOS)}")
     if pool_mode not in POOL_MODES:
         raise ConfigError(f"unknown pool mode {pool_mode!r}; choose from {', '.join(POOL_MODES)}")
-    pair = (langs[0], langs[1])
-    if query_lang not in pair:
-        raise ConfigError(f"query language {query_lang!r} is not one of {pair}")
-    corpus.require_langs(pair)
-    other = other_lang(pair, query_lang)
-    pool_langs = {"multi": pair, "multi-1": pair, "mono-same": (query_lang,), "mono-cross": (other,)}[scenario]
+    if query_lang not in langs:
+        raise ConfigError(f"query language {query_lang!r} is not one of {langs}")
+    corpus.require_langs(langs)
+    others = tuple(x for x in langs if x != query_lang)
+    if scenario == "mono-cross":
+        if doc_lang is None:
+            if len(others) != 1:
+                raise ConfigError(f"mono-cross with {len(langs)} languages needs a document language")
+            doc_lang = others[0]
+        if doc_lang not in others:
+            raise ConfigError(f"mono-cross document language {doc_lang!r} must be one of {others}")
+    pool_langs = {"multi": langs, "multi-1": langs, "mono-same": (query_lang,),
+                  "mono-cross": (doc_lang,)}[scenario]
+    gold_langs = {"multi": (query_lang, *others), "multi-1": others, "mono-same": (query_lang,),
+                  "mono-cross": (doc_lang,)}[scenario]
     _, item_to_passage = corpus.unique_passages()
     n_passages = int(item_to_passage.max()) + 1
     multiplicity = np.bincount(item_to_passage, minlength=n_passages)
@@ -104,12 +133,6 @@ def build_pool(corpus: ParallelCorpus, langs: Sequence[str], scenario: str, quer
 
     # Units: per pool language, every distinct passage; unit id = block offset + passage index.
     offset = {lang: k * n_passages for k, lang in enumerate(pool_langs)}
-    unit_lang = np.repeat(np.array(pool_langs), n_passages)
-    unit_index = np.tile(np.arange(n_passages), len(pool_langs))
-    unit_weight = np.tile(weight, len(pool_langs)).astype(np.int64)
-
-    gold_langs = {"multi": (query_lang, other), "multi-1": (other,), "mono-same": (query_lang,),
-                  "mono-cross": (other,)}[scenario]
     gold_units = np.stack([offset[g] + item_to_passage for g in gold_langs], axis=1)
     removed = np.full(len(corpus), -1, dtype=np.int64)
     removed_count = np.zeros(len(corpus), dtype=np.int64)
@@ -120,14 +143,15 @@ def build_pool(corpus: ParallelCorpus, langs: Sequence[str], scenario: str, quer
         scenario=scenario,
         pool_mode=pool_mode,
         query_lang=query_lang,
-        langs=pair,
+        langs=langs,
+        doc_langs=tuple(pool_langs),  # type: ignore[arg-type]
         query_ids=corpus.item_ids,
         query_items=np.arange(len(corpus)),
-        unit_lang=unit_lang,
-        unit_index=unit_index,
-        unit_weight=unit_weight,
+        unit_lang=np.repeat(np.array(pool_langs), n_passages),
+        unit_index=np.tile(np.arange(n_passages), len(pool_langs)),
+        unit_weight=np.tile(weight, len(pool_langs)).astype(np.int64),
         gold_units=gold_units,
-        gold_langs=gold_langs,
+        gold_langs=tuple(gold_langs),  # type: ignore[arg-type]
         removed_unit=removed,
         removed_count=removed_count,
     )
@@ -135,5 +159,12 @@ def build_pool(corpus: ParallelCorpus, langs: Sequence[str], scenario: str, quer
 
 def build_pools(corpus: ParallelCorpus, langs: Sequence[str], scenarios: Sequence[str] = SCENARIOS,
                 pool_mode: str = "dedup") -> list[Pool]:
-    """Every requested scenario for queries in both languages."""
-    return [build_pool(corpus, langs, s, q, pool_mode) for s in scenarios for q in langs]
+    """Every requested scenario for queries in every language; ``mono-cross`` for every ordered pair."""
+    pools = []
+    for s in scenarios:
+        for q in langs:
+            if s == "mono-cross":
+                pools += [build_pool(corpus, langs, s, q, pool_mode, d) for d in langs if d != q]
+            else:
+                pools.append(build_pool(corpus, langs, s, q, pool_mode))
+    return pools

@@ -1,37 +1,63 @@
-"""Display tables built from long-format summary rows (no metric is computed here)."""
+"""Display tables and terminal reports built from long-format rows (no metric is computed here)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from xlalign.evaluate import metric_order
-from xlalign.scenarios import SCENARIOS
+from xlalign.evaluate import PIVOT_ALIASES, EvalResult, metric_order, scenario_order
+from xlalign.verdict import headline, lang_name, verdicts
 
 #: Headline metrics per scenario (Hong et al. report Complete@10/Max@R for Multi, NDCG@1/MRR otherwise).
 HEADLINE: dict[str, tuple[str, ...]] = {
-    "multi": ("complete@10", "max_r", "max_r_norm", "max_r_norm_of_mean", "same_lang_preference",
-              "english_intrusion@1", "english_over_gold"),
+    "multi": ("complete@10", "max_r", "max_r_norm", "max_r_norm_of_mean", "map", "same_lang_preference",
+              "displaced_by_own@10", "displaced_by_pivot@10", "pivot_over_gold", "pivot_intrusion@1"),
     "multi-1": ("ndcg@1", "mrr", "recall@10", "max_r"),
-    "mono-same": ("ndcg@1", "mrr", "recall@10", "max_r"),
-    "mono-cross": ("ndcg@1", "mrr", "recall@10", "max_r"),
+    "mono-same": ("ndcg@1", "ndcg@10", "mrr", "recall@10"),
+    "mono-cross": ("ndcg@1", "ndcg@10", "mrr", "recall@10"),
+}
+#: What each metric holds, for column headers and tooltips.
+METRIC_LABELS: dict[str, str] = {
+    "complete@10": "Complete@10 (%): every gold in the top 10",
+    "max_r": "Max@R: rank of the worst-placed gold (lower is better)",
+    "max_r_norm": "Max@R_norm (0–100, per query, averaged)",
+    "max_r_norm_of_mean": "Max@R_norm of the mean Max@R (the paper's tables)",
+    "map": "mAP over the golds (0–1)",
+    "same_lang_preference": "best gold is in the query's language (%)",
+    "same_over_other_gold": "≥1 irrelevant same-language doc above the other-language gold (%)",
+    "displaced_by_own@10": "≥10 irrelevant same-language docs above the other-language gold (%)",
+    "displaced_by_pivot@10": "≥10 irrelevant pivot-language docs above the same-language gold (%)",
+    "pivot_over_gold": "≥1 irrelevant pivot-language doc above the same-language gold (%)",
+    "pivot_intrusion@1": "top-1 is an irrelevant pivot-language doc (%)",
+    "ndcg@1": "NDCG@1 (%)", "ndcg@10": "NDCG@10 (%)", "mrr": "MRR (0–1)", "recall@10": "Recall@10 (%)",
 }
 
 
-def summary_pivot(summary: pd.DataFrame, headline_only: bool = True) -> pd.DataFrame:
-    """Rows (scenario, metric), one column per query language; values rounded for display."""
-    df = summary
+def _headline_rows(summary: pd.DataFrame) -> pd.Series:
+    return pd.Series([m in HEADLINE.get(s, ()) for s, m in zip(summary["scenario"], summary["metric"], strict=True)],
+                     index=summary.index)
+
+
+def summary_pivot(summary: pd.DataFrame, headline_only: bool = True, decimals: int = 2) -> pd.DataFrame:
+    """Rows (scenario, doc languages, metric), one column per query language; values rounded for display."""
+    df = summary[~summary.metric.isin(list(PIVOT_ALIASES))]
     if headline_only:
-        keep = [m in HEADLINE.get(s, ()) or ((m.endswith("_intrusion@1") or m.endswith("_over_gold"))
-                and s == "multi") for s, m in zip(df["scenario"], df["metric"], strict=True)]
-        df = df[keep]
-    table = df.pivot_table(index=["scenario", "metric"], columns="query_lang", values="value", sort=False)
-    order = sorted(table.index, key=lambda sm: (SCENARIOS.index(sm[0]) if sm[0] in SCENARIOS else 99,
-                                                metric_order(sm[1])))
+        df = df[_headline_rows(df)]
+    df = df.assign(docs=[d if s == "mono-cross" else "" for s, d in zip(df.scenario, df.doc_lang, strict=True)])
+    table = df.pivot_table(index=["scenario", "docs", "metric"], columns="query_lang", values="value", sort=False)
+    order = sorted(table.index, key=lambda k: (scenario_order(k[0]), k[1], metric_order(k[2])))
     table = table.loc[order]
     langs = list(dict.fromkeys(summary["query_lang"]))
     table = table[[c for c in langs if c in table.columns]]
     table.columns.name = "query →"
-    return table.round(2)
+    return table.round(decimals)
+
+
+def matrix_pivot(matrix: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Query languages × document languages for one matrix metric."""
+    sel = matrix[matrix.metric == metric]
+    table = sel.pivot_table(index="query_lang", columns="doc_lang", values="value", sort=False)
+    langs = list(dict.fromkeys(matrix["query_lang"]))
+    return table.reindex(index=langs, columns=[c for c in langs if c in table.columns])
 
 
 def format_summary(summary: pd.DataFrame, title: str = "") -> str:
@@ -40,3 +66,42 @@ def format_summary(summary: pd.DataFrame, title: str = "") -> str:
     head = [title] if title else []
     head.append("pool sizes: " + ", ".join(f"{s}={n}" for s, n in sizes.items()))
     return "\n".join(head) + "\n" + summary_pivot(summary).to_string(na_rep="–")
+
+
+def format_report(result: EvalResult, title: str) -> str:
+    """The finding first (one sentence per query language), then the summary and the language-bias matrix."""
+    summary, matrix = result.summary_frame(), result.matrix_frame()
+    found = verdicts(summary, matrix, result.spec.pivot, result.spec.langs)
+    lines = [title, headline(found, result.spec.pivot), *[f"  · {v.sentence}" for v in found], "",
+             format_summary(summary)]
+    if not matrix.empty:
+        lines += ["", "language-bias matrix, Multi pool — median rank of the gold in each document language:",
+                  matrix_pivot(matrix, "median_rank").to_string(float_format=lambda v: f"{v:.0f}"),
+                  "", "…and % of queries whose best-ranked gold is in that language:",
+                  matrix_pivot(matrix, "best_gold_share").to_string(float_format=lambda v: f"{v:.1f}")]
+    return "\n".join(lines)
+
+
+def headline_compare(table: pd.DataFrame, pivot: str | None = None) -> pd.DataFrame:
+    """The headline rows of a before/after table, target-language queries first, 2 decimals."""
+    keep = table[_headline_rows(table)]
+    keep = keep.assign(_pivot=keep.query_lang == pivot) if pivot else keep.assign(_pivot=False)
+    keep = keep.assign(_s=keep.scenario.map(scenario_order), _m=keep.metric.map(lambda m: metric_order(m)[0]))
+    keep = keep.sort_values(["_pivot", "_s", "query_lang", "doc_lang", "_m"]).drop(columns=["_pivot", "_s", "_m"])
+    return keep.reset_index(drop=True)
+
+
+def format_compare(table: pd.DataFrame, title: str, pivot: str | None = None) -> str:
+    shown = headline_compare(table, pivot)[["scenario", "query_lang", "doc_lang", "metric", "before", "after", "delta",
+                                            "ci_low", "ci_high", "q_value"]]
+    return title + "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.2f}")
+
+
+def language_label(code: str) -> str:
+    """``zh (Chinese)`` for menus."""
+    name = lang_name(code)
+    return code if name == code else f"{code} ({name})"
+
+
+__all__ = ["HEADLINE", "METRIC_LABELS", "format_compare", "format_report", "format_summary", "headline_compare",
+           "language_label", "matrix_pivot", "summary_pivot"]

@@ -15,8 +15,7 @@ import numpy as np
 
 from xlalign.align.artefacts import load_arrays, save_arrays
 from xlalign.encoders import l2_normalise
-
-MODES = ("shift", "subtract")
+from xlalign.specs import CENTERING_MODES, CenteringOptions
 
 
 @dataclass
@@ -31,12 +30,12 @@ class LanguageCentering:
     """
 
     pivot: str = "en"
-    mode: str = "shift"
+    mode: str = CenteringOptions.mode
     means_: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.mode not in CENTERING_MODES:
+            raise ValueError(f"mode must be one of {CENTERING_MODES}, got {self.mode!r}")
 
     def fit(self, embeddings: Mapping[str, np.ndarray]) -> LanguageCentering:
         """``embeddings[lang]`` is (n_lang, d); the pivot must be present in ``shift`` mode."""

@@ -1,12 +1,12 @@
 """JSD + InfoNCE fine-tuning (Hong et al., ICLR 2026) with ``SentenceTransformerTrainer``.
 
-Triplets ``(q_en, p_en, p_tgt)``; defaults from the paper's Appendix C: 1 epoch, batch 32, linear
-schedule with warm-up ratio 0.15, AdamW β = (0.9, 0.99), weight decay 0.01, bf16 on GPU, seed 42,
-and the learning rate of the model family (2e-5 multilingual-e5, 1e-5 gte-multilingual-base,
-4e-6 bge-m3, 3e-5 jina-embeddings-v3).
+Triplets ``(q_en, p_en, p_tgt)``; defaults from the paper's Appendix C (see
+:class:`~xlalign.specs.FinetuneOptions`): 1 epoch, batch 32, linear schedule with warm-up ratio
+0.15, AdamW β = (0.9, 0.99), weight decay 0.01, bf16 on GPU, seed 42, and the learning rate of the
+model family (2e-5 multilingual-e5, 1e-5 gte-multilingual-base, 4e-6 bge-m3, 3e-5 jina-embeddings-v3).
 
 The trained model is written to ``<output>.partial`` and renamed to ``<output>`` only when complete;
-a cancelled or failed run leaves no model directory.
+a cancelled or failed run leaves no model directory and no temporary training folder.
 """
 
 from __future__ import annotations
@@ -18,123 +18,83 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xlalign.align.losses import VARIANTS, JSDInfoNCELoss
 from xlalign.corpus import ParallelCorpus
 from xlalign.errors import ConfigError, CorpusError
 from xlalign.loaders import read_long_rows
+from xlalign.progress import Progress, silent
+from xlalign.specs import FinetuneOptions, ModelSpec, to_dict
 
 TRIPLET_COLUMNS = ("q_en", "p_en", "p_tgt")
 #: Measured on this project's 2-core CPU machine: one training step (forward + backward of the three
 #: columns) costs 1.9 ms per padded token for multilingual-e5-small, whose encoder without the word
 #: embeddings has 21.3 M parameters (7.9–9.1 s per step at batch 16 on the demo corpus). Larger
-#: encoders scale with their parameter count. Used for the up-front estimate; the live ETA replaces it.
+#: encoders scale with their parameter count. Used for the up-front CPU estimate only; once steps run,
+#: the ETA comes from the measured step times (on every device).
 CPU_SECONDS_PER_TOKEN = 1.9e-3
 REFERENCE_ENCODER_PARAMS = 21.3e6
+#: Prefix of the temporary training folders (removed when a run ends; leftovers of killed runs are cleaned).
+TRAIN_TMP_PREFIX = ".xlalign-train-"
 
 
 class Cancelled(Exception):
     """The run was cancelled; nothing was saved."""
 
 
-@dataclass(frozen=True)
-class FinetuneConfig:
-    """Training settings; ``learning_rate=None`` takes the model family's rate from the registry."""
+def learning_rate(model: ModelSpec, options: FinetuneOptions) -> float:
+    """The options' rate, else the model family's (Hong et al. 2026, Appendix C), else 2e-5."""
+    from xlalign.encoders import model_info
 
-    model_id: str
-    variant: str = "jsd+nce"
-    epochs: float = 1.0
-    batch_size: int = 32
-    learning_rate: float | None = None
-    warmup_ratio: float = 0.15
-    weight_decay: float = 0.01
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.99
-    scale: float = 20.0
-    max_seq_length: int | None = 256
-    freeze_word_embeddings: bool = False
-    seed: int = 42
-    max_steps: int = -1
-    bf16: bool | None = None
-    trust_remote_code: bool = False
-    device: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ConfigError(f"variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
-        if not self.epochs > 0:
-            raise ConfigError(f"epochs must be > 0, got {self.epochs}")
-        if self.batch_size < 2:
-            raise ConfigError(f"batch_size must be ≥ 2 (in-batch negatives), got {self.batch_size}")
-        if self.learning_rate is not None and not 0 < self.learning_rate < 1:
-            raise ConfigError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
-        if not 0 <= self.warmup_ratio < 1:
-            raise ConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight_decay must be ≥ 0, got {self.weight_decay}")
-        if not (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1):
-            raise ConfigError("Adam betas must be in [0, 1)")
-        if self.scale <= 0:
-            raise ConfigError(f"scale must be > 0, got {self.scale}")
-        if self.max_seq_length is not None and self.max_seq_length < 8:
-            raise ConfigError(f"max_seq_length must be ≥ 8, got {self.max_seq_length}")
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ConfigError(f"max_steps must be -1 (use epochs) or ≥ 1, got {self.max_steps}")
-
-    def resolved_learning_rate(self) -> float:
-        from xlalign.encoders import model_info
-
-        if self.learning_rate is not None:
-            return self.learning_rate
-        info = model_info(self.model_id)
-        return info.learning_rate if info is not None else 2e-5
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "learning_rate": self.resolved_learning_rate()}
+    if options.learning_rate is not None:
+        return float(options.learning_rate)
+    info = model_info(model.model)
+    return info.learning_rate if info is not None else 2e-5
 
 
 # --------------------------------------------------------------------------------------------
 # Triplets
 # --------------------------------------------------------------------------------------------
-def triplets_from_corpus(corpus: ParallelCorpus, pivot: str, target: str) -> list[dict[str, str]]:
-    """One triplet per item: its pivot-language question, pivot passage and target passage."""
-    corpus.require_langs([pivot, target])
-    return [{"q_en": corpus.questions[pivot][i], "p_en": corpus.passages[pivot][i], "p_tgt": corpus.passages[target][i]}
-            for i in range(len(corpus))]
+def triplets_from_corpus(corpus: ParallelCorpus, pivot: str, targets: Sequence[str] | str) -> list[dict[str, str]]:
+    """One triplet per item and target: its pivot-language question, pivot passage and target passage."""
+    targets = [targets] if isinstance(targets, str) else list(targets)
+    corpus.require_langs([pivot, *targets])
+    return [{"q_en": corpus.questions[pivot][i], "p_en": corpus.passages[pivot][i], "p_tgt": corpus.passages[t][i],
+             "lang": t} for t in targets for i in range(len(corpus))]
 
 
 def load_triplets(path: str | Path) -> list[dict[str, str]]:
     """An uploaded JSONL/CSV of triplets with columns ``q_en, p_en, p_tgt`` (errors name the line)."""
     rows = read_long_rows(path)
     if not rows:
-        raise CorpusError(f"{path}: no triplets")
+        raise CorpusError(f"{Path(path).name}: no triplets")
     out = []
     for n, row in rows:
         missing = [c for c in TRIPLET_COLUMNS if not str(row.get(c) or "").strip()]
         if missing:
-            raise CorpusError(f"{path}:{n}: missing or empty {', '.join(missing)} (need columns q_en, p_en, p_tgt)")
+            raise CorpusError(f"{Path(path).name}:{n}: missing or empty {', '.join(missing)} "
+                              "(need columns q_en, p_en, p_tgt)")
         out.append({c: str(row[c]) for c in TRIPLET_COLUMNS})
     return out
 
 
 def write_triplets(path: str | Path, triplets: Sequence[dict[str, str]]) -> None:
     with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(TRIPLET_COLUMNS))
+        w = csv.DictWriter(f, fieldnames=list(TRIPLET_COLUMNS), extrasaction="ignore")
         w.writeheader()
         w.writerows(triplets)
 
 
-def planned_steps(n_triplets: int, config: FinetuneConfig) -> int:
-    """Optimizer steps the trainer will take (``max_steps`` wins over epochs)."""
-    if config.max_steps > 0:
-        return config.max_steps
-    return max(1, math.ceil(n_triplets / config.batch_size) * math.ceil(config.epochs))
+def planned_steps(n_triplets: int, options: FinetuneOptions) -> int:
+    """Optimizer steps: ⌈epochs · ⌈n / batch⌉⌉, capped by ``max_steps`` (which never adds steps)."""
+    per_epoch = math.ceil(n_triplets / options.batch_size)
+    steps = max(1, math.ceil(per_epoch * options.epochs))
+    return min(steps, options.max_steps) if options.max_steps else steps
 
 
-def estimate_cpu_seconds(triplets: Sequence[dict[str, str]], config: FinetuneConfig,
+def estimate_cpu_seconds(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
                          count_tokens: Callable[[str], int] | None = None,
                          encoder_params: float = REFERENCE_ENCODER_PARAMS) -> float:
     """CPU time for the run: padded tokens per step × measured cost per token, scaled by model size.
@@ -145,13 +105,12 @@ def estimate_cpu_seconds(triplets: Sequence[dict[str, str]], config: FinetuneCon
     if not triplets:
         return 0.0
     count = count_tokens or (lambda text: len(text) // 3 + 2)
-    cap = config.max_seq_length or 512
+    cap = options.max_seq_length or 512
     lengths = [[min(cap, count(t[c])) for c in TRIPLET_COLUMNS] for t in triplets]
-    steps = planned_steps(len(triplets), config)
     total = 0
-    for step in range(steps):
-        start = (step * config.batch_size) % len(lengths)
-        batch = [lengths[(start + i) % len(lengths)] for i in range(min(config.batch_size, len(lengths)))]
+    for step in range(planned_steps(len(triplets), options)):
+        start = (step * options.batch_size) % len(lengths)
+        batch = [lengths[(start + i) % len(lengths)] for i in range(min(options.batch_size, len(lengths)))]
         total += sum(len(batch) * max(row[c] for row in batch) for c in range(len(TRIPLET_COLUMNS)))
     return total * CPU_SECONDS_PER_TOKEN * encoder_params / REFERENCE_ENCODER_PARAMS
 
@@ -164,122 +123,138 @@ class FinetuneResult:
     model_dir: Path
     steps: int
     seconds: float
-    log: list[dict[str, float]]
+    log: list[dict[str, Any]]
     device: str
-    cpu_estimate_s: float
+    cpu_estimate_s: float | None
+    seconds_per_step: float | None
 
 
-def _progress_callback(progress: Callable[[dict[str, Any]], None] | None, should_stop: Callable[[], bool] | None,
-                       log: list[dict[str, float]], state_box: dict[str, Any]) -> Any:
+def _callback(progress: Progress, should_stop: Callable[[], bool] | None, log: list[dict[str, Any]],
+              box: dict[str, Any]) -> Any:
+    """A TrainerCallback that logs every step, reports progress with a measured ETA and honours cancel."""
     from transformers import TrainerCallback
 
     class _Callback(TrainerCallback):
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            state_box["start"] = time.time()
-            state_box["total"] = state.max_steps
+            box["start"], box["total"] = time.monotonic(), state.max_steps
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if should_stop is not None and should_stop():
-                state_box["cancelled"] = True
+                box["cancelled"] = True
                 control.should_training_stop = True
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
-            logs = dict(logs or {})
-            elapsed = time.time() - state_box.get("start", time.time())
+            if "loss" not in (logs or {}):  # the trainer's end-of-training summary, not a step
+                return
+            elapsed = time.monotonic() - box.get("start", time.monotonic())
             step, total = state.global_step, state.max_steps
+            parts = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))}
             entry = {"step": step, "total": total, "elapsed_s": round(elapsed, 2),
-                     "eta_s": round(elapsed / step * (total - step), 1) if step else None,
-                     **{k: v for k, v in logs.items() if isinstance(v, (int, float))}}
+                     "eta_s": round(elapsed / step * (total - step), 1) if step else None, **parts}
             log.append(entry)
-            if progress is not None:
-                progress(entry)
+            progress("training", step, total, **{k: v for k, v in entry.items() if k not in ("step", "total")})
 
     return _Callback()
 
 
-def finetune(
-    config: FinetuneConfig,
-    triplets: Sequence[dict[str, str]],
-    output_dir: str | Path,
-    *,
-    progress: Callable[[dict[str, Any]], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
-) -> FinetuneResult:
-    """Train and save to ``output_dir`` atomically. Raises :class:`Cancelled` when stopped early."""
-    import torch
-    from datasets import Dataset
-    from sentence_transformers import SentenceTransformerTrainer, SentenceTransformerTrainingArguments
-    from sentence_transformers.base.sampler import BatchSamplers
+def _prepare_model(model_spec: ModelSpec, options: FinetuneOptions, device: str) -> Any:
+    from xlalign.encoders import load_sentence_transformer
 
-    from xlalign.encoders import SentenceTransformerEncoder, best_device, load_sentence_transformer
-
-    if len(triplets) < config.batch_size:
-        raise ConfigError(f"{len(triplets)} triplets is fewer than one batch of {config.batch_size}")
-    output = Path(output_dir)
-    if output.exists():
-        raise ConfigError(f"{output} already exists; refusing to overwrite a model")
-    device = config.device or best_device()
-    model = load_sentence_transformer(config.model_id, device=device, trust_remote_code=config.trust_remote_code)
-    if config.max_seq_length is not None:
-        model.max_seq_length = config.max_seq_length
-    if config.freeze_word_embeddings:
+    model = load_sentence_transformer(model_spec, device=device)
+    if options.max_seq_length is not None:
+        model.max_seq_length = options.max_seq_length
+    if options.freeze_word_embeddings:
         model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
-    enc = SentenceTransformerEncoder(config.model_id)
-    q_prompt, p_prompt = enc.prompt_for("query"), enc.prompt_for("passage")
+    return model
+
+
+def _token_estimate(model: Any, triplets: Sequence[dict[str, str]], options: FinetuneOptions,
+                    prompts: tuple[str, str]) -> float:
+    q_prompt, p_prompt = prompts
     tokenizer = model.tokenizer
+    cap = options.max_seq_length or 512
     embed = model[0].auto_model.get_input_embeddings().weight.numel()
     encoder_params = sum(p.numel() for p in model.parameters()) - embed
-    estimate = estimate_cpu_seconds(
-        [{"q_en": q_prompt + t["q_en"], "p_en": p_prompt + t["p_en"], "p_tgt": p_prompt + t["p_tgt"]} for t in triplets],
-        config, lambda text: len(tokenizer(text, truncation=False)["input_ids"]), encoder_params)
-    if progress is not None:
-        progress({"step": 0, "total": planned_steps(len(triplets), config), "device": device,
-                  "cpu_estimate_s": round(estimate, 1)})
-    prompts = {k: v for k, v in {"q_en": q_prompt, "p_en": p_prompt, "p_tgt": p_prompt}.items() if v}
-    bf16 = config.bf16 if config.bf16 is not None else (device == "cuda" and torch.cuda.is_bf16_supported())
+    prompted = [{"q_en": q_prompt + t["q_en"], "p_en": p_prompt + t["p_en"], "p_tgt": p_prompt + t["p_tgt"]}
+                for t in triplets]
+    return estimate_cpu_seconds(
+        prompted, options, lambda text: len(tokenizer(text, truncation=True, max_length=cap)["input_ids"]),
+        encoder_params)
+
+
+def _training_args(options: FinetuneOptions, model_spec: ModelSpec, work: Path, steps: int, device: str,
+                   bf16: bool, prompts: dict[str, str]) -> Any:
+    from sentence_transformers import SentenceTransformerTrainingArguments
+    from sentence_transformers.base.sampler import BatchSamplers
+
+    return SentenceTransformerTrainingArguments(
+        output_dir=str(work / "checkpoints"), max_steps=steps, per_device_train_batch_size=options.batch_size,
+        learning_rate=learning_rate(model_spec, options), lr_scheduler_type="linear",
+        warmup_steps=options.warmup_ratio, weight_decay=options.weight_decay, adam_beta1=options.adam_beta1,
+        adam_beta2=options.adam_beta2, bf16=bf16, seed=options.seed, data_seed=options.seed, use_cpu=device == "cpu",
+        batch_sampler=BatchSamplers.NO_DUPLICATES, prompts=prompts or None, logging_steps=1, save_strategy="no",
+        report_to="none", disable_tqdm=True)
+
+
+def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence[dict[str, str]],
+             output_dir: str | Path, *, prompts: tuple[str, str] = ("", ""), progress: Progress | None = None,
+             should_stop: Callable[[], bool] | None = None) -> FinetuneResult:
+    """Train ``model_spec``'s model on ``triplets`` and save it to ``output_dir`` atomically.
+
+    ``prompts`` are the (query, passage) prompts of the model family (the encoder's). Reports
+    ``progress("training", step, total, loss=…, jsd=…, nce=…, eta_s=…)`` after every step, plus one
+    ``progress("training", 0, total, cpu_estimate_s=…)`` before on CPU. Raises :class:`Cancelled`
+    when ``should_stop()`` turns true.
+    """
+    import torch
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer
+
+    from xlalign.align.losses import JSDInfoNCELoss
+    from xlalign.device import best_device
+
+    if len(triplets) < options.batch_size:
+        raise ConfigError(f"{len(triplets)} triplets is fewer than one batch of {options.batch_size}")
+    output = Path(output_dir)
+    if output.exists():
+        raise ConfigError(f"{output.name} already exists; refusing to overwrite a model")
+    report = progress or silent
+    device = model_spec.device or best_device()
+    model = _prepare_model(model_spec, options, device)
+    steps = planned_steps(len(triplets), options)
+    estimate = _token_estimate(model, triplets, options, prompts) if device == "cpu" else None
+    report("training", 0, steps, device=device, **({"cpu_estimate_s": round(estimate, 1)} if estimate else {}))
+    bf16 = options.bf16 if options.bf16 is not None else (device.startswith("cuda") and torch.cuda.is_bf16_supported())
+    column_prompts = {k: v for k, v in {"q_en": prompts[0], "p_en": prompts[1], "p_tgt": prompts[1]}.items() if v}
     dataset = Dataset.from_list([{c: t[c] for c in TRIPLET_COLUMNS} for t in triplets])
-    log: list[dict[str, float]] = []
+    log: list[dict[str, Any]] = []
     box: dict[str, Any] = {}
-    work = Path(tempfile.mkdtemp(prefix=".xlalign-train-", dir=output.parent if output.parent.exists() else None))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=TRAIN_TMP_PREFIX, dir=output.parent))
     partial = output.with_name(output.name + ".partial")
-    started = time.time()
+    started = time.monotonic()
     try:
-        args = SentenceTransformerTrainingArguments(
-            output_dir=str(work / "checkpoints"),
-            num_train_epochs=config.epochs,
-            max_steps=config.max_steps,
-            per_device_train_batch_size=config.batch_size,
-            learning_rate=config.resolved_learning_rate(),
-            lr_scheduler_type="linear",
-            warmup_ratio=config.warmup_ratio,
-            weight_decay=config.weight_decay,
-            adam_beta1=config.adam_beta1,
-            adam_beta2=config.adam_beta2,
-            bf16=bf16,
-            seed=config.seed,
-            data_seed=config.seed,
-            use_cpu=device == "cpu",
-            batch_sampler=BatchSamplers.NO_DUPLICATES,
-            prompts=prompts or None,
-            logging_steps=1,
-            save_strategy="no",
-            report_to="none",
-            disable_tqdm=True,
-        )
-        loss = JSDInfoNCELoss(model, variant=config.variant, scale=config.scale)
+        loss = JSDInfoNCELoss(model, variant=options.variant, scale=options.scale, jsd_weight=options.jsd_weight)
         trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=dataset, loss=loss,
-            callbacks=[_progress_callback(progress, should_stop, log, box)],
-        )
+            model=model, args=_training_args(options, model_spec, work, steps, device, bf16, column_prompts),
+            train_dataset=dataset, loss=loss, callbacks=[_callback(report, should_stop, log, box)])
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)  # stdout is for results; steps go to the progress callback
         trainer.train()
+        done = trainer.state.global_step
         if box.get("cancelled"):
-            raise Cancelled(f"cancelled after {trainer.state.global_step} of {box.get('total')} steps")
+            raise Cancelled(f"cancelled after {done} of {box.get('total')} steps")
         shutil.rmtree(partial, ignore_errors=True)
-        model.save(str(partial))
-        (partial / "xlalign_finetune.json").write_text(
-            json.dumps({"config": config.to_dict(), "steps": trainer.state.global_step, "log": log}, indent=2))
+        model.prompts = {**(model.prompts or {}), **{k: v for k, v in (("query", prompts[0]), ("passage", prompts[1]),
+                                                                       ("document", prompts[1])) if v}}
+        model.save(str(partial), create_model_card=False)
+        record = {"model": to_dict(model_spec), "options": to_dict(options),
+                  "learning_rate": learning_rate(model_spec, options), "steps": done, "bf16": bf16, "log": log}
+        (partial / "xlalign_finetune.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
         partial.rename(output)
-        return FinetuneResult(output, trainer.state.global_step, time.time() - started, log, device, estimate)
+        seconds = time.monotonic() - started
+        return FinetuneResult(output, done, seconds, log, device, estimate, seconds / done if done else None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(partial, ignore_errors=True)

@@ -5,6 +5,8 @@ target-language embeddings onto their English counterparts.
 
     W* = argmin_{WᵀW = I} ‖X W − Y‖_F = U Vᵀ,   where U Σ Vᵀ = SVD(Xᵀ Y)
 
+(computed by ``scipy.linalg.orthogonal_procrustes``).
+
 X holds target-language rows, Y the parallel English rows (both (n, d)). With ``center=True`` the
 means are removed first and x ↦ (x − μ_X) W + μ_Y.
 """
@@ -19,6 +21,7 @@ import numpy as np
 
 from xlalign.align.artefacts import load_arrays, save_arrays
 from xlalign.encoders import l2_normalise
+from xlalign.specs import ProcrustesOptions
 
 
 def mean_cosine_distance(x: np.ndarray, y: np.ndarray) -> float:
@@ -38,7 +41,7 @@ class FewPairsWarning(UserWarning):
 class OrthogonalProcrustes:
     """scikit-learn-style estimator: ``fit(X, Y)`` learns ``W_`` (d, d) orthogonal; ``transform(X)``."""
 
-    center: bool = False
+    center: bool = ProcrustesOptions.center
     normalize: bool = True
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> OrthogonalProcrustes:
@@ -57,8 +60,9 @@ class OrthogonalProcrustes:
                           f"overfit (compare fit vs held-out distance)", FewPairsWarning, stacklevel=2)
         self.mean_x_ = x.mean(axis=0) if self.center else np.zeros(d)
         self.mean_y_ = y.mean(axis=0) if self.center else np.zeros(d)
-        u, _, vt = np.linalg.svd((x - self.mean_x_).T @ (y - self.mean_y_))
-        self.W_ = u @ vt
+        from scipy.linalg import orthogonal_procrustes
+
+        self.W_, _ = orthogonal_procrustes(x - self.mean_x_, y - self.mean_y_)
         self.fit_distance_before_ = mean_cosine_distance(x, y)
         self.fit_distance_ = mean_cosine_distance(self.transform(x), y)
         return self

@@ -1,0 +1,410 @@
+"""Alignments that users can load without xlalign.
+
+* Language-agnostic linear maps (LSAR, or any (d, d) matrix P) become a plain sentence-transformers
+  model directory: base model → Normalize → Dense(P, no bias, identity) → Normalize
+  (:func:`export_linear_model`); ``SentenceTransformer(path).encode(texts, prompt_name=...)``.
+* Language-aware transforms (centering, Procrustes) become a small folder read by the
+  self-contained ``xlalign_apply.py`` (a copy of :mod:`xlalign.standalone_apply`; numpy +
+  safetensors): :class:`LanguageAwareTransform`, :func:`export_language_transform`.
+* :func:`render_model_card` writes the README.md (Hugging Face model card) for either.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xlalign import __version__
+from xlalign import standalone_apply as sa
+from xlalign.align.centering import LanguageCentering
+from xlalign.align.procrustes import OrthogonalProcrustes
+
+ROLES = sa.ROLES
+
+
+# ----------------------------------------------------------------------------- atomic folders
+def _refuse_non_empty(out_dir: Path) -> None:
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise FileExistsError(f"{out_dir} already exists and is not an empty directory; choose a new path or remove it")
+
+
+@contextmanager
+def _atomic_dir(out_dir: Path) -> Iterator[Path]:
+    """Yield a temporary sibling folder; on success rename it to ``out_dir``, otherwise delete it."""
+    _refuse_non_empty(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        _refuse_non_empty(out_dir)
+        if out_dir.exists():
+            out_dir.rmdir()
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+# ----------------------------------------------------------------------------- (a) linear maps
+def export_linear_model(base_model_dir: str | Path, matrix: np.ndarray, out_dir: str | Path, *, card: str) -> Path:
+    """Save ``base → [Normalize] → Dense(matrix) → Normalize`` as a sentence-transformers model dir.
+
+    The output is normalise(normalise(base(text)) @ matrix): ``matrix`` (d, d) acts on row vectors,
+    so the Dense weight (out, in) is ``matrix.T``. A Normalize is inserted before the Dense only when
+    the base does not already end with one. The base's prompts and similarity function are kept;
+    ``card`` becomes README.md. Written atomically; an existing non-empty ``out_dir`` is refused.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Dense, Normalize
+
+    out_dir = Path(out_dir)
+    _refuse_non_empty(out_dir)
+    model = SentenceTransformer(str(base_model_dir), device="cpu")
+    if model.truncate_dim is not None:
+        raise ValueError(f"{base_model_dir} truncates embeddings to {model.truncate_dim} dimensions after the "
+                         f"modules; export a map for the untruncated model instead")
+    d = model.get_embedding_dimension()
+    p = np.asarray(matrix, dtype=np.float64)
+    if p.shape != (d, d):
+        raise ValueError(f"matrix must be ({d}, {d}) for {base_model_dir} (embedding dimension {d}), got {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError("matrix contains NaN or infinite values")
+    if not isinstance(model[-1], Normalize):
+        model.append(Normalize())
+    model.append(Dense(d, d, bias=False, activation_function=None,
+                       init_weight=torch.tensor(p.T, dtype=torch.float32)))
+    model.append(Normalize())
+    with _atomic_dir(out_dir) as tmp:
+        model.save(str(tmp), create_model_card=False)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+    return out_dir
+
+
+# ----------------------------------------------------------------------------- (b) language-aware maps
+AffineMap = tuple[np.ndarray | None, np.ndarray | None]
+
+
+@dataclass
+class LanguageAwareTransform:
+    """Per-(role, lang) affine maps x ↦ normalise(x A + b); A (d, d) absent = identity, b (d,) absent = 0.
+
+    Every role covers the same languages. Parameters are held as float32, exactly as saved, so
+    :meth:`apply` here, after :meth:`load`, and in the standalone ``xlalign_apply.py`` agree bit for bit.
+    """
+
+    maps: dict[tuple[str, str], AffineMap]
+    method: str
+    pivot: str | None = None
+    options: dict[str, object] = field(default_factory=dict)
+    dimension: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.maps:
+            raise ValueError("a LanguageAwareTransform needs at least one (role, lang) map")
+        by_role: dict[str, set[str]] = {}
+        clean: dict[tuple[str, str], AffineMap] = {}
+        dims: set[int] = set() if self.dimension is None else {int(self.dimension)}
+        for (role, lang), (a, b) in self.maps.items():
+            if role not in ROLES:
+                raise ValueError(f"unknown role {role!r}; expected one of {ROLES}")
+            by_role.setdefault(role, set()).add(lang)
+            a32 = None if a is None else np.ascontiguousarray(a, dtype=np.float32)
+            b32 = None if b is None else np.ascontiguousarray(b, dtype=np.float32)
+            if a32 is not None:
+                if a32.ndim != 2 or a32.shape[0] != a32.shape[1]:
+                    raise ValueError(f"A for {(role, lang)} must be square (d, d), got {a32.shape}")
+                dims.add(a32.shape[0])
+            if b32 is not None:
+                if b32.ndim != 1:
+                    raise ValueError(f"b for {(role, lang)} must be (d,), got {b32.shape}")
+                dims.add(b32.shape[0])
+            if any(t is not None and not np.isfinite(t).all() for t in (a32, b32)):
+                raise ValueError(f"the map for {(role, lang)} contains NaN or infinite values")
+            clean[(role, lang)] = (a32, b32)
+        if len(dims) != 1:
+            raise ValueError("maps have inconsistent dimensions: " + str(sorted(dims)) if dims
+                             else "all maps are identities: pass dimension=")
+        if len({frozenset(v) for v in by_role.values()}) != 1:
+            raise ValueError("every role must cover the same languages: "
+                             + ", ".join(f"{r}: {sorted(v)}" for r, v in sorted(by_role.items())))
+        self.maps, self.dimension = clean, dims.pop()
+
+    @property
+    def langs(self) -> list[str]:
+        return sorted({lang for _, lang in self.maps})
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted({role for role, _ in self.maps})
+
+    def apply(self, x: np.ndarray, lang: str, role: str = "passage") -> np.ndarray:
+        """(n, d) or (d,) embeddings of ``role`` texts in ``lang`` → aligned, L2-normalised float32."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+        if role not in self.roles:
+            raise KeyError(f"this transform has no {role!r} maps; roles: {self.roles}")
+        if (role, lang) not in self.maps:
+            raise KeyError(f"unknown language {lang!r}; this transform knows {self.langs}")
+        arr = np.asarray(x)
+        if arr.ndim not in (1, 2) or arr.shape[-1] != self.dimension:
+            raise ValueError(f"expected (n, {self.dimension}) or ({self.dimension},) embeddings, got {arr.shape}")
+        return sa.affine_normalise(arr, *self.maps[(role, lang)])
+
+    # ----------------------------------------------------------------------------- constructors
+    @classmethod
+    def from_centering(cls, passages: LanguageCentering, queries: LanguageCentering | None = None) -> LanguageAwareTransform:
+        """b_{ρ,l} = ``offset(l)`` of that role's centering (queries default to the passage map); A = I."""
+        if not passages.means_:
+            raise RuntimeError("LanguageCentering is not fitted; call fit() first")
+        q = passages if queries is None else queries
+        if not q.means_:
+            raise RuntimeError("the query LanguageCentering is not fitted; call fit() first")
+        if set(q.means_) != set(passages.means_):
+            raise ValueError(f"query and passage centerings cover different languages: "
+                             f"{sorted(q.means_)} vs {sorted(passages.means_)}")
+        maps: dict[tuple[str, str], AffineMap] = {}
+        for role, est in (("passage", passages), ("query", q)):
+            for lang in est.means_:
+                maps[(role, lang)] = (None, est.offset(lang))
+        options: dict[str, object] = {"mode": passages.mode, "query_map": "passage map" if queries is None else "separate"}
+        if queries is not None and queries.mode != passages.mode:
+            options["query_mode"] = queries.mode
+        return cls(maps, method="centering", pivot=passages.pivot if passages.mode == "shift" else None, options=options)
+
+    @classmethod
+    def from_procrustes(cls, est: OrthogonalProcrustes, target: str, pivot: str) -> LanguageAwareTransform:
+        """Target: x ↦ normalise(x W + (μ_Y − μ_X W)), i.e. (x − μ_X) W + μ_Y; pivot: identity; both roles."""
+        if not hasattr(est, "W_"):
+            raise RuntimeError("OrthogonalProcrustes is not fitted; call fit() first")
+        if target == pivot:
+            raise ValueError(f"target and pivot are the same language ({target!r})")
+        if not est.normalize:
+            raise ValueError("this OrthogonalProcrustes has normalize=False, but exported maps always re-normalise; "
+                             "refit with normalize=True")
+        w = np.asarray(est.W_, dtype=np.float64)
+        b = np.asarray(est.mean_y_, dtype=np.float64) - np.asarray(est.mean_x_, dtype=np.float64) @ w
+        maps: dict[tuple[str, str], AffineMap] = {}
+        for role in ROLES:
+            maps[(role, target)] = (w, b if est.center else None)
+            maps[(role, pivot)] = (None, None)
+        return cls(maps, method="procrustes", pivot=pivot,
+                   options={"center": est.center, "n_pairs": getattr(est, "n_pairs_", None)})
+
+    # ----------------------------------------------------------------------------- persistence
+    def config(self) -> dict[str, object]:
+        """The ``transform.json`` contents."""
+        return {"kind": sa.KIND, "format_version": 1, "method": self.method, "langs": self.langs, "roles": self.roles,
+                "dimension": self.dimension, "pivot": self.pivot, "options": self.options,
+                "created_by": f"xlalign {__version__}"}
+
+    def save(self, folder: str | Path) -> Path:
+        """Write ``transform.safetensors`` and ``transform.json`` into ``folder`` (created if needed)."""
+        from safetensors.numpy import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {}
+        for (role, lang), (a, b) in sorted(self.maps.items()):
+            if a is not None:
+                tensors[f"A.{role}.{lang}"] = a
+            if b is not None:
+                tensors[f"b.{role}.{lang}"] = b
+        save_file(tensors, str(folder / sa.TENSORS_FILE), metadata={"kind": sa.KIND})
+        (folder / sa.CONFIG_FILE).write_text(json.dumps(self.config(), indent=2, default=str) + "\n", encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> LanguageAwareTransform:
+        t = sa.load(folder)
+        return cls(dict(t.maps), method=t.method, pivot=t.pivot, options=dict(t.config.get("options", {})),
+                   dimension=t.dimension)
+
+
+def export_language_transform(transform: LanguageAwareTransform, out_dir: str | Path, *, card: str) -> Path:
+    """Write the transform files, README.md (``card``) and ``xlalign_apply.py`` into a new ``out_dir``."""
+    out_dir = Path(out_dir)
+    with _atomic_dir(out_dir) as tmp:
+        transform.save(tmp)
+        (tmp / "README.md").write_text(card, encoding="utf-8")
+        shutil.copyfile(Path(sa.__file__), tmp / "xlalign_apply.py")
+    return out_dir
+
+
+# ----------------------------------------------------------------------------- (d) model card
+def _cell(value: object) -> str:
+    """Markdown table cell: numbers to 2 decimals (ints as ints), (lo, hi) pairs as [lo, hi]."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        v = float(value)
+        if math.isnan(v):
+            return "–"
+        return "<0.01" if 0 < v < 0.005 else f"{v:.2f}"
+    if isinstance(value, tuple | list | np.ndarray) and len(value) == 2:
+        return f"[{_cell(value[0])}, {_cell(value[1])}]"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(rows: Sequence[Mapping[str, object]]) -> str:
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    lines = ["| " + " | ".join(_cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row.get(c)) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def render_model_card(*, title: str, base_model: str, method: str, method_details: dict[str, object], data: str,
+                      split: str, langs: Sequence[str], headline: Sequence[Mapping[str, object]], licence: str,
+                      language_agnostic: bool, usage: str) -> str:
+    """A Hugging Face model-card README.md.
+
+    ``language_agnostic=True`` describes a sentence-transformers model dir (:func:`export_linear_model`;
+    front matter ``library_name: sentence-transformers``); ``False`` a language-aware transform folder
+    (:func:`export_language_transform`). ``headline`` rows are rendered with whatever keys they have.
+    """
+    from huggingface_hub import ModelCardData
+
+    slug = "".join(ch if ch.isalnum() else "-" for ch in method.lower()).strip("-")
+    tags = ["xlalign", "cross-lingual-alignment", *([slug] if slug else [])]
+    if language_agnostic:
+        tags = ["sentence-transformers", "sentence-similarity", "feature-extraction", *tags]
+    front = ModelCardData(base_model=base_model, language=list(langs), license=licence, tags=tags,
+                          library_name="sentence-transformers" if language_agnostic else None,
+                          pipeline_tag="sentence-similarity" if language_agnostic else None).to_yaml()
+
+    if language_agnostic:
+        what = (f"A sentence-transformers model: `{base_model}` followed by a fixed {method} linear map and L2 "
+                f"normalisation, which makes its embeddings more language-agnostic. It loads with "
+                f"`SentenceTransformer(path)` alone (no xlalign needed), keeps the base model's prompts, and needs "
+                f"no language tag: the same map is applied to every text.")
+    else:
+        what = (f"A language-aware {method} alignment for embeddings of `{base_model}`: one affine map per "
+                f"language (and role), x ↦ normalise(x A + b). The base model is unchanged; apply the maps to its "
+                f"L2-normalised embeddings with the bundled `xlalign_apply.py` (numpy + safetensors, no xlalign). "
+                f"The language of every text must be known.")
+    details = "\n".join(f"  - {k}: {_cell(v) if isinstance(v, numbers.Number) else v}" for k, v in method_details.items())
+    made = "\n".join([
+        f"- Base model: `{base_model}`",
+        f"- Data: {data}",
+        f"- Split: {split} (group-disjoint: no group of related texts is in both the fitting and the evaluation "
+        f"split, so the results below are held-out)",
+        f"- Languages: {', '.join(langs)}",
+        f"- Method: {method}" + (f"\n{details}" if details else ""),
+    ])
+    results = _table(headline) if headline else "_No headline results recorded._"
+    code = usage.strip("\n")
+    if not code.lstrip().startswith("```"):
+        code = f"```python\n{code}\n```"
+    this = ("This model is language-agnostic." if language_agnostic
+            else "This transform is language-aware: pass each text's language to `apply`.")
+    prefer = "\n".join([
+        this,
+        "",
+        "- **Language-agnostic (LSAR: language-subspace removal)**: no language tag needed at inference, one matrix "
+        "for all languages; it works for mixed-language or unidentified text and can be baked into the model. "
+        "Prefer it when languages are unknown, many, or mixed.",
+        "- **Language-aware (centering, Procrustes)**: need the language of every text — documents at indexing "
+        "time, queries at query time (UI locale or a language-ID model); a wrong or missing tag applies the wrong "
+        "map, and a language outside the fitted set cannot be handled. Procrustes also needs parallel pairs. Prefer "
+        "them when languages are known reliably and they measure better on your languages.",
+    ])
+    return "\n".join([
+        f"---\n{front.rstrip()}\n---", "", f"# {title}", "",
+        "## What it is", "", what, "",
+        "## How it was made", "", made, "",
+        "## Results: before and after", "", results, "",
+        "## Usage", "", code, "",
+        "## When to prefer a language-agnostic method", "", prefer, "",
+    ])
+
+
+# ----------------------------------------------------------------------------- (e) a whole run
+ST_USAGE = '''from sentence_transformers import SentenceTransformer
+
+model = SentenceTransformer("{path}")
+query_emb = model.encode(["your question"], prompt_name="query")
+doc_embs = model.encode(["a document", "another document"], prompt_name="passage")
+scores = query_emb @ doc_embs.T  # embeddings are L2-normalised: cosine similarity'''
+_APPLY_USAGE = '''import xlalign_apply  # the file next to this README (numpy + safetensors)
+from sentence_transformers import SentenceTransformer
+
+model = SentenceTransformer("{base}")
+t = xlalign_apply.load("{path}")
+doc_embs = t.apply(model.encode(docs, prompt_name="passage", normalize_embeddings=True), doc_lang, "passage")
+query_emb = t.apply(model.encode([query], prompt_name="query", normalize_embeddings=True), query_lang, "query")'''
+
+
+def run_card(run_dir: str | Path, language_agnostic: bool, usage: str) -> str:
+    """The model card of a finished alignment run: its specs, split and held-out before/after headline."""
+    from xlalign.compare import read_compare
+    from xlalign.specs import AlignSpec, EvalSpec, ModelSpec, from_dict
+    from xlalign.tables import headline_compare
+
+    run_dir = Path(run_dir)
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    model, evaluation = from_dict(ModelSpec, config["model"]), from_dict(EvalSpec, config["eval"])
+    align = from_dict(AlignSpec, config["align"])
+    table = headline_compare(read_compare(run_dir / "compare.csv"), evaluation.pivot)
+    keep = table[(table.query_lang != evaluation.pivot)
+                 & (((table.scenario == "multi") & table.metric.isin(["complete@10", "max_r", "displaced_by_own@10",
+                                                                      "displaced_by_pivot@10"]))
+                    | ((table.scenario == "mono-same") & (table.metric == "ndcg@10")))]
+    rows = [{"scenario": r.scenario, "query": r.query_lang, "metric": r.metric, "before": r.before, "after": r.after,
+             "Δ": r.delta, "95% CI of Δ": (r.ci_low, r.ci_high), "q (BH)": r.q_value} for r in keep.itertuples()]
+    split = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
+    split_text = (f"group split (seed {split.get('seed')}, held-out fraction {split.get('test_fraction')}); "
+                  f"{record.get('n_eval_queries')} held-out queries" if split.get("kind") == "group-split"
+                  else f"trained on {split.get('source')}; evaluated on all of {evaluation.data}")
+    details = {k: v for k, v in (record.get(align.method) or {}).items() if isinstance(v, (int, float, str))}
+    from xlalign.bundled import is_bundled_id
+
+    return render_model_card(
+        title=f"{align.describe()} — {model.model}", base_model=model.model, method=align.describe(),
+        method_details=details, data=evaluation.data, split=split_text, langs=list(evaluation.langs), headline=rows,
+        licence="mit" if is_bundled_id(model.model) else "other", language_agnostic=language_agnostic, usage=usage)
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
+    """Export a finished run: LSAR and fine-tunes as sentence-transformers model dirs, centering and
+    Procrustes as language-aware transform folders; each with its model card (README.md)."""
+    from xlalign.errors import ConfigError
+    from xlalign.runs import read_status
+
+    run_dir, out_dir = Path(run_dir), Path(out_dir)
+    if read_status(run_dir).get("state") != "succeeded" or not (run_dir / "compare.csv").is_file():
+        raise ConfigError(f"{run_dir.name} is not a finished alignment run (no succeeded status and compare.csv)")
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    method, base = config["align"]["method"], config["model"]["model"]
+    if method == "lsar":
+        from xlalign.align.lsar import LanguageSubspaceRemoval
+        from xlalign.encoders import resolve_model_path
+
+        est = LanguageSubspaceRemoval.load(run_dir / "lsar.safetensors")
+        card = run_card(run_dir, True, ST_USAGE.format(path=out_dir.name))
+        return export_linear_model(resolve_model_path(base), est.projection_matrix(), out_dir, card=card)
+    if method == "finetune":
+        card = run_card(run_dir, True, ST_USAGE.format(path=out_dir.name))
+        with _atomic_dir(out_dir) as tmp:
+            shutil.copytree(run_dir / "model", tmp, dirs_exist_ok=True)
+            (tmp / "README.md").write_text(card, encoding="utf-8")
+        return out_dir
+    transform = LanguageAwareTransform.load(run_dir / "transform")
+    card = run_card(run_dir, False, _APPLY_USAGE.format(base=base, path=out_dir.name))
+    return export_language_transform(transform, out_dir, card=card)

@@ -1,0 +1,83 @@
+"""What a public deployment allows: public mode, the model allow-list, contained paths, redacted errors.
+
+Public mode (``XLALIGN_PUBLIC=1``, set in the Dockerfile for a Hugging Face Space; off for a local
+``python app.py``) assumes hostile visitors: no model may run code from its repository, only
+allow-listed models load (the registry and the bundled default, extended by the operator with
+``XLALIGN_ALLOWED_MODELS=id1,id2``), uploads are size-limited and error messages name no server path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from xlalign.errors import ModelLoadError, XlalignError
+
+_TRUE = ("1", "true", "yes", "on")
+#: Upload limit in public mode (bytes); ``XLALIGN_MAX_UPLOAD_MB`` overrides.
+DEFAULT_MAX_UPLOAD_MB = 20
+
+
+class PathRefused(XlalignError, ValueError):
+    """A name or path that would leave its folder (the message never says whether it exists)."""
+
+
+def public_mode() -> bool:
+    return os.environ.get("XLALIGN_PUBLIC", "").strip().lower() in _TRUE
+
+
+def allowed_models() -> tuple[str, ...]:
+    """The registry's models, the bundled default, and the operator's ``XLALIGN_ALLOWED_MODELS``."""
+    from xlalign.encoders import REGISTRY
+
+    extra = [m.strip() for m in os.environ.get("XLALIGN_ALLOWED_MODELS", "").split(",") if m.strip()]
+    return tuple(dict.fromkeys([*REGISTRY, *extra]))
+
+
+def check_model(model_id: str, trust_remote_code: bool) -> None:
+    """Raise :class:`ModelLoadError` when public mode forbids this model or remote code."""
+    if not public_mode():
+        return
+    if trust_remote_code:
+        raise ModelLoadError("remote code is disabled on this public server")
+    if model_id not in allowed_models():
+        raise ModelLoadError(f"model {model_id!r} is not available on this public server; choose one of the listed "
+                             "models (operators extend the list with XLALIGN_ALLOWED_MODELS)")
+
+
+def max_upload_bytes() -> int:
+    try:
+        mb = float(os.environ.get("XLALIGN_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB))
+    except ValueError:
+        mb = DEFAULT_MAX_UPLOAD_MB
+    return int(mb * 1024 * 1024)
+
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def contained(root: str | os.PathLike[str], name: str, *, what: str = "name") -> Path:
+    """``root/name`` for a plain name that stays inside ``root``; anything else is refused.
+
+    Refused: separators, ``..``, absolute paths, hidden names, empty names, odd characters, and a
+    symlink that resolves outside ``root``. The message is the same whether the target exists or not.
+    """
+    base = Path(root).resolve()
+    text = str(name or "")
+    if not _SAFE_NAME.match(text) or text in (".", ".."):
+        raise PathRefused(f"{what} {text[:80]!r} is not valid")
+    target = (base / text).resolve()
+    if target.parent != base:
+        raise PathRefused(f"{what} {text[:80]!r} is not valid")
+    return target
+
+
+def redact_paths(message: str) -> str:
+    """Replace absolute filesystem paths in a message by their last component (public errors)."""
+    return re.sub(r"(?<![\w.])(/[^\s'\"]+/)+([^\s/'\":]*)", lambda m: f"…/{m.group(2)}" if m.group(2) else "…",
+                  message)
+
+
+__all__ = ["PathRefused", "allowed_models", "check_model", "contained", "max_upload_bytes", "public_mode",
+           "redact_paths"]
