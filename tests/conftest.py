@@ -54,8 +54,11 @@ def xquad_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def bundled_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A session cache root laid out like ``$XLALIGN_CACHE_DIR`` (models/ and embeddings.sqlite)."""
-    return tmp_path_factory.mktemp("xlalign-cache")
+    """A session cache root laid out like ``$XLALIGN_CACHE_DIR`` (models/ and embeddings.sqlite).
+
+    ``XLALIGN_TEST_CACHE_DIR`` points it at a kept folder instead (local iteration; CI leaves it unset)."""
+    kept = os.environ.get("XLALIGN_TEST_CACHE_DIR")
+    return Path(kept) if kept else tmp_path_factory.mktemp("xlalign-cache")
 
 
 @pytest.fixture(scope="session", autouse=True)

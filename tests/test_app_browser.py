@@ -1,18 +1,25 @@
-"""The Gradio app in headless Chromium: diagnose the demo corpus, then run and show an alignment."""
+"""The Gradio app in headless Chromium, as a user drives it, on the bundled default model and the demo corpus.
+
+Diagnose en+zh and read the verdict; change the target and see no stale zh result; upload an en+fr
+file and diagnose it; run centering and open its comparison; visit every tab and see no error.
+Screenshots of every step go to ``screenshots/browser/`` at the repository root (ignored by git).
+"""
 
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 import socket
 from pathlib import Path
 
 import pytest
-from tiny_model import build_tiny_model
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SHOTS = Path(__file__).resolve().parents[1] / "screenshots" / "browser"
+TABS = ["Diagnose", "Drill-down", "Embedding map", "Languages", "Models", "Align", "Compare"]
 
 
 def _free_port() -> int:
@@ -22,25 +29,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
+def app_url(tmp_path_factory, bundled_dir, bundled_cache_dir):
     if CHROMIUM is None:
         pytest.skip("chromium is not installed")
     pytest.importorskip("playwright.sync_api")
-    from xlalign.loaders import load_demo
-
     root = tmp_path_factory.mktemp("app")
-    demo = load_demo(["en", "zh"])
-    model = build_tiny_model(root, list(demo.passages["en"]) + list(demo.passages["zh"]) + list(demo.questions["en"]))
     mp = pytest.MonkeyPatch()
-    mp.setenv("XLALIGN_DEFAULT_MODEL", str(model))
+    mp.delenv("XLALIGN_DEFAULT_MODEL", raising=False)
     mp.setenv("XLALIGN_RUNS_DIR", str(root / "runs"))
-    mp.setenv("XLALIGN_CACHE_DIR", str(root / "cache"))
+    mp.setenv("XLALIGN_CACHE_DIR", str(bundled_cache_dir))  # the converted model and the session's embeddings
     import app
 
     app = importlib.reload(app)
     port = _free_port()
     blocks = app.build_app()
-    blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    options = {**app.launch_options(), "server_name": "127.0.0.1", "server_port": port}
+    blocks.launch(prevent_thread_lock=True, quiet=True, **options)
     yield f"http://127.0.0.1:{port}", root
     blocks.close()
     mp.undo()
@@ -51,36 +55,119 @@ def page(app_url):
     from playwright.sync_api import sync_playwright
 
     url, root = app_url
+    SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             str(root / "chrome-profile"),  # a fresh user-data-dir
-            executable_path=CHROMIUM, headless=True, viewport={"width": 1400, "height": 1000},
+            executable_path=CHROMIUM, headless=True, viewport={"width": 1440, "height": 1000},
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
+                  "--disable-sync", "--no-first-run"])
         pg = context.new_page()
         pg.goto(url, wait_until="load")
-        pg.locator("#diagnose-btn").wait_for(timeout=60_000)
+        pg.locator("#diagnose-btn").wait_for(timeout=120_000)
         yield pg
         context.close()
 
 
-def test_diagnose_shows_summary_and_figures(page, tmp_path):
+def _no_error(page) -> None:
+    errors = page.locator(".toast-item").filter(has_text="Error")
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def _shot(page, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _set_targets(page, langs: list[str]) -> None:
+    box = page.locator("#targets input")
+    box.click()
+    for _ in range(6):
+        box.press("Backspace")
+    for lang in langs:
+        box.fill(lang)
+        page.get_by_role("option", name=lang, exact=False).first.click()
+    page.locator("#verdict").click()  # close the menu
+
+
+def _diagnose(page, expect: str) -> str:
     page.click("#diagnose-btn")
-    table = page.locator("#summary-table")
-    table.get_by_text("complete@10").first.wait_for(timeout=240_000)
-    text = table.inner_text()
-    assert "multi" in text and "max_r" in text and "english_over_gold" in text
-    assert page.get_by_text("queries** per language").count() == 0  # markdown rendered, not raw
-    assert page.get_by_text("pool sizes").first.is_visible()
-    page.screenshot(path=str(tmp_path / "diagnose.png"), full_page=True)
-    assert Path(tmp_path / "diagnose.png").stat().st_size > 10_000
+    verdict = page.locator("#verdict")
+    verdict.get_by_text(expect).first.wait_for(timeout=600_000)
+    return verdict.inner_text()
 
 
-def test_alignment_run_completes_in_the_background(page):
+def test_1_diagnose_demo_en_zh_states_the_verdict(page):
+    text = _diagnose(page, "Chinese queries:")
+    assert "Finding — Chinese: same-language clustering" in text
+    assert "at least 10 irrelevant Chinese documents outrank the English gold" in text
+    summary = page.locator("#summary-table").inner_text()
+    assert "complete@10" in summary and "displaced_by_own@10" in summary
+    _no_error(page)
+    _shot(page, "1-diagnose-en-zh")
+
+
+def test_2_drill_down_and_every_tab_render(page):
+    page.locator("#per-query").get_by_role("gridcell").nth(5).click()  # a row opens its drill-down
+    page.locator("#dd-docs table").wait_for(timeout=60_000)
+    assert "dir=\"auto\"" in page.locator("#dd-docs").inner_html()
+    _shot(page, "2-drill-down")
+    for name in TABS:
+        page.get_by_role("tab", name=name).click()
+        page.wait_for_timeout(400)
+        _no_error(page)
+        _shot(page, f"tab-{name.lower().replace(' ', '-')}")
+    page.get_by_role("tab", name="Embedding map").click()
+    page.get_by_role("button", name="Draw UMAP").click()
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    _no_error(page)
+    _shot(page, "3-embedding-map")
+    page.get_by_role("tab", name="Diagnose").click()
+
+
+def test_3_changing_the_target_leaves_no_stale_result(page):
+    _set_targets(page, ["hi"])
+    verdict = page.locator("#verdict")
+    verdict.get_by_text("Settings changed").wait_for(timeout=30_000)
+    assert "Chinese" not in verdict.inner_text()
+    assert "complete@10" not in page.locator("#summary-table").inner_text()
+    text = _diagnose(page, "Hindi queries:")
+    assert "Chinese" not in text
+    _no_error(page)
+    _shot(page, "4-diagnose-en-hi")
+
+
+def test_4_upload_en_fr_and_diagnose(page, tmp_path):
+    from xlalign.loaders import load_demo
+
+    demo = load_demo(["en", "es"])
+    rows = [{"id": demo.item_ids[i], "lang": lang, "passage": demo.passages[src][i], "question": demo.questions[src][i],
+             "group": demo.groups[i]} for i in range(40) for lang, src in (("en", "en"), ("fr", "es"))]
+    path = tmp_path / "my-data.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    page.set_input_files("#upload input[type=file]", str(path))
+    page.locator("#data-note").get_by_text("2 languages").wait_for(timeout=60_000)
+    text = _diagnose(page, "French queries:")
+    assert "Hindi" not in text
+    _no_error(page)
+    _shot(page, "5-diagnose-upload-en-fr")
+    page.locator("#upload").get_by_label("Clear").first.click()
+    page.locator("#data-note").get_by_text("7 languages").wait_for(timeout=60_000)
+
+
+def test_5_centering_run_and_its_comparison(page):
+    _set_targets(page, ["zh"])
     page.get_by_role("tab", name="Align").click()
-    page.get_by_role("button", name="Start alignment run").click()
+    page.click("#submit-btn")
     page.get_by_text("Submitted").first.wait_for(timeout=60_000)
-    runs = page.locator("#runs-table")
-    runs.get_by_text("succeeded").first.wait_for(state="attached", timeout=240_000)
-    assert "centering" in runs.inner_text()
+    page.locator("#runs-table").get_by_text("succeeded").first.wait_for(timeout=600_000)
+    assert "centering (mode=subtract, queries=own)" in page.locator("#runs-table").inner_text()
+    _shot(page, "6-align-runs")
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#cmp-pick input").click()
+    page.get_by_role("option").first.click()
+    page.click("#cmp-btn")
+    page.locator("#cmp-header").get_by_text("centering (mode=subtract").wait_for(timeout=120_000)
+    table = page.locator("#cmp-table").inner_text()
+    assert "complete@10" in table and "zh" in table
+    _no_error(page)
+    _shot(page, "7-compare")

@@ -94,8 +94,10 @@ def test_app_diagnoses_with_the_default_model(monkeypatch, bundled_cache_dir, bu
 
     app = importlib.reload(app)
     assert app.DEFAULT_MODEL == "bundled:multilingual-e5-small"
-    diag, headline, table, *_ = app.run_diagnosis("demo", None, "zh", app.DEFAULT_MODEL, "dedup", False,
-                                                  progress=lambda *a, **k: None)
-    assert diag.model == "bundled:multilingual-e5-small" and "168 queries" in headline
+    app._LAB = None  # a lab on this test's runs folder
+    diag, verdict, table, *_ = app.run_diagnosis("demo", None, "en", ["zh"], app.DEFAULT_MODEL, "auto", "dedup", False,
+                                                 progress=lambda *a, **k: None)
+    assert diag.model.model == "bundled:multilingual-e5-small" and "168 queries per language" in verdict
+    assert "**Chinese queries: same-language clustering**" in verdict
     assert set(table.scenario) == {"multi", "multi-1", "mono-same", "mono-cross"}
     assert {"en", "zh"} <= set(table.columns)

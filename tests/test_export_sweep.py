@@ -1,0 +1,171 @@
+"""Exports users load without xlalign (checked against what xlalign evaluated), the CLI export, and sweeps (local, Ray)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from tiny_model import build_tiny_model
+
+from xlalign.align.pipeline import run_alignment
+from xlalign.cli import main
+from xlalign.encoders import EmbeddingCache
+from xlalign.loaders import load_demo
+from xlalign.runs import write_status
+from xlalign.specs import AlignSpec, EvalSpec, ModelSpec
+from xlalign.sweep import SweepSpec, run_sweep
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    demo = load_demo(["en", "es", "de"])
+    texts = [t for lang in demo.langs for t in (*demo.passages[lang], *demo.questions[lang])]
+    return build_tiny_model(tmp_path_factory.mktemp("tiny"), texts)
+
+
+def _run(tiny: Path, root: Path, method: str) -> Path:
+    run = root / method
+    run_alignment(ModelSpec(str(tiny), device="cpu"), EvalSpec(langs=("en", "es")), AlignSpec(method=method), run,
+                  cache=EmbeddingCache(root / "cache.sqlite"))
+    write_status(run, {"state": "succeeded"})
+    return run
+
+
+def _evaluated_scores(run: Path) -> pd.DataFrame:
+    pq = pd.read_csv(run / "after" / "per_query.csv")
+    return pq[(pq.scenario == "mono-cross") & (pq.query_lang == "en")].set_index("query_id")
+
+
+def test_exported_lsar_model_reproduces_the_evaluated_scores(tiny, tmp_path, capsys):
+    """SentenceTransformer(export) alone gives the query–gold cosines xlalign measured after alignment."""
+    from sentence_transformers import SentenceTransformer
+
+    run = _run(tiny, tmp_path, "lsar")
+    assert main(["export", str(run), "--out", str(tmp_path / "export")]) == 0
+    out = tmp_path / "export"
+    assert (out / "README.md").read_text().startswith("---") and (out / "modules.json").exists()
+    card = (out / "README.md").read_text()
+    assert "library_name: sentence-transformers" in card and "| mono-same |" in card
+    model = SentenceTransformer(str(out), device="cpu")
+    scored = _evaluated_scores(run)
+    demo = load_demo(["en", "es"])
+    idx = [demo.item_ids.index(i) for i in scored.index]
+    q = model.encode([demo.questions["en"][i] for i in idx], prompt_name="query")
+    p = model.encode([demo.passages["es"][i] for i in idx], prompt_name="passage")
+    np.testing.assert_allclose((q * p).sum(1), scored["score_es"].to_numpy(), atol=2e-5)
+
+
+def test_exported_centering_transform_reproduces_the_evaluated_scores(tiny, tmp_path):
+    """The base model + the exported folder's standalone xlalign_apply.py give xlalign's aligned scores."""
+    from sentence_transformers import SentenceTransformer
+
+    run = _run(tiny, tmp_path, "centering")
+    assert main(["export", str(run), "--out", str(tmp_path / "export")]) == 0
+    out = tmp_path / "export"
+    spec = importlib.util.spec_from_file_location("xlalign_apply_export", out / "xlalign_apply.py")
+    standalone = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(standalone)  # type: ignore[union-attr]
+    t = standalone.load(out)
+    base = SentenceTransformer(str(tiny), device="cpu")
+    scored = _evaluated_scores(run)
+    demo = load_demo(["en", "es"])
+    idx = [demo.item_ids.index(i) for i in scored.index]
+    q = t.apply(base.encode([demo.questions["en"][i] for i in idx], prompt_name="query", normalize_embeddings=True),
+                "en", "query")
+    p = t.apply(base.encode([demo.passages["es"][i] for i in idx], prompt_name="passage", normalize_embeddings=True),
+                "es", "passage")
+    np.testing.assert_allclose((q * p).sum(1), scored["score_es"].to_numpy(), atol=2e-5)
+    assert "language-aware" in (out / "README.md").read_text()
+
+
+def test_export_refuses_an_unfinished_run_and_an_existing_folder(tiny, tmp_path, capsys):
+    run = _run(tiny, tmp_path, "centering")
+    write_status(run, {"state": "running"})
+    assert main(["export", str(run), "--out", str(tmp_path / "x")]) == 2
+    assert "is not a finished alignment run" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    write_status(run, {"state": "succeeded"})
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "keep.txt").write_text("mine")
+    assert main(["export", str(run), "--out", str(tmp_path / "taken")]) == 2
+    assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
+
+
+def test_cli_align_lsar_end_to_end(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["align", "--method", "lsar", "--model", str(tiny), "--device", "cpu", "--langs", "en,es",
+                 "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+    stdout = capsys.readouterr().out
+    assert code == 0 and "lsar (rank=" in stdout and "python -m xlalign export" in stdout
+    status = json.loads((out / "status.json").read_text())
+    assert status["state"] == "succeeded" and status["progress"] == 1.0
+    record = json.loads((out / "run.json").read_text())
+    assert record["lsar"]["rank_source"] == "held-out" and record["lsar"]["rank"] in (1, 2)
+    assert main(["align", "--method", "lsar", "--model", str(tiny), "--langs", "en,es", "--out", str(out)]) == 2
+    assert "already holds a finished run" in capsys.readouterr().err
+
+
+def test_cli_compare_end_to_end(tiny, tmp_path, capsys):
+    runs = [_run(tiny, tmp_path, m) for m in ("centering", "lsar")]
+    assert main(["compare", *map(str, runs), "--out", str(tmp_path / "cmp")]) == 0
+    wide = pd.read_csv(tmp_path / "cmp" / "side_by_side.csv")
+    assert {"baseline", "centering", "lsar", "lsar Δ (95% CI)", "lsar q"} <= set(wide.columns)
+    assert "baseline" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory, tiny) -> list[str]:
+    demo = load_demo(["en", "es", "de"])
+    texts = [t for lang in demo.langs for t in (*demo.passages[lang], *demo.questions[lang])]
+    other = build_tiny_model(tmp_path_factory.mktemp("tiny2"), texts, seed=1)
+    return [str(tiny), str(other)]
+
+
+def test_local_sweep_writes_one_leaderboard(two_models, tmp_path, capsys):
+    code = main(["sweep", "--models", ",".join(two_models), "--data", "demo", "--pivot", "en", "--targets", "es,de",
+                 "--out", str(tmp_path / "sweep"), "--device", "cpu", "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0
+    board = pd.read_csv(tmp_path / "sweep" / "leaderboard.csv")
+    assert len(board) == 2 * 2 * 2  # models × targets × query languages
+    assert list(board.model.unique()) == two_models and set(board.pair) == {"en+es", "en+de"}
+    assert board["verdict"].isin(["well aligned", "same-language clustering", "pivot inclination", "both"]).all()
+
+
+@pytest.mark.slow
+def test_ray_sweep_equals_the_local_sweep(two_models, tmp_path):
+    ray = pytest.importorskip("ray")
+    spec = SweepSpec(models=tuple(ModelSpec(m, device="cpu") for m in two_models), data="demo", pivot="en",
+                     targets=("es", "de"))
+    local = run_sweep(spec, cache_dir=tmp_path / "local")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
+    try:
+        remote = run_sweep(spec, engine="ray", cache_dir=tmp_path / "ray")
+    finally:
+        ray.shutdown()
+    # Ray workers run torch on one thread (num_cpus=1), so float sums can differ in the last bits and flip
+    # a near-tie: allow one query's worth (1/168 ≈ 0.6 points) on means, and nothing on the grid itself.
+    assert local[["model", "pair", "query_lang"]].equals(remote[["model", "pair", "query_lang"]])
+    pd.testing.assert_frame_equal(local, remote, check_exact=False, atol=1.0)
+
+
+def test_sweep_spec_rejects_bad_grids():
+    from xlalign.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="at least one model"):
+        SweepSpec(models=(), data="demo", pivot="en", targets=("es",))
+    with pytest.raises(ConfigError, match="listed twice"):
+        SweepSpec(models=(ModelSpec("a"), ModelSpec("a")), data="demo", pivot="en", targets=("es",))
+    with pytest.raises(ConfigError, match="listed twice"):
+        SweepSpec(models=(ModelSpec("a"),), data="demo", pivot="en", targets=("en",))
+
+
+def test_cli_help_for_sweep_runs_without_ray(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "xlalign", "sweep", "--help"], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], timeout=60)
+    assert out.returncode == 0 and "--engine {local,ray}" in out.stdout
