@@ -79,6 +79,24 @@ def export_dir() -> Path:
 
 
 # ---------------------------------------------------------------------------------- helpers
+def _empty(*columns: str) -> pd.DataFrame:
+    """An empty table that still shows what its columns will hold (gradio shows "1 2 3" for None)."""
+    return pd.DataFrame(columns=list(columns))
+
+
+EMPTY_SUMMARY = ("scenario", "docs", "metric", "query languages →")
+EMPTY_MATRIX = ("query ↓ / documents →", "document languages →")
+EMPTY_PER_QUERY = ("query_lang", "query_id", "query", "rank per gold language →", "top1_lang", "top1_id")
+HEADERS = {
+    "rank": ("target", "verdict", "inclination %", "clustering %", "complete@10 %", "max_r"),
+    "board": ("model", "pair", "query_lang", "verdict", "multi complete@10", "multi max_r"),
+    "runs": ("run", "state", "method", "langs", "progress", "message"),
+    "cmp": ("scenario", "query_lang", "metric", "before", "after", "delta", "q_value"),
+    "cmp_full": ("scenario", "query_lang", "doc_lang", "metric", "before", "after"),
+    "sbs": ("scenario", "query_lang", "metric", "baseline", "runs →"),
+}
+
+
 def _gr_progress(progress: Any) -> Progress:
     """The xlalign progress protocol shown by ``gr.Progress``."""
     from xlalign.progress import fraction
@@ -130,21 +148,29 @@ def _langs(pivot: str, targets: Any) -> tuple[str, ...]:
 def _control(spec: type, name: str, **kw: Any) -> gr.components.Component:
     """A Gradio control whose default, choices, label and help come from the spec's field."""
     o: OptionInfo = option(spec, name)
-    common = dict(label=o.label, info=o.help, elem_id=f"opt-{spec.__name__}-{name}", **kw)
+    common = dict(label=o.label, info=o.help, elem_id=f"opt-{spec.__name__}-{name}", min_width=200, **kw)
     if o.kind is bool:
         return gr.Checkbox(value=o.default, **common)
     if o.choices:
         return gr.Radio(list(o.choices), value=o.default, **common)
+    if o.kind in (int, float) and o.optional:  # a Number shows 0 when empty; empty must mean "the default"
+        return gr.Textbox(value="" if o.default is None else str(o.default), placeholder="empty = default", **common)
     if o.kind in (int, float):
         return gr.Number(value=o.default, precision=0 if o.kind is int else None, **common)
     return gr.Textbox(value=o.default, **common)
 
 
-def _number(value: Any, kind: type) -> Any:
-    """Empty means the spec's default (None); numbers keep their type."""
+def _number(value: Any, kind: type, label: str = "value") -> Any:
+    """Empty means the spec's default (None); numbers keep their type; anything else is a one-line error."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return kind(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise XlalignError(f"{label}: {str(value)[:40]!r} is not a number") from None
+    if kind is int and number != int(number):
+        raise XlalignError(f"{label}: {value!r} is not a whole number")
+    return kind(number)
 
 
 def _write(folder: Path, name: str, text: str) -> str:
@@ -235,7 +261,8 @@ def query_choices(diag: Diagnosis, lang: str, text: str) -> list[tuple[str, str]
 
 def clear_results() -> tuple[Any, ...]:
     empty = figures.empty("press Diagnose")
-    return (None, STALE, None, None, empty, empty, empty, None, None, None, "", "", empty)
+    return (None, STALE, _empty(*EMPTY_SUMMARY), _empty(*EMPTY_SUMMARY), empty, empty, empty, _empty(*EMPTY_MATRIX),
+            _empty(*EMPTY_PER_QUERY), None, "", "", empty)
 
 
 # ---------------------------------------------------------------------------------- drill-down
@@ -334,11 +361,10 @@ def on_umap(diag: Diagnosis | None, n: int, with_queries: bool, run_id: str | No
         return figures.umap_pairs(points, labels, title=title, queries=queries)
 
     try:
-        before = draw(diag.embeddings, f"{diag.model.model}: passages" + (" and questions" if with_queries else "")
-                      + " (UMAP, cosine); lines join translations")
+        before = draw(diag.embeddings, f"{diag.model.model} (UMAP, cosine)")
         if not run_id:
             return before, figures.empty("pick a finished run to see its aligned space beside this one")
-        after_emb, label = lab().run_embeddings(run_id, diag)
+        after_emb, label = lab().run_embeddings(run_id, diag.model, diag.corpus, diag.embeddings, diag.spec.langs)
         return before, draw(after_emb, f"after {label}")
     except (ValueError, XlalignError, FileNotFoundError) as e:
         raise _fail(e) from None
@@ -402,18 +428,19 @@ def _nested_options(values: tuple[Any, ...]) -> dict[str, Any]:
     for (group, name), value in zip(METHOD_FIELDS, values, strict=True):
         o = option(NESTED[group], name)
         if o.kind in (int, float):
-            value = _number(value, o.kind)
+            value = _number(value, o.kind, o.label)
             if value is None and not o.optional:
                 value = o.default
         grouped[group][name] = value
     return {g: NESTED[g](**kw) for g, kw in grouped.items()}
 
 
-def on_refresh() -> tuple[pd.DataFrame, Any, Any, Any, Any]:
+def on_refresh() -> tuple[pd.DataFrame, Any, Any, Any, Any, Any]:
     table = lab().runs_table()
     done = table[table.state == "succeeded"]["run"].tolist()
+    models = list(dict.fromkeys([DEFAULT_MODEL, *allowed_models()])) + [f"run:{r}" for r in done]
     return (table, gr.Dropdown(choices=table["run"].tolist()), gr.Dropdown(choices=done),
-            gr.Dropdown(choices=["", *done]), gr.Dropdown(choices=done))
+            gr.Dropdown(choices=["", *done]), gr.Dropdown(choices=done), gr.Dropdown(choices=models))
 
 
 def on_cancel(run_id: str) -> tuple[str, pd.DataFrame]:
@@ -510,10 +537,11 @@ def _diagnose_tab(ui: SimpleNamespace) -> None:
     with gr.Tab("Diagnose", id="diagnose"):
         ui.run_btn = gr.Button("Diagnose", variant="primary", elem_id="diagnose-btn")
         ui.verdict = gr.Markdown("_Choose data, languages and a model, then press **Diagnose**._", elem_id="verdict")
-        ui.summary = gr.Dataframe(label="Headline metrics (rows: scenario × metric; columns: query language)",
+        ui.summary = gr.Dataframe(_empty(*EMPTY_SUMMARY),
+                                  label="Headline metrics (rows: scenario × metric; columns: query language)",
                                   elem_id="summary-table", interactive=False)
         with gr.Accordion("All metrics", open=False):
-            ui.summary_full = gr.Dataframe(interactive=False, elem_id="summary-full")
+            ui.summary_full = gr.Dataframe(_empty(*EMPTY_SUMMARY), interactive=False, elem_id="summary-full")
         with gr.Row():
             ui.overview = gr.Plot(label="Multi pool")
             ui.cdf = gr.Plot(label="Gold-rank distribution")
@@ -523,9 +551,10 @@ def _diagnose_tab(ui: SimpleNamespace) -> None:
             with gr.Column():
                 ui.matrix_metric = gr.Radio(list(figures.METRIC_MATRIX_TITLES), value="best_gold_share",
                                             label="Matrix metric")
-                ui.matrix_table = gr.Dataframe(label="Click a cell to drill down into that language pair",
+                ui.matrix_table = gr.Dataframe(_empty(*EMPTY_MATRIX), label="Click a cell to drill down into that language pair",
                                                interactive=False, elem_id="matrix-table")
-        ui.per_query = gr.Dataframe(label="Per-query ranks (Multi) — click a row for its drill-down", interactive=False,
+        ui.per_query = gr.Dataframe(_empty(*EMPTY_PER_QUERY), interactive=False,
+                                    label="Per-query ranks (Multi) — click a row for its drill-down",
                                     max_height=320, elem_id="per-query", show_search="search")
         ui.exports = gr.File(label="Export (CSV)", file_count="multiple")
 
@@ -553,8 +582,8 @@ def _map_tab(ui: SimpleNamespace) -> None:
             ui.umap_run = gr.Dropdown([""], value="", label="…and beside it, after a finished run")
         ui.umap_btn = gr.Button("Draw UMAP")
         with gr.Row():
-            ui.umap_before = gr.Plot()
-            ui.umap_after = gr.Plot()
+            ui.umap_before = gr.Plot(elem_id="umap-before")
+            ui.umap_after = gr.Plot(elem_id="umap-after")
 
 
 def _languages_tab(ui: SimpleNamespace) -> None:
@@ -563,7 +592,7 @@ def _languages_tab(ui: SimpleNamespace) -> None:
                     "their 95% intervals, worst first. The pivot is encoded once for all targets.")
         ui.rank_btn = gr.Button("Rank languages", elem_id="rank-btn")
         ui.rank_plot = gr.Plot()
-        ui.rank_table = gr.Dataframe(interactive=False)
+        ui.rank_table = gr.Dataframe(_empty(*HEADERS["rank"]), interactive=False)
         ui.rank_text = gr.Markdown()
 
 
@@ -577,7 +606,7 @@ def _models_tab(ui: SimpleNamespace) -> None:
             ui.lb_extra = gr.Textbox(label="More model ids or local paths (comma-separated)",
                                      visible=not public_mode())
         ui.lb_btn = gr.Button("Compare models", elem_id="lb-btn")
-        ui.lb_table = gr.Dataframe(interactive=False, elem_id="leaderboard")
+        ui.lb_table = gr.Dataframe(_empty(*HEADERS["board"]), interactive=False, elem_id="leaderboard")
         ui.lb_plot = gr.Plot()
         ui.lb_file = gr.File(label="Export (CSV)")
 
@@ -598,7 +627,7 @@ def _align_tab(ui: SimpleNamespace) -> None:
                 ui.method_controls += [_control(cls, o.name) for o in options(cls) if o.ui]
         ui.submit_btn = gr.Button("Start alignment run", variant="primary", elem_id="submit-btn")
         ui.submit_msg = gr.Markdown()
-        ui.runs = gr.Dataframe(label="Runs", elem_id="runs-table", interactive=False)
+        ui.runs = gr.Dataframe(_empty(*HEADERS["runs"]), label="Runs", elem_id="runs-table", interactive=False)
         with gr.Row():
             ui.run_pick = gr.Dropdown([], label="Run")
             ui.cancel_btn = gr.Button("Cancel run")
@@ -612,17 +641,18 @@ def _compare_tab(ui: SimpleNamespace) -> None:
             ui.cmp_btn = gr.Button("Show before / after", elem_id="cmp-btn")
             ui.export_btn = gr.Button("Export the aligned model (zip)")
         ui.cmp_header = gr.Markdown(elem_id="cmp-header")
-        ui.cmp_table = gr.Dataframe(label="Headline: target-language queries first; change with 95% CI and "
+        ui.cmp_table = gr.Dataframe(_empty(*HEADERS["cmp"]),
+                                    label="Headline: target-language queries first; change with 95% CI and "
                                           "Benjamini–Hochberg q", interactive=False, elem_id="cmp-table")
         with gr.Accordion("Full table", open=False):
-            ui.cmp_full = gr.Dataframe(interactive=False)
+            ui.cmp_full = gr.Dataframe(_empty(*HEADERS["cmp_full"]), interactive=False)
         ui.cmp_metric = gr.Dropdown([], label="Metric to plot")
         ui.cmp_plot = gr.Plot()
         ui.cmp_files = gr.File(label="Downloads", file_count="multiple")
         ui.export_file = gr.File(label="Export")
         ui.sbs_pick = gr.Dropdown([], multiselect=True, label="Finished runs side by side")
         ui.sbs_btn = gr.Button("Compare runs")
-        ui.sbs_table = gr.Dataframe(label="Baseline, each run's after, its change with 95% CI, and q",
+        ui.sbs_table = gr.Dataframe(_empty(*HEADERS["sbs"]), label="Baseline, each run's after, its change with 95% CI, and q",
                                     interactive=False)
         ui.sbs_files = gr.File(label="Export (CSV)", file_count="multiple")
 
@@ -658,7 +688,7 @@ def _wire(demo: gr.Blocks, ui: SimpleNamespace) -> None:
                                      ui.lb_extra], [ui.lb_table, ui.lb_plot, ui.lb_file])
     ui.submit_btn.click(on_submit, [ui.method, *config, ui.train_data, ui.train_upload, ui.test_fraction,
                                     *ui.method_controls], [ui.submit_msg, ui.runs])
-    refresh_out = [ui.runs, ui.run_pick, ui.sbs_pick, ui.umap_run, ui.cmp_pick]
+    refresh_out = [ui.runs, ui.run_pick, ui.sbs_pick, ui.umap_run, ui.cmp_pick, ui.lb_models]
     ui.timer.tick(on_refresh, None, refresh_out)
     demo.load(on_refresh, None, refresh_out)
     ui.cancel_btn.click(on_cancel, ui.run_pick, [ui.submit_msg, ui.runs])

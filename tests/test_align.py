@@ -17,10 +17,11 @@ from scipy.stats import ortho_group
 
 from xlalign.align.centering import LanguageCentering
 from xlalign.align.finetune import (
-    CPU_SECONDS_PER_TOKEN,
+    REFERENCE_ENCODER_PARAMS,
     estimate_cpu_seconds,
     learning_rate,
     load_triplets,
+    padded_tokens,
     planned_steps,
 )
 from xlalign.align.losses import InfoNCELoss, JSDInfoNCELoss, SqrtJSDLoss
@@ -347,13 +348,16 @@ def test_finetune_learning_rate_defaults_follow_the_paper():
     assert learning_rate(ModelSpec("x/unknown"), FinetuneOptions(learning_rate=1e-4)) == 1e-4
 
 
-def test_cpu_estimate_counts_padded_tokens():
+def test_padded_tokens_are_counted_per_batch_and_column():
     triplets = [{"q_en": "q" * 10, "p_en": "p" * 100, "p_tgt": "t" * 50}, {"q_en": "q" * 20, "p_en": "p" * 40, "p_tgt": "t" * 60}]
     count = len  # one token per character, for a hand check
     cfg = FinetuneOptions(batch_size=2, max_seq_length=80, epochs=3, max_steps=3)
-    # each step: 2 × (max q 20 + max p_en min(100, 80) + max p_tgt 60) = 320 tokens
-    assert estimate_cpu_seconds(triplets, cfg, count) == pytest.approx(3 * 320 * CPU_SECONDS_PER_TOKEN)
-    assert estimate_cpu_seconds(triplets, cfg, count, encoder_params=2 * 21.3e6) == pytest.approx(2 * 3 * 320 * 1.9e-3)
+    # each step: 2 × (max q 20 + max p_en min(100, 80) + max p_tgt 60) = 320 tokens; 3 steps
+    assert padded_tokens(triplets, cfg, count) == 3 * 320
+    same = [triplets[0], dict(triplets[0])]  # equal lengths: nothing is padded
+    assert padded_tokens(same, FinetuneOptions(batch_size=2, max_seq_length=80), count) == 2 * (10 + 80 + 50)
+    assert estimate_cpu_seconds(triplets, cfg, count, encoder_params=2 * REFERENCE_ENCODER_PARAMS) == \
+        pytest.approx(2 * estimate_cpu_seconds(triplets, cfg, count))  # scales with the encoder's size
     assert planned_steps(100, FinetuneOptions(batch_size=32)) == 4
     # max steps caps the epochs' steps and never adds any: 11 steps an epoch, capped at 30 → 11
     assert planned_steps(352, FinetuneOptions(batch_size=32, max_steps=30)) == 11

@@ -118,7 +118,7 @@ def test_2_drill_down_and_every_tab_render(page):
         _shot(page, f"tab-{name.lower().replace(' ', '-')}")
     page.get_by_role("tab", name="Embedding map").click()
     page.get_by_role("button", name="Draw UMAP").click()
-    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    page.locator("#umap-before .js-plotly-plot").wait_for(timeout=120_000)
     _no_error(page)
     _shot(page, "3-embedding-map")
     page.get_by_role("tab", name="Diagnose").click()
@@ -159,7 +159,9 @@ def test_5_centering_run_and_its_comparison(page):
     page.get_by_role("tab", name="Align").click()
     page.click("#submit-btn")
     page.get_by_text("Submitted").first.wait_for(timeout=60_000)
-    page.locator("#runs-table").get_by_text("succeeded").first.wait_for(timeout=600_000)
+    from playwright.sync_api import expect
+
+    expect(page.locator("#runs-table")).to_contain_text("succeeded", timeout=600_000)
     assert "centering (mode=subtract, queries=own)" in page.locator("#runs-table").inner_text()
     _shot(page, "6-align-runs")
     page.get_by_role("tab", name="Compare").click()

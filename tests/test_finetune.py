@@ -114,3 +114,24 @@ def test_finetune_run_end_to_end_through_the_pipeline(tiny, tmp_path):
     n = tuned.n_texts_encoded
     tuned.encode([text], lang=q, role="query")
     assert tuned.n_texts_encoded == n  # served from the cache the after-evaluation filled
+
+
+def test_every_model_load_carries_the_model_spec(tiny, tmp_path, monkeypatch):
+    """Device, remote-code opt-in and sequence length reach the baseline, the trainer and the tuned model's load."""
+    import xlalign.encoders as enc
+
+    seen = []
+    real = enc.load_sentence_transformer
+
+    def spy(spec, **kw):
+        seen.append((spec.model, spec.trust_remote_code, spec.device, spec.max_seq_length, kw.get("device")))
+        return real(spec, **kw)
+
+    monkeypatch.setattr(enc, "load_sentence_transformer", spy)
+    model = ModelSpec(str(tiny), device="cpu", trust_remote_code=True, max_seq_length=64)
+    align = AlignSpec(method="finetune", finetune=FinetuneOptions(batch_size=8, max_seq_length=32, max_steps=1))
+    run_alignment(model, EvalSpec(langs=("en", "es")), align, tmp_path / "run",
+                  cache=EmbeddingCache(tmp_path / "c.sqlite"))
+    loaded = {m for m, *_ in seen}
+    assert loaded == {str(tiny), str(tmp_path / "run" / "model")}  # base (baseline + trainer) and the tuned copy
+    assert all(trust and dev == "cpu" and length == 64 and kw in (None, "cpu") for _, trust, dev, length, kw in seen)

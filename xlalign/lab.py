@@ -12,7 +12,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -269,29 +269,32 @@ class Lab:
             lines.append(f"> ⚠ {w}")
         return {"markdown": "\n\n".join(lines), "pivot": evaluation.pivot, "method": align.method}
 
-    def run_embeddings(self, run_id: str, diag: Diagnosis) -> tuple[CorpusEmbeddings, str]:
-        """``diag``'s corpus embedded as the run's aligned model would (transform or tuned model), and a label."""
+    def run_embeddings(self, run_id: str, model: ModelSpec, corpus: ParallelCorpus, embeddings: CorpusEmbeddings,
+                       langs: Sequence[str]) -> tuple[CorpusEmbeddings, str]:
+        """``corpus`` embedded as the run's aligned model would (its transform on ``embeddings``, the base
+        model's, or its tuned model), and the run's label."""
         from xlalign.align.lsar import LanguageSubspaceRemoval
         from xlalign.errors import ConfigError
         from xlalign.export import LanguageAwareTransform
 
-        model, _, align = self.run_config(run_id)
+        run_model, _, align = self.run_config(run_id)
         run_dir = self.run_dir(run_id)
         if read_status(run_dir).get("state") != "succeeded":
             raise ConfigError(f"run {run_id} has not finished")
-        if model.model != diag.model.model:
-            raise ConfigError(f"run {run_id} aligned {model.model}; this diagnosis used {diag.model.model}")
+        if run_model.model != model.model:
+            raise ConfigError(f"run {run_id} aligned {run_model.model}; this diagnosis used {model.model}")
         if align.method == "finetune":
-            tuned = self.encoder(ModelSpec(model=str(run_dir / "model"), precision=diag.model.precision))
-            return encode_corpus(diag.corpus, tuned, diag.spec.langs), align.describe()
+            from xlalign.align.pipeline import tuned_spec
+
+            return encode_corpus(corpus, self.encoder(tuned_spec(model, run_dir / "model")), langs), align.describe()
         if align.method == "lsar":
             est = LanguageSubspaceRemoval.load(run_dir / "lsar.safetensors")
-            return diag.embeddings.map(lambda lang, role, x: est.transform(x)), align.describe()
+            return embeddings.map(lambda lang, role, x: est.transform(x)), align.describe()
         transform = LanguageAwareTransform.load(run_dir / "transform")
-        missing = [x for x in diag.spec.langs if x not in transform.langs]
+        missing = [x for x in langs if x not in transform.langs]
         if missing:
             raise ConfigError(f"run {run_id} has no map for {', '.join(missing)} (it knows {', '.join(transform.langs)})")
-        return diag.embeddings.map(lambda lang, role, x: transform.apply(x, lang, role)), align.describe()
+        return embeddings.map(lambda lang, role, x: transform.apply(x, lang, role)), align.describe()
 
     def leaderboard(self, models: Sequence[str], data: str, langs: Sequence[str], pool: str, precision: str = "auto",
                     progress: Progress | None = None) -> pd.DataFrame:
@@ -304,20 +307,33 @@ class Lab:
         for n, name in enumerate(models):
             report(f"model {n + 1}/{len(models)}: {name}", n, len(models), overall=n / len(models))
             if name.startswith("run:"):
-                base_model = self.run_config(name.removeprefix("run:"))[0]
-                base = self.diagnose(ModelSpec(model=base_model.model, precision=precision),
-                                     EvalSpec(data=data, langs=tuple(langs), pool=pool, scenarios=("multi",)))
-                emb, _ = self.run_embeddings(name.removeprefix("run:"), base)
-                corpus = base.corpus
+                corpus, emb = self._run_on(name.removeprefix("run:"), data, langs, pool, precision)
             else:
                 corpus = self.corpus(data, langs)
                 emb = encode_corpus(corpus, self.encoder(ModelSpec(model=name, precision=precision)), langs)
             for target in langs[1:]:
                 spec = EvalSpec(data=data, langs=(langs[0], target), pool=pool)
                 result = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
-                rows += leaderboard_rows(name, result, data)
+                rows += [{**r, "queries": len(corpus)} for r in leaderboard_rows(name, result, data)]
         report("done", 1, 1, overall=1.0)
         return pd.DataFrame(rows)
+
+    def _run_on(self, run_id: str, data: str, langs: Sequence[str], pool: str, precision: str
+                ) -> tuple[ParallelCorpus, CorpusEmbeddings]:
+        """A finished run's aligned embeddings of ``data``; on the run's own data, only its held-out part
+        (the part its transform or fine-tune never saw)."""
+        import json
+
+        base_model, run_eval, _ = self.run_config(run_id)
+        base_model = replace(base_model, precision=precision)
+        corpus = self.corpus(data, langs)
+        split = json.loads((self.run_dir(run_id) / "split.json").read_text(encoding="utf-8"))
+        if run_eval.data == data and split.get("kind") == "group-split":
+            keep = set(split["test_items"])
+            corpus = corpus.subset([i for i, item in enumerate(corpus.item_ids) if item in keep])
+        base = encode_corpus(corpus, self.encoder(base_model), langs)
+        emb, _ = self.run_embeddings(run_id, base_model, corpus, base, langs)
+        return corpus, emb
 
     def export_zip(self, run_id: str, into: Path) -> Path:
         """The run's export (:func:`xlalign.export.export_run`) as ``<run>-export.zip`` inside ``into``."""

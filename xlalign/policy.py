@@ -41,9 +41,21 @@ def check_model(model_id: str, trust_remote_code: bool) -> None:
         return
     if trust_remote_code:
         raise ModelLoadError("remote code is disabled on this public server")
-    if model_id not in allowed_models():
+    if model_id not in allowed_models() and not _run_model(model_id):
         raise ModelLoadError(f"model {model_id!r} is not available on this public server; choose one of the listed "
                              "models (operators extend the list with XLALIGN_ALLOWED_MODELS)")
+
+
+def _run_model(model_id: str) -> bool:
+    """A model this server trained itself: a ``model`` folder directly inside a run of its runs folder."""
+    from xlalign.runs import default_runs_dir
+
+    try:
+        path = Path(model_id).resolve()
+        root = default_runs_dir().resolve()
+    except (OSError, ValueError):
+        return False
+    return path.name == "model" and path.parent.parent == root and path.is_dir()
 
 
 def max_upload_bytes() -> int:

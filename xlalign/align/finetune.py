@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from xlalign.corpus import ParallelCorpus
+from xlalign.device import gpu_task
 from xlalign.errors import ConfigError, CorpusError
 from xlalign.loaders import read_long_rows
 from xlalign.progress import Progress, silent
@@ -94,16 +95,15 @@ def planned_steps(n_triplets: int, options: FinetuneOptions) -> int:
     return min(steps, options.max_steps) if options.max_steps else steps
 
 
-def estimate_cpu_seconds(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
-                         count_tokens: Callable[[str], int] | None = None,
-                         encoder_params: float = REFERENCE_ENCODER_PARAMS) -> float:
-    """CPU time for the run: padded tokens per step × measured cost per token, scaled by model size.
+def padded_tokens(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
+                  count_tokens: Callable[[str], int] | None = None) -> int:
+    """Tokens the planned steps process: per step and column, the batch size × its longest text
+    (cut at ``max_seq_length``), batches taken in order and wrapping around as epochs do.
 
-    Batches are padded to their longest text per column and cut at ``max_seq_length``.
     ``count_tokens`` defaults to a conservative characters/3 when no tokenizer is at hand.
     """
     if not triplets:
-        return 0.0
+        return 0
     count = count_tokens or (lambda text: len(text) // 3 + 2)
     cap = options.max_seq_length or 512
     lengths = [[min(cap, count(t[c])) for c in TRIPLET_COLUMNS] for t in triplets]
@@ -112,7 +112,15 @@ def estimate_cpu_seconds(triplets: Sequence[dict[str, str]], options: FinetuneOp
         start = (step * options.batch_size) % len(lengths)
         batch = [lengths[(start + i) % len(lengths)] for i in range(min(options.batch_size, len(lengths)))]
         total += sum(len(batch) * max(row[c] for row in batch) for c in range(len(TRIPLET_COLUMNS)))
-    return total * CPU_SECONDS_PER_TOKEN * encoder_params / REFERENCE_ENCODER_PARAMS
+    return total
+
+
+def estimate_cpu_seconds(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
+                         count_tokens: Callable[[str], int] | None = None,
+                         encoder_params: float = REFERENCE_ENCODER_PARAMS) -> float:
+    """CPU time for the run: :func:`padded_tokens` × the measured cost per token, scaled by model size."""
+    return padded_tokens(triplets, options, count_tokens) * CPU_SECONDS_PER_TOKEN * encoder_params / \
+        REFERENCE_ENCODER_PARAMS
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,6 +204,17 @@ def _training_args(options: FinetuneOptions, model_spec: ModelSpec, work: Path, 
         report_to="none", disable_tqdm=True)
 
 
+#: ZeroGPU reservation: the CPU token-cost model divided by this speed-up of a Space GPU over the 2-core
+#: CPU it was measured on, plus start-up. An assumption until a GPU step time is measured (RESULTS.md).
+ZEROGPU_SPEEDUP = 25.0
+
+
+def _zerogpu_seconds(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence[dict[str, str]],
+                     *args: Any, **kwargs: Any) -> int:
+    return int(120 + estimate_cpu_seconds(triplets, options) / ZEROGPU_SPEEDUP)
+
+
+@gpu_task(_zerogpu_seconds)
 def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence[dict[str, str]],
              output_dir: str | Path, *, prompts: tuple[str, str] = ("", ""), progress: Progress | None = None,
              should_stop: Callable[[], bool] | None = None) -> FinetuneResult:

@@ -17,7 +17,7 @@ import json
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +268,11 @@ def _write_eval(folder: Path, result: EvalResult) -> None:
     atomic_write_csv(folder / "per_query.csv", result.per_query)
 
 
+def tuned_spec(model: ModelSpec, model_dir: str | Path) -> ModelSpec:
+    """The base model's spec (device, precision, batch, length, remote code) pointing at its tuned copy."""
+    return replace(model, model=str(model_dir))
+
+
 def _run_finetune(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, data: TrainingData,
                   encoder: SentenceTransformerEncoder, run_dir: Path, record: dict[str, Any], progress: Progress,
                   should_stop: Callable[[], bool] | None) -> EvalResult:
@@ -289,9 +294,7 @@ def _run_finetune(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, data
                           "seconds": round(result.seconds, 1), "seconds_per_step": result.seconds_per_step,
                           "device": result.device, "cpu_estimate_s": result.cpu_estimate_s,
                           "n_triplets": len(data.triplets)}
-    tuned = SentenceTransformerEncoder(
-        ModelSpec(model=str(result.model_dir), device=model.device, precision=model.precision,
-                  batch_size=model.batch_size, max_seq_length=model.max_seq_length), cache=encoder.cache)
+    tuned = SentenceTransformerEncoder(tuned_spec(model, result.model_dir), cache=encoder.cache)
     return evaluate(data.eval_corpus, tuned, evaluation, span(progress, 0.85, 0.95))
 
 
