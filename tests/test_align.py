@@ -504,3 +504,14 @@ def test_loading_an_artefact_of_the_wrong_kind_is_refused(tmp_path):
     LanguageCentering().fit({"en": np.eye(2), "xx": np.eye(2)}).save(tmp_path / "c.safetensors")
     with pytest.raises(ValueError, match="not a saved OrthogonalProcrustes"):
         OrthogonalProcrustes.load(tmp_path / "c.safetensors")
+
+
+def test_one_changed_query_is_never_significant():
+    """The sign-flip null of a single changed query is ±delta, half and half, so the two-sided p is ≈ 1; resampled
+    sums taken in another order must not break that tie (a regression: scipy's relative tolerance gave 0.001)."""
+    rng = np.random.default_rng(3)
+    before = rng.uniform(0, 100, size=84)
+    after = before.copy()
+    after[7] += 36.907
+    r = paired_test(before, after)
+    assert r["delta"] == pytest.approx(36.907 / 84) and r["p_value"] > 0.9
