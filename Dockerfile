@@ -14,8 +14,12 @@ WORKDIR /home/user/app
 COPY --chown=user requirements.txt .
 RUN pip install --no-cache-dir --user -r requirements.txt
 COPY --chown=user . .
-# Convert the bundled offline model at build time so the first request does not wait for it.
-RUN python -c "from xlalign.bundled import bundled_model_dir; print(bundled_model_dir())"
+# Convert the bundled offline model, and compile the ranking and UMAP kernels (numba caches them on disk),
+# at build time so that the first request waits for neither.
+RUN python -c "from xlalign.bundled import bundled_model_dir; print(bundled_model_dir())" \
+ && python -c "import numpy as np; from xlalign.ranking import rank_golds; \
+rank_golds(np.eye(2, dtype='f4'), np.eye(2, dtype='f4'), np.ones(2, int), np.array([[0], [1]])); \
+from xlalign.figures import warm_up; warm_up()"
 
 EXPOSE 7860
 CMD ["python", "app.py"]

@@ -260,9 +260,11 @@ def query_choices(diag: Diagnosis, lang: str, text: str) -> list[tuple[str, str]
 
 
 def clear_results() -> tuple[Any, ...]:
-    empty = figures.empty("press Diagnose")
+    """What every result panel shows after the data, languages, model or pool changed: nothing stale."""
+    empty = figures.empty("settings changed: run again")
     return (None, STALE, _empty(*EMPTY_SUMMARY), _empty(*EMPTY_SUMMARY), empty, empty, empty, _empty(*EMPTY_MATRIX),
-            _empty(*EMPTY_PER_QUERY), None, "", "", empty)
+            _empty(*EMPTY_PER_QUERY), None, "", "", empty, empty, empty, _empty(*HEADERS["rank"]), "",
+            _empty(*HEADERS["board"]), empty)
 
 
 # ---------------------------------------------------------------------------------- drill-down
@@ -660,7 +662,8 @@ def _compare_tab(ui: SimpleNamespace) -> None:
 def _wire(demo: gr.Blocks, ui: SimpleNamespace) -> None:
     config = [ui.dataset, ui.upload, ui.pivot, ui.targets, ui.model, ui.precision, ui.pool, ui.remote]
     results = [ui.diag, ui.verdict, ui.summary, ui.summary_full, ui.overview, ui.cdf, ui.matrix_plot, ui.matrix_table,
-               ui.per_query, ui.exports, ui.dd_info, ui.dd_docs, ui.umap_before]
+               ui.per_query, ui.exports, ui.dd_info, ui.dd_docs, ui.umap_before, ui.umap_after, ui.rank_plot,
+               ui.rank_table, ui.rank_text, ui.lb_table, ui.lb_plot]
     ui.dataset.change(on_data, [ui.dataset, ui.upload, ui.pivot], [ui.pivot, ui.targets, ui.data_note])
     ui.upload.change(on_data, [ui.dataset, ui.upload, ui.pivot], [ui.pivot, ui.targets, ui.data_note])
     ui.pivot.input(on_pivot, [ui.dataset, ui.upload, ui.pivot, ui.targets], ui.targets)

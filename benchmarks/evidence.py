@@ -92,14 +92,18 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--cache-dir", type=Path, default=None)
     ap.add_argument("--targets", default=",".join(DEMO_LANGS[1:]))
+    ap.add_argument("--langs", default="en,zh", help="xquad: the pair")
+    ap.add_argument("--no-finetune", action="store_true", help="training-free methods only")
     args = ap.parse_args()
     cache = EmbeddingCache(args.cache_dir / "embeddings.sqlite") if args.cache_dir else EmbeddingCache()
     model = ModelSpec()
     if args.which == "xquad":
-        evaluation = EvalSpec(data=str(args.xquad), langs=("en", "zh"))
-        results = {name: run_one(args.out, name, model, evaluation, spec, cache)
-                   for name, spec in methods(with_ablations=True).items()}
-        print(markdown(results, "zh", "XQuAD en+zh, held-out articles (dedup pools, 240 passages per language)"))
+        pivot, target = args.langs.split(",")
+        evaluation = EvalSpec(data=str(args.xquad), langs=(pivot, target))
+        chosen = {n: s for n, s in methods(with_ablations=not args.no_finetune).items()
+                  if not (args.no_finetune and s.method == "finetune")}
+        results = {name: run_one(args.out, name, model, evaluation, spec, cache) for name, spec in chosen.items()}
+        print(markdown(results, target, f"XQuAD {pivot}+{target}, held-out articles (dedup pools)"))
         return
     for target in args.targets.split(","):
         evaluation = EvalSpec(data="demo", langs=("en", target))

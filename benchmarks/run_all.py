@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_encode
 import bench_evaluators
+import bench_languages
 import bench_ranking
 import bench_training
 
@@ -42,7 +43,7 @@ def machine() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small sizes (a smoke run, not for RESULTS.md)")
-    ap.add_argument("--only", default="ranking,evaluators,encode,training")
+    ap.add_argument("--only", default="ranking,evaluators,encode,training,languages")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = ap.parse_args()
     only = set(args.only.split(","))
@@ -61,6 +62,9 @@ def main() -> None:
     if "training" in only:
         parts.append("## Training\n\n" + bench_training.markdown(bench_training.run(batch=8 if args.quick else 16,
                                                                                    steps=2 if args.quick else 3)))
+    if "languages" in only:
+        parts.append("## k-language evaluation cost\n\n" + bench_languages.markdown(
+            bench_languages.run(pairwise=not args.quick)))
     text = "\n\n".join(parts) + "\n"
     print(text)
     if not args.quick:

@@ -515,3 +515,12 @@ def test_one_changed_query_is_never_significant():
     after[7] += 36.907
     r = paired_test(before, after)
     assert r["delta"] == pytest.approx(36.907 / 84) and r["p_value"] > 0.9
+
+
+def test_job_progress_shows_step_loss_and_time_left(tmp_path):
+    from xlalign.jobs import JobContext
+
+    ctx = JobContext(tmp_path, {"state": "running"})
+    ctx.progress("training", 3, 60, loss=2.1934, eta_s=250.0, overall=0.4)
+    status = read_status(tmp_path)
+    assert status["message"] == "training 3/60 · loss 2.193 · about 4 min left" and status["progress"] == 0.4

@@ -82,7 +82,8 @@ def test_changing_the_configuration_clears_every_result(ui):
     cleared = ui.clear_results()
     assert cleared[0] is None and cleared[1] == ui.STALE
     assert all(len(cleared[i]) == 0 and len(cleared[i].columns) > 1 for i in (2, 3, 7, 8))  # empty, with headers
-    assert cleared[9] is None and cleared[10] == cleared[11] == ""
+    assert cleared[9] is None and cleared[10] == cleared[11] == "" and len(cleared) == 19
+    assert all(len(cleared[i]) == 0 for i in (15, 17))  # the language ranking and the model comparison too
 
 
 def test_drill_down_shows_full_wrapped_text_and_the_parallel_queries(ui, diagnosed):

@@ -61,8 +61,10 @@ class JobContext:
         frac = fraction(done, total, metrics)
         detail = {k: v for k, v in metrics.items() if k != "overall" and isinstance(v, (int, float, str)) and v is not None}
         step = f" {int(done)}/{int(total)}" if total else ""
-        self.update(message=f"{stage}{step}", progress=round(frac, 4) if frac is not None else self.status.get("progress"),
-                    detail=detail)
+        extra = (f" · loss {metrics['loss']:.3f}" if isinstance(metrics.get("loss"), (int, float)) else "") + (
+            f" · about {_duration(metrics['eta_s'])} left" if isinstance(metrics.get("eta_s"), (int, float)) else "")
+        self.update(message=f"{stage}{step}{extra}", detail=detail,
+                    progress=round(frac, 4) if frac is not None else self.status.get("progress"))
 
     def warn(self, message: str) -> None:
         with self._lock:
@@ -70,6 +72,10 @@ class JobContext:
             if message not in self.status["warnings"]:
                 self.status["warnings"].append(message)
         self.update()
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 JobFn = Callable[[JobContext], dict[str, Any] | None]
