@@ -23,7 +23,7 @@ import pandas as pd
 from xlalign import figures
 from xlalign.errors import XlalignError
 from xlalign.lab import Diagnosis, Lab, parallel_rows
-from xlalign.policy import allowed_models, max_upload_bytes, public_mode, redact_paths
+from xlalign.policy import allowed_models, max_upload_bytes, public_mode, redact_paths, uploaded_file
 from xlalign.progress import Progress
 from xlalign.runs import atomic_write_text, csv_text
 from xlalign.specs import (
@@ -114,9 +114,14 @@ def _upload_path(upload: Any) -> str | None:
 
 
 def _data(dataset: str, upload: Any) -> str:
+    """The data spec: a listed dataset, or an uploaded file (in public mode nothing else: no server paths)."""
     path = _upload_path(upload)
     if path is None:
+        if public_mode() and dataset not in DATASETS:
+            raise XlalignError(f"dataset must be one of {', '.join(DATASETS)} or an uploaded file")
         return dataset
+    if public_mode() and not uploaded_file(path):
+        raise XlalignError("that file is not an upload")
     if Path(path).stat().st_size > max_upload_bytes():
         raise XlalignError(f"the file is larger than {max_upload_bytes() // (1024 * 1024)} MB, this server's limit")
     return path

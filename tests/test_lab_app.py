@@ -242,3 +242,18 @@ def test_lab_diagnose_directly(tmp_path):
     assert lab.runs_table().set_index("run").loc[run_id, "state"] == "succeeded"
     emb, label = lab.run_embeddings(run_id, diag.model, diag.corpus, diag.embeddings, diag.spec.langs)
     assert label.startswith("lsar") and emb.passages["de"].shape == diag.embeddings.passages["de"].shape
+
+
+def test_public_mode_reads_only_listed_datasets_and_uploads(ui, monkeypatch, tmp_path):
+    monkeypatch.setenv("XLALIGN_PUBLIC", "1")
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
+    (tmp_path / "uploads").mkdir()
+    with pytest.raises(gr.Error, match="dataset must be one of demo, xquad, belebele"):
+        ui.on_data("/etc", None, "en")
+    outside = tmp_path / "elsewhere.jsonl"
+    outside.write_text('{"id": "1", "lang": "en", "passage": "p", "question": "q"}\n')
+    with pytest.raises(gr.Error, match="not an upload"):
+        ui.on_data("demo", str(outside), "en")
+    with pytest.raises(gr.Error) as e:
+        ui.run_diagnosis("demo", str(outside), "en", ["fr"], "latent", "auto", "dedup", True, progress=_no_progress)
+    assert str(tmp_path) not in str(e.value)

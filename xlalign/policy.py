@@ -58,6 +58,22 @@ def _run_model(model_id: str) -> bool:
     return path.name == "model" and path.parent.parent == root and path.is_dir()
 
 
+def upload_root() -> Path:
+    """Where Gradio stores uploads (``GRADIO_TEMP_DIR``, else ``<tmp>/gradio``)."""
+    import tempfile
+
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
+
+
+def uploaded_file(path: str | os.PathLike[str]) -> bool:
+    """True for a regular file inside Gradio's upload folder (what a visitor can have put there)."""
+    try:
+        resolved = Path(path).resolve()
+    except (OSError, ValueError):
+        return False
+    return resolved.is_file() and upload_root() in resolved.parents
+
+
 def max_upload_bytes() -> int:
     try:
         mb = float(os.environ.get("XLALIGN_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB))
@@ -92,4 +108,4 @@ def redact_paths(message: str) -> str:
 
 
 __all__ = ["PathRefused", "allowed_models", "check_model", "contained", "max_upload_bytes", "public_mode",
-           "redact_paths"]
+           "redact_paths", "upload_root", "uploaded_file"]
