@@ -4,9 +4,10 @@
     python benchmarks/evidence.py demo --out evidence/demo
 
 ``xquad``: XQuAD en+zh, article-disjoint halves (the held-out half only is evaluated): baseline,
-centering, LSAR, Procrustes and the JSD + InfoNCE fine-tune (1 epoch, CPU), its ablations (nce, jsd,
-nce_psg) and a small sweep of the JSD weight λ. ``demo``: the demo corpus, every target language
-against English, the same methods (fine-tune 1 epoch), plus LSAR fitted on all seven languages.
+centering, LSAR, Procrustes and the JSD + InfoNCE fine-tune (1 epoch, CPU); with ``--ablations`` also
+its ablations (nce, jsd, nce_psg) and a small sweep of the JSD weight λ (≈ 25 min of CPU each).
+``demo``: the demo corpus, every target language against English, the same
+methods (fine-tune 1 epoch), plus LSAR fitted on all seven languages.
 Each run is a normal run folder (``python -m xlalign compare`` reads them); the script prints the
 Markdown tables the README quotes: Multi Complete@10 and Max@R for target-language queries, and
 Mono-Same NDCG@10 (the cost), each after-value with the 95% CI of its change.
@@ -94,13 +95,14 @@ def main() -> None:
     ap.add_argument("--targets", default=",".join(DEMO_LANGS[1:]))
     ap.add_argument("--langs", default="en,zh", help="xquad: the pair")
     ap.add_argument("--no-finetune", action="store_true", help="training-free methods only")
+    ap.add_argument("--ablations", action="store_true", help="xquad: also the loss ablations and the λ sweep")
     args = ap.parse_args()
     cache = EmbeddingCache(args.cache_dir / "embeddings.sqlite") if args.cache_dir else EmbeddingCache()
     model = ModelSpec()
     if args.which == "xquad":
         pivot, target = args.langs.split(",")
         evaluation = EvalSpec(data=str(args.xquad), langs=(pivot, target))
-        chosen = {n: s for n, s in methods(with_ablations=not args.no_finetune).items()
+        chosen = {n: s for n, s in methods(with_ablations=args.ablations and not args.no_finetune).items()
                   if not (args.no_finetune and s.method == "finetune")}
         results = {name: run_one(args.out, name, model, evaluation, spec, cache) for name, spec in chosen.items()}
         print(markdown(results, target, f"XQuAD {pivot}+{target}, held-out articles (dedup pools)"))

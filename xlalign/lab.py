@@ -92,7 +92,7 @@ class Lab:
                  max_models: int = 2, max_corpora: int = 6) -> None:
         self.cache = cache or EmbeddingCache()
         self.store = RunStore(runs_dir)
-        self.interrupted = self.store.recover()
+        self.store.recover()  # runs a dead process left queued or running are marked interrupted
         self.jobs = JobRunner()
         self._encoders: LRU[ModelSpec, SentenceTransformerEncoder] = LRU(max_models)
         self._corpora: LRU[tuple[str, tuple[str, ...]], ParallelCorpus] = LRU(max_corpora)

@@ -56,7 +56,6 @@ class Pool:
     langs: tuple[str, ...]
     doc_langs: tuple[str, ...]
     query_ids: tuple[str, ...]
-    query_items: np.ndarray
     unit_lang: np.ndarray
     unit_index: np.ndarray
     unit_weight: np.ndarray
@@ -146,7 +145,6 @@ def build_pool(corpus: ParallelCorpus, langs: Sequence[str], scenario: str, quer
         langs=langs,
         doc_langs=tuple(pool_langs),  # type: ignore[arg-type]
         query_ids=corpus.item_ids,
-        query_items=np.arange(len(corpus)),
         unit_lang=np.repeat(np.array(pool_langs), n_passages),
         unit_index=np.tile(np.arange(n_passages), len(pool_langs)),
         unit_weight=np.tile(weight, len(pool_langs)).astype(np.int64),
