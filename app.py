@@ -38,8 +38,8 @@ from xlalign.specs import (
     options,
 )
 from xlalign.tables import HEADLINE, METRIC_LABELS, headline_compare, language_label, summary_pivot
+from xlalign.verdict import compare_finding, lang_name
 from xlalign.verdict import headline as verdict_headline
-from xlalign.verdict import lang_name
 
 DEFAULT_MODEL = os.environ.get("XLALIGN_DEFAULT_MODEL", DEFAULT_MODEL_ID)
 DATASETS = ["demo", "xquad", "belebele"]
@@ -482,7 +482,9 @@ def on_show_run(run_id: str, metric: str) -> tuple[Any, ...]:
     head.insert(len(head.columns), "significant", ["✔ q<0.05" if q < 0.05 else "" for q in head["q_value"]])
     choices = [m for m in dict.fromkeys(table.metric) if any(m in v for v in HEADLINE.values())]
     metric = metric if metric in choices else "complete@10"
-    return (header["markdown"], head, table.round(4), figures.compare_change(table, metric), files,
+    title, _, details = header["markdown"].partition("\n\n")
+    page = f"{title}\n\n**Finding**\n\n{compare_finding(table, pivot)}\n\n{details}"
+    return (page, head, table.round(4), figures.compare_change(table, metric), files,
             gr.Dropdown(choices=[(METRIC_LABELS.get(m, m), m) for m in choices], value=metric))
 
 

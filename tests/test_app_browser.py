@@ -171,5 +171,7 @@ def test_5_centering_run_and_its_comparison(page):
     page.locator("#cmp-header").get_by_text("centering (mode=subtract").wait_for(timeout=120_000)
     table = page.locator("#cmp-table").inner_text()
     assert "complete@10" in table and "zh" in table
+    header = page.locator("#cmp-header").inner_text()
+    assert "Finding" in header and "Chinese queries: Multi Complete@10" in header and "changed significantly" in header
     _no_error(page)
     _shot(page, "7-compare")

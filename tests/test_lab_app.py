@@ -171,7 +171,8 @@ def test_alignment_run_lifecycle_through_the_app(ui, diagnosed):
     assert f"run:{run_id}" in [v for _, v in models.choices]  # a finished run's aligned model can be compared
     assert table.state.iloc[0] == "succeeded" and table.progress.iloc[0] == "100%"
     header, head, _full, plot, files, _metric = ui.on_show_run(run_id, "complete@10")
-    assert header.startswith("### centering (mode=subtract, queries=own)")
+    assert header.startswith("### centering (mode=subtract, queries=own)\n\n**Finding**")
+    assert "**German queries**: Multi Complete@10" in header and "changed significantly" in header
     assert head.query_lang.iloc[0] == "de"  # target-language queries first
     assert {Path(f).name for f in files} == {"compare.csv", "before_per_query.csv", "after_per_query.csv"}
     assert "change" in plot.layout.yaxis.title.text
@@ -221,6 +222,30 @@ def test_compare_change_draws_the_change_with_its_ci():
     bar = fig.data[0]
     assert list(bar.y) == [30.0] and list(bar.error_y.array) == [5.0] and list(bar.error_y.arrayminus) == [10.0]
     assert bar.text[0].endswith("*")
+
+
+def test_compare_finding_states_the_change_its_ci_and_the_cost():
+    from xlalign.verdict import compare_finding, direction
+
+    rows = [("multi", "de", "complete@10", 10.0, 40.0, 20.0, 35.0, 0.001),
+            ("multi", "de", "displaced_by_own@10", 50.0, 5.0, -55.0, -35.0, 0.002),
+            ("multi", "de", "displaced_by_pivot@10", 30.0, 20.0, -15.0, -5.0, 0.01),
+            ("multi", "de", "same_lang_preference", 100.0, 60.0, -50.0, -30.0, 0.001),
+            ("mono-same", "de", "ndcg@10", 90.0, 88.0, -3.0, -1.0, 0.03),
+            ("multi", "en", "max_r", 20.0, 25.0, 1.0, 9.0, 0.2)]
+    table = pd.DataFrame(rows, columns=["scenario", "query_lang", "metric", "before", "after", "ci_low", "ci_high",
+                                        "q_value"])
+    table["delta"] = table.after - table.before
+    text = compare_finding(table, "en")
+    assert text.splitlines()[0] == (
+        "- **German queries**: Multi Complete@10 10.0% → 40.0% (+30.0, 95% CI +20.0…+35.0, q = 0.001); "
+        "same-language clustering (displaced_by_own@10) 50.0% → 5.0% (-45.0, 95% CI -55.0…-35.0, q = 0.002); "
+        "own-language search (Mono-Same NDCG@10) 90.0 → 88.0 (-2.0, 95% CI -3.0…-1.0, q = 0.03).")
+    # complete@10 and both falling rates improved; the NDCG loss is worse; same_lang_preference is neutral
+    assert text.splitlines()[1] == ("- Of 6 tests, 5 changed significantly (Benjamini–Hochberg q < 0.05): "
+                                    "3 for the better, 1 for the worse, 1 neutral.")
+    assert "**" not in compare_finding(table, "en", markdown=False)
+    assert (direction("max_r", -1.0), direction("ndcg@10", -1.0), direction("same_lang_preference", 5.0)) == (1, -1, 0)
 
 
 def test_bias_matrix_uses_a_fixed_scale():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from xlalign.evaluate import PIVOT_ALIASES, EvalResult, metric_order, scenario_order
-from xlalign.verdict import headline, lang_name, verdicts
+from xlalign.verdict import compare_finding, headline, lang_name, verdicts
 
 #: Headline metrics per scenario (Hong et al. report Complete@10/Max@R for Multi, NDCG@1/MRR otherwise).
 HEADLINE: dict[str, tuple[str, ...]] = {
@@ -94,7 +94,8 @@ def headline_compare(table: pd.DataFrame, pivot: str | None = None) -> pd.DataFr
 def format_compare(table: pd.DataFrame, title: str, pivot: str | None = None) -> str:
     shown = headline_compare(table, pivot)[["scenario", "query_lang", "doc_lang", "metric", "before", "after", "delta",
                                             "ci_low", "ci_high", "q_value"]]
-    return title + "\n" + shown.to_string(index=False, float_format=lambda v: f"{v:.2f}")
+    finding = compare_finding(table, pivot, markdown=False) if pivot else ""
+    return "\n".join(filter(None, [title, finding, shown.to_string(index=False, float_format=lambda v: f"{v:.2f}")]))
 
 
 def language_label(code: str) -> str:

@@ -144,5 +144,62 @@ def headline(found: Sequence[Verdict], pivot: str) -> str:
     return "Finding — " + "; ".join(parts) + f" (rule: a bias dominates when ≥ {THRESHOLD:.0f}% of queries show it)."
 
 
-__all__ = ["CLUSTERING", "INCLINATION", "KINDS", "LANG_NAMES", "THRESHOLD", "Verdict", "headline", "lang_name",
-           "verdict_for", "verdicts"]
+#: Metrics where a fall is an improvement; ``same_lang_preference`` is neither better nor worse.
+LOWER_IS_BETTER = frozenset({"max_r", "displaced_by_own@10", "displaced_by_pivot@10", "pivot_over_gold",
+                             "pivot_intrusion@1", "same_over_other_gold", "english_over_gold", "english_intrusion@1"})
+NEUTRAL = frozenset({"same_lang_preference"})
+ALPHA = 0.05
+
+
+def direction(metric: str, delta: float) -> int:
+    """+1 when a change of ``delta`` in ``metric`` is an improvement, −1 when it is a loss, 0 when neutral."""
+    if metric in NEUTRAL or delta == 0:
+        return 0
+    return (-1 if delta > 0 else 1) if metric in LOWER_IS_BETTER else (1 if delta > 0 else -1)
+
+
+def _change(row: pd.Series, unit: str = "") -> str:
+    sig = f"q = {row.q_value:.2g}" if row.q_value < ALPHA else f"q = {row.q_value:.2g}, not significant"
+    return (f"{row.before:.1f}{unit} → {row.after:.1f}{unit} ({row.delta:+.1f}, 95% CI {row.ci_low:+.1f}…"
+            f"{row.ci_high:+.1f}, {sig})")
+
+
+def _row(table: pd.DataFrame, scenario: str, query_lang: str, metric: str) -> pd.Series | None:
+    hit = table[(table.scenario == scenario) & (table.query_lang == query_lang) & (table.metric == metric)]
+    return None if hit.empty else hit.iloc[0]
+
+
+def compare_finding(table: pd.DataFrame, pivot: str, markdown: bool = True) -> str:
+    """The finding of a before/after table (``compare.csv`` rows) in words, one line per target language.
+
+    Per target language: the Multi-pool Complete@10 (the paper's headline), the deciding verdict rate that
+    fell most, and the cost on own-language search (Mono-Same NDCG@10), each with its 95% CI and BH q-value;
+    then how many of all tests changed significantly (q < 0.05) for better and for worse. ``markdown=False``
+    drops the bold marks (terminal output).
+    """
+    lines = []
+    targets = [q for q in dict.fromkeys(table.query_lang) if q != pivot]
+    for q in targets:
+        parts = []
+        if (c10 := _row(table, "multi", q, "complete@10")) is not None:
+            parts.append(f"Multi Complete@10 {_change(c10, '%')}")
+        rates = [r for m in (CLUSTERING, INCLINATION) if (r := _row(table, "multi", q, m)) is not None]
+        if rates:
+            worst = min(rates, key=lambda r: r.delta)
+            label = "same-language clustering" if worst.metric == CLUSTERING else f"{lang_name(pivot)} inclination"
+            parts.append(f"{label} ({worst.metric}) {_change(worst, '%')}")
+        if (same := _row(table, "mono-same", q, "ndcg@10")) is not None:
+            parts.append(f"own-language search (Mono-Same NDCG@10) {_change(same)}")
+        if parts:
+            lines.append(f"- **{lang_name(q)} queries**: " + "; ".join(parts) + ".")
+    signs = [direction(m, d) for m, d, qv in zip(table.metric, table.delta, table.q_value, strict=True) if qv < ALPHA]
+    better, worse = signs.count(1), signs.count(-1)
+    lines.append(f"- Of {len(table)} tests, {len(signs)} changed significantly (Benjamini–Hochberg q < {ALPHA}): "
+                 f"{better} for the better, {worse} for the worse"
+                 + (f", {len(signs) - better - worse} neutral." if len(signs) > better + worse else "."))
+    text = "\n".join(lines)
+    return text if markdown else text.replace("**", "")
+
+
+__all__ = ["CLUSTERING", "INCLINATION", "KINDS", "LANG_NAMES", "LOWER_IS_BETTER", "THRESHOLD", "Verdict",
+           "compare_finding", "direction", "headline", "lang_name", "verdict_for", "verdicts"]
