@@ -9,6 +9,9 @@
    and compared (relative loss error, gradient cosine).
 2. **Step time.** A few optimiser steps of the JSD + InfoNCE fine-tune in fp32 and in bf16 mixed
    precision on this machine's device (samples/s). On CUDA the same script gives the GPU figures.
+3. **The up-front CPU estimate** (``estimate_cpu_seconds``, shown before a fine-tune starts) against the
+   measured fp32 step time, for short (demo) and long (XQuAD, when ``../shared/data/xquad`` exists)
+   passages at batch 16 and 32 (CPU only).
 """
 
 from __future__ import annotations
@@ -23,11 +26,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from xlalign.align.finetune import finetune, triplets_from_corpus
+from xlalign.align.finetune import estimate_cpu_seconds, finetune, triplets_from_corpus
 from xlalign.align.losses import JSDInfoNCELoss
 from xlalign.bundled import bundled_model_dir
 from xlalign.device import best_device, cpu_has_bf16_units, cpu_model
-from xlalign.loaders import load_demo
+from xlalign.loaders import load_corpus, load_demo
 from xlalign.specs import FinetuneOptions, ModelSpec
 
 
@@ -68,19 +71,51 @@ def jsd_under_bf16(model_dir: Path, batch: int, device: str) -> dict[str, float]
     return out
 
 
-def step_time(model_dir: Path, batch: int, steps: int, device: str, bf16: bool) -> float:
-    demo = load_demo(["en", "zh"])
-    trip = triplets_from_corpus(demo, "en", "zh")[: batch * steps]
+DEFAULT_XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad"
+PROMPTS = ("query: ", "passage: ")
+
+
+def _seconds_per_step(model_dir: Path, trip: list[dict[str, str]], batch: int, steps: int, device: str,
+                      bf16: bool) -> float:
+    """Wall seconds per optimiser step, timed from the end of the first step (start-up excluded)."""
     opts = FinetuneOptions(batch_size=batch, max_steps=steps, max_seq_length=256, bf16=bf16)
     with tempfile.TemporaryDirectory() as tmp:
-        res = finetune(ModelSpec(str(model_dir), device=device), opts, trip, Path(tmp) / "m",
-                       prompts=("query: ", "passage: "))
+        res = finetune(ModelSpec(str(model_dir), device=device), opts, trip, Path(tmp) / "m", prompts=PROMPTS)
     times = [e["elapsed_s"] for e in res.log if "loss" in e]
-    per_step = (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else res.seconds / max(1, res.steps)
-    return batch / per_step
+    return (times[-1] - times[0]) / (len(times) - 1) if len(times) > 1 else res.seconds / max(1, res.steps)
 
 
-def run(batch: int = 16, steps: int = 3) -> dict[str, Any]:
+def step_time(model_dir: Path, batch: int, steps: int, device: str, bf16: bool) -> float:
+    trip = triplets_from_corpus(load_demo(["en", "zh"]), "en", "zh")[: batch * steps]
+    return batch / _seconds_per_step(model_dir, trip, batch, steps, device, bf16)
+
+
+def estimate_check(model_dir: Path, xquad: Path | None, steps: int = 3) -> list[dict[str, Any]]:
+    """Estimated vs measured fp32 seconds per step on CPU, for the steps that are timed (2…steps)."""
+    from sentence_transformers import SentenceTransformer
+
+    tokenizer = SentenceTransformer(str(model_dir), device="cpu").tokenizer
+    count = lambda text: len(tokenizer(text, truncation=True, max_length=256)["input_ids"])
+    sources = {"demo": triplets_from_corpus(load_demo(["en", "zh"]), "en", "zh")}
+    if xquad is not None and xquad.is_dir():
+        sources["XQuAD"] = triplets_from_corpus(load_corpus(str(xquad), ["en", "zh"]), "en", "zh")
+    rows = []
+    for name, all_trip in sources.items():
+        for batch in (16, 32):
+            trip = all_trip[: batch * steps]
+            timed = trip[batch:]  # the steps after the first
+            prompted = [{"q_en": PROMPTS[0] + t["q_en"], "p_en": PROMPTS[1] + t["p_en"], "p_tgt": PROMPTS[1] + t["p_tgt"]}
+                        for t in timed]
+            est = estimate_cpu_seconds(prompted, FinetuneOptions(batch_size=batch, max_seq_length=256), count)
+            est /= max(1, len(timed) // batch)
+            measured = _seconds_per_step(model_dir, trip, batch, steps, "cpu", bf16=False)
+            length = sum(min(256, count(PROMPTS[1] + t["p_en"])) for t in timed) / len(timed)
+            rows.append({"data": name, "batch": batch, "mean_passage_tokens": length, "measured_s": measured,
+                         "estimate_s": est})
+    return rows
+
+
+def run(batch: int = 16, steps: int = 3, xquad: Path | None = DEFAULT_XQUAD) -> dict[str, Any]:
     device = best_device()
     model_dir = bundled_model_dir()
     out: dict[str, Any] = {"device": device, "cpu": cpu_model(), "bf16_units": cpu_has_bf16_units(), "batch": batch,
@@ -89,6 +124,8 @@ def run(batch: int = 16, steps: int = 3) -> dict[str, Any]:
         out["gpu"] = torch.cuda.get_device_name(0)
     out["fp32_samples_per_s"] = step_time(model_dir, batch, steps, device, bf16=False)
     out["bf16_samples_per_s"] = step_time(model_dir, batch, steps, device, bf16=True)
+    if device == "cpu":
+        out["estimate"] = estimate_check(model_dir, xquad, steps)
     return out
 
 
@@ -105,7 +142,19 @@ def markdown(r: dict[str, Any]) -> str:
         "| fine-tune step (JSD + InfoNCE) | samples/s | ratio |", "|---|---|---|",
         f"| fp32 | {r['fp32_samples_per_s']:.2f} | 1.00 |",
         f"| bf16 mixed precision | {r['bf16_samples_per_s']:.2f} | {r['bf16_samples_per_s'] / r['fp32_samples_per_s']:.2f}× |",
+        *_estimate_markdown(r.get("estimate") or []),
     ])
+
+
+def _estimate_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    out = ["", "Up-front CPU estimate vs measured fp32 step (en+zh triplets, max length 256):", "",
+           "| data | batch | mean passage tokens | measured s/step | estimate s/step | estimate / measured |",
+           "|---|---|---|---|---|---|"]
+    out += [f"| {r['data']} | {r['batch']} | {r['mean_passage_tokens']:.0f} | {r['measured_s']:.1f} | "
+            f"{r['estimate_s']:.1f} | {r['estimate_s'] / r['measured_s']:.2f} |" for r in rows]
+    return out
 
 
 def main() -> None:

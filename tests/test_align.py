@@ -21,6 +21,7 @@ from xlalign.align.finetune import (
     estimate_cpu_seconds,
     learning_rate,
     load_triplets,
+    padded_batches,
     padded_tokens,
     planned_steps,
 )
@@ -358,6 +359,19 @@ def test_padded_tokens_are_counted_per_batch_and_column():
     assert padded_tokens(same, FinetuneOptions(batch_size=2, max_seq_length=80), count) == 2 * (10 + 80 + 50)
     assert estimate_cpu_seconds(triplets, cfg, count, encoder_params=2 * REFERENCE_ENCODER_PARAMS) == \
         pytest.approx(2 * estimate_cpu_seconds(triplets, cfg, count))  # scales with the encoder's size
+    assert padded_batches(triplets, cfg, count) == [(2, 20), (2, 80), (2, 60)] * 3
+
+
+def test_cpu_estimate_is_the_cost_model_by_hand(monkeypatch):
+    import xlalign.align.finetune as ft
+
+    monkeypatch.setattr(ft, "CPU_SECONDS_PER_TOKEN", 1e-3)
+    monkeypatch.setattr(ft, "CPU_SECONDS_PER_TOKEN_SQUARED", 1e-6)
+    triplets = [{"q_en": "q" * 10, "p_en": "p" * 100, "p_tgt": "t" * 50}, {"q_en": "q" * 20, "p_en": "p" * 40, "p_tgt": "t" * 60}]
+    cfg = FinetuneOptions(batch_size=2, max_seq_length=80, max_steps=1)
+    # one step, columns (n=2, L=20), (2, 80), (2, 60): Σ n·L·(a + b·n·L)
+    by_hand = sum(2 * n * (1e-3 + 1e-6 * 2 * n) for n in (20, 80, 60))
+    assert estimate_cpu_seconds(triplets, cfg, len) == pytest.approx(by_hand)
     assert planned_steps(100, FinetuneOptions(batch_size=32)) == 4
     # max steps caps the epochs' steps and never adds any: 11 steps an epoch, capped at 30 → 11
     assert planned_steps(352, FinetuneOptions(batch_size=32, max_steps=30)) == 11

@@ -30,12 +30,15 @@ from xlalign.progress import Progress, silent
 from xlalign.specs import FinetuneOptions, ModelSpec, to_dict
 
 TRIPLET_COLUMNS = ("q_en", "p_en", "p_tgt")
-#: Measured on this project's 2-core CPU machine: one training step (forward + backward of the three
-#: columns) costs 1.9 ms per padded token for multilingual-e5-small, whose encoder without the word
-#: embeddings has 21.3 M parameters (7.9–9.1 s per step at batch 16 on the demo corpus). Larger
-#: encoders scale with their parameter count. Used for the up-front CPU estimate only; once steps run,
-#: the ETA comes from the measured step times (on every device).
-CPU_SECONDS_PER_TOKEN = 1.9e-3
+#: CPU cost model of a training step (forward + backward of the three columns), for the up-front
+#: estimate only (once steps run, the ETA comes from the measured step times, on every device): a
+#: column of n rows padded to L tokens costs n·L·(a + b·n·L) seconds — the cost per token grows with
+#: the tokens in the batch, whose activations kept for the backward pass outgrow the CPU caches.
+#: a = CPU_SECONDS_PER_TOKEN, b = CPU_SECONDS_PER_TOKEN_SQUARED, measured for multilingual-e5-small
+#: (21.3 M encoder parameters without the word embeddings) on this project's 2-core CPU; larger encoders
+#: scale with their parameter count. ``benchmarks/bench_training.py`` checks the model (RESULTS.md).
+CPU_SECONDS_PER_TOKEN = 8.1e-4
+CPU_SECONDS_PER_TOKEN_SQUARED = 5.0e-7
 REFERENCE_ENCODER_PARAMS = 21.3e6
 #: Prefix of the temporary training folders (removed when a run ends; leftovers of killed runs are cleaned).
 TRAIN_TMP_PREFIX = ".xlalign-train-"
@@ -95,32 +98,40 @@ def planned_steps(n_triplets: int, options: FinetuneOptions) -> int:
     return min(steps, options.max_steps) if options.max_steps else steps
 
 
-def padded_tokens(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
-                  count_tokens: Callable[[str], int] | None = None) -> int:
-    """Tokens the planned steps process: per step and column, the batch size × its longest text
-    (cut at ``max_seq_length``), batches taken in order and wrapping around as epochs do.
+def padded_batches(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
+                   count_tokens: Callable[[str], int] | None = None) -> list[tuple[int, int]]:
+    """(rows, padded length) of every column of every planned step: the batch's longest text, cut at
+    ``max_seq_length``; batches taken in order and wrapping around as epochs do.
 
     ``count_tokens`` defaults to a conservative characters/3 when no tokenizer is at hand.
     """
     if not triplets:
-        return 0
+        return []
     count = count_tokens or (lambda text: len(text) // 3 + 2)
     cap = options.max_seq_length or 512
     lengths = [[min(cap, count(t[c])) for c in TRIPLET_COLUMNS] for t in triplets]
-    total = 0
+    out = []
     for step in range(planned_steps(len(triplets), options)):
         start = (step * options.batch_size) % len(lengths)
         batch = [lengths[(start + i) % len(lengths)] for i in range(min(options.batch_size, len(lengths)))]
-        total += sum(len(batch) * max(row[c] for row in batch) for c in range(len(TRIPLET_COLUMNS)))
-    return total
+        out += [(len(batch), max(row[c] for row in batch)) for c in range(len(TRIPLET_COLUMNS))]
+    return out
+
+
+def padded_tokens(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
+                  count_tokens: Callable[[str], int] | None = None) -> int:
+    """Tokens the planned steps process, padding included (see :func:`padded_batches`)."""
+    return sum(n * length for n, length in padded_batches(triplets, options, count_tokens))
 
 
 def estimate_cpu_seconds(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
                          count_tokens: Callable[[str], int] | None = None,
                          encoder_params: float = REFERENCE_ENCODER_PARAMS) -> float:
-    """CPU time for the run: :func:`padded_tokens` × the measured cost per token, scaled by model size."""
-    return padded_tokens(triplets, options, count_tokens) * CPU_SECONDS_PER_TOKEN * encoder_params / \
-        REFERENCE_ENCODER_PARAMS
+    """CPU time for the run: Σ over steps and columns of n·L·(a + b·n·L) (see ``CPU_SECONDS_PER_TOKEN``),
+    scaled by the encoder's size."""
+    seconds = sum(n * length * (CPU_SECONDS_PER_TOKEN + CPU_SECONDS_PER_TOKEN_SQUARED * n * length)
+                  for n, length in padded_batches(triplets, options, count_tokens))
+    return seconds * encoder_params / REFERENCE_ENCODER_PARAMS
 
 
 # --------------------------------------------------------------------------------------------
