@@ -32,6 +32,10 @@ METRIC_LABELS: dict[str, str] = {
 }
 
 
+#: What the pool holds, relative to the query's language (Mono-Cross rows name their document language).
+DOCS_LABEL = {"multi": "all languages", "multi-1": "all but own", "mono-same": "own language"}
+
+
 def _headline_rows(summary: pd.DataFrame) -> pd.Series:
     return pd.Series([m in HEADLINE.get(s, ()) for s, m in zip(summary["scenario"], summary["metric"], strict=True)],
                      index=summary.index)
@@ -42,7 +46,7 @@ def summary_pivot(summary: pd.DataFrame, headline_only: bool = True, decimals: i
     df = summary[~summary.metric.isin(list(PIVOT_ALIASES))]
     if headline_only:
         df = df[_headline_rows(df)]
-    df = df.assign(docs=[d if s == "mono-cross" else "" for s, d in zip(df.scenario, df.doc_lang, strict=True)])
+    df = df.assign(docs=[DOCS_LABEL.get(s, d) for s, d in zip(df.scenario, df.doc_lang, strict=True)])
     table = df.pivot_table(index=["scenario", "docs", "metric"], columns="query_lang", values="value", sort=False)
     order = sorted(table.index, key=lambda k: (scenario_order(k[0]), k[1], metric_order(k[2])))
     table = table.loc[order]
