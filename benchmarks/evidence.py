@@ -96,6 +96,8 @@ def main() -> None:
     ap.add_argument("--langs", default="en,zh", help="xquad: the pair")
     ap.add_argument("--no-finetune", action="store_true", help="training-free methods only")
     ap.add_argument("--ablations", action="store_true", help="xquad: also the loss ablations and the λ sweep")
+    ap.add_argument("--only", default=None, help="xquad: comma-separated method names to run or read (e.g. "
+                                                 "'centering,finetune jsd'); default all")
     args = ap.parse_args()
     cache = EmbeddingCache(args.cache_dir / "embeddings.sqlite") if args.cache_dir else EmbeddingCache()
     model = ModelSpec()
@@ -104,6 +106,12 @@ def main() -> None:
         evaluation = EvalSpec(data=str(args.xquad), langs=(pivot, target))
         chosen = {n: s for n, s in methods(with_ablations=args.ablations and not args.no_finetune).items()
                   if not (args.no_finetune and s.method == "finetune")}
+        if args.only:
+            wanted = [n.strip() for n in args.only.split(",")]
+            unknown = [n for n in wanted if n not in chosen]
+            if unknown:
+                ap.error(f"unknown method(s) {unknown}; choose from {list(chosen)}")
+            chosen = {n: chosen[n] for n in wanted}
         results = {name: run_one(args.out, name, model, evaluation, spec, cache) for name, spec in chosen.items()}
         print(markdown(results, target, f"XQuAD {pivot}+{target}, held-out articles (dedup pools)"))
         return
