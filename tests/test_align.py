@@ -164,6 +164,24 @@ def test_procrustes_with_centering_recovers_rotation_and_offset():
     np.testing.assert_allclose(est.transform(x), y, atol=1e-4)
 
 
+def test_procrustes_with_few_pairs_is_optimal_and_the_identity_outside_their_span():
+    from scipy.linalg import orthogonal_procrustes
+
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(6, 40)), rng.normal(size=(6, 40))
+    with pytest.warns(FewPairsWarning):
+        est = OrthogonalProcrustes(center=False, normalize=False).fit(x, y)
+    w = est.W_
+    np.testing.assert_allclose(w.T @ w, np.eye(40), atol=1e-10)  # orthogonal
+    free, _ = orthogonal_procrustes(x, y)  # scipy's unrestricted optimum reaches the same residual
+    assert np.linalg.norm(x @ w - y) == pytest.approx(np.linalg.norm(x @ free - y), rel=1e-10)
+    span = np.linalg.qr(np.concatenate([x, y]).T)[0]  # (40, 12)
+    v = rng.normal(size=40)
+    v -= span @ (span.T @ v)  # a direction no pair touches: left as it is
+    np.testing.assert_allclose(v @ w, v, atol=1e-10)
+    assert np.linalg.norm(v @ free - v) > 0.1  # where the unrestricted SVD solution scrambles it
+
+
 def test_procrustes_warns_when_pairs_below_dimension():
     rng = np.random.default_rng(0)
     with pytest.warns(FewPairsWarning, match="10 parallel pairs for 32 dimensions"):

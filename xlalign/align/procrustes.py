@@ -9,6 +9,15 @@ target-language embeddings onto their English counterparts.
 
 X holds target-language rows, Y the parallel English rows (both (n, d)). With ``center=True`` the
 means are removed first and x ↦ (x − μ_X) W + μ_Y.
+
+**Fewer pairs than dimensions.** When the rows of X and Y span only k < d dimensions, the optimum
+fixes W on that span alone; SVD fills the rest with an arbitrary rotation, which scrambles every
+direction the pairs never saw. So W is fitted in the span and is the identity outside it: with Q (d, k)
+an orthonormal basis of span(rows of X and Y) and R the Procrustes rotation of (XQ, YQ),
+W = I − QQᵀ + Q R Qᵀ — orthogonal, and as close to X W ≈ Y as the unrestricted optimum (both reach
+the same residual, tested). With k = d it is the ordinary solution. Demo corpus, 168 pairs in 384
+dimensions, held-out es Multi Complete@10 79.8 before: 50.0 after the SVD rotation, 72.6 after this
+one — still below the baseline: so few pairs overfit even inside their span.
 """
 
 from __future__ import annotations
@@ -31,6 +40,18 @@ def mean_cosine_distance(x: np.ndarray, y: np.ndarray) -> float:
     xn = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     yn = y / np.maximum(np.linalg.norm(y, axis=1, keepdims=True), 1e-12)
     return float(np.mean(1.0 - (xn * yn).sum(axis=1)))
+
+
+def span_procrustes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The orthogonal W minimising ‖XW − Y‖_F that is the identity outside the rows' span (module docstring)."""
+    from scipy.linalg import orth, orthogonal_procrustes
+
+    d = x.shape[1]
+    q = orth(np.concatenate([x, y]).T)  # (d, k): basis of the span of every row of X and Y
+    if q.shape[1] >= d:
+        return orthogonal_procrustes(x, y)[0]
+    r, _ = orthogonal_procrustes(x @ q, y @ q)
+    return np.eye(d) - q @ q.T + q @ r @ q.T
 
 
 class FewPairsWarning(UserWarning):
@@ -56,13 +77,12 @@ class OrthogonalProcrustes:
             raise ValueError("X or Y contains NaN or infinite values")
         self.n_pairs_ = n
         if n < d:
-            warnings.warn(f"{n} parallel pairs for {d} dimensions: the rotation is under-determined and will "
-                          f"overfit (compare fit vs held-out distance)", FewPairsWarning, stacklevel=2)
+            warnings.warn(f"{n} parallel pairs for {d} dimensions: the rotation is under-determined (fitted in "
+                          f"the pairs' span, the identity elsewhere) and may overfit (compare fit vs held-out "
+                          f"distance)", FewPairsWarning, stacklevel=2)
         self.mean_x_ = x.mean(axis=0) if self.center else np.zeros(d)
         self.mean_y_ = y.mean(axis=0) if self.center else np.zeros(d)
-        from scipy.linalg import orthogonal_procrustes
-
-        self.W_, _ = orthogonal_procrustes(x - self.mean_x_, y - self.mean_y_)
+        self.W_ = span_procrustes(x - self.mean_x_, y - self.mean_y_)
         self.fit_distance_before_ = mean_cosine_distance(x, y)
         self.fit_distance_ = mean_cosine_distance(self.transform(x), y)
         return self
