@@ -49,7 +49,7 @@ def jsd_under_bf16(model_dir: Path, batch: int, device: str) -> dict[str, float]
     demo = load_demo(["en", "zh"])
     trip = triplets_from_corpus(demo, "en", "zh")[:batch]
     feats = [model.tokenize(["passage: " + t[c] for t in trip]) for c in ("p_en", "p_tgt")]
-    feats = [{k: v.to(device) for k, v in f.items()} for f in feats]
+    feats = [{k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in f.items()} for f in feats]
     loss = JSDInfoNCELoss(model, variant="jsd")
 
     def grad(bf16: bool, naive: bool) -> tuple[float, torch.Tensor]:
