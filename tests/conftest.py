@@ -100,5 +100,5 @@ def bundled_encoder(bundled_dir: Path, bundled_cache_dir: Path):
     from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
     from xlalign.specs import ModelSpec
 
-    return SentenceTransformerEncoder(ModelSpec(str(bundled_dir), device="cpu"),
+    return SentenceTransformerEncoder(ModelSpec(str(bundled_dir), device="cpu", precision="fp32"),
                                       cache=EmbeddingCache(bundled_cache_dir / "embeddings.sqlite"))

@@ -3,11 +3,51 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from xlalign.encoders import CachedEncoder, Role
+
+#: Bits of the exact grid: entries are multiples of 2**-EXACT_BITS.
+EXACT_BITS = 11
+#: Extra dimensions that make every squared norm exactly 1 (Lagrange: four squares suffice).
+PAD_DIMS = 4
+
+
+def four_squares(n: int) -> tuple[int, int, int, int]:
+    """Non-negative integers (a, b, c, d) with a² + b² + c² + d² = n (Lagrange's theorem; small n)."""
+    for a in range(math.isqrt(n), -1, -1):
+        for b in range(min(a, math.isqrt(n - a * a)), -1, -1):
+            rest = n - a * a - b * b
+            for c in range(min(b, math.isqrt(rest)), -1, -1):
+                d = math.isqrt(rest - c * c)
+                if d <= c and d * d == rest - c * c:
+                    return a, b, c, d
+    raise AssertionError(f"no four squares for {n}")  # unreachable: every n ≥ 0 has them
+
+
+def exact_unit_rows(x: np.ndarray, bits: int = EXACT_BITS) -> np.ndarray:
+    """Unit rows on a grid of 2**-bits: the direction of each row of ``x``, plus ``PAD_DIMS`` columns.
+
+    Every entry is m / 2**bits with integer m and every row's squared norm is exactly 1, so each
+    product of two entries is a multiple of 2**-(2·bits) and, by Cauchy–Schwarz, every partial sum of
+    an inner product lies in [-1, 1]: 2·bits + 1 ≤ 24 bits, exact in float32 whatever the summation
+    order (BLAS kernel, CPU, block size) and ``l2_normalise`` divides by exactly 1. Scores and hence
+    ranks are then the same on every machine. The padding columns (norm ≲ 0.05) fill the remainder.
+    """
+    scale = 1 << bits
+    target = scale * scale
+    out = np.zeros((len(x), x.shape[1] + PAD_DIMS), dtype=np.float64)
+    for i, row in enumerate(np.asarray(x, dtype=np.float64)):
+        m = np.rint(row / max(np.linalg.norm(row), 1e-300) * (scale - 2)).astype(np.int64)
+        while (m * m).sum() > target:  # rounding up can overshoot: shrink the largest entry
+            j = int(np.argmax(np.abs(m)))
+            m[j] -= np.sign(m[j])
+        out[i, : x.shape[1]] = m
+        out[i, x.shape[1]:] = four_squares(int(target - (m * m).sum()))
+    return (out / scale).astype(np.float32)
 
 
 def _bucket(token: str, dim: int) -> int:
@@ -15,7 +55,9 @@ def _bucket(token: str, dim: int) -> int:
 
 
 class BagOfCharsEncoder(CachedEncoder):
-    """Character-trigram hashing; ``lang_offset`` adds a per-language direction (a language bias)."""
+    """Character-trigram hashing; ``lang_offset`` adds a per-language direction (a language bias).
+
+    Rows are :func:`exact_unit_rows`: scores are exact in float32, so golden values hold on every CPU."""
 
     def __init__(self, dim: int = 64, lang_offset: dict[str, float] | None = None, cache=None,
                  fingerprint: str = "bag-of-chars-v1") -> None:
@@ -32,7 +74,7 @@ class BagOfCharsEncoder(CachedEncoder):
 
     @property
     def dimension(self) -> int:
-        return self.dim
+        return self.dim + PAD_DIMS
 
     def prompt_for(self, role: Role) -> str:
         return "query: " if role == "query" else "passage: "
@@ -49,7 +91,7 @@ class BagOfCharsEncoder(CachedEncoder):
                 out[i, _bucket(s[j : j + 3], self.dim)] += 1.0
             out[i] /= max(np.linalg.norm(out[i]), 1e-12)
             out[i, 0] += self.lang_offset.get(lang, 0.0)
-        return out
+        return exact_unit_rows(out)
 
 
 class TableEncoder:
@@ -74,7 +116,8 @@ class LatentEncoder(CachedEncoder):
     ``s`` plus noise. Texts in language L add ``weight[L]`` along a direction u_L of their own, and
     every query also leans ``query_pull`` (or ``pull_by_lang[L]`` for queries in L) towards u_en
     (English-centric query space). So a target query prefers English documents over its own-language
-    gold, and moving each language's mean onto English removes exactly that offset.
+    gold, and moving each language's mean onto English removes exactly that offset. Rows are
+    :func:`exact_unit_rows` (scores exact in float32 on every CPU).
     """
 
     def __init__(self, corpus, weight: dict[str, float], query_pull: float = 0.8, sigma: float = 0.3,
@@ -106,7 +149,7 @@ class LatentEncoder(CachedEncoder):
 
     @property
     def dimension(self) -> int:
-        return self.dim
+        return self.dim + PAD_DIMS
 
     def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
-        return np.stack([self.vec[(lang, t)] for t in texts])
+        return exact_unit_rows(np.stack([self.vec[(lang, t)] for t in texts]))

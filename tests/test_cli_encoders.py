@@ -30,7 +30,8 @@ def _run(args: list[str], capsys) -> tuple[int, str, str]:
 
 
 def test_st_encoder_uses_model_prompts_and_normalises(tiny_model, tmp_path):
-    enc = SentenceTransformerEncoder(ModelSpec(str(tiny_model), device="cpu"), cache=EmbeddingCache(tmp_path / "c.sqlite"))
+    enc = SentenceTransformerEncoder(ModelSpec(str(tiny_model), device="cpu", precision="fp32"),
+                                     cache=EmbeddingCache(tmp_path / "c.sqlite"))
     assert enc.prompt_for("query") == "query: " and enc.prompt_for("passage") == "passage: "
     x = enc.encode(["Cats purr.", "Cats purr.", "Nile"], lang="en", role="query")
     assert x.shape == (3, 32) and enc.n_texts_encoded == 2

@@ -22,9 +22,23 @@ GOLDEN = Path(__file__).parent / "data" / "pair_engine_golden.csv"
 OLD_NAMES = {"english_over_gold": "english_over_gold", "english_intrusion@1": "english_intrusion@1"}
 
 
+def test_the_fake_encoders_score_exactly_in_float32():
+    """The premise of every golden and equality test on fakes: float32 scores are exact, whatever the order of
+    summation (so no CPU, BLAS kernel or block size can flip a near-tie)."""
+    c = load_demo(["en", "de"])
+    for enc in (BagOfCharsEncoder(lang_offset={"en": 0.3, "de": 0.1}), LatentEncoder(c, {"en": 0.4, "de": 0.2})):
+        x = np.vstack([enc.encode(list(c.questions["en"]), lang="en", role="query"),
+                       enc.encode(list(c.passages["de"]), lang="de", role="passage")])
+        assert x.dtype == np.float32 and (np.linalg.norm(x, axis=1) == 1.0).all()
+        exact = x.astype(np.float64) @ x.astype(np.float64).T
+        assert (x @ x.T == exact).all() and (x[:, ::-1] @ x[:, ::-1].T == exact).all()
+        assert (x[:7] @ x.T == exact[:7]).all()  # another GEMM shape, another kernel
+
+
 def test_k2_reproduces_the_pair_engine_exactly():
-    """The summary of the former pair-only engine (frozen in tests/data) for en+de on the demo corpus,
-    with a biased fake model, in both pool modes, equals today's k-language engine at k = 2."""
+    """The summary of the former pair-only engine (frozen in tests/data: commit 1d63600's evaluate with today's
+    exact fake) for en+de on the demo corpus, with a biased fake model, in both pool modes, equals today's
+    k-language engine at k = 2."""
     golden = pd.read_csv(GOLDEN)
     c = load_demo(["en", "de"])
     frames = [evaluate(c, BagOfCharsEncoder(lang_offset={"en": 0.3, "de": 0.1}), EvalSpec(langs=("en", "de"), pool=p))
