@@ -92,6 +92,8 @@ def main() -> None:
     ap.add_argument("--xquad", type=Path, default=DEFAULT_XQUAD)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--cache-dir", type=Path, default=None)
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "auto"),
+                    help="encoding precision (default fp32: the same figures on every CPU)")
     ap.add_argument("--targets", default=",".join(DEMO_LANGS[1:]))
     ap.add_argument("--langs", default="en,zh", help="xquad: the pair")
     ap.add_argument("--no-finetune", action="store_true", help="training-free methods only")
@@ -100,7 +102,7 @@ def main() -> None:
                                                  "'centering,finetune jsd'); default all")
     args = ap.parse_args()
     cache = EmbeddingCache(args.cache_dir / "embeddings.sqlite") if args.cache_dir else EmbeddingCache()
-    model = ModelSpec()
+    model = ModelSpec(precision=args.precision)
     if args.which == "xquad":
         pivot, target = args.langs.split(",")
         evaluation = EvalSpec(data=str(args.xquad), langs=(pivot, target))
