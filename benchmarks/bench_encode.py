@@ -17,7 +17,6 @@ bf16 only where they exist.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,13 +24,12 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from xlalign.bundled import bundled_model_dir
-from xlalign.device import BF16_CPU_FLAGS, cpu_flags, cpu_has_bf16_units, resolve_precision
-from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
-from xlalign.evaluate import evaluate
-from xlalign.loaders import load_squad_folder
+from xlalign.core.evaluate import evaluate
+from xlalign.core.loaders import load_squad_folder
+from xlalign.models.bundled import bundled_model_dir
+from xlalign.models.cache import EmbeddingCache
+from xlalign.models.device import BF16_CPU_FLAGS, cpu_flags, cpu_has_bf16_units, resolve_precision
+from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.specs import EvalSpec, ModelSpec
 
 DEFAULT_XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad"

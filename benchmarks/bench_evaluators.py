@@ -13,7 +13,6 @@ agreement of NDCG@10 and MRR@10 per pool (and, where ``ranx`` is installed, a th
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,12 +20,11 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from xlalign.bundled import bundled_model_dir
-from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
-from xlalign.evaluate import evaluate
-from xlalign.loaders import load_squad_folder
+from xlalign.core.evaluate import evaluate
+from xlalign.core.loaders import load_squad_folder
+from xlalign.models.bundled import bundled_model_dir
+from xlalign.models.cache import EmbeddingCache
+from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.specs import EvalSpec, ModelSpec
 
 DEFAULT_XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad"

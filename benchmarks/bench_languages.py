@@ -11,18 +11,16 @@ pair) and build the matrix; and, as the reference, the sum of the same work done
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from xlalign.bundled import bundled_model_dir
-from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
-from xlalign.evaluate import encode_corpus, evaluate_embeddings
-from xlalign.loaders import load_corpus
+from xlalign.core.evaluate import encode_corpus, evaluate_embeddings
+from xlalign.core.loaders import load_corpus
+from xlalign.models.bundled import bundled_model_dir
+from xlalign.models.cache import EmbeddingCache
+from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.specs import EvalSpec, ModelSpec
 
 DEFAULT_XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad"

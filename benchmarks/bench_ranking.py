@@ -15,7 +15,7 @@ for fast pools to about ``MIN_TIMED_S`` per method (at most ``MAX_REPEAT``):
 
 * ``GEMM floor``: the blocked matrix products alone (same block of ``DEFAULT_BLOCK_ELEMENTS`` scores,
   one buffer per call), results discarded. Nothing that reads the scores can beat it.
-* ``xlalign``: :func:`xlalign.ranking.rank_golds` with languages, i.e. ranks plus the best non-gold
+* ``xlalign``: :func:`xlalign.core.ranking.rank_golds` with languages, i.e. ranks plus the best non-gold
   document per language (the full job evaluate asks for).
 * ``naive counting``: the same blocked products, then per gold ``count_nonzero(scores > gold)``
   (``(scores > gold) @ weight`` when weighted), plus the tied-golds rule; no fusion.
@@ -48,8 +48,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from xlalign.ranking import DEFAULT_BLOCK_ELEMENTS, rank_golds  # noqa: E402
+from xlalign.core.ranking import DEFAULT_BLOCK_ELEMENTS, rank_golds  # noqa: E402
 
 SIZES = (2_400, 100_000, 1_000_000)
 QUICK_SIZES = (2_400, 20_000)
@@ -183,7 +182,7 @@ def _peak_mib(fn: Callable[[], object]) -> tuple[object, float]:
 def first_call_seconds() -> dict:
     """Seconds for the first ``rank_golds`` call in a fresh process (numba import included), with an
     empty numba cache (compile) and then with the cache that run wrote (load)."""
-    code = ("import time; t = time.perf_counter(); import numpy as np; from xlalign.ranking import rank_golds; "
+    code = ("import time; t = time.perf_counter(); import numpy as np; from xlalign.core.ranking import rank_golds; "
             "rank_golds(np.ones((2, 4), np.float32), np.ones((3, 4), np.float32), np.ones(3, int), "
             "np.array([[0], [1]]), unit_lang=np.array([0, 1, 1])); print(time.perf_counter() - t)")
     out: dict = {"kind": "first_call"}

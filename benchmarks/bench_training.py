@@ -17,20 +17,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from xlalign.align.finetune import estimate_cpu_seconds, finetune, triplets_from_corpus
 from xlalign.align.losses import JSDInfoNCELoss
-from xlalign.bundled import bundled_model_dir
-from xlalign.device import best_device, cpu_has_bf16_units, cpu_model
-from xlalign.loaders import load_corpus, load_demo
+from xlalign.core.loaders import load_corpus, load_demo
+from xlalign.models.bundled import bundled_model_dir
+from xlalign.models.device import best_device, cpu_has_bf16_units, cpu_model
 from xlalign.specs import FinetuneOptions, ModelSpec
 
 

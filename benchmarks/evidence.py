@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from xlalign.align.pipeline import run_alignment
-from xlalign.encoders import EmbeddingCache
-from xlalign.runs import write_status
+from xlalign.models.cache import EmbeddingCache
+from xlalign.services.pipeline import run_alignment
 from xlalign.specs import AlignSpec, EvalSpec, FinetuneOptions, LsarOptions, ModelSpec
+from xlalign.store.runs import write_status
 
 DEFAULT_XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad"
 DEMO_LANGS = ("en", "es", "de", "zh", "ar", "hi", "ur")

@@ -12,11 +12,7 @@ import argparse
 import datetime
 import os
 import platform
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_encode
 import bench_evaluators
@@ -31,7 +27,7 @@ def machine() -> str:
     import numpy as np
     import torch
 
-    from xlalign.device import cpu_has_bf16_units, cpu_model
+    from xlalign.models.device import cpu_has_bf16_units, cpu_model
 
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"

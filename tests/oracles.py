@@ -1,10 +1,10 @@
-"""Test-only reference implementations for :mod:`xlalign.ranking` (moved out of the package)."""
+"""Test-only reference implementations for :mod:`xlalign.core.ranking` (moved out of the package)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from xlalign.ranking import DEFAULT_BLOCK_ELEMENTS, rank_golds
+from xlalign.core.ranking import DEFAULT_BLOCK_ELEMENTS, rank_golds
 
 
 def gold_ranks(
@@ -16,7 +16,7 @@ def gold_ranks(
     *,
     block_elements: int = DEFAULT_BLOCK_ELEMENTS,
 ) -> np.ndarray:
-    """(Q, G) gold ranks only; see :func:`xlalign.ranking.rank_golds`."""
+    """(Q, G) gold ranks only; see :func:`xlalign.core.ranking.rank_golds`."""
     return rank_golds(query_emb, unit_emb, unit_weight, gold_units, removed_unit,
                       block_elements=block_elements).ranks
 

@@ -26,13 +26,13 @@ from xlalign.align.finetune import (
     planned_steps,
 )
 from xlalign.align.losses import InfoNCELoss, JSDInfoNCELoss, SqrtJSDLoss
-from xlalign.align.pipeline import run_alignment
 from xlalign.align.procrustes import FewPairsWarning, OrthogonalProcrustes, mean_cosine_distance
-from xlalign.compare import CompareFileError, compare_run_dirs, paired_test, side_by_side
+from xlalign.core.compare import CompareFileError, compare_run_dirs, paired_test, side_by_side
 from xlalign.errors import ConfigError, CorpusError
-from xlalign.jobs import JobRunner
-from xlalign.runs import LOCK_NAME, RunStore, folder_lock, read_status, write_status
+from xlalign.services.pipeline import run_alignment
 from xlalign.specs import AlignSpec, CenteringOptions, EvalSpec, FinetuneOptions, ModelSpec
+from xlalign.store.jobs import JobRunner
+from xlalign.store.runs import LOCK_NAME, RunStore, folder_lock, read_status, write_status
 
 
 # ----------------------------------------------------------------------------- sqrt-JSD
@@ -291,7 +291,7 @@ def test_pipeline_on_demo_writes_a_complete_run(tmp_path, method):
 
 @pytest.mark.parametrize("mode", ["shift", "subtract"])
 def test_centering_removes_a_planted_english_inclination(tmp_path, mode):
-    from xlalign.loaders import load_demo
+    from xlalign.core.loaders import load_demo
 
     corpus = load_demo(["en", "de"])
     enc = LatentEncoder(corpus, {"en": 1.0, "de": 0.5}, query_pull=0.8)
@@ -307,7 +307,7 @@ def test_centering_removes_a_planted_english_inclination(tmp_path, mode):
 
 
 def test_uploaded_triplets_that_leak_are_rejected(tmp_path):
-    from xlalign.loaders import load_demo
+    from xlalign.core.loaders import load_demo
 
     demo = load_demo(["en", "de"])
     rows = [{"q_en": demo.questions["en"][0], "p_en": demo.passages["en"][0], "p_tgt": demo.passages["de"][0]}]
@@ -550,7 +550,7 @@ def test_one_changed_query_is_never_significant():
 
 
 def test_job_progress_shows_step_loss_and_time_left(tmp_path):
-    from xlalign.jobs import JobContext
+    from xlalign.store.jobs import JobContext
 
     ctx = JobContext(tmp_path, {"state": "running"})
     ctx.progress("training", 3, 60, loss=2.1934, eta_s=250.0, overall=0.4)

@@ -38,7 +38,7 @@ def app_url(tmp_path_factory, bundled_dir, bundled_cache_dir):
     mp.delenv("XLALIGN_DEFAULT_MODEL", raising=False)
     mp.setenv("XLALIGN_RUNS_DIR", str(root / "runs"))
     mp.setenv("XLALIGN_CACHE_DIR", str(bundled_cache_dir))  # the converted model and the session's embeddings
-    import app
+    from xlalign.app import ui as app
 
     app = importlib.reload(app)
     port = _free_port()
@@ -137,7 +137,7 @@ def test_3_changing_the_target_leaves_no_stale_result(page):
 
 
 def test_4_upload_en_fr_and_diagnose(page, tmp_path):
-    from xlalign.loaders import load_demo
+    from xlalign.core.loaders import load_demo
 
     demo = load_demo(["en", "es"])
     rows = [{"id": demo.item_ids[i], "lang": lang, "passage": demo.passages[src][i], "question": demo.questions[src][i],

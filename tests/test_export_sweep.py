@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 from tiny_model import build_tiny_model
 
-from xlalign.align.pipeline import run_alignment
 from xlalign.cli import main
-from xlalign.encoders import EmbeddingCache
-from xlalign.loaders import load_demo
-from xlalign.runs import write_status
+from xlalign.core.loaders import load_demo
+from xlalign.models.cache import EmbeddingCache
+from xlalign.services.pipeline import run_alignment
+from xlalign.services.sweep import SweepSpec, run_sweep
 from xlalign.specs import AlignSpec, EvalSpec, ModelSpec
-from xlalign.sweep import SweepSpec, run_sweep
+from xlalign.store.runs import write_status
 
 
 @pytest.fixture(scope="module")

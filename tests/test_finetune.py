@@ -11,10 +11,11 @@ import pytest
 from tiny_model import build_tiny_model
 
 from xlalign.align.finetune import Cancelled, finetune, triplets_from_corpus
-from xlalign.align.pipeline import run_alignment
-from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
+from xlalign.core.loaders import load_demo
 from xlalign.errors import ConfigError
-from xlalign.loaders import load_demo
+from xlalign.models.cache import EmbeddingCache
+from xlalign.models.encoders import SentenceTransformerEncoder
+from xlalign.services.pipeline import run_alignment
 from xlalign.specs import AlignSpec, EvalSpec, FinetuneOptions, ModelSpec
 
 PROMPTS = ("query: ", "passage: ")
@@ -118,7 +119,7 @@ def test_finetune_run_end_to_end_through_the_pipeline(tiny, tmp_path):
 
 def test_every_model_load_carries_the_model_spec(tiny, tmp_path, monkeypatch):
     """Device, remote-code opt-in and sequence length reach the baseline, the trainer and the tuned model's load."""
-    import xlalign.encoders as enc
+    import xlalign.models.encoders as enc
 
     seen = []
     real = enc.load_sentence_transformer

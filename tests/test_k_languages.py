@@ -10,12 +10,12 @@ import pytest
 from fakes import BagOfCharsEncoder, LatentEncoder
 from oracles import brute_force_ranks
 
-from xlalign.corpus import ParallelCorpus
+from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.evaluate import MATRIX_COLUMNS, CorpusEmbeddings, encode_corpus, evaluate, evaluate_embeddings
+from xlalign.core.loaders import load_demo
+from xlalign.core.ranking import rank_golds
+from xlalign.core.scenarios import build_pool, build_pools
 from xlalign.errors import ConfigError
-from xlalign.evaluate import MATRIX_COLUMNS, CorpusEmbeddings, encode_corpus, evaluate, evaluate_embeddings
-from xlalign.loaders import load_demo
-from xlalign.ranking import rank_golds
-from xlalign.scenarios import build_pool, build_pools
 from xlalign.specs import EvalSpec
 
 GOLDEN = Path(__file__).parent / "data" / "pair_engine_golden.csv"
@@ -64,7 +64,7 @@ def test_k3_mono_rows_equal_the_pairs():
 
 
 def test_multi_k_golds_and_pools(squad_folder):
-    from xlalign.loaders import load_squad_folder
+    from xlalign.core.loaders import load_squad_folder
 
     base = load_squad_folder(squad_folder, ["en", "de"])
     c = ParallelCorpus("three", base.item_ids, base.groups, base.passage_keys,

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from fakes import LatentEncoder
 
-from xlalign import figures
-from xlalign.lab import Lab
-from xlalign.loaders import load_demo
+from xlalign.core.loaders import load_demo
+from xlalign.report import figures
+from xlalign.services.lab import Lab
 from xlalign.specs import AlignSpec, EvalSpec, ModelSpec
 
 LATENT = ModelSpec(model="latent")
@@ -39,7 +39,7 @@ def ui(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("XLALIGN_RUNS_DIR", str(root / "runs"))
     mp.setenv("XLALIGN_NO_WARMUP", "1")
-    import app
+    from xlalign.app import ui as app
 
     app = importlib.reload(app)
     lab = Lab(root / "runs")
@@ -225,7 +225,7 @@ def test_compare_change_draws_the_change_with_its_ci():
 
 
 def test_compare_finding_states_the_change_its_ci_and_the_cost():
-    from xlalign.verdict import compare_finding, direction
+    from xlalign.core.verdict import compare_finding, direction
 
     rows = [("multi", "de", "complete@10", 10.0, 40.0, 20.0, 35.0, 0.001),
             ("multi", "de", "displaced_by_own@10", 50.0, 5.0, -55.0, -35.0, 0.002),

@@ -42,8 +42,8 @@ def _rss() -> int | None:
 def served(tmp_path_factory):
     """(app module, url, tiny model path, model-load counter) with the app listening on loopback."""
     pytest.importorskip("gradio_client")
-    import xlalign.encoders as encoders
-    from xlalign.loaders import load_demo
+    import xlalign.models.encoders as encoders
+    from xlalign.core.loaders import load_demo
 
     root = tmp_path_factory.mktemp("load")
     demo = load_demo()
@@ -63,7 +63,7 @@ def served(tmp_path_factory):
         return real_load(spec, **kw)
 
     mp.setattr(encoders, "load_sentence_transformer", counting_load)
-    import app
+    from xlalign.app import ui as app
 
     app = importlib.reload(app)  # reads XLALIGN_DEFAULT_MODEL, forgets any earlier Lab
     blocks = app.build_app()
@@ -95,8 +95,8 @@ def _diagnose(url: str, model: Path, target: str, start: threading.Barrier) -> t
 def test_eight_sessions_diagnose_while_an_alignment_runs(served):
     from gradio_client import Client
 
+    from xlalign.core.verdict import lang_name
     from xlalign.specs import AlignSpec, EvalSpec, ModelSpec
-    from xlalign.verdict import lang_name
 
     app, url, model, loads = served
     api = Client(url, verbose=False).view_api(return_format="dict", print_info=False)

@@ -14,17 +14,13 @@ import yaml
 from safetensors import safe_open
 from tiny_model import build_tiny_model
 
-from xlalign import standalone_apply
+from xlalign.align import standalone_apply
 from xlalign.align.centering import LanguageCentering
 from xlalign.align.lsar import LanguageSubspaceRemoval
 from xlalign.align.procrustes import OrthogonalProcrustes
-from xlalign.encoders import l2_normalise
-from xlalign.export import (
-    LanguageAwareTransform,
-    export_language_transform,
-    export_linear_model,
-    render_model_card,
-)
+from xlalign.align.transform import LanguageAwareTransform
+from xlalign.core.encoder import l2_normalise
+from xlalign.store.export import export_language_transform, export_linear_model, render_model_card
 
 TEXTS = {
     "en": ["Cats purr when content.", "The Nile is a long river.", "Bread is baked in an oven.",

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from oracles import brute_force_ranks
 
-from xlalign import metrics as M
-from xlalign.ranking import rank_golds
+from xlalign.core import metrics as M
+from xlalign.core.ranking import rank_golds
 
 RANKS = np.array([[1, 2], [3, 7]])
 

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from xlalign import metrics as M
-from xlalign.corpus import ParallelCorpus
+from xlalign.core import metrics as M
+from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.loaders import load_long, load_squad_folder, load_xquad
 from xlalign.errors import CorpusError
-from xlalign.loaders import load_long, load_squad_folder, load_xquad
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 VALID_SQUAD = {"data": [{"title": "T", "paragraphs": [{"context": "Cats purr.", "qas": [{"id": "q1", "question": "Why?"}]}]}]}

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from oracles import brute_force_best_non_gold, brute_force_ranks, gold_ranks
 
-from xlalign import ranking
-from xlalign.ranking import DEFAULT_BLOCK_ELEMENTS, rank_golds, top_k
+from xlalign.core import ranking
+from xlalign.core.ranking import DEFAULT_BLOCK_ELEMENTS, rank_golds, top_k
 
 
 def _random_case(seed: int, n_q: int = 40, n_u: int = 30, n_gold: int = 2):

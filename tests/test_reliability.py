@@ -23,13 +23,16 @@ import pytest
 from fakes import BagOfCharsEncoder
 
 from xlalign.cli import main
-from xlalign.compare import COMPARE_COLUMNS, CompareFileError, compare_run_dirs, read_compare
-from xlalign.encoders import CacheWarning, EmbeddingCache, load_sentence_transformer
+from xlalign.core.compare import COMPARE_COLUMNS, CompareFileError, compare_run_dirs, read_compare
+from xlalign.core.evaluate import evaluate
+from xlalign.core.loaders import load_corpus, load_long, load_squad_folder
 from xlalign.errors import ConfigError, CorpusError, ModelLoadError
-from xlalign.evaluate import evaluate
-from xlalign.loaders import load_corpus, load_long, load_squad_folder
-from xlalign.policy import PathRefused, allowed_models, check_model, redact_paths
-from xlalign.runs import (
+from xlalign.models.cache import CacheWarning, EmbeddingCache
+from xlalign.models.encoders import load_sentence_transformer
+from xlalign.models.registry import allowed_models, check_model
+from xlalign.policy import PathRefused, redact_paths
+from xlalign.specs import EvalSpec, ModelSpec
+from xlalign.store.runs import (
     FILE_MODE,
     LOCK_NAME,
     ResultFolder,
@@ -44,7 +47,6 @@ from xlalign.runs import (
     safe_csv_frame,
     write_status,
 )
-from xlalign.specs import EvalSpec, ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = {"summary.csv": "a,b\n1,2\n", "matrix.csv": "m\n1\n", "per_query.csv": "q\n1\n", "run.json": "{}\n"}
@@ -493,9 +495,9 @@ def test_corrupt_cache_is_moved_aside_and_rebuilt(damage, tmp_path, squad_folder
 
 
 def test_two_corruptions_in_the_same_second_keep_both_copies(tmp_path, monkeypatch):
-    import xlalign.encoders as encoders
+    import xlalign.models.cache as cache
 
-    monkeypatch.setattr(encoders.time, "strftime", lambda fmt, *a: "20250101-000000")
+    monkeypatch.setattr(cache.time, "strftime", lambda fmt, *a: "20250101-000000")
     path = tmp_path / "embeddings.sqlite"
     for payload in (b"first garbage " * 300, b"second garbage " * 300):
         for suffix in ("-wal", "-shm"):
@@ -578,7 +580,7 @@ def test_second_result_writer_gets_run_busy(earlier):
 
 
 def test_failure_while_writing_keeps_previous_results(earlier, monkeypatch):
-    import xlalign.runs as runs
+    import xlalign.store.runs as runs
 
     before = snapshot(earlier)
     real = runs.atomic_write_text
@@ -686,7 +688,7 @@ def test_status_is_replaced_not_merged(tmp_path):
 _HOLD_RUN = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from xlalign.runs import RunFolder
+    from xlalign.store.runs import RunFolder
 
     run = Path(sys.argv[1])
     with RunFolder(run, record={"method": "finetune"}) as folder:
@@ -702,7 +704,7 @@ _HOLD_RUN = textwrap.dedent("""
 _HOLD_JOB = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from xlalign.jobs import JobRunner
+    from xlalign.store.jobs import JobRunner
 
     def job(ctx):
         ctx.progress("training", 1, 10)
@@ -758,7 +760,7 @@ def test_kill_9_mid_run_is_recovered_and_live_runs_are_left_alone(tmp_path):
 # ============================================================================================ path traversal
 @pytest.fixture
 def lab_with_runs(tmp_path):
-    from xlalign.lab import Lab
+    from xlalign.services.lab import Lab
 
     root = tmp_path / "runs"
     outside = tmp_path / "outside"

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from fakes import BagOfCharsEncoder, TableEncoder
 
-from xlalign.corpus import ParallelCorpus
-from xlalign.encoders import EmbeddingCache
+from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.evaluate import evaluate
+from xlalign.core.loaders import load_squad_folder
+from xlalign.core.scenarios import build_pool, build_pools
 from xlalign.errors import ConfigError
-from xlalign.evaluate import evaluate
-from xlalign.loaders import load_squad_folder
-from xlalign.scenarios import build_pool, build_pools
+from xlalign.models.cache import EmbeddingCache
 from xlalign.specs import EvalSpec
 
 

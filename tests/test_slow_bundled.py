@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from xlalign.align.finetune import Cancelled, finetune, triplets_from_corpus
-from xlalign.align.pipeline import run_alignment
-from xlalign.loaders import load_demo, load_squad_folder
+from xlalign.core.loaders import load_demo, load_squad_folder
+from xlalign.services.pipeline import run_alignment
 from xlalign.specs import AlignSpec, EvalSpec, FinetuneOptions, ModelSpec
 
 pytestmark = pytest.mark.slow
@@ -90,7 +90,7 @@ def test_app_diagnoses_with_the_default_model(monkeypatch, bundled_cache_dir, bu
     monkeypatch.delenv("XLALIGN_DEFAULT_MODEL", raising=False)
     monkeypatch.setenv("XLALIGN_CACHE_DIR", str(bundled_cache_dir))  # the converted model and its embeddings
     monkeypatch.setenv("XLALIGN_RUNS_DIR", str(tmp_path / "runs"))
-    import app
+    from xlalign.app import ui as app
 
     app = importlib.reload(app)
     assert app.DEFAULT_MODEL == "bundled:multilingual-e5-small"

@@ -52,7 +52,7 @@ def test_app_controls_default_to_the_specs(monkeypatch, tmp_path):
     monkeypatch.setenv("XLALIGN_NO_WARMUP", "1")
     import importlib
 
-    import app
+    from xlalign.app import ui as app
 
     app = importlib.reload(app)
     blocks = app.build_app()
@@ -82,7 +82,7 @@ def test_a_changed_default_reaches_both_front_ends(monkeypatch):
 @pytest.mark.parametrize("command", ["evaluate", "align", "compare", "export", "sweep"])
 def test_help_imports_neither_torch_nor_sentence_transformers(command):
     code = (f"import sys\nfrom xlalign.cli import main\ntry:\n    main([{command!r}, '--help'])\nexcept SystemExit:\n"
-            "    pass\nheavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'xlalign.align.pipeline')"
+            "    pass\nheavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'xlalign.services.pipeline')"
             " if m in sys.modules]\nprint('HEAVY', heavy)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120).stdout
     assert "HEAVY []" in out, out[-500:]

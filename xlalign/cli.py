@@ -20,16 +20,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from xlalign.errors import XlalignError
-from xlalign.specs import (
-    NESTED,
-    AlignSpec,
-    EvalSpec,
-    ModelSpec,
-    OptionInfo,
-    option,
-    options,
-    split_list,
-)
+from xlalign.specs import NESTED, AlignSpec, EvalSpec, ModelSpec, OptionInfo, option, options, split_list
 
 #: Flag prefixes of the per-method option groups.
 GROUP_PREFIX = {"centering": "centering-", "procrustes": "procrustes-", "lsar": "lsar-", "finetune": ""}
@@ -149,19 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
 # Commands
 # --------------------------------------------------------------------------------------------
 def _cache(args: argparse.Namespace) -> Any:
-    from xlalign.encoders import EmbeddingCache
+    from xlalign.models.cache import EmbeddingCache
 
     return EmbeddingCache(args.cache_dir / "embeddings.sqlite") if args.cache_dir else EmbeddingCache()
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model, evaluation = spec_from_args(ModelSpec, args, "model"), spec_from_args(EvalSpec, args, "eval")
-    from xlalign.encoders import SentenceTransformerEncoder
-    from xlalign.evaluate import evaluate
-    from xlalign.loaders import load_corpus
+    from xlalign.core.evaluate import evaluate
+    from xlalign.core.loaders import load_corpus
+    from xlalign.models.encoders import SentenceTransformerEncoder
     from xlalign.progress import TqdmProgress
-    from xlalign.runs import ResultFolder, csv_text, evaluation_record
-    from xlalign.tables import format_report
+    from xlalign.report.tables import format_report
+    from xlalign.store.runs import ResultFolder, csv_text, evaluation_record
 
     with ResultFolder(args.out, overwrite=args.overwrite) as folder:
         corpus = load_corpus(evaluation.data, list(evaluation.langs))
@@ -185,10 +176,10 @@ def cmd_align(args: argparse.Namespace) -> int:
     model, evaluation = spec_from_args(ModelSpec, args, "model"), spec_from_args(EvalSpec, args, "eval")
     align = align_spec_from_args(args)
     from xlalign.align.finetune import Cancelled
-    from xlalign.align.pipeline import run_alignment
     from xlalign.progress import TqdmProgress
-    from xlalign.runs import RunFolder
-    from xlalign.tables import format_compare
+    from xlalign.report.tables import format_compare
+    from xlalign.services.pipeline import run_alignment
+    from xlalign.store.runs import RunFolder
 
     progress = TqdmProgress()
     with RunFolder(args.out, overwrite=args.overwrite, record={"method": align.method, "describe": align.describe(),
@@ -213,8 +204,8 @@ def cmd_align(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from xlalign.compare import compare_run_dirs, side_by_side
-    from xlalign.runs import ResultFolder, csv_text
+    from xlalign.core.compare import compare_run_dirs, side_by_side
+    from xlalign.store.runs import ResultFolder, csv_text
 
     stacked = compare_run_dirs(args.runs)
     wide = side_by_side(stacked)
@@ -226,7 +217,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from xlalign.export import export_run
+    from xlalign.store.export import export_run
 
     out = export_run(args.run, args.out)
     print(f"exported {args.run} to {out}; see {out}/README.md")
@@ -235,8 +226,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from xlalign.progress import TqdmProgress
-    from xlalign.runs import ResultFolder, csv_text
-    from xlalign.sweep import SweepSpec, run_sweep
+    from xlalign.services.sweep import SweepSpec, run_sweep
+    from xlalign.store.runs import ResultFolder, csv_text
 
     template = {o.name: getattr(args, f"model.{o.name}") for o in options(ModelSpec) if o.cli and o.name != "model"}
     models = [ModelSpec(model=m, **template) for m in args.models]

@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from xlalign.errors import ModelLoadError, XlalignError
+from xlalign.errors import XlalignError
 
 _TRUE = ("1", "true", "yes", "on")
 #: Upload limit in public mode (bytes); ``XLALIGN_MAX_UPLOAD_MB`` overrides.
@@ -27,35 +27,10 @@ def public_mode() -> bool:
     return os.environ.get("XLALIGN_PUBLIC", "").strip().lower() in _TRUE
 
 
-def allowed_models() -> tuple[str, ...]:
-    """The registry's models, the bundled default, and the operator's ``XLALIGN_ALLOWED_MODELS``."""
-    from xlalign.encoders import REGISTRY
-
-    extra = [m.strip() for m in os.environ.get("XLALIGN_ALLOWED_MODELS", "").split(",") if m.strip()]
-    return tuple(dict.fromkeys([*REGISTRY, *extra]))
 
 
-def check_model(model_id: str, trust_remote_code: bool) -> None:
-    """Raise :class:`ModelLoadError` when public mode forbids this model or remote code."""
-    if not public_mode():
-        return
-    if trust_remote_code:
-        raise ModelLoadError("remote code is disabled on this public server")
-    if model_id not in allowed_models() and not _run_model(model_id):
-        raise ModelLoadError(f"model {model_id!r} is not available on this public server; choose one of the listed "
-                             "models (operators extend the list with XLALIGN_ALLOWED_MODELS)")
 
 
-def _run_model(model_id: str) -> bool:
-    """A model this server trained itself: a ``model`` folder directly inside a run of its runs folder."""
-    from xlalign.runs import default_runs_dir
-
-    try:
-        path = Path(model_id).resolve()
-        root = default_runs_dir().resolve()
-    except (OSError, ValueError):
-        return False
-    return path.name == "model" and path.parent.parent == root and path.is_dir()
 
 
 def upload_root() -> Path:
@@ -107,5 +82,11 @@ def redact_paths(message: str) -> str:
                   message)
 
 
-__all__ = ["PathRefused", "allowed_models", "check_model", "contained", "max_upload_bytes", "public_mode",
-           "redact_paths", "upload_root", "uploaded_file"]
+def default_runs_dir() -> Path:
+    """``$XLALIGN_RUNS_DIR`` or ``./runs``."""
+    return Path(os.environ.get("XLALIGN_RUNS_DIR", "runs"))
+
+
+__all__ = ["PathRefused", "contained", "default_runs_dir", "max_upload_bytes", "public_mode", "redact_paths",
+           "upload_root", "uploaded_file"]
+

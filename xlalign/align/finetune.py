@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from xlalign.corpus import ParallelCorpus
-from xlalign.device import gpu_task
+from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.loaders import read_long_rows
 from xlalign.errors import ConfigError, CorpusError
-from xlalign.loaders import read_long_rows
+from xlalign.models.device import gpu_task
 from xlalign.progress import Progress, silent
 from xlalign.specs import FinetuneOptions, ModelSpec, to_dict
 
@@ -50,7 +50,7 @@ class Cancelled(Exception):
 
 def learning_rate(model: ModelSpec, options: FinetuneOptions) -> float:
     """The options' rate, else the model family's (Hong et al. 2026, Appendix C), else 2e-5."""
-    from xlalign.encoders import model_info
+    from xlalign.models.registry import model_info
 
     if options.learning_rate is not None:
         return float(options.learning_rate)
@@ -177,7 +177,7 @@ def _callback(progress: Progress, should_stop: Callable[[], bool] | None, log: l
 
 
 def _prepare_model(model_spec: ModelSpec, options: FinetuneOptions, device: str) -> Any:
-    from xlalign.encoders import load_sentence_transformer
+    from xlalign.models.encoders import load_sentence_transformer
 
     model = load_sentence_transformer(model_spec, device=device)
     if options.max_seq_length is not None:
@@ -242,7 +242,7 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
     from sentence_transformers import SentenceTransformerTrainer
 
     from xlalign.align.losses import JSDInfoNCELoss
-    from xlalign.device import best_device
+    from xlalign.models.device import best_device
 
     if len(triplets) < options.batch_size:
         raise ConfigError(f"{len(triplets)} triplets is fewer than one batch of {options.batch_size}")

@@ -15,7 +15,7 @@ centred means). A role's L centred means span at most L âˆ’ 1 dimensions, so r â
 
 Unsupervised (no parallel pairs, only text per language), needs no language tag at inference, and
 is one (d, d) matrix for all languages: it can be baked into a sentence-transformers model
-(:func:`xlalign.export.export_linear_model`).
+(:func:`xlalign.store.export.export_linear_model`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from xlalign.align.artefacts import load_arrays, save_arrays
-from xlalign.encoders import l2_normalise
+from xlalign.core.encoder import l2_normalise
 
 KIND = "xlalign.LanguageSubspaceRemoval"
 ROLES = ("query", "passage")

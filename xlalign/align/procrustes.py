@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from xlalign.align.artefacts import load_arrays, save_arrays
-from xlalign.encoders import l2_normalise
+from xlalign.core.encoder import l2_normalise
 from xlalign.specs import ProcrustesOptions
 
 

@@ -4,7 +4,7 @@ Training data never reaches the evaluation: with ``train_data="split"`` the eval
 split by group (topic/article) and only the held-out part is evaluated, before and after; with the
 demo corpus or an uploaded triplet file as training data, any passage shared with the evaluation
 corpus is an error. Everything is written into the run folder; the "after" embeddings are produced
-by the very artefact that :mod:`xlalign.export` exports, so what a user loads is what was measured.
+by the very artefact that :mod:`xlalign.store.export` exports, so what a user loads is what was measured.
 
 Run folder: ``config.json`` (the three specs), ``split.json``, ``before/`` and ``after/``
 (``summary.csv``, ``matrix.csv``, ``per_query.csv``), ``compare.csv``, ``run.json`` and the artefact:
@@ -25,26 +25,20 @@ import numpy as np
 import pandas as pd
 
 from xlalign.align.centering import LanguageCentering
-from xlalign.align.finetune import (
-    Cancelled,
-    finetune,
-    load_triplets,
-    planned_steps,
-    triplets_from_corpus,
-    write_triplets,
-)
+from xlalign.align.finetune import Cancelled, finetune, load_triplets, planned_steps, triplets_from_corpus, write_triplets
 from xlalign.align.lsar import LanguageSubspaceRemoval
 from xlalign.align.procrustes import FewPairsWarning, OrthogonalProcrustes, mean_cosine_distance
-from xlalign.compare import compare_results
-from xlalign.corpus import ParallelCorpus
-from xlalign.encoders import CachedEncoder, EmbeddingCache, SentenceTransformerEncoder
+from xlalign.align.transform import LanguageAwareTransform
+from xlalign.core.compare import compare_results
+from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate, evaluate_embeddings
+from xlalign.core.loaders import load_corpus, load_demo
 from xlalign.errors import ConfigError, CorpusError
-from xlalign.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate, evaluate_embeddings
-from xlalign.export import LanguageAwareTransform
-from xlalign.loaders import load_corpus, load_demo
+from xlalign.models.cache import EmbeddingCache
+from xlalign.models.encoders import CachedEncoder, SentenceTransformerEncoder
 from xlalign.progress import Progress, silent, span
-from xlalign.runs import atomic_write_csv, atomic_write_json, package_versions
 from xlalign.specs import AlignSpec, EvalSpec, ModelSpec, to_dict
+from xlalign.store.runs import atomic_write_csv, atomic_write_json, package_versions
 
 Transform = Callable[[str, str, np.ndarray], np.ndarray]
 #: Share of the training groups held out to choose the LSAR rank.
@@ -355,7 +349,7 @@ def run_alignment(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run_
     atomic_write_json(run_dir / "run.json", {"config": {"model": to_dict(model), "eval": to_dict(evaluation),
                                                         "align": to_dict(align)}, **record})
     if align.method == "finetune":  # the tuned model is a sentence-transformers dir: give it its model card
-        from xlalign.export import ST_USAGE, run_card
+        from xlalign.store.export import ST_USAGE, run_card
 
         (run_dir / "model" / "README.md").write_text(run_card(run_dir, True, ST_USAGE.format(path="model")),
                                                      encoding="utf-8")

@@ -16,12 +16,12 @@ from typing import Any
 
 import pandas as pd
 
+from xlalign.core.evaluate import EvalResult
+from xlalign.core.verdict import verdicts
 from xlalign.errors import ConfigError
-from xlalign.evaluate import EvalResult
-from xlalign.paper import paper_values
 from xlalign.progress import Progress, silent
+from xlalign.report.paper import paper_values
 from xlalign.specs import POOL_MODES, EvalSpec, ModelSpec, check_langs
-from xlalign.verdict import verdicts
 
 #: Leaderboard columns: (scenario, metric) → column name.
 BOARD_METRICS: dict[tuple[str, str], str] = {
@@ -86,9 +86,10 @@ def evaluate_cell(model: ModelSpec, data: str, pivot: str, targets: Sequence[str
 
     This is also the body of a Ray task (everything it needs is in its arguments).
     """
-    from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
-    from xlalign.evaluate import encode_corpus, evaluate_embeddings
-    from xlalign.loaders import load_corpus
+    from xlalign.core.evaluate import encode_corpus, evaluate_embeddings
+    from xlalign.core.loaders import load_corpus
+    from xlalign.models.cache import EmbeddingCache
+    from xlalign.models.encoders import SentenceTransformerEncoder
 
     langs = (pivot, *targets)
     corpus = load_corpus(data, list(langs))
@@ -131,7 +132,7 @@ def _run_ray(spec: SweepSpec, address: str | None, cache_path: str | None, repor
     if not ray.is_initialized():
         # A local instance's workers import xlalign from where this process found it; a remote cluster's
         # workers need xlalign installed.
-        here = str(Path(__file__).resolve().parent.parent)
+        here = str(Path(__file__).resolve().parents[2])
         env = {"env_vars": {"PYTHONPATH": here}} if address is None else None
         ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
                  runtime_env=env)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from xlalign.corpus import ParallelCorpus
+from xlalign.core.corpus import ParallelCorpus
 from xlalign.errors import ConfigError
 from xlalign.specs import POOL_MODES, SCENARIOS, check_langs
 

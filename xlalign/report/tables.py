@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from xlalign.evaluate import PIVOT_ALIASES, EvalResult, metric_order, scenario_order
-from xlalign.verdict import compare_finding, headline, lang_name, verdicts
+from xlalign.core.evaluate import PIVOT_ALIASES, EvalResult, metric_order, scenario_order
+from xlalign.core.verdict import compare_finding, headline, lang_name, verdicts
 
 #: Headline metrics per scenario (Hong et al. report Complete@10/Max@R for Multi, NDCG@1/MRR otherwise).
 HEADLINE: dict[str, tuple[str, ...]] = {

@@ -1,6 +1,6 @@
 """Corpus loaders: SQuAD-format JSON folders, XQuAD and Belebele (hub or local), long-format JSONL/CSV.
 
-Every loader returns a :class:`~xlalign.corpus.ParallelCorpus` whose languages are ISO 639-1 codes
+Every loader returns a :class:`~xlalign.core.corpus.ParallelCorpus` whose languages are ISO 639-1 codes
 and raises :class:`~xlalign.errors.CorpusError` naming the file, line or id at fault.
 """
 
@@ -9,16 +9,17 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from xlalign.corpus import ParallelCorpus
+from xlalign.core.corpus import ParallelCorpus
 from xlalign.errors import CorpusError
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
 DEMO_DIR = ASSETS_DIR / "demo"
 
 #: ISO 639-1 → Belebele/FLORES-200 config names (the ones users ask for most; extend freely).
@@ -359,7 +360,6 @@ def _offline_if_switched_off() -> Iterator[None]:
     (so a missing dataset fails at once instead of after the hub client's retries), then restore."""
     import datasets
 
-    from xlalign.encoders import hub_offline
 
     if not hub_offline() or datasets.config.HF_HUB_OFFLINE:
         yield
@@ -477,3 +477,16 @@ def load_corpus(data: str, langs: Sequence[str] | None = None) -> ParallelCorpus
     if langs:
         corpus = corpus.select_langs(langs)
     return corpus
+
+
+def hub_offline() -> bool:
+    """True when the Hugging Face Hub is switched off, read now (not only at import time)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    try:
+        from huggingface_hub import constants
+
+        return bool(constants.HF_HUB_OFFLINE)
+    except ImportError:  # pragma: no cover - a dependency of sentence-transformers
+        return False
+

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from xlalign.metrics import wilson_interval
+from xlalign.core.metrics import wilson_interval
 
 THRESHOLD = 20.0
 INCLINATION = "displaced_by_pivot@10"

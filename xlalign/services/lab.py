@@ -20,18 +20,19 @@ import numpy as np
 import pandas as pd
 
 from xlalign.align.finetune import Cancelled
-from xlalign.align.pipeline import run_alignment
-from xlalign.compare import compare_run_dirs, read_compare, side_by_side
-from xlalign.corpus import ParallelCorpus
-from xlalign.encoders import EmbeddingCache, SentenceTransformerEncoder
-from xlalign.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
-from xlalign.jobs import JobCancelled, JobContext, JobRunner
-from xlalign.loaders import load_corpus
+from xlalign.core.compare import compare_run_dirs, read_compare, side_by_side
+from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
+from xlalign.core.loaders import load_corpus
+from xlalign.core.ranking import top_k
+from xlalign.core.verdict import Verdict, verdicts
+from xlalign.models.cache import EmbeddingCache
+from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.progress import Progress, silent, span
-from xlalign.ranking import top_k
-from xlalign.runs import RunStore, read_status
+from xlalign.services.pipeline import run_alignment
 from xlalign.specs import AlignSpec, EvalSpec, ModelSpec, to_dict
-from xlalign.verdict import Verdict, verdicts
+from xlalign.store.jobs import JobCancelled, JobContext, JobRunner
+from xlalign.store.runs import RunStore, read_status
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -104,7 +105,7 @@ class Lab:
 
     def languages(self, data: str) -> tuple[str, ...]:
         """The languages the data actually holds (hub datasets: the loader's known list)."""
-        from xlalign.loaders import BELEBELE_CODES, XQUAD_LANGS
+        from xlalign.core.loaders import BELEBELE_CODES, XQUAD_LANGS
 
         if data == "xquad":
             return XQUAD_LANGS
@@ -274,8 +275,8 @@ class Lab:
         """``corpus`` embedded as the run's aligned model would (its transform on ``embeddings``, the base
         model's, or its tuned model), and the run's label."""
         from xlalign.align.lsar import LanguageSubspaceRemoval
+        from xlalign.align.transform import LanguageAwareTransform
         from xlalign.errors import ConfigError
-        from xlalign.export import LanguageAwareTransform
 
         run_model, _, align = self.run_config(run_id)
         run_dir = self.run_dir(run_id)
@@ -284,7 +285,7 @@ class Lab:
         if run_model.model != model.model:
             raise ConfigError(f"run {run_id} aligned {run_model.model}; this diagnosis used {model.model}")
         if align.method == "finetune":
-            from xlalign.align.pipeline import tuned_spec
+            from xlalign.services.pipeline import tuned_spec
 
             return encode_corpus(corpus, self.encoder(tuned_spec(model, run_dir / "model")), langs), align.describe()
         if align.method == "lsar":
@@ -300,7 +301,7 @@ class Lab:
                     progress: Progress | None = None) -> pd.DataFrame:
         """Several models (hub ids, paths, or ``run:<id>`` for a finished run's aligned model) on the same data
         and pairs (pivot + each target): the sweep's leaderboard rows, each text encoded once per model."""
-        from xlalign.sweep import leaderboard_rows
+        from xlalign.services.sweep import leaderboard_rows
 
         report = progress or silent
         rows: list[dict[str, Any]] = []
@@ -336,8 +337,8 @@ class Lab:
         return corpus, emb
 
     def export_zip(self, run_id: str, into: Path) -> Path:
-        """The run's export (:func:`xlalign.export.export_run`) as ``<run>-export.zip`` inside ``into``."""
-        from xlalign.export import export_run
+        """The run's export (:func:`xlalign.store.export.export_run`) as ``<run>-export.zip`` inside ``into``."""
+        from xlalign.store.export import export_run
 
         work = Path(tempfile.mkdtemp(prefix="xlalign-export-"))
         try:

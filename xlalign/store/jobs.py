@@ -4,7 +4,7 @@ a time; each job's status is mirrored to its run folder's ``status.json``.
 queued → running → succeeded | failed | cancelled. ``cancel`` on a queued job cancels it at once; on
 a running job it sets a flag the job polls (the fine-tune checks it after every step). From
 submission to its end a job holds its run folder's lock, which is how another process tells a live
-run from a dead one (:meth:`xlalign.runs.RunStore.recover`).
+run from a dead one (:meth:`xlalign.store.runs.RunStore.recover`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from xlalign.progress import fraction
-from xlalign.runs import LOCK_NAME, acquire, folder_lock, now_iso, owner, write_status
+from xlalign.store.runs import LOCK_NAME, acquire, folder_lock, now_iso, owner, write_status
 
 log = logging.getLogger(__name__)
 

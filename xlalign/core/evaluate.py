@@ -16,13 +16,13 @@ from typing import TypedDict
 import numpy as np
 import pandas as pd
 
-from xlalign import metrics as M
-from xlalign.corpus import ParallelCorpus
-from xlalign.encoders import Encoder
+from xlalign.core import metrics as M
+from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.encoder import Encoder
+from xlalign.core.ranking import RankResult, rank_golds
+from xlalign.core.scenarios import Pool, build_pools
 from xlalign.errors import ConfigError
 from xlalign.progress import Progress, silent
-from xlalign.ranking import RankResult, rank_golds
-from xlalign.scenarios import Pool, build_pools
 from xlalign.specs import SCENARIOS, EvalSpec
 
 #: Metric names that carry the pivot; while the pivot is ``en`` they are also written under these aliases.

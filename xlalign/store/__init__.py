@@ -1,0 +1,1 @@
+"""What lives on disk: run folders, background jobs, exports."""
