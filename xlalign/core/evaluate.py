@@ -18,7 +18,7 @@ import pandas as pd
 
 from xlalign.core import metrics as M
 from xlalign.core.corpus import ParallelCorpus
-from xlalign.core.encoder import Encoder
+from xlalign.core.encoder import Encoder, EncodeRequest, encode_requests
 from xlalign.core.ranking import RankResult, rank_golds
 from xlalign.core.scenarios import Pool, build_pools
 from xlalign.errors import ConfigError
@@ -116,15 +116,18 @@ class EvalResult:
 
 def encode_corpus(corpus: ParallelCorpus, encoder: Encoder, langs: Sequence[str],
                   progress: Progress | None = None) -> CorpusEmbeddings:
-    """Encode every distinct passage (role ``passage``) and every question (role ``query``) once."""
+    """Encode every distinct passage (role ``passage``) and every question (role ``query``) once.
+
+    All languages and roles go to the encoder in one request list, so that an encoder that can
+    (:class:`~xlalign.core.encoder.ManyEncoder`) orders the whole diagnosis by length at once.
+    """
     corpus.require_langs(langs)
     first_item = corpus.passage_first_items()
-    passages, queries = {}, {}
-    for lang in langs:
-        passages[lang] = encoder.encode([corpus.passages[lang][i] for i in first_item], lang=lang, role="passage",
-                                        progress=progress)
-        queries[lang] = encoder.encode(list(corpus.questions[lang]), lang=lang, role="query", progress=progress)
-    return CorpusEmbeddings(passages, queries)
+    requests = [EncodeRequest([corpus.passages[lang][i] for i in first_item], lang, "passage") for lang in langs]
+    requests += [EncodeRequest(list(corpus.questions[lang]), lang, "query") for lang in langs]
+    out = encode_requests(encoder, requests, progress)
+    return CorpusEmbeddings(dict(zip(langs, out[: len(langs)], strict=True)),
+                            dict(zip(langs, out[len(langs):], strict=True)))
 
 
 def per_query_metrics(ranks: np.ndarray, pool_size: int | np.ndarray, ks: Sequence[int],
