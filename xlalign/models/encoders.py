@@ -502,6 +502,8 @@ def bf16_weights(model: Any) -> bool:
     first = _transformer(model)
     if first is None or len(_modules(model)) < 2:
         return False
+    if getattr(first, "_xlalign_bf16", False):
+        return True  # already prepared (another encoder shares this model object)
     import torch
 
     def to_fp32(module: Any, args: Any, out: Any) -> Any:
@@ -511,6 +513,7 @@ def bf16_weights(model: Any) -> bool:
 
     first.to(torch.bfloat16)
     first.register_forward_hook(to_fp32)
+    first._xlalign_bf16 = True
     return True
 
 
