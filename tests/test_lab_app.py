@@ -399,13 +399,18 @@ def test_served_errors_print_no_gradio_traceback(app, monkeypatch, capfd, caplog
         with caplog.at_level(logging.INFO, logger="xlalign.app"):
             with pytest.raises(Exception, match="choose at least one target language"):
                 client.predict("demo", None, "en", [], "latent", "auto", "dedup", False, api_name="/run_diagnosis")
+            with pytest.raises(Exception, match="not in the list of choices"):  # gradio's own checks
+                client.predict("/srv", None, "en", api_name="/on_data")
+            with pytest.raises(Exception, match="invalid input: 1 validation error for FileData"):
+                client.predict("demo", "/etc/passwd", "en", api_name="/on_data")  # a path, not an upload
             monkeypatch.setattr(app.lab, "languages", lambda data: 1 / 0)
             with pytest.raises(Exception, match=r"Unexpected error \(ZeroDivisionError: division by zero\)"):
                 client.predict("demo", None, "en", api_name="/on_data")
     finally:
         app.blocks.close()
     records = [r for r in caplog.records if r.name.startswith("xlalign.app")]
-    assert [(r.levelno, r.exc_info is not None) for r in records] == [(logging.INFO, False), (logging.ERROR, True)]
+    assert [(r.levelno, r.exc_info is not None) for r in records] == [(logging.INFO, False)] * 3 + [
+        (logging.ERROR, True)]
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err
 

@@ -18,6 +18,7 @@ import gradio as gr
 from xlalign.app.diagnose import Diagnose
 from xlalign.app.downloads import Downloads
 from xlalign.app.explore import Explore
+from xlalign.app.failures import Blocks
 from xlalign.app.formatting import CSS
 from xlalign.app.layout import Page, build_page
 from xlalign.app.runs import Runs
@@ -44,7 +45,7 @@ def assemble(lab: Lab | None = None) -> App:
     """The app on ``lab`` (default: a new one on ``$XLALIGN_RUNS_DIR``), its callbacks wired."""
     lab = lab if lab is not None else Lab(os.environ.get("XLALIGN_RUNS_DIR"))
     downloads = Downloads()
-    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as blocks:
+    with Blocks(title=TITLE, delete_cache=(3600, 3600)) as blocks:
         page = build_page(lab)
         diagnose, explore, runs = Diagnose(lab, page, downloads), Explore(lab, page, downloads), \
             Runs(lab, page, downloads)
@@ -71,6 +72,7 @@ def launch_options() -> dict[str, Any]:
 def main() -> None:
     """Serve the app (one line per refused input and one traceback per failure go to the log)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request Gradio makes to itself
     build_app().launch(**launch_options())
 
 

@@ -3,8 +3,8 @@
 Every callback is wrapped in :func:`guarded`. A *user error* (bad input: :class:`~xlalign.errors.XlalignError`,
 a validation ``ValueError``, a missing file, or a ``gr.Error`` a callback raised itself) logs one line at INFO
 and shows its one-line message. An *unexpected* error logs its traceback once (here; Gradio is told not to
-print it again) and shows a one-line message. Upload paths in a message become the visitor's file name;
-in public mode every absolute path is redacted.
+print it again) and shows a one-line message; :class:`Blocks` logs Gradio's own input checks as one line.
+Upload paths in a message become the visitor's file name; in public mode every absolute path is redacted.
 """
 
 from __future__ import annotations
@@ -89,6 +89,25 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class Blocks(gr.Blocks):
+    """``gr.Blocks`` whose input checks log one line: Gradio checks each value a visitor sends (a dropdown's
+    value among its choices, a well-formed file payload) before any callback runs, and would print a traceback
+    for each refusal."""
+
+    async def preprocess_data(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().preprocess_data(*args, **kwargs)
+        except gr.Error as e:
+            e.print_exception = False
+            log.info("input refused: %s", visitor_message(str(e.message)))
+            raise
+        except (ValueError, TypeError) as e:  # a malformed payload (pydantic's ValidationError is a ValueError)
+            first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+            message = visitor_message(f"invalid input: {first}")
+            log.info("input refused: %s: %s", type(e).__name__, message)
+            raise gr.Error(message, print_exception=False) from None
+
+
 def _uploads(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
     try:
         bound = signature.bind_partial(*args, **kwargs).arguments
@@ -97,4 +116,4 @@ def _uploads(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[s
     return [bound[name] for name in UPLOAD_PARAMS if bound.get(name) is not None]
 
 
-__all__ = ["USER_ERRORS", "as_visitor_error", "guarded", "refuse", "upload_path", "visitor_message"]
+__all__ = ["USER_ERRORS", "Blocks", "as_visitor_error", "guarded", "refuse", "upload_path", "visitor_message"]
