@@ -28,14 +28,12 @@ from xlalign.app.formatting import (
     verdict_markdown,
 )
 from xlalign.app.inputs import data_spec, gr_progress, language_choices, language_spec, model_spec
-from xlalign.app.layout import Page
+from xlalign.app.layout import Page, Updates
 from xlalign.report import figures
 from xlalign.report.tables import summary_pivot
 from xlalign.services.lab import Diagnosis, Lab
 from xlalign.specs import SCENARIOS, EvalSpec
 from xlalign.store.runs import csv_text
-
-Updates = dict[gr.components.Component, Any]
 
 
 class Diagnose:

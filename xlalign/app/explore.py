@@ -10,12 +10,11 @@ from xlalign.app.downloads import Downloads
 from xlalign.app.failures import guarded, refuse
 from xlalign.app.formatting import inclination_table, inclination_text
 from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_spec
-from xlalign.app.layout import Page
+from xlalign.app.layout import Page, Updates
 from xlalign.report import figures
 from xlalign.services.lab import Diagnosis, Lab, parallel_rows
 from xlalign.store.runs import csv_text
 
-Updates = dict[gr.components.Component, Any]
 #: Hub datasets hold many languages; the Languages tab ranks the first few of them.
 HUB_DATASETS = ("xquad", "belebele")
 HUB_TARGETS = 6

@@ -6,6 +6,8 @@ language list. Option controls come from the specs (:mod:`xlalign.app.controls`)
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 
 from xlalign.app.controls import control, method_controls
@@ -19,6 +21,9 @@ from xlalign.specs import SCENARIOS, AlignSpec, EvalSpec, ModelSpec, option
 TITLE = ("# xlalign — cross-lingual alignment lab\nDoes a query in your language find the right document when "
          "documents in other languages share the pool? Scenarios and metrics from Hong et al. (ICLR 2026), "
          "k-language pools, and fixes you can export.")
+#: What a callback with several outputs returns: ``{component: new value or gr.update}``; outputs left out
+#: stay as they are.
+Updates = dict[gr.components.Component, Any]
 
 
 class Page:
@@ -274,4 +279,4 @@ def _compare_tab(page: Page) -> None:
         page.sbs_files = gr.File(label="Export (CSV)", file_count="multiple")
 
 
-__all__ = ["Page", "build_page"]
+__all__ = ["Page", "Updates", "build_page"]

@@ -11,15 +11,13 @@ from xlalign.app.downloads import Downloads
 from xlalign.app.failures import guarded, refuse
 from xlalign.app.formatting import cancel_message, compare_headline, compare_page, submitted_message
 from xlalign.app.inputs import data_spec, language_spec, model_choices, model_spec
-from xlalign.app.layout import Page
+from xlalign.app.layout import Page, Updates
 from xlalign.core.verdict import compare_finding
 from xlalign.report import figures
 from xlalign.report.tables import HEADLINE, METRIC_LABELS
 from xlalign.services.lab import Lab
 from xlalign.specs import AlignSpec, EvalSpec
 from xlalign.store.runs import csv_text
-
-Updates = dict[gr.components.Component, Any]
 
 
 class Runs:
