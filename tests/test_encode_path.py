@@ -25,7 +25,8 @@ from xlalign.models.encoders import (
 )
 from xlalign.specs import ModelSpec
 
-WORDS = ["cats", "purr", "when", "content", "katzen", "schnurren", "wenn", "sie", "zufrieden", "sind", "the", "nile", "is", "long", "der", "nil", "ist", "lang"]
+WORDS = ["cats", "purr", "when", "content", "katzen", "schnurren", "wenn", "sie", "zufrieden", "sind", "the", "nile",
+         "is", "long", "der", "nil", "ist", "lang"]
 
 
 @pytest.fixture(scope="module")
