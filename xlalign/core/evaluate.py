@@ -283,8 +283,12 @@ def _tidy_per_query(parts: list[dict[str, object]], langs: Sequence[str]) -> pd.
     per pool: with k languages there are k² pools and 2k rank/score columns.
     """
     sizes = [len(p["query_id"]) for p in parts]  # type: ignore[arg-type]
-    names = list(dict.fromkeys(c for p in parts for c in p))
-    columns: dict[str, object] = {}
+    present = list(dict.fromkeys(c for p in parts for c in p))
+    lead = ["scenario", "pool", "query_lang", "doc_lang", "query_id", "group", "query", "pool_size"]
+    rank_cols = [f"rank_{lang}" for lang in langs if f"rank_{lang}" in present]
+    score_cols = [f"score_{lang}" for lang in langs if f"score_{lang}" in present]
+    names = lead + rank_cols + score_cols + [c for c in present if c not in lead + rank_cols + score_cols]
+    columns: dict[str, object] = {}  # in the final order: no reordering copy of a table that can hold k²·n cells
     for c in names:
         if all(c in p for p in parts):
             pieces = [np.asarray(p[c]) for p in parts]
@@ -304,15 +308,10 @@ def _tidy_per_query(parts: list[dict[str, object]], langs: Sequence[str]) -> pd.
                     mask[start : start + n] = False
             start += n
         columns[c] = pd.arrays.IntegerArray(full, mask) if mask is not None else full
-    per_query = pd.DataFrame(columns)
-    for c in per_query.columns:
-        if c.startswith("rank_") and per_query[c].dtype != "Int64":
-            per_query[c] = per_query[c].astype("Int64")  # <NA> where that language holds no gold
-    lead = ["scenario", "pool", "query_lang", "doc_lang", "query_id", "group", "query", "pool_size"]
-    rank_cols = [f"rank_{lang}" for lang in langs if f"rank_{lang}" in per_query]
-    score_cols = [f"score_{lang}" for lang in langs if f"score_{lang}" in per_query]
-    rest = [c for c in per_query.columns if c not in lead + rank_cols + score_cols]
-    return per_query[lead + rank_cols + score_cols + rest]
+    for c in rank_cols:
+        if not isinstance(columns[c], pd.arrays.IntegerArray):
+            columns[c] = pd.array(np.asarray(columns[c]), dtype="Int64")  # <NA> where that language holds no gold
+    return pd.DataFrame(columns, copy=False)
 
 
 def evaluate(corpus: ParallelCorpus, encoder: Encoder, spec: EvalSpec, progress: Progress | None = None) -> EvalResult:
