@@ -369,3 +369,43 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+GPU_NOTE = """No GPU on this machine: the GPU figures of issue 20 §6 (encode texts/s fp32 vs bf16, the fine-tune step,
+the ablations on a GPU) are **not measured** here.
+
+What the code does on CUDA: `auto` resolves to bf16 where `torch.cuda.is_bf16_supported()`; encoding then runs under
+`torch.autocast("cuda", bfloat16)` over fp32 weights (the bf16-weights path above is CPU-only), batch 256, halved on
+out-of-memory; batches are still length-sorted over every language and role and padded to multiples of 32 tokens;
+the fine-tune trains in bf16 mixed precision. `python benchmarks/run_all.py --only encode` on a CUDA machine adds a
+table (fp32, bf16 autocast, `.half()`) from `gpu_speed`.
+
+Why `.half()` was slower than fp32 on an H200 in an earlier measurement — a hypothesis, **unmeasured**: the bundled
+model is small (d = 384, 12 layers), so at these batch sizes a forward pass is a few hundred short kernels and the GPU
+waits on kernel launches, tokenisation and host-device copies rather than on arithmetic; halving the arithmetic
+then saves little, while `.half()` adds dtype casts around the fp32 parts and, with unsorted or unbucketed lengths,
+new padded shapes make cuBLAS/SDPA pick kernels again. The table from `gpu_speed` (with texts/s per path at batch
+256) is the check."""
+
+
+def gpu_speed(reqs: list[EncodeRequest], repeat: int = 3) -> dict[str, float]:
+    """CUDA only: texts/s of xlalign fp32, bf16 autocast, and the model cast with ``.half()`` (best of repeat)."""
+    import torch
+
+    model_dir = bundled_model_dir()
+    n = sum(len(r.texts) for r in reqs)
+    out: dict[str, float] = {}
+    for name, precision, half in (("fp32", "fp32", False), ("bf16 autocast", "bf16", False), (".half()", "fp32", True)):
+        enc = SentenceTransformerEncoder(ModelSpec(str(model_dir), device="cuda", precision=precision), cache=None)
+        if half:
+            enc.model.half()
+        enc.encode_many(reqs)  # warm
+        best = float("inf")
+        for _ in range(repeat):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            enc.encode_many(reqs)
+            torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - start)
+        out[name] = n / best
+    return out

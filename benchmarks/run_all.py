@@ -23,7 +23,7 @@ import bench_training
 import machine
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("ranking", "evaluators", "encode", "training", "languages", "kscale")
+SECTIONS = ("ranking", "evaluators", "encode", "training", "languages", "kscale", "gpu")
 
 
 def main() -> None:
@@ -84,6 +84,15 @@ def main() -> None:
         elif section == "languages":
             add("k-language evaluation cost", bench_languages.markdown(
                 bench_languages.run(pairwise=not (quick or args.no_pairwise))))
+        elif section == "gpu":
+            import torch
+
+            if not torch.cuda.is_available():
+                add("GPU figures", bench_encode.GPU_NOTE)
+            else:
+                tps = bench_encode.gpu_speed(bench_encode.speed_requests(bench_encode.DEFAULT_XQUAD, args.texts))
+                add("GPU figures", "\n".join(["| path | texts/s | × fp32 |", "|---|---:|---:|"] +
+                                             [f"| {k} | {v:.0f} | {v / tps['fp32']:.2f} |" for k, v in tps.items()]))
         elif section == "kscale":
             ks = (4, 8, 16) if quick else tuple(int(x) for x in args.ks.split(","))
             add("Scale in languages: one Multi pool of k languages", bench_kscale.markdown(
