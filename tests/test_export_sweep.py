@@ -46,13 +46,16 @@ def _run(tiny: Path, root: Path, method: str, precision: str = "fp32") -> Path:
 PRECISIONS = [pytest.param("fp32", 2e-5, id="fp32"), pytest.param("bf16", 1e-2, id="bf16")]
 
 
-def _at(precision: str):
-    """The context the independent side encodes in: bf16 autocast for bf16, nothing for fp32."""
+def _at(model, precision: str):
+    """Prepare the independent side's model as xlalign encodes at ``precision`` on a CPU: for bf16, bf16
+    weights with fp32 pooling (xlalign.models.encoders.bf16_weights); nothing for fp32."""
     import contextlib
 
-    import torch
+    from xlalign.models.encoders import bf16_weights
 
-    return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    if precision == "bf16":
+        assert bf16_weights(model)
+    return contextlib.nullcontext()
 
 
 def _evaluated_scores(run: Path) -> pd.DataFrame:
@@ -75,7 +78,7 @@ def test_exported_lsar_model_reproduces_the_evaluated_scores(tiny, tmp_path, cap
     scored = _evaluated_scores(run)
     demo = load_demo(["en", "es"])
     idx = [demo.item_ids.index(i) for i in scored.index]
-    with _at(precision):
+    with _at(model, precision):
         q = model.encode([demo.questions["en"][i] for i in idx], prompt_name="query", convert_to_tensor=True)
         p = model.encode([demo.passages["es"][i] for i in idx], prompt_name="passage", convert_to_tensor=True)
     q, p = q.float().numpy(), p.float().numpy()
@@ -98,7 +101,7 @@ def test_exported_centering_transform_reproduces_the_evaluated_scores(tiny, tmp_
     scored = _evaluated_scores(run)
     demo = load_demo(["en", "es"])
     idx = [demo.item_ids.index(i) for i in scored.index]
-    with _at(precision):
+    with _at(base, precision):
         q = base.encode([demo.questions["en"][i] for i in idx], prompt_name="query", normalize_embeddings=True,
                         convert_to_tensor=True)
         p = base.encode([demo.passages["es"][i] for i in idx], prompt_name="passage", normalize_embeddings=True,

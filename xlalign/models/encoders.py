@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -507,9 +507,12 @@ def bf16_weights(model: Any) -> bool:
     import torch
 
     def to_fp32(module: Any, args: Any, out: Any) -> Any:
-        if not isinstance(out, dict):
-            return out
-        return {k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in out.items()}
+        # In place: the features are a dict or a tokenizer's BatchEncoding (a mapping that is not a dict).
+        if isinstance(out, MutableMapping):
+            for k, v in list(out.items()):
+                if torch.is_tensor(v) and v.is_floating_point() and v.dtype != torch.float32:
+                    out[k] = v.float()
+        return out
 
     first.to(torch.bfloat16)
     first.register_forward_hook(to_fp32)
