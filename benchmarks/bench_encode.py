@@ -343,8 +343,7 @@ def _floor_md(r: dict[str, Any]) -> list[str]:
 
 def markdown(r: dict[str, Any]) -> str:
     s = r["speed"]
-    lines = [f"Machine: {machine.line(r['machine'])}.", "",
-             f"{s['texts']} texts (XQuAD en+zh: a third passages, the rest questions, with their prompts), bundled "
+    lines = [f"{s['texts']} texts (XQuAD en+zh: a third passages, the rest questions, with their prompts), bundled "
              f"multilingual-e5-small, batch {BATCH}, no embedding cache, each path its own model object, "
              f"interleaved, {s['repeat']} timed passes after one untimed pass. `auto` = **{r['auto']}** here.", ""]
     lines += _speed_md(s) + _e2e_md(r.get("e2e", {})) + _targets_md(r) + _floor_md(r)
