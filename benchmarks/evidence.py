@@ -23,9 +23,10 @@ from typing import Any
 
 import pandas as pd
 
+from xlalign.align.base import AlignSpec
 from xlalign.models.cache import EmbeddingCache
 from xlalign.services.pipeline import run_alignment
-from xlalign.specs import AlignSpec, EvalSpec, FinetuneOptions, LsarOptions, ModelSpec
+from xlalign.specs import EvalSpec, FinetuneOptions, LsarOptions, ModelSpec
 from xlalign.store.runs import write_status
 
 DEFAULT_XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad"

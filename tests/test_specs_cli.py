@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from xlalign.align.base import AlignSpec, method_options
 from xlalign.cli import build_parser
 from xlalign.errors import ConfigError
 from xlalign.progress import TqdmProgress, fraction, span
 from xlalign.specs import (
-    NESTED,
-    AlignSpec,
     CenteringOptions,
     EvalSpec,
     FinetuneOptions,
@@ -26,6 +25,7 @@ from xlalign.specs import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+NESTED = method_options()  # method name → its options class, from the registry
 SPECS = {"model": ModelSpec, "eval": EvalSpec, "align": AlignSpec, **NESTED}
 
 

@@ -9,6 +9,7 @@ port); on a Hugging Face Space the Dockerfile does the same with ``XLALIGN_PUBLI
 from __future__ import annotations
 
 import html
+import math
 import os
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from xlalign.align.base import AlignSpec, method_options, registered
 from xlalign.core.verdict import compare_finding, lang_name
 from xlalign.core.verdict import headline as verdict_headline
 from xlalign.errors import XlalignError
@@ -29,7 +31,7 @@ from xlalign.progress import Progress
 from xlalign.report import figures
 from xlalign.report.tables import HEADLINE, METRIC_LABELS, headline_compare, language_label, summary_pivot
 from xlalign.services.lab import Diagnosis, Lab, parallel_rows
-from xlalign.specs import DEFAULT_MODEL_ID, NESTED, SCENARIOS, AlignSpec, EvalSpec, ModelSpec, OptionInfo, option, options
+from xlalign.specs import DEFAULT_MODEL_ID, SCENARIOS, EvalSpec, ModelSpec, OptionInfo, option, options
 from xlalign.store.runs import atomic_write_text, csv_text
 
 DEFAULT_MODEL = os.environ.get("XLALIGN_DEFAULT_MODEL", DEFAULT_MODEL_ID)
@@ -164,9 +166,9 @@ def _number(value: Any, kind: type, label: str = "value") -> Any:
         number = float(value)
     except (TypeError, ValueError):
         raise XlalignError(f"{label}: {str(value)[:40]!r} is not a number") from None
-    if kind is int and number != int(number):
-        raise XlalignError(f"{label}: {value!r} is not a whole number")
-    return kind(number)
+    if kind is int and math.isfinite(number) and number.is_integer():
+        return int(number)
+    return number if kind is int else kind(number)  # NaN, ∞ or a fraction: the spec says why, as everywhere
 
 
 def _write(folder: Path, name: str, text: str) -> str:
@@ -417,20 +419,22 @@ def on_submit(method: str, dataset: str, upload: Any, pivot: str, targets: Any, 
             "comparison opens in the Compare tab when it has finished."), lab().runs_table()
 
 
-METHOD_FIELDS: list[tuple[str, str]] = [(group, o.name) for group, cls in NESTED.items() for o in options(cls) if o.ui]
+METHOD_FIELDS: list[tuple[str, str]] = [(group, o.name) for group, cls in method_options().items()
+                                         for o in options(cls) if o.ui]
 
 
 def _nested_options(values: tuple[Any, ...]) -> dict[str, Any]:
     """The per-method option objects from the app's controls (empty numbers mean the spec's default)."""
-    grouped: dict[str, dict[str, Any]] = {g: {} for g in NESTED}
+    classes = method_options()
+    grouped: dict[str, dict[str, Any]] = {g: {} for g in classes}
     for (group, name), value in zip(METHOD_FIELDS, values, strict=True):
-        o = option(NESTED[group], name)
+        o = option(classes[group], name)
         if o.kind in (int, float):
             value = _number(value, o.kind, o.label)
             if value is None and not o.optional:
                 value = o.default
         grouped[group][name] = value
-    return {g: NESTED[g](**kw) for g, kw in grouped.items()}
+    return {g: classes[g](**kw) for g, kw in grouped.items()}
 
 
 def on_refresh() -> tuple[pd.DataFrame, Any, Any, Any, Any, Any]:
@@ -456,7 +460,7 @@ def on_show_run(run_id: str, metric: str) -> tuple[Any, ...]:
         raise gr.Error("Pick a finished run.")
     try:
         table = lab().run_compare(run_id)
-        d = lab().run_dir(run_id)
+        run = lab().run(run_id)
         header = lab().run_header(run_id)
     except Exception as e:
         raise _fail(e) from None
@@ -464,9 +468,9 @@ def on_show_run(run_id: str, metric: str) -> tuple[Any, ...]:
     folder = export_dir()
     files = [_write(folder, "compare.csv", csv_text(table))]
     for side in ("before", "after"):
-        path = d / side / "per_query.csv"
-        if path.exists():
-            files.append(_write(folder, f"{side}_per_query.csv", path.read_text(encoding="utf-8")))
+        text = run.per_query_text(side)
+        if text is not None:
+            files.append(_write(folder, f"{side}_per_query.csv", text))
     head = headline_compare(table, pivot)
     head = head[["scenario", "query_lang", "doc_lang", "metric", "before", "after", "delta", "ci_low", "ci_high",
                  "q_value"]].round({"before": 2, "after": 2, "delta": 2, "ci_low": 2, "ci_high": 2, "q_value": 4})
@@ -504,6 +508,8 @@ def on_side_by_side(run_ids: list[str]) -> tuple[pd.DataFrame, list[str]]:
         stacked, wide = lab().side_by_side(run_ids)
     except Exception as e:
         raise _fail(e) from None
+    for note in wide.attrs.get("notes", []):
+        gr.Warning(note)
     folder = export_dir()
     return wide, [_write(folder, "compare_runs.csv", csv_text(stacked)),
                   _write(folder, "side_by_side.csv", csv_text(wide))]
@@ -621,10 +627,10 @@ def _align_tab(ui: SimpleNamespace) -> None:
             ui.test_fraction = gr.Slider(0.1, 0.9, value=option(AlignSpec, "test_fraction").default, step=0.05,
                                          label=option(AlignSpec, "test_fraction").label)
         ui.method_controls = []
-        for group, cls in NESTED.items():
-            with gr.Accordion(f"{group}: {(cls.__doc__ or '').strip().splitlines()[0]}", open=group == "finetune"), \
-                    gr.Row():
-                ui.method_controls += [_control(cls, o.name) for o in options(cls) if o.ui]
+        default = option(AlignSpec, "method").default
+        for group, method in registered().items():
+            with gr.Accordion(f"{group}: {method.summary}", open=group == default), gr.Row():
+                ui.method_controls += [_control(method.Options, o.name) for o in options(method.Options) if o.ui]
         ui.submit_btn = gr.Button("Start alignment run", variant="primary", elem_id="submit-btn")
         ui.submit_msg = gr.Markdown()
         ui.runs = gr.Dataframe(_empty(*HEADERS["runs"]), label="Runs", elem_id="runs-table", interactive=False)
@@ -731,7 +737,9 @@ def launch_options() -> dict[str, Any]:
 
 
 def main() -> None:
-    build_app().launch(**launch_options())
+    app = build_app()
+    lab().exit_on_sigterm()  # a stopped server records its runs as interrupted, not "running" for ever
+    app.launch(**launch_options())
 
 
 if __name__ == "__main__":
