@@ -609,16 +609,16 @@ def test_the_app_gives_the_same_message(monkeypatch, tmp_path):
     """The app's method controls, as shown (every default) but with NaN typed as the learning rate."""
     monkeypatch.setenv("XLALIGN_RUNS_DIR", str(tmp_path / "runs"))
     from xlalign.align.base import method_options
-    from xlalign.app import ui
+    from xlalign.app import controls
     from xlalign.specs import option
 
     def shown(group: str, name: str):
         o = option(method_options()[group], name)
         return "" if o.optional and o.kind in (int, float) else o.default
 
-    values = ["nan" if (g, n) == ("finetune", "learning_rate") else shown(g, n) for g, n in ui.METHOD_FIELDS]
+    values = ["nan" if (g, n) == ("finetune", "learning_rate") else shown(g, n) for g, n in controls.METHOD_FIELDS]
     with pytest.raises(ConfigError) as info:
-        ui._nested_options(tuple(values))
+        controls.nested_options(tuple(values))
     assert str(info.value) == "learning rate must be a finite number, got nan"
 
 

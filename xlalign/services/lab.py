@@ -1,8 +1,8 @@
 """The app's service layer: shared corpora and models, diagnoses, drill-downs, comparisons, background runs.
 
-Everything here is UI-agnostic (no Gradio); ``app.py`` lays out widgets and formats. One :class:`Lab`
-per process serves every session: loaded models and corpora live in bounded LRU caches guarded by
-locks, encoders are stateless per call, and every long call takes its own progress callback.
+Everything here is UI-agnostic (no Gradio, no markdown or HTML): :mod:`xlalign.app` lays out widgets
+and formats. One :class:`Lab` per process serves every session: loaded models and corpora live in
+bounded LRU caches guarded by locks, encoders are stateless per call, and every long call takes its own progress callback.
 """
 
 from __future__ import annotations
@@ -179,7 +179,8 @@ class Lab:
     @staticmethod
     def drill_down(diag: Diagnosis, scenario: str, query_lang: str, query_id: str, k: int = 10,
                    doc_lang: str | None = None) -> pd.DataFrame:
-        """Top-k documents for one query in one scenario: position, language, passage, score, gold flag, text."""
+        """Top-k documents for one query in one scenario: position, language, passage, score, gold (bool),
+        copies, text."""
         pools = [p for p in diag.result.pools if p.scenario == scenario and p.query_lang == query_lang
                  and (doc_lang is None or doc_lang in p.doc_langs)]
         if not pools:
@@ -200,7 +201,7 @@ class Lab:
                 continue
             lang, item = str(pool.unit_lang[u]), int(first_item[int(pool.unit_index[u])])
             rows.append({"position": rank, "lang": lang, "passage_of": diag.corpus.item_ids[item],
-                         "score": round(float(s), 4), "gold": "✔" if u in gold else "",
+                         "score": round(float(s), 4), "gold": bool(u in gold),
                          "copies": int(pool.unit_weight[u]), "text": diag.corpus.passages[lang][item]})
         return pd.DataFrame(rows, columns=["position", "lang", "passage_of", "score", "gold", "copies", "text"])
 
@@ -278,19 +279,17 @@ class Lab:
         return self.run(run_id).config()
 
     def run_header(self, run_id: str) -> dict[str, Any]:
-        """What a run's page is titled with: its method and key options, model, data, languages, split, warnings."""
+        """The facts a run's page is titled with: method and key options, model, data, languages, pool,
+        training data, held-out queries, state and warnings (plain values; the app formats them)."""
         run = self.run(run_id)
         model, evaluation, align = run.config()
         status, record = run.status(), run.record()
         data = Path(evaluation.data).name if Path(evaluation.data).exists() else evaluation.data
-        lines = [f"### {align.describe()}",
-                 f"**Run** `{run_id}` · **model** `{model.model}` · **data** {data} · **languages** "
-                 f"{'+'.join(evaluation.langs)} (pivot {evaluation.pivot}) · **pool** {evaluation.pool} · "
-                 f"**training data** {align.train_data if align.train_data in ('split', 'demo') else 'uploaded triplets'}"
-                 f" · **held-out queries** {record.get('n_eval_queries', '?')} · state **{status.get('state')}**"]
-        for w in status.get("warnings", []) or record.get("warnings", []):
-            lines.append(f"> ⚠ {w}")
-        return {"markdown": "\n\n".join(lines), "pivot": evaluation.pivot, "method": align.method}
+        return {"run": run_id, "describe": align.describe(), "method": align.method, "model": model.model,
+                "data": data, "langs": list(evaluation.langs), "pivot": evaluation.pivot, "pool": evaluation.pool,
+                "train_data": align.train_data, "n_eval_queries": record.get("n_eval_queries"),
+                "state": status.get("state"),
+                "warnings": list(status.get("warnings", []) or record.get("warnings", []))}
 
     def run_embeddings(self, run_id: str, model: ModelSpec, corpus: ParallelCorpus, embeddings: CorpusEmbeddings,
                        langs: Sequence[str]) -> tuple[CorpusEmbeddings, str]:

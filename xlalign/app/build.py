@@ -1,0 +1,81 @@
+"""Assemble the app: one :class:`~xlalign.services.lab.Lab`, the page, and its three groups of callbacks.
+
+``build_app(lab)`` returns the ``gr.Blocks``; nothing heavy runs until a button is pressed (and nothing at
+import). ``main()`` launches it: ``python app.py`` or ``python -m xlalign.app`` (``PORT``/``GRADIO_SERVER_PORT``
+choose the port); on a Hugging Face Space the Dockerfile does the same with ``XLALIGN_PUBLIC=1``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from xlalign.app.diagnose import Diagnose
+from xlalign.app.downloads import Downloads
+from xlalign.app.explore import Explore
+from xlalign.app.failures import Blocks
+from xlalign.app.formatting import CSS
+from xlalign.app.layout import Page, build_page
+from xlalign.app.runs import Runs
+from xlalign.policy import max_upload_bytes, public_mode
+from xlalign.report import figures
+from xlalign.services.lab import Lab
+
+TITLE = "xlalign — cross-lingual alignment lab"
+
+
+@dataclass
+class App:
+    """One assembled app: its blocks, its lab, its page and its callbacks (tests call these directly)."""
+
+    blocks: gr.Blocks
+    lab: Lab
+    page: Page
+    diagnose: Diagnose
+    explore: Explore
+    runs: Runs
+
+
+def assemble(lab: Lab | None = None) -> App:
+    """The app on ``lab`` (default: a new one on ``$XLALIGN_RUNS_DIR``), its callbacks wired."""
+    lab = lab if lab is not None else Lab(os.environ.get("XLALIGN_RUNS_DIR"))
+    downloads = Downloads()
+    with Blocks(title=TITLE, delete_cache=(3600, 3600)) as blocks:
+        page = build_page(lab)
+        diagnose, explore, runs = Diagnose(lab, page, downloads), Explore(lab, page, downloads), \
+            Runs(lab, page, downloads)
+        diagnose.wire()
+        explore.wire()
+        runs.wire(blocks)
+    if os.environ.get("XLALIGN_NO_WARMUP", "") != "1":
+        threading.Thread(target=figures.warm_up, name="xlalign-umap-warmup", daemon=True).start()
+    return App(blocks, lab, page, diagnose, explore, runs)
+
+
+def build_app(lab: Lab | None = None) -> gr.Blocks:
+    """The app's ``gr.Blocks`` on ``lab`` (default: a new :class:`Lab` on ``$XLALIGN_RUNS_DIR``)."""
+    return assemble(lab).blocks
+
+
+def launch_options() -> dict[str, Any]:
+    """``launch()`` keyword arguments: host, port, CSS and, in public mode, the upload limit."""
+    return {"server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+            "server_port": int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", 7860))),
+            "max_file_size": max_upload_bytes() if public_mode() else None, "css": CSS}
+
+
+def main() -> None:
+    """Serve the app (one line per refused input and one traceback per failure go to the log)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request Gradio makes to itself
+    app = assemble()
+    app.lab.exit_on_sigterm()  # a stopped server records its runs as interrupted, not "running" for ever
+    app.blocks.launch(**launch_options())
+
+
+__all__ = ["App", "assemble", "build_app", "launch_options", "main"]
