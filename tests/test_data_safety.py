@@ -118,6 +118,12 @@ def test_the_python_api_refuses_it_too(tmp_path):
             fake_run(tmp_path, "project", overwrite=overwrite)
     with pytest.raises(ConfigError, match="holds files xlalign did not write"), ResultFolder(project, overwrite=True):
         pass
+    from xlalign.store.export import export_run
+
+    run = fake_run(tmp_path)
+    for overwrite in (False, True):
+        with pytest.raises(ConfigError, match="holds files xlalign did not write"):
+            export_run(run, project, overwrite=overwrite)
     assert snapshot(project) == before and siblings(project) == []
 
 

@@ -752,7 +752,7 @@ def test_kill_9_mid_run_is_recovered_and_live_runs_are_left_alone(tmp_path):
         assert status["state"] == "interrupted" and status["progress"] is None
         assert status["message"] == "interrupted: the process running it stopped (last: training 3/10)"
         assert sorted(status["cleaned"]) == [".xlalign-train-abc123", "model.partial"]
-        assert sorted(p.name for p in dead_run.iterdir()) == [LOCK_NAME, "status.json"]
+        assert sorted(p.name for p in dead_run.iterdir()) == [LOCK_NAME, MARKER, "status.json"]
         assert read_status(live_run) == live_before
         assert store.recover() == []  # idempotent
     finally:
