@@ -344,6 +344,28 @@ def test_an_app_export_leaves_no_work_behind(tmp_path):
         lab.jobs.shutdown()
 
 
+def test_one_status_writer_throttles_within_a_stage_only(tmp_path, monkeypatch):
+    import xlalign.store.runs as runs
+
+    clock = [100.0]
+    monkeypatch.setattr(runs.time, "monotonic", lambda: clock[0])
+    writer = runs.StatusWriter(tmp_path, {"state": "running"})
+    writer.update(message="running")
+    writer.progress("encoding", 1, 10)  # a new stage is always written
+    assert read_status(tmp_path)["message"] == "encoding 1/10"
+    clock[0] += 0.1
+    writer.progress("encoding", 2, 10)  # the same stage within 0.25 s is not
+    assert read_status(tmp_path)["message"] == "encoding 1/10"
+    writer.progress("encoding", 10, 10)  # its last step is
+    assert read_status(tmp_path)["message"] == "encoding 10/10"
+    writer.progress("training", 1, 5, loss=2.0)  # and so is the next stage, at once
+    assert read_status(tmp_path)["message"] == "training 1/5 · loss 2.000"
+    clock[0] += 0.3
+    writer.progress("training", 2, 5, loss=1.5)
+    status = read_status(tmp_path)
+    assert status["message"] == "training 2/5 · loss 1.500" and status["state"] == "running"
+
+
 _SLOW_ALIGN = textwrap.dedent("""
     import sys, time
     import xlalign.services.pipeline as pipeline

@@ -231,29 +231,32 @@ def _duration(seconds: float) -> str:
 
 class StatusWriter:
     """The one writer of a run's ``status.json``: the whole record is replaced on every write, under a lock;
-    progress reports are throttled to one write per :data:`STATUS_INTERVAL` (the last step of a stage
-    always goes through). ``record`` is kept by reference: the caller's dict is the record."""
+    progress reports within a stage are throttled to one write per :data:`STATUS_INTERVAL` (a new stage and
+    the last step of a stage always go through). ``record`` is kept by reference: the caller's dict is the
+    record."""
 
     def __init__(self, folder: str | os.PathLike[str], record: dict[str, Any]) -> None:
         self.folder = Path(folder)
         self.record = record
         self._lock = threading.Lock()
         self._last = 0.0
+        self._stage: str | None = None
 
     def update(self, **fields: Any) -> dict[str, Any]:
         """Change fields of the record and write all of it."""
         with self._lock:
             self.record.update(fields, heartbeat=now_iso())
             write_status(self.folder, self.record)
-            self._last = time.monotonic()
             return dict(self.record)
 
     def progress(self, stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
         """The :class:`~xlalign.progress.Progress` protocol: stage, step, loss and time left in ``message``."""
         from xlalign.progress import fraction
 
-        if time.monotonic() - self._last < STATUS_INTERVAL and total and done < total:
+        now = time.monotonic()
+        if stage == self._stage and now - self._last < STATUS_INTERVAL and total and done < total:
             return
+        self._stage, self._last = stage, now
         frac = fraction(done, total, metrics)
         detail = {k: v for k, v in metrics.items() if k != "overall" and isinstance(v, (int, float, str)) and v is not None}
         step = f" {int(done)}/{int(total)}" if total else ""
