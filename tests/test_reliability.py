@@ -679,7 +679,10 @@ def test_status_is_replaced_not_merged(tmp_path):
         raise RuntimeError("boom")
     failed = read_status(run)
     assert failed["state"] == "failed" and failed["error"] == "boom"
-    with RunFolder(run, record={"method": "lsar"}) as folder:
+    with pytest.raises(ConfigError, match="already holds a failed run; pass --overwrite"):
+        RunFolder(run, record={"method": "lsar"}).__enter__()
+    assert read_status(run) == failed  # a failed run is the user's too: kept until --overwrite
+    with RunFolder(run, overwrite=True, record={"method": "lsar"}) as folder:
         folder.finish("succeeded", message="done")
     done = json.loads((run / "status.json").read_text())
     assert done["state"] == "succeeded" and "error" not in done and "boom" not in json.dumps(done)

@@ -3,7 +3,7 @@
 * **Ownership.** Every folder a command writes (``evaluate``/``align``/``compare``/``sweep``/``export
   --out``, and every run of the app) carries xlalign's marker, ``.xlalign.json`` (its kind, and at the
   end the list of its files). A folder is replaced only when it carries the marker of the same kind,
-  holds nothing else, and ``overwrite`` is set (a failed or cancelled run is replaced without it). Any
+  holds nothing else, and ``overwrite`` is set (a failed or cancelled run too). Any
   other non-empty folder is refused before anything is created or locked (:class:`OutputFolder`).
 * **Atomic replacement.** New contents are built beside the old folder and swapped in only when
   complete (:func:`xlalign.atomic.atomic_folder`); a failure keeps the old folder whole. A new run
@@ -626,9 +626,9 @@ class Run:
 class RunFolder(OutputFolder):
     """An alignment run folder owned by this process: checked, locked, status kept as one record.
 
-    A new folder is written in place (its status says how far it got). A folder holding a run of ours is
-    replaced without ``overwrite`` when that run did not finish, and only with it when it did; the new run
-    is built beside it and swapped in when it succeeds, so a failed or interrupted replacement keeps the
+    A new folder is written in place (its status says how far it got). A folder holding a run of ours,
+    finished or not, is replaced only with ``overwrite``; the new run is built beside it and swapped in
+    when it succeeds, so a failed or interrupted replacement keeps the
     earlier run whole. Leaving without ``finish("succeeded")`` records failed (cancelled on Ctrl-C,
     interrupted on SIGTERM) and releases the lock.
     """
@@ -647,7 +647,19 @@ class RunFolder(OutputFolder):
         return f"{self.given} holds files that are not an xlalign run; choose an empty or new folder"
 
     def finished(self) -> bool:
-        return read_status(self.out).get("state") == "succeeded"
+        """Any run of ours (finished, failed, cancelled or interrupted) is replaced only with ``overwrite``: its
+        baseline, logs and partial results are the user's until they say otherwise."""
+        return bool(_entries(self.out))
+
+    def _check(self, *, locked: bool = False) -> bool:
+        try:
+            return super()._check(locked=locked)
+        except ConfigError as e:
+            state = read_status(self.out).get("state")
+            if state and state != "succeeded" and str(e) == self.finished_message.format(out=self.given):
+                raise ConfigError(f"{self.given} already holds a {state} run; pass --overwrite to replace it, or "
+                                  "choose another --out") from None
+            raise
 
     @property
     def run(self) -> Run:
