@@ -195,7 +195,7 @@ def test_a_local_ray_instance_binds_to_loopback_only(monkeypatch):
                                  cluster_resources=dict, remote=lambda **kw: (lambda f: f))
     monkeypatch.setitem(sys.modules, "ray", fake)
     grid = types.SimpleNamespace(models=(), targets=(), data="demo", pivot="en", pool="dedup")
-    assert S._run_ray(grid, None, None, lambda *a, **k: None) == []
+    assert S._run_ray(grid, None, None, lambda *a, **k: None, {}) == []
     assert seen["_node_ip_address"] == "127.0.0.1" and seen["include_dashboard"] is False
     # Ray on Linux would replace 127.0.0.1 by the machine's address unless its cluster switch is off.
     assert os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0" and constants.ENABLE_RAY_CLUSTER is False
