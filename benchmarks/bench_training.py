@@ -112,7 +112,8 @@ def estimate_check(model_dir: Path, xquad: Path | None, steps: int = 3) -> list[
     return rows
 
 
-def run(batch: int = 16, steps: int = 3, xquad: Path | None = DEFAULT_XQUAD) -> dict[str, Any]:
+def run(batch: int = 16, steps: int = 3, xquad: Path | None = DEFAULT_XQUAD, evidence: Path | None = None
+        ) -> dict[str, Any]:
     device = best_device()
     model_dir = bundled_model_dir()
     out: dict[str, Any] = {"device": device, "cpu": cpu_model(), "bf16_units": cpu_has_bf16_units(), "batch": batch,
@@ -123,6 +124,7 @@ def run(batch: int = 16, steps: int = 3, xquad: Path | None = DEFAULT_XQUAD) -> 
     out["bf16_samples_per_s"] = step_time(model_dir, batch, steps, device, bf16=True)
     if device == "cpu":
         out["estimate"] = estimate_check(model_dir, xquad, steps)
+    out["evidence"] = str(evidence) if evidence else None
     return out
 
 
@@ -140,6 +142,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"| fp32 | {r['fp32_samples_per_s']:.2f} | 1.00 |",
         f"| bf16 mixed precision | {r['bf16_samples_per_s']:.2f} | {r['bf16_samples_per_s'] / r['fp32_samples_per_s']:.2f}× |",
         *_estimate_markdown(r.get("estimate") or []),
+        *ablations_markdown(Path(r["evidence"]) if r.get("evidence") else None),
     ])
 
 
@@ -151,6 +154,43 @@ def _estimate_markdown(rows: list[dict[str, Any]]) -> list[str]:
            "|---|---|---|---|---|---|"]
     out += [f"| {r['data']} | {r['batch']} | {r['mean_passage_tokens']:.0f} | {r['measured_s']:.1f} | "
             f"{r['estimate_s']:.1f} | {r['estimate_s'] / r['measured_s']:.2f} |" for r in rows]
+    return out
+
+
+#: The fine-tune ablations of issue 20 §4 (run folders written by ``benchmarks/evidence.py xquad --ablations``).
+ABLATIONS = {"finetune_jsd-nce": "JSD + InfoNCE, λ = 1 (the paper's loss)", "finetune_nce": "InfoNCE only",
+             "finetune_nce_psg": "InfoNCE, passages only", "finetune_jsd-nce_λ10": "JSD + InfoNCE, λ = 10",
+             "finetune_jsd-nce_λ100": "JSD + InfoNCE, λ = 100"}
+
+
+def ablations_markdown(root: Path | None) -> list[str]:
+    """Held-out Multi Complete@10 before → after, with the 95 % bootstrap CI of the change and the adjusted
+    q, from each finished ablation's ``compare.csv``; the ones not (yet) finished are named."""
+    if root is None or not root.is_dir():
+        return ["", f"Fine-tune ablations: no run folders at {root} (run `python benchmarks/evidence.py xquad "
+                "--ablations --out DIR`, then `--evidence DIR`)."]
+    import json
+
+    import pandas as pd
+
+    out = ["", f"Fine-tune ablations on XQuAD en+zh (held-out half of the topics; fp32 encoding; 1 epoch on this CPU; "
+           f"run folders in `{root}`): Multi Complete@10, before → after, Δ [95 % CI], q.", "",
+           "| loss | en queries | zh queries | steps | seconds |", "|---|---|---|---:|---:|"]
+    missing = []
+    for folder, label in ABLATIONS.items():
+        f = root / folder
+        if not (f / "compare.csv").exists():
+            missing.append(label)
+            continue
+        t = pd.read_csv(f / "compare.csv")
+        t = t[(t.scenario == "multi") & (t.metric == "complete@10")]
+        cell = {r.query_lang: f"{r.before:.1f} → {r.after:.1f}, {r.delta:+.1f} [{r.ci_low:+.1f}, {r.ci_high:+.1f}], "
+                              f"q = {r.q_value:.3g}" for r in t.itertuples()}
+        ft = json.loads((f / "run.json").read_text()).get("finetune", {}) if (f / "run.json").exists() else {}
+        out.append(f"| {label} | {cell.get('en', '–')} | {cell.get('zh', '–')} | {ft.get('steps', '–')} | "
+                   f"{ft.get('seconds', float('nan')):.0f} |")
+    if missing:
+        out += ["", f"Not finished when this section was written: {'; '.join(missing)}."]
     return out
 
 

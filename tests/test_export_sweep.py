@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from xlalign.cli import main
 from xlalign.core.loaders import load_demo
 from xlalign.models.cache import EmbeddingCache
 from xlalign.services.pipeline import run_alignment
-from xlalign.services.sweep import SweepSpec, run_sweep
+from xlalign.services.sweep import SweepSpec, local_ray_options, loopback_only, run_sweep
 from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.runs import write_status
 
@@ -45,13 +47,16 @@ def _run(tiny: Path, root: Path, method: str, precision: str = "fp32") -> Path:
 PRECISIONS = [pytest.param("fp32", 2e-5, id="fp32"), pytest.param("bf16", 1e-2, id="bf16")]
 
 
-def _at(precision: str):
-    """The context the independent side encodes in: bf16 autocast for bf16, nothing for fp32."""
+def _at(model, precision: str):
+    """Prepare the independent side's model as xlalign encodes at ``precision`` on a CPU: for bf16, bf16
+    weights with fp32 pooling (xlalign.models.encoders.bf16_weights); nothing for fp32."""
     import contextlib
 
-    import torch
+    from xlalign.models.encoders import bf16_weights
 
-    return torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
+    if precision == "bf16":
+        assert bf16_weights(model)
+    return contextlib.nullcontext()
 
 
 def _evaluated_scores(run: Path) -> pd.DataFrame:
@@ -74,7 +79,7 @@ def test_exported_lsar_model_reproduces_the_evaluated_scores(tiny, tmp_path, cap
     scored = _evaluated_scores(run)
     demo = load_demo(["en", "es"])
     idx = [demo.item_ids.index(i) for i in scored.index]
-    with _at(precision):
+    with _at(model, precision):
         q = model.encode([demo.questions["en"][i] for i in idx], prompt_name="query", convert_to_tensor=True)
         p = model.encode([demo.passages["es"][i] for i in idx], prompt_name="passage", convert_to_tensor=True)
     q, p = q.float().numpy(), p.float().numpy()
@@ -97,7 +102,7 @@ def test_exported_centering_transform_reproduces_the_evaluated_scores(tiny, tmp_
     scored = _evaluated_scores(run)
     demo = load_demo(["en", "es"])
     idx = [demo.item_ids.index(i) for i in scored.index]
-    with _at(precision):
+    with _at(base, precision):
         q = base.encode([demo.questions["en"][i] for i in idx], prompt_name="query", normalize_embeddings=True,
                         convert_to_tensor=True)
         p = base.encode([demo.passages["es"][i] for i in idx], prompt_name="passage", normalize_embeddings=True,
@@ -165,9 +170,11 @@ def test_ray_sweep_equals_the_local_sweep(two_models, tmp_path):
     spec = SweepSpec(models=tuple(ModelSpec(m, device="cpu") for m in two_models), data="demo", pivot="en",
                      targets=("es", "de"))
     local = run_sweep(spec, cache_dir=tmp_path / "local")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
+    loopback_only()
+    ray.init(**local_ray_options(num_cpus=2))
     try:
+        nodes = ray.nodes()
+        assert [n["NodeManagerAddress"] for n in nodes] == ["127.0.0.1"]  # loopback only, not the machine's address
         remote = run_sweep(spec, engine="ray", cache_dir=tmp_path / "ray")
     finally:
         ray.shutdown()
@@ -175,6 +182,25 @@ def test_ray_sweep_equals_the_local_sweep(two_models, tmp_path):
     # a near-tie: allow one query's worth (1/168 ≈ 0.6 points) on means, and nothing on the grid itself.
     assert local[["model", "pair", "query_lang"]].equals(remote[["model", "pair", "query_lang"]])
     pd.testing.assert_frame_equal(local, remote, check_exact=False, atol=1.0)
+
+
+def test_a_local_ray_instance_binds_to_loopback_only(monkeypatch):
+    from xlalign.services import sweep as S
+
+    monkeypatch.delenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", raising=False)
+    constants = types.SimpleNamespace(ENABLE_RAY_CLUSTER=True)
+    monkeypatch.setitem(sys.modules, "ray._private.ray_constants", constants)
+    seen: dict = {}
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=lambda **kw: seen.update(kw),
+                                 cluster_resources=dict, remote=lambda **kw: (lambda f: f))
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    grid = types.SimpleNamespace(models=(), targets=(), data="demo", pivot="en", pool="dedup")
+    assert S._run_ray(grid, None, None, lambda *a, **k: None, {}) == []
+    assert seen["_node_ip_address"] == "127.0.0.1" and seen["include_dashboard"] is False
+    # Ray on Linux would replace 127.0.0.1 by the machine's address unless its cluster switch is off.
+    assert os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0" and constants.ENABLE_RAY_CLUSTER is False
+    assert str(Path(S.__file__).resolve().parents[2]) == seen["runtime_env"]["env_vars"]["PYTHONPATH"]
+    assert local_ray_options(num_cpus=2)["num_cpus"] == 2
 
 
 def test_sweep_spec_rejects_bad_grids():

@@ -136,3 +136,58 @@ def test_k3_ranks_match_the_brute_force_oracle(seed, pool_mode, scenario):
             gold_docs = np.searchsorted(doc_unit, pool.gold_units[i])[None, :]
             ref = brute_force_ranks(scores[i: i + 1], doc_unit, gold_docs)
             np.testing.assert_array_equal(res.ranks[i], ref[0], err_msg=f"{scenario} {pool_mode} {q} query {i}")
+
+
+def _many_language_corpus(k: int, n: int, seed: int) -> tuple[ParallelCorpus, CorpusEmbeddings]:
+    """k languages × n passages (one question each), small-integer embeddings that tie often."""
+    rng = np.random.default_rng(seed)
+    langs = tuple(["en"] + [f"x{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(k - 1)])
+    ids = tuple(f"i{j}" for j in range(n))
+    c = ParallelCorpus("many", ids, ids, ids, {x: tuple(f"{x}-p{j}" for j in range(n)) for x in langs},
+                       {x: tuple(f"{x}-q{j}" for j in range(n)) for x in langs})
+    emb = CorpusEmbeddings({x: rng.integers(-2, 3, size=(n, 5)).astype(np.float32) for x in langs},
+                           {x: rng.integers(-2, 3, size=(n, 5)).astype(np.float32) for x in langs})
+    return c, emb
+
+
+@pytest.mark.parametrize(("k", "n"), [(20, 70), (40, 3)])  # language runs of 70 units (one-language stretches), of 3
+def test_many_languages_rank_like_the_brute_force_oracle(k, n):
+    from oracles import brute_force_best_non_gold
+
+    c, emb = _many_language_corpus(k, n, seed=k)
+    for q in (c.langs[0], c.langs[-1]):
+        pool = build_pool(c, c.langs, "multi", q)
+        assert pool.n_gold == k and np.array_equal(pool.unit_lang_code, np.repeat(np.arange(k), n))
+        units, qe = emb.units(pool), emb.queries[q]
+        res = rank_golds(qe, units, pool.unit_weight, pool.gold_units, None, pool.unit_lang_code)
+        scores = qe @ units.T
+        doc_unit = np.arange(len(units))
+        np.testing.assert_array_equal(res.ranks, brute_force_ranks(scores, doc_unit, pool.gold_units))
+        best, _ = brute_force_best_non_gold(scores, doc_unit, pool.gold_units, pool.unit_lang_code, k)
+        np.testing.assert_array_equal(res.best_non_gold, best)
+        for i in range(0, n, max(1, n // 7)):  # non-gold documents of each language above each gold
+            competitor = np.ones(len(units), dtype=bool)
+            competitor[pool.gold_units[i]] = False
+            above = (scores[i][None, :] > res.gold_scores[i][:, None]) & competitor
+            expected = np.stack([above[:, pool.unit_lang_code == x].sum(axis=1) for x in range(k)], axis=1)
+            np.testing.assert_array_equal(res.above[i], expected)
+
+
+def test_a_k_language_evaluation_equals_its_pools_one_by_one():
+    """The shared unit matrix and the per-column per-query table give what each pool gives on its own."""
+    c, emb = _many_language_corpus(12, 6, seed=3)
+    spec = EvalSpec(data="many", langs=c.langs, scenarios=("multi", "mono-cross"))
+    r = evaluate_embeddings(c, emb, spec)
+    assert len(r.pools) == 12 + 12 * 11 and len(r.per_query) == len(r.pools) * 6
+    multi = r.per_query[r.per_query.scenario == "multi"]
+    assert multi[[f"rank_{x}" for x in c.langs]].notna().all().all()
+    cross = r.per_query[r.per_query.scenario == "mono-cross"]
+    assert (cross[[f"rank_{x}" for x in c.langs]].notna().sum(axis=1) == 1).all()  # one gold language per row
+    for pool in r.pools[:3] + r.pools[-3:]:
+        one = evaluate_embeddings(c, emb.select(pool.langs), EvalSpec(data="many", langs=c.langs,
+                                                                      scenarios=(pool.scenario,)))
+        mine = r.per_query[(r.per_query.scenario == pool.scenario) & (r.per_query.query_lang == pool.query_lang)
+                           & (r.per_query.doc_lang == pool.doc_lang)].reset_index(drop=True)
+        theirs = one.per_query[(one.per_query.query_lang == pool.query_lang)
+                               & (one.per_query.doc_lang == pool.doc_lang)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine[theirs.columns], theirs, check_dtype=False)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from xlalign.core import metrics as M
 from xlalign.core.corpus import ParallelCorpus
-from xlalign.core.encoder import Encoder
+from xlalign.core.encoder import Encoder, EncodeRequest, encode_requests
 from xlalign.core.ranking import RankResult, rank_golds
 from xlalign.core.scenarios import Pool, build_pools
 from xlalign.errors import ConfigError
@@ -73,11 +73,12 @@ class CorpusEmbeddings:
 
     def units(self, pool: Pool) -> np.ndarray:
         """(U, d) passage embeddings in ``pool``'s unit order (unit u = ``passages[unit_lang[u]][unit_index[u]]``)."""
-        first = self.passages[str(pool.unit_lang[0])]
-        out = np.empty((len(pool.unit_lang), first.shape[1]), dtype=first.dtype)
-        for lang in dict.fromkeys(pool.unit_lang):
-            mask = pool.unit_lang == lang
-            out[mask] = self.passages[str(lang)][pool.unit_index[mask]]
+        codes = pool.unit_lang_code
+        first = self.passages[pool.doc_langs[0]]
+        out = np.empty((len(codes), first.shape[1]), dtype=first.dtype)
+        for c, lang in enumerate(pool.doc_langs):
+            idx = np.flatnonzero(codes == c)
+            out[idx] = self.passages[lang][pool.unit_index[idx]]
         return out
 
     def map(self, fn: Callable[[str, str, np.ndarray], np.ndarray]) -> CorpusEmbeddings:
@@ -116,15 +117,18 @@ class EvalResult:
 
 def encode_corpus(corpus: ParallelCorpus, encoder: Encoder, langs: Sequence[str],
                   progress: Progress | None = None) -> CorpusEmbeddings:
-    """Encode every distinct passage (role ``passage``) and every question (role ``query``) once."""
+    """Encode every distinct passage (role ``passage``) and every question (role ``query``) once.
+
+    All languages and roles go to the encoder in one request list, so that an encoder that can
+    (:class:`~xlalign.core.encoder.ManyEncoder`) orders the whole diagnosis by length at once.
+    """
     corpus.require_langs(langs)
     first_item = corpus.passage_first_items()
-    passages, queries = {}, {}
-    for lang in langs:
-        passages[lang] = encoder.encode([corpus.passages[lang][i] for i in first_item], lang=lang, role="passage",
-                                        progress=progress)
-        queries[lang] = encoder.encode(list(corpus.questions[lang]), lang=lang, role="query", progress=progress)
-    return CorpusEmbeddings(passages, queries)
+    requests = [EncodeRequest([corpus.passages[lang][i] for i in first_item], lang, "passage") for lang in langs]
+    requests += [EncodeRequest(list(corpus.questions[lang]), lang, "query") for lang in langs]
+    out = encode_requests(encoder, requests, progress)
+    return CorpusEmbeddings(dict(zip(langs, out[: len(langs)], strict=True)),
+                            dict(zip(langs, out[len(langs):], strict=True)))
 
 
 def per_query_metrics(ranks: np.ndarray, pool_size: int | np.ndarray, ks: Sequence[int],
@@ -214,23 +218,24 @@ def _summary_rows(pool: Pool, values: dict[str, np.ndarray]) -> list[SummaryRow]
 
 
 def _per_query_frame(pool: Pool, corpus: ParallelCorpus, res: RankResult, values: dict[str, np.ndarray],
-                     q_emb: np.ndarray, u_emb: np.ndarray, first_item: np.ndarray) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "scenario": pool.scenario, "pool": pool.pool_mode, "query_lang": pool.query_lang, "doc_lang": pool.doc_lang,
-        "query_id": list(corpus.item_ids), "group": list(corpus.groups), "query": list(corpus.questions[pool.query_lang]),
-        "pool_size": pool.pool_sizes,
-    })
+                     q_emb: np.ndarray, u_emb: np.ndarray, first_item: np.ndarray) -> dict[str, object]:
+    """One pool's per-query columns (a dict of equal-length columns; :func:`_tidy_per_query` joins them)."""
+    n = pool.n_queries
+    cols: dict[str, object] = {
+        "scenario": [pool.scenario] * n, "pool": [pool.pool_mode] * n, "query_lang": [pool.query_lang] * n,
+        "doc_lang": [pool.doc_lang] * n, "query_id": list(corpus.item_ids), "group": list(corpus.groups),
+        "query": list(corpus.questions[pool.query_lang]), "pool_size": pool.pool_sizes,
+    }
     for g, lang in enumerate(pool.gold_langs):
-        frame[f"rank_{lang}"] = res.ranks[:, g]
-        frame[f"score_{lang}"] = res.gold_scores[:, g]
+        cols[f"rank_{lang}"] = res.ranks[:, g]
+        cols[f"score_{lang}"] = res.gold_scores[:, g]
     top_unit = res.top1_units(pool.gold_units)
-    frame["top1_lang"] = pool.unit_lang[top_unit]
-    frame["top1_id"] = [corpus.item_ids[first_item[i]] for i in pool.unit_index[top_unit]]
-    frame["top1_score"] = (q_emb * u_emb[top_unit]).sum(axis=1)
-    frame["top1_is_gold"] = res.ranks.min(axis=1) == 1
-    for metric, v in values.items():
-        frame[metric] = v
-    return frame
+    cols["top1_lang"] = pool.unit_lang[top_unit]
+    cols["top1_id"] = [corpus.item_ids[first_item[i]] for i in pool.unit_index[top_unit]]
+    cols["top1_score"] = (q_emb * u_emb[top_unit]).sum(axis=1)
+    cols["top1_is_gold"] = res.ranks.min(axis=1) == 1
+    cols.update(values)
+    return cols
 
 
 def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: EvalSpec,
@@ -242,13 +247,16 @@ def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: Eva
     report = progress or silent
     rows: list[SummaryRow] = []
     matrix: list[MatrixRow] = []
-    frames: list[pd.DataFrame] = []
+    frames: list[dict[str, object]] = []
+    units: tuple[Pool, np.ndarray] | None = None  # the last pool's unit embeddings, shared by pools laid out alike
     for n, pool in enumerate(pools):
         report("ranking", n, len(pools))
         if pool.pool_sizes.min() <= pool.n_gold:
             raise ConfigError(f"{pool.scenario}: the pool has {pool.pool_sizes.min()} documents; at least "
                               f"{pool.n_gold + 1} needed")
-        q_emb, u_emb = emb.queries[pool.query_lang], emb.units(pool)
+        if units is None or not _same_units(units[0], pool):
+            units = (pool, emb.units(pool))
+        q_emb, u_emb = emb.queries[pool.query_lang], units[1]
         res = rank_golds(q_emb, u_emb, pool.unit_weight, pool.gold_units, pool.removed_unit, pool.unit_lang_code,
                          removed_count=pool.removed_count)
         values = per_query_metrics(res.ranks, pool.pool_sizes, spec.ks, spec.ndcg_ks)
@@ -261,16 +269,49 @@ def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: Eva
     return EvalResult(spec, rows, matrix, _tidy_per_query(frames, spec.langs), pools)
 
 
-def _tidy_per_query(frames: list[pd.DataFrame], langs: Sequence[str]) -> pd.DataFrame:
-    per_query = pd.concat(frames, ignore_index=True)
-    for c in per_query.columns:
-        if c.startswith("rank_"):
-            per_query[c] = per_query[c].astype("Int64")  # <NA> where that language holds no gold
+def _same_units(a: Pool, b: Pool) -> bool:
+    """Whether two pools list the same units in the same order (every Multi pool of one evaluation does)."""
+    return (a.doc_langs == b.doc_langs and np.array_equal(a.unit_index, b.unit_index)
+            and np.array_equal(a.unit_lang_code, b.unit_lang_code))
+
+
+def _tidy_per_query(parts: list[dict[str, object]], langs: Sequence[str]) -> pd.DataFrame:
+    """Join the pools' per-query columns into one frame, column by column.
+
+    A column a pool lacks (another language's rank, a Multi-only metric) is missing there: ``<NA>``
+    for ranks (``Int64``), NaN for numbers. Built per column rather than by concatenating one frame
+    per pool: with k languages there are k² pools and 2k rank/score columns.
+    """
+    sizes = [len(p["query_id"]) for p in parts]  # type: ignore[arg-type]
+    present = list(dict.fromkeys(c for p in parts for c in p))
     lead = ["scenario", "pool", "query_lang", "doc_lang", "query_id", "group", "query", "pool_size"]
-    rank_cols = [f"rank_{lang}" for lang in langs if f"rank_{lang}" in per_query]
-    score_cols = [f"score_{lang}" for lang in langs if f"score_{lang}" in per_query]
-    rest = [c for c in per_query.columns if c not in lead + rank_cols + score_cols]
-    return per_query[lead + rank_cols + score_cols + rest]
+    rank_cols = [f"rank_{lang}" for lang in langs if f"rank_{lang}" in present]
+    score_cols = [f"score_{lang}" for lang in langs if f"score_{lang}" in present]
+    names = lead + rank_cols + score_cols + [c for c in present if c not in lead + rank_cols + score_cols]
+    columns: dict[str, object] = {}  # in the final order: no reordering copy of a table that can hold k²·n cells
+    for c in names:
+        if all(c in p for p in parts):
+            pieces = [np.asarray(p[c]) for p in parts]
+            columns[c] = np.concatenate(pieces) if pieces else np.array([])
+            continue
+        if c.startswith("rank_"):
+            full = np.zeros(sum(sizes), dtype=np.int64)
+            mask = np.ones(sum(sizes), dtype=bool)
+        else:
+            kind = np.result_type(*[np.asarray(p[c]).dtype for p in parts if c in p])
+            full, mask = np.full(sum(sizes), np.nan, dtype=kind if kind.kind == "f" else np.float64), None
+        start = 0
+        for p, n in zip(parts, sizes, strict=True):
+            if c in p:
+                full[start : start + n] = np.asarray(p[c])
+                if mask is not None:
+                    mask[start : start + n] = False
+            start += n
+        columns[c] = pd.arrays.IntegerArray(full, mask) if mask is not None else full
+    for c in rank_cols:
+        if not isinstance(columns[c], pd.arrays.IntegerArray):
+            columns[c] = pd.array(np.asarray(columns[c]), dtype="Int64")  # <NA> where that language holds no gold
+    return pd.DataFrame(columns, copy=False)
 
 
 def evaluate(corpus: ParallelCorpus, encoder: Encoder, spec: EvalSpec, progress: Progress | None = None) -> EvalResult:

@@ -30,6 +30,10 @@ DEFAULT_BLOCK_ELEMENTS = 1 << 25
 #: and the per-language maxima are checked against it. Per-chunk counts are int32, so weights up to
 #: ``_NARROW_MAX_WEIGHT`` are summed exactly in 32 bits; heavier pools take an int64 path.
 _CHUNK = 1024
+#: Stretches are cut where the language changes when language runs average at least this many units
+#: (pools group units by language: 100 languages × 900 passages must give one-language stretches,
+#: whose counts and maxima vectorise, not 1024-unit stretches straddling two languages).
+_MIN_RUN = 64
 _NARROW_MAX_WEIGHT = (2**31 - 1) // _CHUNK
 #: Below this many scores in a block the scan runs on the calling thread only: a helper thread
 #: would mostly compete with BLAS's own threads, which keep spinning for a while after the product.
@@ -254,8 +258,8 @@ def _plan_chunks(  # pragma: no cover - compiled by numba
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stretches of units the kernel scans at once: ``(bounds, single, present, lang_bit)``.
 
-    At most ``chunk`` units each and, when languages come in long runs (units grouped by language, as
-    pools are), cut where the language changes, so that most stretches hold one language: one max
+    At most ``chunk`` units each and, when language runs average ``_MIN_RUN`` units or more (units
+    grouped by language, as pools are), cut where the language changes, so that most stretches hold one language: one max
     pass instead of one per language. ``single[k]``: the one language of stretch k, or -1;
     ``present[k]``: bit mask of its languages (every bit when there are more than 64), to be
     and-ed with ``lang_bit[c]`` (bit c, or every bit when there are more than 64).
@@ -265,7 +269,7 @@ def _plan_chunks(  # pragma: no cover - compiled by numba
     for x in range(1, u):
         if lang[x] != lang[x - 1]:
             changes += 1
-    split = changes <= max(16, u // chunk)
+    split = changes <= max(16, u // _MIN_RUN)
     bounds = np.empty(u // chunk + (changes + 2 if split else 2), np.int64)
     n = 0
     x = 0

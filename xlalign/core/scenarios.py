@@ -24,7 +24,7 @@ For k = 2 these are exactly the paper's four scenarios for the pair; the same co
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -63,6 +63,8 @@ class Pool:
     gold_langs: tuple[str, ...]
     removed_unit: np.ndarray
     removed_count: np.ndarray
+    #: (U,) ``unit_lang_code``, when the builder knows it (else derived from ``unit_lang``).
+    lang_code: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_queries(self) -> int:
@@ -90,8 +92,11 @@ class Pool:
     @property
     def unit_lang_code(self) -> np.ndarray:
         """(U,) integer code of each unit's language: its index in ``doc_langs``."""
+        if self.lang_code is not None:
+            return self.lang_code
+        names, inverse = np.unique(self.unit_lang, return_inverse=True)  # vectorised: U can be 100 × 900
         code = {lang: i for i, lang in enumerate(self.doc_langs)}
-        return np.array([code[x] for x in self.unit_lang], dtype=np.int64)
+        return np.array([code[str(x)] for x in names], dtype=np.int64)[inverse.ravel()]
 
 
 def doc_label(doc_langs: Sequence[str]) -> str:
@@ -99,11 +104,13 @@ def doc_label(doc_langs: Sequence[str]) -> str:
 
 
 def build_pool(corpus: ParallelCorpus, langs: Sequence[str], scenario: str, query_lang: str,
-               pool_mode: str = "dedup", doc_lang: str | None = None) -> Pool:
+               pool_mode: str = "dedup", doc_lang: str | None = None,
+               item_to_passage: np.ndarray | None = None) -> Pool:
     """One scenario's pool for queries in ``query_lang`` (one of ``langs``).
 
     ``doc_lang`` picks the document language of ``mono-cross``; with two languages it defaults to
-    the other one.
+    the other one. ``item_to_passage`` (``corpus.unique_passages()[1]``) may be passed when building
+    many pools of one corpus.
     """
     langs = check_langs(langs)
     if scenario not in SCENARIOS:
@@ -125,7 +132,8 @@ def build_pool(corpus: ParallelCorpus, langs: Sequence[str], scenario: str, quer
                   "mono-cross": (doc_lang,)}[scenario]
     gold_langs = {"multi": (query_lang, *others), "multi-1": others, "mono-same": (query_lang,),
                   "mono-cross": (doc_lang,)}[scenario]
-    _, item_to_passage = corpus.unique_passages()
+    if item_to_passage is None:
+        _, item_to_passage = corpus.unique_passages()
     n_passages = int(item_to_passage.max()) + 1
     multiplicity = np.bincount(item_to_passage, minlength=n_passages)
     weight = multiplicity if pool_mode == "per-question" else np.ones(n_passages, dtype=np.int64)
@@ -152,17 +160,19 @@ def build_pool(corpus: ParallelCorpus, langs: Sequence[str], scenario: str, quer
         gold_langs=tuple(gold_langs),  # type: ignore[arg-type]
         removed_unit=removed,
         removed_count=removed_count,
+        lang_code=np.repeat(np.arange(len(pool_langs), dtype=np.int64), n_passages),
     )
 
 
 def build_pools(corpus: ParallelCorpus, langs: Sequence[str], scenarios: Sequence[str] = SCENARIOS,
                 pool_mode: str = "dedup") -> list[Pool]:
     """Every requested scenario for queries in every language; ``mono-cross`` for every ordered pair."""
+    _, item_to_passage = corpus.unique_passages()  # once: k languages make k² mono-cross pools
     pools = []
     for s in scenarios:
         for q in langs:
             if s == "mono-cross":
-                pools += [build_pool(corpus, langs, s, q, pool_mode, d) for d in langs if d != q]
+                pools += [build_pool(corpus, langs, s, q, pool_mode, d, item_to_passage) for d in langs if d != q]
             else:
-                pools.append(build_pool(corpus, langs, s, q, pool_mode))
+                pools.append(build_pool(corpus, langs, s, q, pool_mode, item_to_passage=item_to_passage))
     return pools

@@ -77,6 +77,67 @@ def resolve_precision(precision: str, device: str, *, flags: frozenset[str] | No
     return "fp32"
 
 
+def usable_cpus(root: str = "/sys/fs/cgroup") -> int:
+    """CPUs this process may use: its affinity set, capped by a cgroup CPU quota (containers), counted in
+    physical cores where SMT siblings share one (compute-bound kernels gain nothing from the sibling)."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+    cores = set()
+    for c in cpus:
+        try:
+            siblings = Path(f"/sys/devices/system/cpu/cpu{c}/topology/thread_siblings_list").read_text().strip()
+        except OSError:
+            siblings = str(c)
+        cores.add(siblings)
+    n = max(1, len(cores))
+    quota = _cgroup_quota(root)
+    return max(1, min(n, quota)) if quota is not None else n
+
+
+def _cgroup_quota(root: str) -> int | None:
+    """Whole CPUs allowed by a cgroup v2 ``cpu.max`` (or v1 ``cpu.cfs_quota_us``) quota, rounded up; None if unlimited."""
+    import math
+
+    try:
+        text = Path(root, "cpu.max").read_text().split()
+        if text and text[0] != "max":
+            return math.ceil(int(text[0]) / int(text[1]))
+        return None
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        quota = int(Path(root, "cpu", "cpu.cfs_quota_us").read_text())
+        period = int(Path(root, "cpu", "cpu.cfs_period_us").read_text())
+        return math.ceil(quota / period) if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+#: Environment variables by which a user has already chosen the thread count.
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "XLALIGN_THREADS")
+
+
+@functools.cache
+def configure_cpu_threads() -> int:
+    """Set torch's intra-op threads to :func:`usable_cpus` once per process; returns the count used.
+
+    torch's default follows the machine's cores, not a container's quota, and oversubscribes it
+    (every GEMM then waits on descheduled threads). ``XLALIGN_THREADS`` (or OMP/MKL_NUM_THREADS) wins.
+    """
+    import torch
+
+    chosen = os.environ.get("XLALIGN_THREADS")
+    if chosen is not None and chosen.strip().isdigit() and int(chosen) > 0:
+        torch.set_num_threads(int(chosen))
+    elif not any(os.environ.get(v) for v in THREAD_ENV):
+        n = usable_cpus()
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+    return int(torch.get_num_threads())
+
+
 @contextlib.contextmanager
 def autocast(device: str, precision: str) -> Iterator[None]:
     """bf16 autocast for ``precision == "bf16"``; a no-op for fp32."""
@@ -110,5 +171,5 @@ def gpu_task(duration: int | Callable[..., int]) -> Callable[[F], F]:
     return wrap
 
 
-__all__ = ["autocast", "best_device", "cpu_flags", "cpu_has_bf16_units", "cpu_model", "gpu_task", "on_zero_gpu",
-           "resolve_precision"]
+__all__ = ["THREAD_ENV", "autocast", "best_device", "configure_cpu_threads", "cpu_flags", "cpu_has_bf16_units",
+           "cpu_model", "gpu_task", "on_zero_gpu", "resolve_precision", "usable_cpus"]

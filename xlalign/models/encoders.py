@@ -13,17 +13,17 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from xlalign.core.encoder import ROLES, Role, l2_normalise
+from xlalign.core.encoder import ROLE_PLURALS, ROLES, EncodeRequest, Role, l2_normalise
 from xlalign.core.loaders import hub_offline
 from xlalign.errors import ConfigError, ModelLoadError
 from xlalign.models.cache import EmbeddingCache
-from xlalign.models.device import gpu_task
+from xlalign.models.device import gpu_task, on_zero_gpu
 from xlalign.models.registry import model_info
 from xlalign.progress import Progress, silent
 from xlalign.specs import DEFAULT_MODEL_ID, ModelSpec
@@ -61,7 +61,8 @@ log = logging.getLogger(__name__)
 class CachedEncoder:
     """Wraps a model with the embedding cache: only texts never seen are encoded, longest first.
 
-    Subclasses implement :meth:`_encode_uncached`, :attr:`fingerprint` and :attr:`dimension`.
+    Subclasses implement :meth:`_encode_uncached` (or, to order the work themselves,
+    :meth:`_encode_pieces`), :attr:`fingerprint` and :attr:`dimension`.
     ``n_model_calls``/``n_texts_encoded`` count, process-wide, the work that reached the model.
     """
 
@@ -88,46 +89,93 @@ class CachedEncoder:
     def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
         raise NotImplementedError
 
+    def _encode_pieces(self, items: list[Item]) -> Iterator[tuple[list[int], np.ndarray]]:
+        """Encode ``items`` ((prompt, lang, text), all distinct), yielding (positions, vectors) as they come.
+
+        Here: per (prompt, language), longest text first, in chunks of :attr:`chunk_size` through
+        :meth:`_encode_uncached`. Subclasses may order the whole list at once.
+        """
+        groups: dict[tuple[str, str], list[int]] = {}
+        for i, (prompt, lang, _) in enumerate(items):
+            groups.setdefault((prompt, lang), []).append(i)
+        for (prompt, lang), idx in groups.items():
+            idx = sorted(idx, key=lambda i: len(items[i][2]), reverse=True)  # chunks of similar length pad little
+            for k in range(0, len(idx), self.chunk_size):
+                chunk = idx[k : k + self.chunk_size]
+                yield chunk, self._encode_uncached([items[i][2] for i in chunk], prompt, lang)
+
     def encode(self, texts: Sequence[str], *, lang: str, role: Role, progress: Progress | None = None) -> np.ndarray:
         """(n, d) float32, L2-normalised. Duplicates and cached texts are not re-encoded."""
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {ROLES}, got {role!r}")
-        texts = list(texts)
-        bad = next((t for t in texts if not isinstance(t, str)), None)
-        if bad is not None:
-            raise TypeError(f"texts must be strings, got {type(bad).__name__}")
-        prompt = self.prompt_for(role)
-        unique = list(dict.fromkeys(texts))
-        found: dict[str, np.ndarray] = {}
-        keys: dict[str, bytes] = {}
+        return self.encode_many([EncodeRequest(texts, lang, role)], progress=progress)[0]
+
+    def encode_many(self, requests: Sequence[EncodeRequest], progress: Progress | None = None) -> list[np.ndarray]:
+        """One (n_i, d) float32 array per request, L2-normalised; the texts missing from the cache, over all
+        requests, are encoded as one list (so an encoder can order them by length across languages and
+        roles). Progress moves per piece of work that reaches the model; each piece is cached at once."""
+        requests = [_checked_request(r) for r in requests]
+        items = [(self.prompt_for(r.role), r.lang, t) for r in requests for t in r.texts]
+        unique = list(dict.fromkeys(items))
+        found: dict[Item, np.ndarray] = {}
+        keys: dict[Item, bytes] = {}
         if self.cache is not None and unique:
             fp = self.fingerprint
-            keys = {t: EmbeddingCache.key(fp, prompt, lang, t) for t in unique}
+            keys = {it: EmbeddingCache.key(fp, *it) for it in unique}
             hit = self.cache.get_many(list(keys.values()))
-            found = {t: hit[k] for t, k in keys.items() if k in hit}
-        # Longest first: chunks of similar length pad little, and memory peaks early.
-        missing = sorted((t for t in unique if t not in found), key=len, reverse=True)
+            found = {it: hit[k] for it, k in keys.items() if k in hit}
+        missing = [it for it in unique if it not in found]
         report = progress or silent
-        stage = f"encoding {lang} {role}s"
+        stage = _stage(requests)
         if missing:
             report(stage, 0, len(missing))
-        for i in range(0, len(missing), self.chunk_size):
-            chunk = missing[i : i + self.chunk_size]
-            vecs = np.asarray(self._encode_uncached(chunk, prompt, lang), dtype=np.float32)
-            if vecs.ndim != 2 or len(vecs) != len(chunk) or not np.isfinite(vecs).all():
+        done = 0
+        for positions, raw in self._encode_pieces(missing):
+            vecs = np.asarray(raw, dtype=np.float32)
+            if vecs.ndim != 2 or len(vecs) != len(positions) or not np.isfinite(vecs).all():
                 raise RuntimeError(f"{self.name}: the model returned {vecs.shape} non-finite or misshaped embeddings "
-                                   f"for {len(chunk)} texts")
+                                   f"for {len(positions)} texts")
             vecs = l2_normalise(vecs)
+            chunk = [missing[i] for i in positions]
             with self._count_lock:
                 self.n_model_calls += 1
                 self.n_texts_encoded += len(chunk)
             if self.cache is not None:
-                self.cache.put_many([keys[t] for t in chunk], vecs)
+                self.cache.put_many([keys[it] for it in chunk], vecs)
             found.update(zip(chunk, vecs, strict=True))
-            report(stage, i + len(chunk), len(missing))
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        return np.stack([found[t] for t in texts]).astype(np.float32, copy=False)
+            done += len(chunk)
+            report(stage, done, len(missing))
+        if len(found) < len(unique):
+            raise RuntimeError(f"{self.name}: {len(unique) - len(found)} texts were not encoded")
+        out, pos = [], 0
+        for r in requests:
+            n = len(r.texts)
+            rows = [found[it] for it in items[pos : pos + n]]
+            pos += n
+            out.append(np.stack(rows).astype(np.float32, copy=False) if rows
+                       else np.zeros((0, self.dimension), dtype=np.float32))
+        return out
+
+
+#: One text to encode: (prompt, language, text).
+Item = tuple[str, str, str]
+
+
+def _checked_request(r: EncodeRequest | tuple) -> EncodeRequest:
+    texts, lang, role = r
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")
+    texts = list(texts)
+    bad = next((t for t in texts if not isinstance(t, str)), None)
+    if bad is not None:
+        raise TypeError(f"texts must be strings, got {type(bad).__name__}")
+    return EncodeRequest(texts, lang, role)
+
+
+def _stage(requests: Sequence[EncodeRequest]) -> str:
+    """The progress label: "encoding zh queries", or "encoding en, zh passages and queries" for several."""
+    langs = list(dict.fromkeys(r.lang for r in requests))
+    roles = " and ".join(ROLE_PLURALS[x] for x in dict.fromkeys(r.role for r in requests))
+    where = ", ".join(langs) if len(langs) <= 4 else f"{len(langs)} languages"
+    return f"encoding {where} {roles}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,6 +313,7 @@ class SentenceTransformerEncoder(CachedEncoder):
         self._fingerprint: str | None = None
         self._device: str | None = None
         self._batch_size: int | None = spec.batch_size
+        self._bf16_mode: str | None = None  # "none", "weights" or "autocast", set when the model is prepared
         self._lock = threading.Lock()
 
     @property
@@ -291,6 +340,10 @@ class SentenceTransformerEncoder(CachedEncoder):
     def model(self) -> Any:
         with self._lock:
             if self._model is None:
+                if self.device == "cpu":
+                    from xlalign.models.device import configure_cpu_threads
+
+                    configure_cpu_threads()
                 self._model = load_sentence_transformer(self.spec, device=self.device)
             return self._model
 
@@ -310,7 +363,9 @@ class SentenceTransformerEncoder(CachedEncoder):
                 base = f"dir:{directory_fingerprint(local)}"
             else:
                 base = f"hub:{self.spec.model}@{_hub_commit(self.spec.model) or self._load_and_commit()}"
-            self._fingerprint = f"{base}|maxlen={self.spec.max_seq_length}|precision={self.precision}"
+            # bf16 on a CPU runs with bf16 weights (see bf16_weights), not autocast: other numbers, another key.
+            path = "-cpu" if self.precision == "bf16" and self.device == "cpu" else ""
+            self._fingerprint = f"{base}|maxlen={self.spec.max_seq_length}|precision={self.precision}{path}"
         return self._fingerprint
 
     def _load_and_commit(self) -> str:
@@ -340,11 +395,31 @@ class SentenceTransformerEncoder(CachedEncoder):
         return int(self.model.get_sentence_embedding_dimension())
 
     def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
-        model, device, precision = self.model, self.device, self.precision
+        items = [(prompt, lang, t) for t in texts]
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for positions, vecs in self._encode_pieces(items):
+            out[positions] = vecs
+        return out
+
+    def _encode_pieces(self, items: list[Item]) -> Iterator[tuple[list[int], np.ndarray]]:
+        """Every text of the request list ordered by token length at once (all languages and roles),
+        cut into batches padded to a multiple of :data:`PAD_MULTIPLE` tokens, one model call per batch
+        (per :attr:`chunk_size` texts on ZeroGPU, where each call reserves the GPU)."""
+        model, device = self.prepared_model, self.device
+        plan = plan_batches(model, items, self.batch_size)
+        call = self.chunk_size if on_zero_gpu() else self.batch_size
+        for prompt, idx in plan.groups:
+            for k in range(0, len(idx), call):
+                chunk = idx[k : k + call]
+                texts = [items[i][2] if prompt is not None else items[i][0] + items[i][2] for i in chunk]
+                yield chunk, self._call_model(model, texts, prompt or "", device, plan.pad_multiple)
+
+    def _call_model(self, model: Any, texts: list[str], prompt: str, device: str, pad_multiple: int | None) -> np.ndarray:
         while True:
             try:
                 return st_encode(model, texts, prompt=prompt, batch_size=self.batch_size, device=device,
-                                 precision=precision)
+                                 precision=self.precision, autocast_bf16=self._bf16_mode == "autocast",
+                                 pad_multiple=pad_multiple)
             except RuntimeError as e:  # torch.cuda.OutOfMemoryError is a RuntimeError
                 if not device.startswith("cuda") or "out of memory" not in str(e).lower() or self.batch_size <= 1:
                     raise
@@ -354,15 +429,134 @@ class SentenceTransformerEncoder(CachedEncoder):
                 self._batch_size = max(1, self.batch_size // 2)
                 log.warning("CUDA out of memory: encode batch size halved to %d", self._batch_size)
 
+    @property
+    def prepared_model(self) -> Any:
+        """The model ready for this encoder's precision (on a CPU in bf16: see :func:`bf16_weights`)."""
+        model = self.model
+        with self._lock:
+            if self._bf16_mode is None:
+                self._bf16_mode = "none"
+                if self.precision == "bf16":
+                    weights = self.device == "cpu" and bf16_weights(model)
+                    self._bf16_mode = "weights" if weights else "autocast"
+        return model
+
+
+#: Padded sequence lengths are rounded up to a multiple of this many tokens (fewer distinct shapes).
+PAD_MULTIPLE = 32
+
+
+class BatchPlan(NamedTuple):
+    """Batches in order: ``groups`` of (prompt, item positions); prompt None means "already prepended"."""
+
+    groups: list[tuple[str | None, list[int]]]
+    pad_multiple: int | None
+
+
+def plan_batches(model: Any, items: list[Item], batch_size: int) -> BatchPlan:
+    """Order ``items`` longest first by token count, over every language and role.
+
+    Where every pooling module pools the prompt tokens too (``include_prompt``, the default), the
+    prompt is prepended to the text, exactly as sentence-transformers does, and all items form one
+    list; otherwise each prompt is its own list (its prompt length must reach the pooling). Token
+    counts come from the model's tokenizer (truncated at ``max_seq_length``), else character counts.
+    """
+    texts = [prompt + text for prompt, _, text in items]
+    lengths = token_lengths(model, texts)
+    pad = pad_multiple(model)
+    if all(getattr(m, "include_prompt", True) for m in _modules(model)):
+        order = sorted(range(len(items)), key=lambda i: -lengths[i])
+        return BatchPlan([(None, order)], pad)
+    groups: dict[str, list[int]] = {}
+    for i in sorted(range(len(items)), key=lambda i: -lengths[i]):
+        groups.setdefault(items[i][0], []).append(i)
+    return BatchPlan([(prompt, idx) for prompt, idx in groups.items()], pad)
+
+
+def _modules(model: Any) -> list[Any]:
+    try:
+        return list(model)
+    except TypeError:
+        return []
+
+
+def _transformer(model: Any) -> Any:
+    """The model's first module when it is sentence-transformers' ``Transformer`` (HF tokenizer), else None."""
+    from sentence_transformers.models import Transformer
+
+    mods = _modules(model)
+    return mods[0] if mods and isinstance(mods[0], Transformer) else None
+
+
+def token_lengths(model: Any, texts: list[str]) -> list[int]:
+    """Tokens per text as the model will see them (special tokens included, truncated at max_seq_length)."""
+    first = _transformer(model)
+    tokenizer = getattr(first, "tokenizer", None)
+    if tokenizer is None or not callable(tokenizer) or not texts:
+        return [len(t) for t in texts]
+    max_len = getattr(model, "max_seq_length", None)
+    enc = tokenizer(texts, add_special_tokens=True, truncation=max_len is not None, max_length=max_len,
+                    return_attention_mask=False, return_token_type_ids=False)
+    return [len(ids) for ids in enc["input_ids"]]
+
+
+def pad_multiple(model: Any) -> int | None:
+    """The multiple to pad batches to: :data:`PAD_MULTIPLE`, or the largest power of two ≥ 8 dividing
+    ``max_seq_length`` (a padded batch never exceeds it), or None (no rounding) for other modules."""
+    if _transformer(model) is None:
+        return None
+    max_len = getattr(model, "max_seq_length", None)
+    m = PAD_MULTIPLE
+    while m >= 8 and max_len is not None and max_len % m:
+        m //= 2
+    return m if m >= 8 else None
+
+
+def bf16_weights(model: Any) -> bool:
+    """Cast the model's ``Transformer`` module to bf16 in place, and its output features back to fp32.
+
+    On CPUs this is faster than bf16 autocast: autocast keeps fp32 weights and activations and converts
+    them around every matrix product (measured in benchmarks/RESULTS.md). Pooling, any dense layer and
+    the normalisation stay fp32, which is where a pure bf16 model loses most accuracy (a mean over
+    hundreds of bf16 token vectors). Returns False (nothing changed) for other model layouts.
+    """
+    first = _transformer(model)
+    if first is None or len(_modules(model)) < 2:
+        return False
+    if getattr(first, "_xlalign_bf16", False):
+        return True  # already prepared (another encoder shares this model object)
+    import torch
+
+    def to_fp32(module: Any, args: Any, out: Any) -> Any:
+        # In place: the features are a dict or a tokenizer's BatchEncoding (a mapping that is not a dict).
+        if isinstance(out, MutableMapping):
+            for k, v in list(out.items()):
+                if torch.is_tensor(v) and v.is_floating_point() and v.dtype != torch.float32:
+                    out[k] = v.float()
+        return out
+
+    first.to(torch.bfloat16)
+    first.register_forward_hook(to_fp32)
+    first._xlalign_bf16 = True
+    return True
+
 
 @gpu_task(lambda model, texts, **kw: 30 + len(texts) // 50)  # ZeroGPU: seconds reserved per call
-def st_encode(model: Any, texts: list[str], *, prompt: str, batch_size: int, device: str, precision: str) -> np.ndarray:
-    """The GPU entry point of encoding: one ``SentenceTransformer.encode`` call, L2-normalised, float32."""
+def st_encode(model: Any, texts: list[str], *, prompt: str, batch_size: int, device: str, precision: str,
+              autocast_bf16: bool = True, pad_multiple: int | None = None) -> np.ndarray:
+    """The GPU entry point of encoding: one ``SentenceTransformer.encode`` call, L2-normalised, float32.
+
+    ``autocast_bf16``: under bf16, run in bf16 autocast (False: the model's weights are already bf16).
+    ``pad_multiple``: pad each batch to a multiple of this many tokens (fewer distinct kernel shapes).
+    """
     from xlalign.models.device import autocast
 
-    with autocast(device, precision):
+    kwargs: dict[str, Any] = {}
+    if pad_multiple:
+        kwargs["processing_kwargs"] = {"text": {"pad_to_multiple_of": pad_multiple}}
+    with autocast(device, precision if autocast_bf16 else "fp32"):
         out = model.encode(texts, prompt=prompt or None, batch_size=batch_size, convert_to_tensor=True,
-                           normalize_embeddings=True, show_progress_bar=False)
+                           normalize_embeddings=True, show_progress_bar=False, **kwargs)
     return out.float().cpu().numpy()
 
 

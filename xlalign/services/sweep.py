@@ -9,6 +9,8 @@ dependency (``pip install ray``). No home-made scheduler.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,19 +149,46 @@ def run_sweep(spec: SweepSpec, *, engine: str = "local", ray_address: str | None
     return board
 
 
+#: Ray's switch for multi-machine clusters; off, it resolves "127.0.0.1" to itself instead of to the
+#: machine's network address (read when ray is imported: :func:`loopback_only` also sets the constant).
+_RAY_CLUSTER_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+def loopback_only() -> None:
+    """Make the next local ``ray.init`` bind every Ray service to 127.0.0.1, not the machine's address.
+
+    ``_node_ip_address="127.0.0.1"`` alone is not enough: where multi-machine clusters are enabled (Linux)
+    Ray replaces a loopback address by the machine's network address. This turns that off for this
+    process and the Ray processes it starts.
+    """
+    os.environ[_RAY_CLUSTER_ENV] = "0"
+    constants = sys.modules.get("ray._private.ray_constants")
+    if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
+        constants.ENABLE_RAY_CLUSTER = False  # ray was imported before the variable was set
+
+
+def local_ray_options(**extra: Any) -> dict[str, Any]:
+    """``ray.init`` options of a local Ray instance (call :func:`loopback_only` first): bound to 127.0.0.1
+    (``_node_ip_address``), no dashboard, and workers that import xlalign from where this process found
+    it. ``extra`` adds or overrides options."""
+    here = str(Path(__file__).resolve().parents[2])
+    return {"_node_ip_address": "127.0.0.1", "ignore_reinit_error": True, "include_dashboard": False,
+            "log_to_driver": False, "runtime_env": {"env_vars": {"PYTHONPATH": here}}, **extra}
+
+
 def _run_ray(spec: SweepSpec, address: str | None, cache_path: str | None, report: Progress,
              failed: dict[str, str]) -> list[dict[str, Any]]:
+    if address is None:
+        loopback_only()  # before ray is imported, where it is not yet
     try:
         import ray
     except ImportError:
         raise ConfigError("--engine ray needs Ray: pip install 'ray[default]'") from None
     if not ray.is_initialized():
-        # A local instance's workers import xlalign from where this process found it; a remote cluster's
-        # workers need xlalign installed.
-        here = str(Path(__file__).resolve().parents[2])
-        env = {"env_vars": {"PYTHONPATH": here}} if address is None else None
-        ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
-                 runtime_env=env)
+        if address is None:
+            ray.init(**local_ray_options())
+        else:  # a remote cluster's workers need xlalign installed
+            ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     task = ray.remote(num_cpus=1, num_gpus=gpus)(evaluate_cell)
     owner = {task.remote(m, spec.data, spec.pivot, (t,), spec.pool, cache_path): m.model for m in spec.models
@@ -174,3 +203,4 @@ def _run_ray(spec: SweepSpec, address: str | None, cache_path: str | None, repor
             failed.setdefault(owner[done[0]], _reason(getattr(e, "cause", None) or e))
         report("sweep (ray tasks)", total - len(pending), total)
     return rows
+
