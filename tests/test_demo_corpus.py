@@ -179,7 +179,8 @@ def test_cli_evaluates_all_seven_languages_in_one_pool(tmp_path, capsys, bundled
                  "--cache-dir", str(bundled_cache_dir)])
     out = capsys.readouterr().out
     assert code == 0
-    assert sorted(p.name for p in out_dir.iterdir()) == ["matrix.csv", "per_query.csv", "run.json", "summary.csv"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        ".xlalign.json", "matrix.csv", "per_query.csv", "run.json", "summary.csv"]
     matrix = pd.read_csv(out_dir / "matrix.csv")
     assert set(matrix.query_lang) == set(matrix.doc_lang) == set(LANGS)
     assert len(matrix) == 7 * 7 * 4
