@@ -171,7 +171,7 @@ def test_alignment_run_lifecycle_through_the_app(ui, diagnosed):
     assert f"run:{run_id}" in [v for _, v in models.choices]  # a finished run's aligned model can be compared
     assert table.state.iloc[0] == "succeeded" and table.progress.iloc[0] == "100%"
     header, head, _full, plot, files, _metric = ui.on_show_run(run_id, "complete@10")
-    assert header.startswith("### centering (mode=subtract, queries=own)\n\n**Finding**")
+    assert header.startswith("### centering · subtract · queries own\n\n**Finding**")  # the run's short label
     assert "**German queries**: Multi Complete@10" in header and "changed significantly" in header
     assert head.query_lang.iloc[0] == "de"  # target-language queries first
     assert {Path(f).name for f in files} == {"compare.csv", "before_per_query.csv", "after_per_query.csv"}
@@ -266,7 +266,8 @@ def test_lab_diagnose_directly(tmp_path):
     assert lab.jobs.wait(120)
     assert lab.runs_table().set_index("run").loc[run_id, "state"] == "succeeded"
     emb, label = lab.run_embeddings(run_id, diag.model, diag.corpus, diag.embeddings, diag.spec.langs)
-    assert label.startswith("lsar") and emb.passages["de"].shape == diag.embeddings.passages["de"].shape
+    assert label.startswith("LSAR · rank ") and "None" not in label  # the rank the run chose, not "rank=None"
+    assert emb.passages["de"].shape == diag.embeddings.passages["de"].shape
 
 
 def test_public_mode_reads_only_listed_datasets_and_uploads(ui, monkeypatch, tmp_path):

@@ -3,6 +3,14 @@
 Everything here is UI-agnostic (no Gradio); ``app.py`` lays out widgets and formats. One :class:`Lab`
 per process serves every session: loaded models and corpora live in bounded LRU caches guarded by
 locks, encoders are stateless per call, and every long call takes its own progress callback.
+
+Visitors (public mode). Every run-related method takes ``visitor``: a key the front end holds for one
+visitor (an unguessable token kept in the browser, or the session). A run records only a hash of it
+(:func:`xlalign.store.jobs.visitor_id`); in public mode a visitor lists, opens, compares, cancels and
+exports only their own runs, and another visitor's run is refused exactly like a run that does not
+exist. Public mode also bounds the work one visitor can ask for (:class:`xlalign.policy.PublicLimits`).
+Uploads are recorded by their own file name only (``upload:<name>``; the file is copied into the run
+folder's ``inputs/``), so that no server path reaches a runs list, a run record or a model card.
 """
 
 from __future__ import annotations
@@ -26,13 +34,16 @@ from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, e
 from xlalign.core.loaders import load_corpus
 from xlalign.core.ranking import top_k
 from xlalign.core.verdict import Verdict, verdicts
+from xlalign.errors import ConfigError
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
+from xlalign.policy import PolicyError, PublicLimits, contained, max_upload_bytes, public_mode, uploaded_file
 from xlalign.progress import Progress, silent, span
 from xlalign.services.pipeline import run_alignment
 from xlalign.specs import AlignSpec, EvalSpec, ModelSpec, to_dict
-from xlalign.store.jobs import JobCancelled, JobContext, JobRunner
-from xlalign.store.runs import RunStore, read_status
+from xlalign.store.downloads import DownloadArea
+from xlalign.store.jobs import JobCancelled, JobContext, JobRunner, visitor_id
+from xlalign.store.runs import RunStore, contained_refusal, read_status
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -86,22 +97,82 @@ class Diagnosis:
         return (self.model, self.spec)
 
 
+#: Prefix of an uploaded file's name in run records (``upload:<name>``): the file itself is in ``inputs/``.
+UPLOAD_PREFIX = "upload:"
+INPUTS = "inputs"
+
+
 class Lab:
-    """One per process: shares the embedding cache, loaded models, corpora and the job runner."""
+    """One per process: shares the embedding cache, loaded models, corpora and the job runner.
+
+    ``public`` (default: :func:`xlalign.policy.public_mode`) turns on per-visitor isolation and the limits of
+    ``limits`` (default: :meth:`PublicLimits.from_env`).
+    """
 
     def __init__(self, runs_dir: str | Path | None = None, cache: EmbeddingCache | None = None, *,
-                 max_models: int = 2, max_corpora: int = 6) -> None:
+                 max_models: int = 2, max_corpora: int = 6, public: bool | None = None,
+                 limits: PublicLimits | None = None, downloads: DownloadArea | None = None) -> None:
+        self.public = public_mode() if public is None else bool(public)
+        self.limits = limits or PublicLimits.from_env()
         self.cache = cache or EmbeddingCache()
         self.store = RunStore(runs_dir)
         self.store.recover()  # runs a dead process left queued or running are marked interrupted
         self.jobs = JobRunner()
+        self.downloads = downloads or DownloadArea(max_bytes=self.limits.downloads_bytes)
         self._encoders: LRU[ModelSpec, SentenceTransformerEncoder] = LRU(max_models)
         self._corpora: LRU[tuple[str, tuple[str, ...]], ParallelCorpus] = LRU(max_corpora)
+        self._submit_lock = threading.Lock()
+        self._uploads: dict[str, dict[str, int]] = {}  # visitor id → {upload file: bytes}
+        self._uploads_lock = threading.Lock()
 
     # ------------------------------------------------------------------ data and models
     def corpus(self, data: str, langs: Sequence[str] | None = None) -> ParallelCorpus:
         key = (data, tuple(langs or ()))
-        return self._corpora.get(key, lambda: load_corpus(data, list(langs) if langs else None))
+
+        def load() -> ParallelCorpus:
+            corpus = load_corpus(data, list(langs) if langs else None)
+            if self.public and len(corpus.langs) > self.limits.max_langs:
+                raise PolicyError(f"{Path(data).name if Path(data).exists() else data} holds {len(corpus.langs)} "
+                                  f"languages; this server takes at most {self.limits.max_langs} per upload")
+            return corpus
+
+        return self._corpora.get(key, load)
+
+    def use_upload(self, path: str | Path, visitor: str | None = None) -> str:
+        """Admit an uploaded file for this visitor's work and return its path.
+
+        Public mode: it must be a file in the upload folder, no larger than ``XLALIGN_MAX_UPLOAD_MB``, and the
+        distinct uploads a visitor has used add up to at most ``visitor_upload_mb``. Elsewhere any file passes.
+        """
+        path = str(path)
+        if not self.public:
+            return path
+        if not uploaded_file(path):
+            raise PolicyError("that file is not an upload")
+        size = Path(path).stat().st_size
+        if size > max_upload_bytes():
+            raise PolicyError(f"the file is larger than {max_upload_bytes() / 2**20:g} MB, this server's limit")
+        key = str(Path(path).resolve())
+        with self._uploads_lock:
+            used = self._uploads.setdefault(visitor_id(visitor or ""), {})
+            if key not in used:
+                total = sum(used.values()) + size
+                if total > self.limits.visitor_upload_bytes:
+                    raise PolicyError(f"your uploads add up to {total / 2**20:.1f} MB, more than the "
+                                      f"{self.limits.visitor_upload_mb:g} MB this server accepts per visitor")
+                used[key] = size
+        return path
+
+    def upload_bytes(self, visitor: str | None) -> int:
+        """Bytes of the distinct uploads ``visitor`` has used (public mode)."""
+        with self._uploads_lock:
+            return sum(self._uploads.get(visitor_id(visitor or ""), {}).values())
+
+    def check_langs(self, langs: Sequence[str]) -> None:
+        """Public mode: at most ``max_langs`` languages in one request."""
+        if self.public and len(langs) > self.limits.max_langs:
+            raise PolicyError(f"{len(langs)} languages asked for; this server takes at most {self.limits.max_langs} "
+                              f"(the pivot and {self.limits.max_langs - 1} targets) at a time")
 
     def languages(self, data: str) -> tuple[str, ...]:
         """The languages the data actually holds (hub datasets: the loader's known list)."""
@@ -119,6 +190,7 @@ class Lab:
     # ------------------------------------------------------------------ diagnosis
     def diagnose(self, model: ModelSpec, evaluation: EvalSpec, progress: Progress | None = None) -> Diagnosis:
         """Every scenario for every language of ``evaluation`` in one pool, with the verdicts."""
+        self.check_langs(evaluation.langs)
         corpus = self.corpus(evaluation.data, evaluation.langs)
         emb = encode_corpus(corpus, self.encoder(model), evaluation.langs, span(progress, 0.0, 0.9))
         result = evaluate_embeddings(corpus, emb, evaluation, span(progress, 0.9, 1.0))
@@ -132,6 +204,7 @@ class Lab:
         Every text is encoded once (the pivot once for all targets); progress moves per language.
         """
         langs = (pivot, *targets)
+        self.check_langs(langs)
         corpus = self.corpus(data, langs)
         emb = encode_corpus(corpus, self.encoder(model), langs, span(progress, 0.0, 0.9))
         report = progress or silent
@@ -191,163 +264,319 @@ class Lab:
         return out
 
     # ------------------------------------------------------------------ alignment runs
-    def submit_alignment(self, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec) -> str:
+    def submit_alignment(self, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, *,
+                         visitor: str | None = None) -> str:
+        """Queue an alignment run for ``visitor``; returns its id. Public mode: the fine-tune's epochs and steps are
+        capped, and a visitor has at most ``visitor_active`` runs queued or running, the server ``server_active``."""
+        self.check_langs(evaluation.langs)
+        align = self._bounded(align)
         if align.train_data not in ("split", "demo"):
             from xlalign.align.finetune import load_triplets
 
             load_triplets(align.train_data)  # validate the upload now, not after the baseline
-        run_dir = self.store.new_run_dir(f"{align.method}-{'-'.join(evaluation.targets)}")
+        inputs = {p: Path(p).name for p in (evaluation.data, align.train_data) if _is_file(p)}
+        with self._submit_lock:  # the count and the new run are one step: concurrent submits cannot overshoot
+            self._check_capacity(visitor)
+            run_dir = self.store.new_run_dir(f"{align.method}-{'-'.join(evaluation.targets)}")
+            labels = self._copy_inputs(run_dir, inputs)
+            return self._queue(run_dir, model, evaluation, align, labels, visitor)
+
+    def _queue(self, run_dir: Path, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, labels: dict[str, str],
+               visitor: str | None) -> str:
+        local = {label: str(run_dir / INPUTS / label.removeprefix(UPLOAD_PREFIX)) for label in labels.values()}
+        recorded = {str(run_dir / INPUTS / label.removeprefix(UPLOAD_PREFIX)): label for label in labels.values()}
+        run_eval = replace(evaluation, data=local.get(labels.get(evaluation.data, ""), evaluation.data))
+        run_align = replace(align, train_data=local.get(labels.get(align.train_data, ""), align.train_data))
 
         def job(ctx: JobContext) -> dict[str, Any]:
             try:
-                out = run_alignment(model, evaluation, align, ctx.run_dir, encoder=self.encoder(model),
-                                    progress=ctx.progress, should_stop=ctx.should_stop)
+                corpus = self.corpus(run_eval.data, _fit_langs(run_eval, run_align))
+                out = run_alignment(model, run_eval, run_align, ctx.run_dir, corpus=corpus, encoder=self.encoder(model),
+                                    progress=ctx.progress, should_stop=ctx.should_stop, labels=recorded)
             except Cancelled as e:
                 raise JobCancelled(str(e)) from None
             for w in out.record.get("warnings", []):
                 ctx.warn(w)
-            return {"summary": {k: v for k, v in out.record.items() if isinstance(v, (int, float, str))}}
+            summary = {k: v for k, v in out.record.items() if isinstance(v, (int, float, str))}
+            return {"summary": summary, "label": run_label(align, out.record)}
 
-        return self.jobs.submit(run_dir, job, method=align.method, describe=align.describe(),
-                                langs=list(evaluation.langs), data=evaluation.data, model=model.model,
-                                config={"model": to_dict(model), "eval": to_dict(evaluation), "align": to_dict(align)})
+        return self.jobs.submit(run_dir, job, visitor=visitor, method=align.method, describe=align.describe(),
+                                label=run_label(align), langs=list(evaluation.langs),
+                                data=labels.get(evaluation.data, evaluation.data), model=model.model,
+                                config={"model": to_dict(model), "eval": {**to_dict(evaluation),
+                                                                          "data": labels.get(evaluation.data,
+                                                                                             evaluation.data)},
+                                        "align": {**to_dict(align), "train_data": labels.get(align.train_data,
+                                                                                             align.train_data)}})
 
-    def cancel(self, run_id: str) -> bool:
-        self.store.path(run_id)  # refuses names outside the store
+    def _bounded(self, align: AlignSpec) -> AlignSpec:
+        """Public mode: refuse a fine-tune beyond the epoch and step caps; one without a step cap gets the cap."""
+        if not self.public or align.method != "finetune":
+            return align
+        opts, lim = align.finetune, self.limits
+        if opts.epochs > lim.max_epochs:
+            raise PolicyError(f"epochs {opts.epochs:g} is more than this server allows ({lim.max_epochs:g})")
+        if opts.max_steps is not None and opts.max_steps > lim.max_steps:
+            raise PolicyError(f"max steps {opts.max_steps} is more than this server allows ({lim.max_steps})")
+        return align if opts.max_steps is not None else replace(align, finetune=replace(opts, max_steps=lim.max_steps))
+
+    def _check_capacity(self, visitor: str | None) -> None:
+        if not self.public:
+            return
+        mine, everyone = self.jobs.active(visitor or ""), self.jobs.active()
+        if mine >= self.limits.visitor_active:
+            raise PolicyError(f"you already have {mine} runs queued or running (at most {self.limits.visitor_active}); "
+                              "wait for one to finish or cancel it")
+        if everyone >= self.limits.server_active:
+            raise PolicyError(f"the server is busy ({everyone} runs queued or running); try again in a few minutes")
+
+    @staticmethod
+    def _copy_inputs(run_dir: Path, inputs: dict[str, str]) -> dict[str, str]:
+        """Copy uploaded files into ``<run>/inputs/`` and return path → ``upload:<name>``."""
+        labels: dict[str, str] = {}
+        for path, name in inputs.items():
+            safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).lstrip(".-")[:100] or "upload"
+            target = run_dir / INPUTS / safe
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(path, target)
+            labels[path] = UPLOAD_PREFIX + safe
+        return labels
+
+    def cancel(self, run_id: str, *, visitor: str | None = None) -> bool:
+        self.run_dir(run_id, visitor=visitor)  # refuses names outside the store and other visitors' runs
         return self.jobs.cancel(run_id)
 
-    def runs_table(self) -> pd.DataFrame:
+    def runs(self, *, visitor: str | None = None) -> list[dict[str, Any]]:
+        """The runs this visitor may see, newest first (public mode: theirs only; elsewhere all)."""
+        runs = self.store.list()
+        if self.public:
+            vid = visitor_id(visitor) if visitor is not None else None
+            runs = [r for r in runs if vid is not None and r.get("visitor") == vid]
+        return runs
+
+    def runs_table(self, *, visitor: str | None = None) -> pd.DataFrame:
+        """The runs list: state (``cancelling`` once asked), a short label, progress, time left and message."""
         rows = []
-        for r in self.store.list():
+        for r in self.runs(visitor=visitor):
             prog = r.get("progress")
-            rows.append({"run": r["run"], "state": r.get("state"), "method": r.get("describe") or r.get("method", ""),
-                         "langs": "+".join(r.get("langs", [])), "data": _short(r.get("data", "")),
-                         "model": _short(r.get("model", "")),
-                         "progress": f"{100 * prog:.0f}%" if isinstance(prog, (int, float)) else "",
-                         "message": r.get("message", ""), "warnings": " · ".join(r.get("warnings", [])),
+            state = "cancelling" if r.get("state") == "running" and r.get("cancel_requested") else r.get("state")
+            eta = r.get("eta_s") if r.get("state") in ("queued", "running") else None
+            rows.append({"run": r["run"], "state": state, "label": r.get("label") or r.get("describe") or
+                         r.get("method", ""), "progress": f"{100 * prog:.0f}%" if isinstance(prog, (int, float)) else "",
+                         "time left": _eta(eta, r.get("eta_estimated")), "message": r.get("message", ""),
+                         "langs": "+".join(r.get("langs", [])), "data": _short(_shown_data(r.get("data", ""))),
+                         "model": _short(r.get("model", "")), "warnings": " · ".join(r.get("warnings", [])),
                          "submitted": r.get("submitted", "")})
-        return pd.DataFrame(rows, columns=["run", "state", "method", "langs", "data", "model", "progress", "message",
-                                           "warnings", "submitted"])
+        return pd.DataFrame(rows, columns=["run", "state", "label", "progress", "time left", "message", "langs", "data",
+                                           "model", "warnings", "submitted"])
 
-    def run_dir(self, run_id: str) -> Path:
-        return self.store.path(run_id)
+    def run_dir(self, run_id: str, *, visitor: str | None = None) -> Path:
+        """The folder of a run this visitor may open; anything else is one refusal (as for a run that does not
+        exist, so that nobody learns which runs exist)."""
+        path = self.store.path(run_id)
+        if self.public and (visitor is None or read_status(path).get("visitor") != visitor_id(visitor)):
+            raise contained_refusal(run_id)
+        return path
 
-    def run_compare(self, run_id: str) -> pd.DataFrame:
-        path = self.run_dir(run_id)
+    def run_compare(self, run_id: str, *, visitor: str | None = None) -> pd.DataFrame:
+        path = self.run_dir(run_id, visitor=visitor)
         if not (path / "compare.csv").exists():
             state = read_status(path).get("state", "unknown")
             raise FileNotFoundError(f"run {run_id} has no results yet (state: {state})")
         return read_compare(path / "compare.csv")
 
-    def side_by_side(self, run_ids: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        stacked = compare_run_dirs([self.run_dir(r) for r in run_ids])
+    def side_by_side(self, run_ids: Sequence[str], *, visitor: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        stacked = compare_run_dirs([self.run_dir(r, visitor=visitor) for r in run_ids])
         return stacked, side_by_side(stacked).reset_index()
 
-    def run_config(self, run_id: str) -> tuple[ModelSpec, EvalSpec, AlignSpec]:
+    def run_config(self, run_id: str, *, visitor: str | None = None) -> tuple[ModelSpec, EvalSpec, AlignSpec]:
+        """The run's three specs as recorded (an uploaded file as ``upload:<name>``, see :meth:`run_input`)."""
         import json
 
         from xlalign.specs import from_dict
 
-        config = json.loads((self.run_dir(run_id) / "config.json").read_text(encoding="utf-8"))
+        config = json.loads((self.run_dir(run_id, visitor=visitor) / "config.json").read_text(encoding="utf-8"))
         return from_dict(ModelSpec, config["model"]), from_dict(EvalSpec, config["eval"]), \
             from_dict(AlignSpec, config["align"])
 
-    def run_header(self, run_id: str) -> dict[str, Any]:
-        """What a run's page is titled with: its method and key options, model, data, languages, split, warnings."""
+    def run_input(self, run_id: str, data: str, *, visitor: str | None = None) -> str:
+        """A recorded data spec made loadable: ``upload:<name>`` is the copy in the run's ``inputs/``."""
+        if not data.startswith(UPLOAD_PREFIX):
+            return data
+        return str(contained(self.run_dir(run_id, visitor=visitor) / INPUTS, data.removeprefix(UPLOAD_PREFIX),
+                             what="input"))
+
+    def run_header(self, run_id: str, *, visitor: str | None = None) -> dict[str, Any]:
+        """What a run's page is titled with: its label (method, key options, LSAR's rank), model, data (an upload
+        by its own file name), languages, split and warnings."""
         import json
 
-        model, evaluation, align = self.run_config(run_id)
-        status = read_status(self.run_dir(run_id))
-        record_path = self.run_dir(run_id) / "run.json"
+        model, evaluation, align = self.run_config(run_id, visitor=visitor)
+        run_dir = self.run_dir(run_id, visitor=visitor)
+        status = read_status(run_dir)
+        record_path = run_dir / "run.json"
         record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
-        data = Path(evaluation.data).name if Path(evaluation.data).exists() else evaluation.data
-        lines = [f"### {align.describe()}",
-                 f"**Run** `{run_id}` · **model** `{model.model}` · **data** {data} · **languages** "
-                 f"{'+'.join(evaluation.langs)} (pivot {evaluation.pivot}) · **pool** {evaluation.pool} · "
-                 f"**training data** {align.train_data if align.train_data in ('split', 'demo') else 'uploaded triplets'}"
-                 f" · **held-out queries** {record.get('n_eval_queries', '?')} · state **{status.get('state')}**"]
+        training = align.train_data if align.train_data in ("split", "demo") else \
+            f"uploaded triplets ({_shown_data(align.train_data)})"
+        lines = [f"### {status.get('label') or run_label(align, record)}",
+                 f"**Run** `{run_id}` · **model** `{model.model}` · **data** {_shown_data(evaluation.data)} · "
+                 f"**languages** {'+'.join(evaluation.langs)} (pivot {evaluation.pivot}) · **pool** {evaluation.pool} · "
+                 f"**training data** {training} · **held-out queries** {record.get('n_eval_queries', '?')} · "
+                 f"state **{status.get('state')}**"]
         for w in status.get("warnings", []) or record.get("warnings", []):
             lines.append(f"> ⚠ {w}")
         return {"markdown": "\n\n".join(lines), "pivot": evaluation.pivot, "method": align.method}
 
     def run_embeddings(self, run_id: str, model: ModelSpec, corpus: ParallelCorpus, embeddings: CorpusEmbeddings,
-                       langs: Sequence[str]) -> tuple[CorpusEmbeddings, str]:
+                       langs: Sequence[str], *, visitor: str | None = None) -> tuple[CorpusEmbeddings, str]:
         """``corpus`` embedded as the run's aligned model would (its transform on ``embeddings``, the base
         model's, or its tuned model), and the run's label."""
         from xlalign.align.lsar import LanguageSubspaceRemoval
         from xlalign.align.transform import LanguageAwareTransform
-        from xlalign.errors import ConfigError
 
-        run_model, _, align = self.run_config(run_id)
-        run_dir = self.run_dir(run_id)
-        if read_status(run_dir).get("state") != "succeeded":
+        run_model, _, align = self.run_config(run_id, visitor=visitor)
+        run_dir = self.run_dir(run_id, visitor=visitor)
+        status = read_status(run_dir)
+        if status.get("state") != "succeeded":
             raise ConfigError(f"run {run_id} has not finished")
         if run_model.model != model.model:
             raise ConfigError(f"run {run_id} aligned {run_model.model}; this diagnosis used {model.model}")
+        label = status.get("label") or align.describe()
         if align.method == "finetune":
             from xlalign.services.pipeline import tuned_spec
 
-            return encode_corpus(corpus, self.encoder(tuned_spec(model, run_dir / "model")), langs), align.describe()
+            return encode_corpus(corpus, self.encoder(tuned_spec(model, run_dir / "model")), langs), label
         if align.method == "lsar":
             est = LanguageSubspaceRemoval.load(run_dir / "lsar.safetensors")
-            return embeddings.map(lambda lang, role, x: est.transform(x)), align.describe()
+            return embeddings.map(lambda lang, role, x: est.transform(x)), label
         transform = LanguageAwareTransform.load(run_dir / "transform")
         missing = [x for x in langs if x not in transform.langs]
         if missing:
             raise ConfigError(f"run {run_id} has no map for {', '.join(missing)} (it knows {', '.join(transform.langs)})")
-        return embeddings.map(lambda lang, role, x: transform.apply(x, lang, role)), align.describe()
+        return embeddings.map(lambda lang, role, x: transform.apply(x, lang, role)), label
 
     def leaderboard(self, models: Sequence[str], data: str, langs: Sequence[str], pool: str, precision: str = "auto",
-                    progress: Progress | None = None) -> pd.DataFrame:
+                    progress: Progress | None = None, *, visitor: str | None = None) -> pd.DataFrame:
         """Several models (hub ids, paths, or ``run:<id>`` for a finished run's aligned model) on the same data
         and pairs (pivot + each target): the sweep's leaderboard rows, each text encoded once per model."""
         from xlalign.services.sweep import leaderboard_rows
 
+        self.check_langs(langs)
         report = progress or silent
         rows: list[dict[str, Any]] = []
         for n, name in enumerate(models):
             report(f"model {n + 1}/{len(models)}: {name}", n, len(models), overall=n / len(models))
             if name.startswith("run:"):
-                corpus, emb = self._run_on(name.removeprefix("run:"), data, langs, pool, precision)
+                corpus, emb = self._run_on(name.removeprefix("run:"), data, langs, pool, precision, visitor)
             else:
                 corpus = self.corpus(data, langs)
                 emb = encode_corpus(corpus, self.encoder(ModelSpec(model=name, precision=precision)), langs)
             for target in langs[1:]:
                 spec = EvalSpec(data=data, langs=(langs[0], target), pool=pool)
                 result = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
-                rows += [{**r, "queries": len(corpus)} for r in leaderboard_rows(name, result, data)]
+                rows += [{**r, "queries": len(corpus)} for r in leaderboard_rows(name, result, _shown_data(data))]
         report("done", 1, 1, overall=1.0)
         return pd.DataFrame(rows)
 
-    def _run_on(self, run_id: str, data: str, langs: Sequence[str], pool: str, precision: str
-                ) -> tuple[ParallelCorpus, CorpusEmbeddings]:
+    def _run_on(self, run_id: str, data: str, langs: Sequence[str], pool: str, precision: str,
+                visitor: str | None = None) -> tuple[ParallelCorpus, CorpusEmbeddings]:
         """A finished run's aligned embeddings of ``data``; on the run's own data, only its held-out part
         (the part its transform or fine-tune never saw)."""
         import json
 
-        base_model, run_eval, _ = self.run_config(run_id)
+        base_model, run_eval, _ = self.run_config(run_id, visitor=visitor)
         base_model = replace(base_model, precision=precision)
         corpus = self.corpus(data, langs)
-        split = json.loads((self.run_dir(run_id) / "split.json").read_text(encoding="utf-8"))
-        if run_eval.data == data and split.get("kind") == "group-split":
+        split = json.loads((self.run_dir(run_id, visitor=visitor) / "split.json").read_text(encoding="utf-8"))
+        if _same_data(self.run_input(run_id, run_eval.data, visitor=visitor), data) and split.get("kind") == "group-split":
             keep = set(split["test_items"])
             corpus = corpus.subset([i for i, item in enumerate(corpus.item_ids) if item in keep])
         base = encode_corpus(corpus, self.encoder(base_model), langs)
-        emb, _ = self.run_embeddings(run_id, base_model, corpus, base, langs)
+        emb, _ = self.run_embeddings(run_id, base_model, corpus, base, langs, visitor=visitor)
         return corpus, emb
 
-    def export_zip(self, run_id: str, into: Path) -> Path:
-        """The run's export (:func:`xlalign.store.export.export_run`) as ``<run>-export.zip`` inside ``into``."""
+    def export_zip(self, run_id: str, into: Path | None = None, *, visitor: str | None = None) -> Path:
+        """The run's export (:func:`xlalign.store.export.export_run`) as ``<run>-export.zip`` inside ``into``
+        (default: a new folder of the download area, which is then trimmed to its byte budget)."""
         from xlalign.store.export import export_run
 
+        run_dir = self.run_dir(run_id, visitor=visitor)
+        target = into if into is not None else self.downloads.new_folder()
         work = Path(tempfile.mkdtemp(prefix="xlalign-export-"))
         try:
-            folder = export_run(self.run_dir(run_id), work / f"{run_id}-export")
-            archive = shutil.make_archive(str(into / f"{run_id}-export"), "zip", root_dir=folder.parent,
+            folder = export_run(run_dir, work / f"{run_id}-export")
+            archive = shutil.make_archive(str(target / f"{run_id}-export"), "zip", root_dir=folder.parent,
                                           base_dir=folder.name)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+        if into is None:
+            self.downloads.trim(keep=target)
         return Path(archive)
+
+
+def run_label(align: AlignSpec, record: dict[str, Any] | None = None) -> str:
+    """A short run label: the method, its key options, and what the run chose (LSAR's rank), e.g.
+    ``LSAR · rank 3 (held-out) · both``, ``fine-tune jsd+nce · λ 1 · 1 epoch · ≤300 steps``."""
+    o, done = align.options(), (record or {}).get(align.method) or {}
+    if align.method == "centering":
+        parts = ["centering", o.mode, f"queries {o.queries}"]
+    elif align.method == "procrustes":
+        parts = ["Procrustes", "centred" if o.center else "not centred", f"pairs {o.fit_on}"]
+    elif align.method == "lsar":
+        if done.get("rank") is not None:
+            rank = f"rank {done['rank']} ({done.get('rank_source', 'given')})"
+        else:
+            rank = f"rank {o.rank}" if o.rank is not None else "rank chosen on held-out data"
+        parts = ["LSAR", rank, o.roles]
+    else:
+        parts = [f"fine-tune {o.variant}", f"λ {o.jsd_weight:g}", f"{o.epochs:g} epoch{'s' if o.epochs != 1 else ''}"]
+        if o.max_steps is not None:
+            parts.append(f"≤{o.max_steps} steps")
+        if done.get("steps") is not None:
+            parts.append(f"{done['steps']} steps run")
+    if align.train_data != "split":
+        parts.append(f"trained on {'demo' if align.train_data == 'demo' else 'triplets'}")
+    return " · ".join(parts)
+
+
+def _eta(seconds: Any, estimated: Any = False) -> str:
+    if not isinstance(seconds, (int, float)) or seconds != seconds:
+        return ""
+    text = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else \
+        f"{seconds / 3600:.1f} h"
+    return f"≈ {text}{' (estimate)' if estimated else ''}"
+
+
+def _shown_data(data: str) -> str:
+    """A data spec as a visitor may see it: an upload by its own file name, a path by its last part."""
+    data = str(data)
+    if data.startswith(UPLOAD_PREFIX):
+        return f"{data.removeprefix(UPLOAD_PREFIX)} (uploaded)"
+    return Path(data).name if ("/" in data or "\\" in data) else data
+
+
+def _is_file(data: str) -> bool:
+    try:
+        return data not in ("split", "demo") and Path(data).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _same_data(a: str, b: str) -> bool:
+    """The same dataset name, or two files with the same bytes (an upload and the run's copy of it)."""
+    if a == b:
+        return True
+    if not (_is_file(a) and _is_file(b)):
+        return False
+    import filecmp
+
+    return filecmp.cmp(a, b, shallow=False)
+
+
+def _fit_langs(evaluation: EvalSpec, align: AlignSpec) -> list[str]:
+    from xlalign.services.pipeline import fit_langs
+
+    return list(fit_langs(evaluation, align))
 
 
 def _short(text: str, n: int = 40) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -296,21 +296,32 @@ def _run_finetune(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, data
     return evaluate(data.eval_corpus, tuned, evaluation, span(progress, 0.85, 0.95))
 
 
+def spec_record(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec,
+                labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The three specs as recorded in ``config.json`` and ``run.json``; data given as a file listed in
+    ``labels`` (path → label, e.g. an upload's ``upload:<name>``) is recorded as its label, never its path."""
+    names = dict(labels or {})
+    return {"model": to_dict(model), "eval": {**to_dict(evaluation), "data": names.get(evaluation.data, evaluation.data)},
+            "align": {**to_dict(align), "train_data": names.get(align.train_data, align.train_data)}}
+
+
 def run_alignment(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run_dir: str | Path, *,
                   corpus: ParallelCorpus | None = None, encoder: CachedEncoder | None = None,
                   cache: EmbeddingCache | None = None, progress: Progress | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> AlignOutcome:
+                  should_stop: Callable[[], bool] | None = None, labels: Mapping[str, str] | None = None
+                  ) -> AlignOutcome:
     """Run one alignment and write its record into ``run_dir``.
 
     ``encoder`` defaults to ``model``'s sentence-transformers encoder on ``cache``; a fine-tune needs
     that real encoder. Progress phases: baseline 0–0.3, fit/train 0.3–0.85, after 0.85–0.95, compare.
+    ``labels`` (path → label) names data files in the records instead of their paths (:func:`spec_record`).
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     report = progress or silent
     started = time.time()
-    atomic_write_json(run_dir / "config.json", {"model": to_dict(model), "eval": to_dict(evaluation),
-                                                "align": to_dict(align)})
+    specs = spec_record(model, evaluation, align, labels)
+    atomic_write_json(run_dir / "config.json", specs)
     report("loading data", 0, 1, overall=0.0)
     if corpus is None:
         corpus = load_corpus(evaluation.data, list(fit_langs(evaluation, align)))
@@ -346,8 +357,7 @@ def run_alignment(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run_
     table = compare_results(before.summary_frame(), before.per_query, after.summary_frame(), after.per_query)
     atomic_write_csv(run_dir / "compare.csv", table)
     record.update({"seconds": round(time.time() - started, 2), "versions": package_versions()})
-    atomic_write_json(run_dir / "run.json", {"config": {"model": to_dict(model), "eval": to_dict(evaluation),
-                                                        "align": to_dict(align)}, **record})
+    atomic_write_json(run_dir / "run.json", {"config": specs, **record})
     if align.method == "finetune":  # the tuned model is a sentence-transformers dir: give it its model card
         from xlalign.store.export import ST_USAGE, run_card
 

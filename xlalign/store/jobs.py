@@ -2,9 +2,14 @@
 a time; each job's status is mirrored to its run folder's ``status.json``.
 
 queued → running → succeeded | failed | cancelled. ``cancel`` on a queued job cancels it at once; on
-a running job it sets a flag the job polls (the fine-tune checks it after every step). From
-submission to its end a job holds its run folder's lock, which is how another process tells a live
-run from a dead one (:meth:`xlalign.store.runs.RunStore.recover`).
+a running job it records ``cancel_requested`` at once (the runs list shows "cancelling") and sets a
+flag that the job's progress callback checks on every report: the next report (after one encode
+batch, one training step, one ranking block) raises :class:`JobCancelled`. From submission to its
+end a job holds its run folder's lock, which is how another process tells a live run from a dead
+one (:meth:`xlalign.store.runs.RunStore.recover`).
+
+A job may belong to a visitor (public mode): ``submit(..., visitor=key)`` records only a hash of the
+key (:func:`visitor_id`), and :meth:`JobRunner.active` counts a visitor's queued and running jobs.
 """
 
 from __future__ import annotations
@@ -55,16 +60,38 @@ class JobContext:
             self._last_write = time.monotonic()
 
     def progress(self, stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
-        """The :class:`~xlalign.progress.Progress` protocol, written to status.json (at most 4 times a second)."""
-        if time.monotonic() - self._last_write < 0.25 and total and done < total:
+        """The :class:`~xlalign.progress.Progress` protocol, written to status.json (at most 4 times a second).
+
+        Raises :class:`JobCancelled` once a cancel was asked for: every long step reports progress after each
+        unit of work (an encode batch, a training step), so that is how soon a cancel takes effect.
+        """
+        if self.cancel_event.is_set():
+            raise JobCancelled(f"cancelled during {stage}" + (f" ({int(done)}/{int(total)})" if total else ""))
+        eta = metrics.get("eta_s")
+        estimated = eta is None and isinstance(metrics.get("cpu_estimate_s"), (int, float))
+        if estimated:  # before the first training step: the cost model's estimate
+            eta = metrics["cpu_estimate_s"]
+        if time.monotonic() - self._last_write < 0.25 and total and done < total and not estimated:
             return
         frac = fraction(done, total, metrics)
         detail = {k: v for k, v in metrics.items() if k != "overall" and isinstance(v, (int, float, str)) and v is not None}
         step = f" {int(done)}/{int(total)}" if total else ""
         extra = (f" · loss {metrics['loss']:.3f}" if isinstance(metrics.get("loss"), (int, float)) else "") + (
-            f" · about {_duration(metrics['eta_s'])} left" if isinstance(metrics.get("eta_s"), (int, float)) else "")
-        self.update(message=f"{stage}{step}{extra}", detail=detail,
+            f" · about {_duration(eta)} left{' (estimate)' if estimated else ''}" if isinstance(eta, (int, float))
+            else "")
+        fields: dict[str, Any] = {"eta_s": round(float(eta), 1), "eta_estimated": estimated} \
+            if isinstance(eta, (int, float)) else {}
+        self.update(message=f"{stage}{step}{extra}", detail=detail, stage=stage, **fields,
                     progress=round(frac, 4) if frac is not None else self.status.get("progress"))
+
+    def mark_cancelling(self) -> None:
+        """Record at once that a cancel was asked for (if the job is still running)."""
+        with self._lock:
+            if self.status.get("state") != "running" or self.status.get("cancel_requested"):
+                return
+            self.status.update(cancel_requested=now_iso(), heartbeat=now_iso(),
+                               message=f"cancelling… (was: {self.status.get('message', '')})")
+            write_status(self.run_dir, self.status)
 
     def warn(self, message: str) -> None:
         with self._lock:
@@ -75,7 +102,15 @@ class JobContext:
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else \
+        f"{seconds / 3600:.1f} h"
+
+
+def visitor_id(key: str) -> str:
+    """What a run records of its visitor: a hash of the visitor's key (token or session), never the key."""
+    import hashlib
+
+    return hashlib.sha256(f"xlalign-visitor:{key}".encode()).hexdigest()[:32]
 
 
 JobFn = Callable[[JobContext], dict[str, Any] | None]
@@ -89,19 +124,29 @@ class JobRunner:
         self._jobs: dict[str, tuple[JobContext, Future[None]]] = {}
         self._lock = threading.Lock()
 
-    def submit(self, run_dir: str | Path, fn: JobFn, **record: Any) -> str:
+    def submit(self, run_dir: str | Path, fn: JobFn, *, visitor: str | None = None, **record: Any) -> str:
+        """Queue ``fn`` for ``run_dir``; ``visitor`` (a key) is recorded as :func:`visitor_id` only."""
         run_dir = Path(run_dir)
         lock = acquire(folder_lock(run_dir / LOCK_NAME), run_dir.name)
+        mine = {"visitor": visitor_id(visitor)} if visitor is not None else {}
         ctx = JobContext(run_dir, {"state": "queued", "submitted": now_iso(), "message": "queued", "progress": 0.0,
-                                   **owner(), **record}, run_lock=lock)
+                                   **owner(), **record, **mine}, run_lock=lock)
         ctx.update()
-        future = self._pool.submit(self._run, ctx, fn)
-        with self._lock:
+        with self._lock:  # registered before it can start, so that a cancel always finds it
+            future = self._pool.submit(self._run, ctx, fn)
             self._jobs[run_dir.name] = (ctx, future)
         return run_dir.name
 
+    def active(self, visitor: str | None = None) -> int:
+        """Jobs queued or running (of ``visitor``, a key, when given) in this process."""
+        vid = visitor_id(visitor) if visitor is not None else None
+        with self._lock:
+            return sum(1 for ctx, _ in self._jobs.values() if ctx.status.get("state") in ("queued", "running")
+                       and (vid is None or ctx.status.get("visitor") == vid))
+
     def cancel(self, run_id: str) -> bool:
-        """Request cancellation; True if the job was queued or running."""
+        """Request cancellation; True if the job was queued or running. A running job shows
+        ``cancel_requested`` at once and stops at its next progress report."""
         with self._lock:
             job = self._jobs.get(run_id)
         if job is None:
@@ -113,6 +158,8 @@ class JobRunner:
         if future.cancel():  # never started: the worker will not run it, so end it here
             ctx.update(state="cancelled", message="cancelled before it started", finished=now_iso(), progress=None)
             ctx.run_lock.release()
+        else:
+            ctx.mark_cancelling()
         return True
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -141,15 +188,16 @@ class JobRunner:
             try:
                 result = fn(ctx) or {}
             except JobCancelled as e:
-                ctx.update(state="cancelled", message=str(e) or "cancelled", finished=now_iso())
+                ctx.update(state="cancelled", message=str(e) or "cancelled", finished=now_iso(), eta_s=None)
             except Exception as e:  # a job failure must never kill the worker
                 log.exception("run %s failed", ctx.run_dir.name)
-                ctx.update(state="failed", message=f"{type(e).__name__}: {e}", error=str(e),
+                ctx.update(state="failed", message=f"{type(e).__name__}: {e}", error=str(e), eta_s=None,
                            traceback=traceback.format_exc(limit=8), finished=now_iso())
             else:
                 if ctx.cancel_event.is_set():
                     ctx.update(state="cancelled", message="cancelled", finished=now_iso())
                 else:
-                    ctx.update(state="succeeded", message="done", progress=1.0, finished=now_iso(), **result)
+                    ctx.update(state="succeeded", message="done", progress=1.0, finished=now_iso(), eta_s=None,
+                               **result)
         finally:
             ctx.run_lock.release()
