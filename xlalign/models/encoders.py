@@ -108,7 +108,7 @@ class CachedEncoder:
         # Longest first: chunks of similar length pad little, and memory peaks early.
         missing = sorted((t for t in unique if t not in found), key=len, reverse=True)
         report = progress or silent
-        stage = f"encoding {lang} {role}s"
+        stage = f"encoding {lang} {'queries' if role == 'query' else 'passages'}"
         if missing:
             report(stage, 0, len(missing))
         for i in range(0, len(missing), self.chunk_size):
@@ -265,6 +265,14 @@ class SentenceTransformerEncoder(CachedEncoder):
         if self._batch_size is None:
             self._batch_size = 256 if self.device.startswith("cuda") else 32
         return self._batch_size
+
+    @property
+    def chunk_size(self) -> int:  # type: ignore[override]
+        """Texts per model call, and so per progress report (and per chance to cancel): one batch; under
+        ZeroGPU, where each call reserves a GPU, at least 512."""
+        from xlalign.models.device import on_zero_gpu
+
+        return max(512, self.batch_size) if on_zero_gpu() else self.batch_size
 
     @property
     def model(self) -> Any:

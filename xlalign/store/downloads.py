@@ -41,7 +41,8 @@ class DownloadArea:
             raise ValueError("max_bytes must be ≥ 1")
         self.max_bytes = int(max_bytes)
         self._root = Path(root) if root is not None else None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._made = 0
 
     @property
     def root(self) -> Path:
@@ -52,16 +53,28 @@ class DownloadArea:
             return self._root
 
     def new_folder(self) -> Path:
-        """A fresh, empty folder for one download; older downloads are trimmed to the budget first."""
+        """A fresh, empty folder for one download; older downloads are trimmed to the budget first.
+        Whoever fills it calls :meth:`trim` with ``keep`` = the folder afterwards (:meth:`save` does)."""
         root = self.root
         self.trim()
-        return Path(tempfile.mkdtemp(prefix=_PREFIX, dir=root))
+        with self._lock:
+            self._made += 1
+            return Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{self._made:09d}-", dir=root))
+
+    def save(self, files: dict[str, str]) -> list[str]:
+        """Write ``{name: text}`` into one new folder (atomically, 0644), trim the area; their paths, in order."""
+        from xlalign.store.runs import atomic_write_text
+
+        folder = self.new_folder()
+        for name, text in files.items():
+            atomic_write_text(folder / name, text)
+        self.trim(keep=folder)
+        return [str(folder / name) for name in files]
 
     def folders(self) -> list[Path]:
-        """This area's download folders, oldest first."""
+        """This area's download folders, oldest first (their names count up)."""
         root = self.root
-        found = [p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and p.name.startswith(_PREFIX)]
-        return sorted(found, key=lambda p: (p.stat().st_mtime, p.name))
+        return sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink() and p.name.startswith(_PREFIX))
 
     def size(self) -> int:
         return sum(folder_bytes(p) for p in self.folders())
