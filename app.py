@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from xlalign.app.ui import build_app, main
+from xlalign.app import build_app, main
 
 __all__ = ["build_app", "main"]
 

@@ -7,7 +7,6 @@ Screenshots of every step go to ``screenshots/browser/`` at the repository root 
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
 import socket
@@ -36,17 +35,19 @@ def app_url(tmp_path_factory, bundled_dir, bundled_cache_dir):
     root = tmp_path_factory.mktemp("app")
     mp = pytest.MonkeyPatch()
     mp.delenv("XLALIGN_DEFAULT_MODEL", raising=False)
-    mp.setenv("XLALIGN_RUNS_DIR", str(root / "runs"))
+    mp.setenv("XLALIGN_RUNS_DIR", str(root / "runs"))  # public mode's run-model check reads it
     mp.setenv("XLALIGN_CACHE_DIR", str(bundled_cache_dir))  # the converted model and the session's embeddings
-    from xlalign.app import ui as app
+    from xlalign.app import build_app, launch_options
+    from xlalign.services.lab import Lab
 
-    app = importlib.reload(app)
+    lab = Lab(root / "runs")
     port = _free_port()
-    blocks = app.build_app()
-    options = {**app.launch_options(), "server_name": "127.0.0.1", "server_port": port}
+    blocks = build_app(lab)
+    options = {**launch_options(), "server_name": "127.0.0.1", "server_port": port}
     blocks.launch(prevent_thread_lock=True, quiet=True, **options)
     yield f"http://127.0.0.1:{port}", root
     blocks.close()
+    lab.jobs.shutdown()
     mp.undo()
 
 

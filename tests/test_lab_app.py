@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
+import html
 import json
+import logging
+import socket
 import zipfile
 from pathlib import Path
 
@@ -13,6 +15,9 @@ import pandas as pd
 import pytest
 from fakes import LatentEncoder
 
+from xlalign.app import assemble
+from xlalign.app.controls import METHOD_FIELDS
+from xlalign.app.formatting import STALE, per_query_view
 from xlalign.core.loaders import load_demo
 from xlalign.report import figures
 from xlalign.services.lab import Lab
@@ -33,37 +38,47 @@ def _no_progress(*args, **kwargs) -> None:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory):
-    """The app module wired to a Lab whose 'latent' model is a fake with a planted German→English pull."""
+def app(tmp_path_factory):
+    """The app built on a Lab whose 'latent' model is a fake with a planted German→English pull."""
     root = tmp_path_factory.mktemp("app")
     mp = pytest.MonkeyPatch()
-    mp.setenv("XLALIGN_RUNS_DIR", str(root / "runs"))
     mp.setenv("XLALIGN_NO_WARMUP", "1")
-    from xlalign.app import ui as app
-
-    app = importlib.reload(app)
+    mp.setenv("XLALIGN_RUNS_DIR", str(root / "runs"))  # public mode's run-model check reads it
     lab = Lab(root / "runs")
     corpus = load_demo()
     lab._encoders.put(LATENT, LatentEncoder(corpus, dict.fromkeys(corpus.langs, 0.5), query_pull=0.0,
                                             pull_by_lang={"de": 1.6}))
-    app._LAB = lab
-    yield app
+    yield assemble(lab)
+    lab.jobs.shutdown()
     mp.undo()
 
 
+def _wired_outputs(app, name: str) -> set:
+    """The output components of every event wired to the callback ``name`` (all the same)."""
+    found = [fn.outputs for fn in app.blocks.fns.values() if fn.name == name]
+    assert found, name
+    assert all(set(f) == set(found[0]) for f in found), name
+    return set(found[0])
+
+
 @pytest.fixture(scope="module")
-def diagnosed(ui):
-    return ui.run_diagnosis("demo", None, "en", ["de", "zh"], "latent", "auto", "dedup", False, progress=_no_progress)
+def diagnosed(app):
+    return app.diagnose.run_diagnosis("demo", None, "en", ["de", "zh"], "latent", "auto", "dedup", False,
+                                      progress=_no_progress)
 
 
-def test_diagnosis_states_the_finding_first(ui, diagnosed):
-    diag, verdict, _summary, _full, overview, cdf, _matrix_fig, matrix_tab, per_query, files, *_ = diagnosed
+def test_diagnosis_states_the_finding_first(app, diagnosed):
+    p = app.page
+    assert set(diagnosed) == _wired_outputs(app, "run_diagnosis")  # a value for every output, nothing unwired
+    diag, verdict, overview, cdf = diagnosed[p.diag], diagnosed[p.verdict], diagnosed[p.overview], diagnosed[p.cdf]
     assert diag.spec.langs == ("en", "de", "zh")
     assert verdict.startswith("### Finding — German: English inclination")
     assert "**German queries: English inclination** — for 100% of queries" in verdict
-    assert {"summary.csv", "matrix.csv", "per_query.csv"} == {Path(f).name for f in files}
+    assert {"summary.csv", "matrix.csv", "per_query.csv"} == {Path(f).name for f in diagnosed[p.exports]}
+    per_query = diagnosed[p.per_query]
     assert "query_lang" in per_query.columns and len(per_query) == 3 * 168
-    assert list(matrix_tab.columns) == ["query ↓ / documents →", "en", "de", "zh"]
+    assert list(diagnosed[p.matrix_table].columns) == ["query ↓ / documents →", "en", "de", "zh"]
+    assert (diagnosed[p.dd_lang].value, diagnosed[p.dd_query].value) == ("de", diag.corpus.item_ids[0])
     # the overview labels n/a (pivot queries have no pivot inclination) instead of drawing 0
     en = next(t for t in overview.data if t.name == "en queries")
     assert "n/a" in en.text and en.marker.opacity[list(en.text).index("n/a")] == 0.0
@@ -71,25 +86,37 @@ def test_diagnosis_states_the_finding_first(ui, diagnosed):
     assert cdf.layout.xaxis.type == "log" and cdf.layout.yaxis.range == (0, 100)
 
 
-def test_exports_neutralise_formulas(ui, diagnosed):
-    files = diagnosed[9]
+def test_exports_neutralise_formulas(app, diagnosed):
+    files = diagnosed[app.page.exports]
     text = Path(next(f for f in files if f.endswith("per_query.csv"))).read_text()
     assert "\n=" not in text and ",=" not in text and ",+" not in text
     assert oct(Path(files[0]).stat().st_mode & 0o777) == "0o644"
 
 
-def test_changing_the_configuration_clears_every_result(ui):
-    cleared = ui.clear_results()
-    assert cleared[0] is None and cleared[1] == ui.STALE
-    assert all(len(cleared[i]) == 0 and len(cleared[i].columns) > 1 for i in (2, 3, 7, 8))  # empty, with headers
-    assert cleared[9] is None and cleared[10] == cleared[11] == "" and len(cleared) == 19
-    assert all(len(cleared[i]) == 0 for i in (15, 17))  # the language ranking and the model comparison too
+def test_changing_the_configuration_clears_every_result(app):
+    p = app.page
+    cleared = app.diagnose.clear_results()
+    assert set(cleared) == _wired_outputs(app, "clear_results") and len(cleared) == 19
+    assert cleared[p.diag] is None and cleared[p.verdict] == STALE
+    tables = (p.summary, p.summary_full, p.matrix_table, p.per_query)
+    assert all(len(cleared[c]) == 0 and len(cleared[c].columns) > 1 for c in tables)  # empty, with headers
+    assert cleared[p.exports] is None and cleared[p.dd_info] == cleared[p.dd_docs] == ""
+    assert all(len(cleared[c]) == 0 for c in (p.rank_table, p.lb_table))  # the language ranking and model comparison
+    assert all(cleared[c].layout.annotations[0].text == "settings changed: run again"
+               for c in (p.overview, p.cdf, p.matrix_plot, p.umap_before, p.umap_after, p.rank_plot, p.lb_plot))
+    # every configuration control clears them
+    config_ids = {c._id for c in p.config}
+    triggers = {t[0] for fn in app.blocks.fns.values() if fn.name == "clear_results" for t in fn.targets}
+    assert triggers == config_ids
 
 
-def test_drill_down_shows_full_wrapped_text_and_the_parallel_queries(ui, diagnosed):
-    diag = diagnosed[0]
+def test_drill_down_shows_full_wrapped_text_and_the_parallel_queries(app, diagnosed):
+    p = app.page
+    diag = diagnosed[p.diag]
     qid = diag.corpus.item_ids[3]
-    info, docs = ui.on_drill(diag, "multi", "de", "(all)", qid, 5)
+    out = app.diagnose.on_drill(diag, "multi", "de", "(all)", qid, 5)
+    assert set(out) == _wired_outputs(app, "on_drill")
+    info, docs = out[p.dd_info], out[p.dd_docs]
     assert diag.corpus.questions["de"][3] in info and diag.corpus.questions["en"][3] in info
     assert "German gold at rank" in info or "German gold at rank".lower() in info.lower()
     assert docs.count("<tr") == 6 and "dir='auto'" in docs
@@ -99,105 +126,157 @@ def test_drill_down_shows_full_wrapped_text_and_the_parallel_queries(ui, diagnos
     assert table.lang.iloc[0] == "en"  # the planted pull: an English document first
 
 
-def test_drill_down_needs_a_diagnosis(ui):
+def test_drill_down_marks_the_gold_documents(app, diagnosed):
+    diag = diagnosed[app.page.diag]
+    qid = diag.corpus.item_ids[3]
+    table = Lab.drill_down(diag, "mono-same", "en", qid, 5)
+    assert table.gold.dtype == bool  # the service layer says which; the page draws the mark
+    golds = table.passage_of[table.gold].tolist()
+    assert golds == [qid]  # one gold, its own passage, among the English top 5
+    docs = app.diagnose.on_drill(diag, "mono-same", "en", "(all)", qid, 5)[app.page.dd_docs]
+    assert docs.count("✔") == 1 and docs.count("<tr class='gold'>") == 1
+
+
+def test_drill_down_needs_a_diagnosis(app):
     with pytest.raises(gr.Error, match="Run a diagnosis first"):
-        ui.on_drill(None, "multi", "de", "(all)", "x", 5)
+        app.diagnose.on_drill(None, "multi", "de", "(all)", "x", 5)
 
 
-def test_query_search_and_clicks_open_the_drill_down(ui, diagnosed):
-    diag = diagnosed[0]
+def test_query_search_and_clicks_open_the_drill_down(app, diagnosed):
+    p = app.page
+    diag = diagnosed[p.diag]
     word = diag.corpus.questions["zh"][7][:3]
-    found = ui.on_search(diag, "zh", word)
+    found = app.diagnose.on_search(diag, "zh", word)
     assert diag.corpus.item_ids[7] in [v for _, v in found.choices]
-    tabs, scenario, lang, doc, _query, _info, _docs = ui.on_matrix_select(diag, _Select((1, 1)))
-    assert (scenario.value, lang.value, doc.value) == ("multi", "de", "en") and tabs.selected == "drill"
-    _tabs, _scenario, lang, _doc, query, _info, docs = ui.on_row_select(diag, _Select((170, 2)))
-    row = ui.per_query_view(diag).iloc[170]
-    assert (lang.value, query.value) == (row.query_lang, row.query_id) and "<table" in docs
+    out = app.diagnose.on_matrix_select(diag, _Select((1, 1)))
+    assert set(out) == _wired_outputs(app, "on_matrix_select")
+    assert (out[p.dd_scenario].value, out[p.dd_lang].value, out[p.dd_doc].value) == ("multi", "de", "en")
+    assert out[p.tabs].selected == "drill"
+    out = app.diagnose.on_row_select(diag, _Select((170, 2)))
+    assert set(out) == _wired_outputs(app, "on_row_select")
+    row = per_query_view(diag).iloc[170]
+    assert (out[p.dd_lang].value, out[p.dd_query].value) == (row.query_lang, row.query_id)
+    assert "<table" in out[p.dd_docs] and html.escape(row.query_id) in out[p.dd_info]
 
 
-def test_umap_map_of_passages_and_questions(ui, diagnosed):
+def test_umap_map_of_passages_and_questions(app, diagnosed):
     pytest.importorskip("umap")
-    before, after = ui.on_umap(diagnosed[0], 12, True, "")
+    out = app.explore.on_umap(diagnosed[app.page.diag], 12, True, "")
+    assert set(out) == _wired_outputs(app, "on_umap")
+    before, after = out[app.page.umap_before], out[app.page.umap_after]
     names = [t.name for t in before.data]
     assert names[0] == "translations joined" and {"en passages", "de questions", "zh questions"} <= set(names)
     assert len(before.data[1].x) == 12
     assert "pick a finished run" in after.layout.annotations[0].text
 
 
-def test_language_view_puts_both_biases_on_a_fixed_axis(ui):
-    fig, table, text = ui.on_inclination("demo", None, "en", "latent", "auto", "dedup", False, progress=_no_progress)
-    by_target = table.set_index("target")
+def test_language_view_puts_both_biases_on_a_fixed_axis(app):
+    p = app.page
+    out = app.explore.on_inclination("demo", None, "en", "latent", "auto", "dedup", False, progress=_no_progress)
+    assert set(out) == _wired_outputs(app, "on_inclination")
+    by_target = out[p.rank_table].set_index("target")
     assert set(by_target.index) == {"es", "de", "zh", "ar", "hi", "ur"}
     assert by_target.loc["de", "verdict"] == "pivot inclination" and by_target.loc["zh", "verdict"] != "pivot inclination"
-    assert fig.layout.xaxis.range == (-2, 102)
-    assert "German queries: English inclination" in text
+    assert out[p.rank_plot].layout.xaxis.range == (-2, 102)
+    assert "German queries: English inclination" in out[p.rank_text]
 
 
-def test_models_side_by_side_and_paper_columns(ui):
-    board, _chart, path = ui.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent"], "",
-                                           progress=_no_progress)
+def test_models_side_by_side_and_paper_columns(app):
+    p = app.page
+    out = app.explore.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent"], "",
+                                     progress=_no_progress)
+    assert set(out) == _wired_outputs(app, "on_leaderboard")
+    board = out[p.lb_table]
     assert set(board.query_lang) == {"en", "de"} and "paper complete@10" in board.columns
     assert board["paper complete@10"].isna().all()  # the paper reports XQuAD per-question pools only
-    assert Path(path).name == "leaderboard.csv"
+    assert Path(out[p.lb_file]).name == "leaderboard.csv"
 
 
-def test_upload_of_new_languages_sets_the_language_lists(ui, tmp_path):
+def test_upload_of_new_languages_sets_the_language_lists(app, tmp_path):
     rows = [{"id": f"i{i}", "lang": lang, "passage": f"{lang} passage {i} text", "question": f"{lang} q{i}?",
              "group": f"g{i % 4}"} for i in range(12) for lang in ("en", "fr")]
     path = tmp_path / "mine.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    pivot, targets, note = ui.on_data("demo", str(path), "en")
-    assert pivot.value == "en" and targets.value == ["fr"] and "fr" in note
+    p = app.page
+    out = app.diagnose.on_data("demo", str(path), "en")
+    assert set(out) == _wired_outputs(app, "on_data")
+    assert out[p.pivot].value == "en" and out[p.targets].value == ["fr"] and "fr" in out[p.data_note]
 
 
-def test_upload_errors_name_the_users_file_not_the_server_path(ui, tmp_path):
+def test_upload_errors_name_the_users_file_not_the_server_path(app, tmp_path):
     path = tmp_path / "deep" / "server" / "broken.jsonl"
     path.parent.mkdir(parents=True)
     path.write_text('{"id": 1}\n')
     with pytest.raises(gr.Error) as e:
-        ui.on_data("demo", str(path), "en")
+        app.diagnose.on_data("demo", str(path), "en")
     assert "broken.jsonl" in str(e.value) and str(path.parent) not in str(e.value)
 
 
-def test_alignment_run_lifecycle_through_the_app(ui, diagnosed):
-    msg, _runs = ui.on_submit("centering", "demo", None, "en", ["de"], "latent", "auto", "dedup", False, "split", None,
-                             0.5, *[option_default(g, n) for g, n in ui.METHOD_FIELDS])
-    assert "Submitted" in msg and "centering (mode=subtract, queries=own)" in msg
-    app_lab = ui.lab()
-    assert app_lab.jobs.wait(120)
-    table, *_, models = ui.on_refresh()
+def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
+    p, runs = app.page, app.runs
+    out = runs.on_submit("centering", "demo", None, "en", ["de"], "latent", "auto", "dedup", False, "split", None,
+                         0.5, *[option_default(g, n) for g, n in METHOD_FIELDS])
+    assert set(out) == _wired_outputs(app, "on_submit")
+    assert "Submitted **centering · subtract · queries own**" in out[p.submit_msg]  # the run's short label
+    run_id = out[p.run_pick].value  # the run just submitted is preselected
+    assert run_id in out[p.submit_msg] and out[p.watch] == run_id
+    assert app.lab.jobs.wait(120)
+    out = runs.on_refresh()
+    assert set(out) == _wired_outputs(app, "on_refresh")
+    table, models = out[p.runs], out[p.lb_models]
     run_id = table.run.iloc[0]
     assert f"run:{run_id}" in [v for _, v in models.choices]  # a finished run's aligned model can be compared
+    assert [v for _, v in out[p.cmp_pick].choices] == [run_id]
     assert table.state.iloc[0] == "succeeded" and table.progress.iloc[0] == "100%"
-    header, head, _full, plot, files, _metric = ui.on_show_run(run_id, "complete@10")
+    opened = runs.on_refresh(run_id, "align")  # the page watching its run: the comparison opens by itself
+    assert opened[p.tabs].selected == "compare" and opened[p.cmp_pick].value == run_id and opened[p.watch] is None
+    assert opened[p.cmp_header].startswith("### centering · subtract · queries own") and "has finished" in \
+        opened[p.submit_msg]
+    assert runs.on_refresh(run_id, "drill")[p.tabs] == gr.skip()  # a visitor on another tab stays there
+    out = runs.on_show_run(run_id, "complete@10")
+    assert set(out) == _wired_outputs(app, "on_show_run")
+    header, head = out[p.cmp_header], out[p.cmp_table]
     assert header.startswith("### centering · subtract · queries own\n\n**Finding**")  # the run's short label
     assert "**German queries**: Multi Complete@10" in header and "changed significantly" in header
+    assert f"**Run** `{run_id}` · **model** `latent` · **data** demo · **languages** en+de (pivot en)" in header
     assert head.query_lang.iloc[0] == "de"  # target-language queries first
-    assert {Path(f).name for f in files} == {"compare.csv", "before_per_query.csv", "after_per_query.csv"}
-    assert "change" in plot.layout.yaxis.title.text
-    assert ui.on_compare_metric(run_id, "max_r").layout.title.text.startswith("Change in Max@R")
-    archive = ui.on_export(run_id)
+    assert set(head.significant) <= {"✔ q<0.05", ""} and (head.significant != "").sum() == (head.q_value < 0.05).sum()
+    assert {Path(f).name for f in out[p.cmp_files]} == {"compare.csv", "before_per_query.csv", "after_per_query.csv"}
+    assert "change" in out[p.cmp_plot].layout.yaxis.title.text
+    assert runs.on_compare_metric(run_id, "max_r").layout.title.text.startswith("Change in Max@R")
+    archive = runs.on_export(run_id)
     names = zipfile.ZipFile(archive).namelist()
     assert any(n.endswith("xlalign_apply.py") for n in names) and any(n.endswith("README.md") for n in names)
-    wide, _files = ui.on_side_by_side([run_id])
-    assert f"{run_id} Δ (95% CI)" in wide.columns
+    out = runs.on_side_by_side([run_id])
+    assert set(out) == _wired_outputs(app, "on_side_by_side")
+    assert f"{run_id} Δ (95% CI)" in out[p.sbs_table].columns
     with pytest.raises(gr.Error, match="has no map for zh"):  # the run aligned en+de; the diagnosis has zh too
-        ui.on_umap(diagnosed[0], 8, False, run_id)
-    board, _chart, _path = ui.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent", f"run:{run_id}"],
-                                             "", progress=_no_progress)
-    de = board[board.query_lang == "de"].set_index("model")
+        app.explore.on_umap(diagnosed[p.diag], 8, False, run_id)
+    out = app.explore.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent", f"run:{run_id}"],
+                                     "", progress=_no_progress)
+    de = out[p.lb_table][out[p.lb_table].query_lang == "de"].set_index("model")
     assert de.loc[f"run:{run_id}", "inclination % (displaced_by_pivot@10)"] < de.loc["latent",
                                                                                   "inclination % (displaced_by_pivot@10)"]
-    msg, _ = ui.on_cancel(run_id)
-    assert "is not queued or running" in msg
+    out = runs.on_cancel(run_id)
+    assert set(out) == _wired_outputs(app, "on_cancel")
+    assert "is not queued or running" in out[p.submit_msg]
 
 
-def test_cancel_and_show_refuse_names_outside_the_runs_folder(ui):
+def test_run_header_is_plain_facts(app):
+    """The service layer titles a run with values, not markdown; the page formats them."""
+    run_id = app.lab.submit_alignment(LATENT, EvalSpec(langs=("en", "de")), AlignSpec(method="centering"))
+    assert app.lab.jobs.wait(120)
+    header = app.lab.run_header(run_id)
+    assert header["describe"].startswith("centering") and header["state"] == "succeeded"
+    assert (header["run"], header["model"], header["langs"], header["pivot"]) == (run_id, "latent", ["en", "de"], "en")
+    assert not any("**" in str(v) or "###" in str(v) or "✔" in str(v) for v in header.values())
+
+
+def test_cancel_and_show_refuse_names_outside_the_runs_folder(app):
     with pytest.raises(gr.Error, match="is not valid"):
-        ui.on_cancel("../etc")
+        app.runs.on_cancel("../etc")
     with pytest.raises(gr.Error, match="is not valid"):
-        ui.on_show_run("/etc", "complete@10")
+        app.runs.on_show_run("/etc", "complete@10")
 
 
 def option_default(group: str, name: str):
@@ -270,16 +349,81 @@ def test_lab_diagnose_directly(tmp_path):
     assert emb.passages["de"].shape == diag.embeddings.passages["de"].shape
 
 
-def test_public_mode_reads_only_listed_datasets_and_uploads(ui, monkeypatch, tmp_path):
+def test_public_mode_reads_only_listed_datasets_and_uploads(app, monkeypatch, tmp_path):
     monkeypatch.setenv("XLALIGN_PUBLIC", "1")
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "uploads"))
     (tmp_path / "uploads").mkdir()
     with pytest.raises(gr.Error, match="dataset must be one of demo, xquad, belebele"):
-        ui.on_data("/etc", None, "en")
+        app.diagnose.on_data("/etc", None, "en")
     outside = tmp_path / "elsewhere.jsonl"
     outside.write_text('{"id": "1", "lang": "en", "passage": "p", "question": "q"}\n')
     with pytest.raises(gr.Error, match="not an upload"):
-        ui.on_data("demo", str(outside), "en")
+        app.diagnose.on_data("demo", str(outside), "en")
     with pytest.raises(gr.Error) as e:
-        ui.run_diagnosis("demo", str(outside), "en", ["fr"], "latent", "auto", "dedup", True, progress=_no_progress)
+        app.diagnose.run_diagnosis("demo", str(outside), "en", ["fr"], "latent", "auto", "dedup", True,
+                                   progress=_no_progress)
     assert str(tmp_path) not in str(e.value)
+
+
+# ----------------------------------------------------------------------------- what a failure shows and logs
+def test_a_user_error_logs_one_line_without_a_traceback(app, tmp_path, caplog):
+    path = tmp_path / "server" / "broken.jsonl"
+    path.parent.mkdir()
+    path.write_text('{"id": 1}\n')
+    with caplog.at_level(logging.INFO, logger="xlalign.app"), pytest.raises(gr.Error) as e:
+        app.diagnose.on_data("demo", str(path), "en")
+    assert e.value.print_exception is False  # gradio prints no traceback either
+    assert "\n" not in e.value.message and "broken.jsonl" in e.value.message
+    records = [r for r in caplog.records if r.name.startswith("xlalign.app")]
+    assert len(records) == 1 and records[0].exc_info is None and records[0].levelno == logging.INFO
+    assert records[0].getMessage().startswith("on_data refused: ") and "\n" not in records[0].getMessage()
+
+
+def test_an_unexpected_error_logs_its_traceback_once_and_shows_one_line(app, monkeypatch, caplog):
+    def broken(data):
+        raise RuntimeError("index 7 is out of bounds in /srv/xlalign/secret/table.bin\nsecond line of details")
+
+    monkeypatch.setattr(app.lab, "languages", broken)
+    monkeypatch.setenv("XLALIGN_PUBLIC", "1")
+    with caplog.at_level(logging.INFO, logger="xlalign.app"), pytest.raises(gr.Error) as e:
+        app.diagnose.on_data("demo", None, "en")
+    assert e.value.message == ("Unexpected error (RuntimeError: index 7 is out of bounds in …/table.bin); "
+                               "it has been logged on the server.")
+    assert e.value.print_exception is False
+    records = [r for r in caplog.records if r.name.startswith("xlalign.app")]
+    assert len(records) == 1 and records[0].levelno == logging.ERROR
+    assert records[0].exc_info is not None and records[0].exc_info[0] is RuntimeError
+    assert "/srv/xlalign/secret" in caplog.text  # the server's log keeps the details
+
+
+def test_served_errors_print_no_gradio_traceback(app, monkeypatch, capfd, caplog):
+    """Through the real server: a refused input and a failure each reach the visitor as one line, and
+    the server's output holds no traceback besides the one logged for the failure."""
+    from gradio_client import Client
+
+    app.blocks.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(app.blocks.local_url, verbose=False)
+        with caplog.at_level(logging.INFO, logger="xlalign.app"):
+            with pytest.raises(Exception, match="choose at least one target language"):
+                client.predict("demo", None, "en", [], "latent", "auto", "dedup", False, api_name="/run_diagnosis")
+            with pytest.raises(Exception, match="not in the list of choices"):  # gradio's own checks
+                client.predict("/srv", None, "en", api_name="/on_data")
+            with pytest.raises(Exception, match="invalid input: 1 validation error for FileData"):
+                client.predict("demo", "/etc/passwd", "en", api_name="/on_data")  # a path, not an upload
+            monkeypatch.setattr(app.lab, "languages", lambda data: 1 / 0)
+            with pytest.raises(Exception, match=r"Unexpected error \(ZeroDivisionError: division by zero\)"):
+                client.predict("demo", None, "en", api_name="/on_data")
+    finally:
+        app.blocks.close()
+    records = [r for r in caplog.records if r.name.startswith("xlalign.app")]
+    assert [(r.levelno, r.exc_info is not None) for r in records] == [(logging.INFO, False)] * 3 + [
+        (logging.ERROR, True)]
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -6,7 +6,6 @@ session, per thread). The model is a tiny BERT built here on the demo corpus, so
 
 from __future__ import annotations
 
-import importlib
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +39,7 @@ def _rss() -> int | None:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """(app module, url, tiny model path, model-load counter) with the app listening on loopback."""
+    """(the app's lab, url, tiny model path, model-load counter) with the app listening on loopback."""
     pytest.importorskip("gradio_client")
     import xlalign.models.encoders as encoders
     from xlalign.core.loaders import load_demo
@@ -51,8 +50,8 @@ def served(tmp_path_factory):
     model = build_tiny_model(root / "model", texts)
     mp = pytest.MonkeyPatch()
     mp.setenv("XLALIGN_DEFAULT_MODEL", str(model))
-    mp.setenv("XLALIGN_RUNS_DIR", str(root / "runs"))
     mp.setenv("XLALIGN_CACHE_DIR", str(root / "cache"))
+    mp.setenv("XLALIGN_RUNS_DIR", str(root / "runs"))  # public mode's run-model check reads it
     mp.setenv("XLALIGN_NO_WARMUP", "1")
     mp.delenv("XLALIGN_PUBLIC", raising=False)
     loads: list[str] = []
@@ -63,19 +62,18 @@ def served(tmp_path_factory):
         return real_load(spec, **kw)
 
     mp.setattr(encoders, "load_sentence_transformer", counting_load)
-    from xlalign.app import ui as app
+    from xlalign.app import build_app
+    from xlalign.services.lab import Lab
 
-    app = importlib.reload(app)  # reads XLALIGN_DEFAULT_MODEL, forgets any earlier Lab
-    blocks = app.build_app()
+    lab = Lab(root / "runs")
+    blocks = build_app(lab)  # reads XLALIGN_DEFAULT_MODEL
     port = _free_port()
     blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
-        yield app, f"http://127.0.0.1:{port}/", model, loads
+        yield lab, f"http://127.0.0.1:{port}/", model, loads
     finally:
         blocks.close()
-        if app._LAB is not None:
-            app._LAB.jobs.shutdown()
-            app._LAB = None
+        lab.jobs.shutdown()
         mp.undo()
 
 
@@ -98,7 +96,7 @@ def test_eight_sessions_diagnose_while_an_alignment_runs(served):
     from xlalign.core.verdict import lang_name
     from xlalign.specs import AlignSpec, EvalSpec, ModelSpec
 
-    app, url, model, loads = served
+    lab, url, model, loads = served
     api = Client(url, verbose=False).view_api(return_format="dict", print_info=False)
     endpoint = api["named_endpoints"]["/run_diagnosis"]
     assert [p["parameter_name"] for p in endpoint["parameters"]] == DIAGNOSIS_PARAMS
@@ -108,7 +106,6 @@ def test_eight_sessions_diagnose_while_an_alignment_runs(served):
     assert lang_name("de") in verdict
     before = _rss()
 
-    lab = app.lab()
     run_id = lab.submit_alignment(ModelSpec(model=str(model), precision="fp32"),
                                   EvalSpec(data="demo", langs=(PIVOT, "es"), pool="dedup"),
                                   AlignSpec(method="centering"))

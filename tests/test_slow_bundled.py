@@ -85,18 +85,19 @@ def test_cli_evaluate_demo_offline_on_the_default_model(tmp_path, bundled_cache_
 
 
 def test_app_diagnoses_with_the_default_model(monkeypatch, bundled_cache_dir, bundled_dir, tmp_path):
-    import importlib
+    from xlalign.app import assemble
+    from xlalign.app.inputs import default_model
+    from xlalign.services.lab import Lab
 
     monkeypatch.delenv("XLALIGN_DEFAULT_MODEL", raising=False)
     monkeypatch.setenv("XLALIGN_CACHE_DIR", str(bundled_cache_dir))  # the converted model and its embeddings
-    monkeypatch.setenv("XLALIGN_RUNS_DIR", str(tmp_path / "runs"))
-    from xlalign.app import ui as app
-
-    app = importlib.reload(app)
-    assert app.DEFAULT_MODEL == "bundled:multilingual-e5-small"
-    app._LAB = None  # a lab on this test's runs folder
-    diag, verdict, table, *_ = app.run_diagnosis("demo", None, "en", ["zh"], app.DEFAULT_MODEL, "auto", "dedup", False,
-                                                 progress=lambda *a, **k: None)
+    monkeypatch.setenv("XLALIGN_NO_WARMUP", "1")
+    assert default_model() == "bundled:multilingual-e5-small"
+    app = assemble(Lab(tmp_path / "runs"))  # a lab on this test's runs folder
+    assert app.page.model.value == "bundled:multilingual-e5-small"
+    out = app.diagnose.run_diagnosis("demo", None, "en", ["zh"], default_model(), "auto", "dedup", False,
+                                     progress=lambda *a, **k: None)
+    diag, verdict, table = out[app.page.diag], out[app.page.verdict], out[app.page.summary]
     assert diag.model.model == "bundled:multilingual-e5-small" and "168 queries per language" in verdict
     assert "**Chinese queries: same-language clustering**" in verdict
     assert set(table.scenario) == {"multi", "multi-1", "mono-same", "mono-cross"}

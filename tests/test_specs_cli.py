@@ -48,14 +48,12 @@ def test_cli_defaults_are_the_specs(command):
 
 def test_app_controls_default_to_the_specs(monkeypatch, tmp_path):
     """Every generated control of the app starts at its spec's default (so one edit in specs.py moves both)."""
-    monkeypatch.setenv("XLALIGN_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("XLALIGN_NO_WARMUP", "1")
-    import importlib
+    from xlalign.app import build_app
+    from xlalign.app.controls import METHOD_FIELDS, number
+    from xlalign.services.lab import Lab
 
-    from xlalign.app import ui as app
-
-    app = importlib.reload(app)
-    blocks = app.build_app()
+    blocks = build_app(Lab(tmp_path / "runs"))
     found = {c.elem_id: c for c in blocks.blocks.values() if getattr(c, "elem_id", None)}
     checked = 0
     for spec in (ModelSpec, EvalSpec, AlignSpec, *NESTED.values()):
@@ -63,13 +61,16 @@ def test_app_controls_default_to_the_specs(monkeypatch, tmp_path):
             comp = found.get(f"opt-{spec.__name__}-{o.name}")
             if comp is None:
                 continue
-            shown = app._number(comp.value, o.kind) if o.optional and o.kind in (int, float) else comp.value
+            shown = number(comp.value, o.kind) if o.optional and o.kind in (int, float) else comp.value
             assert shown == o.default, (spec.__name__, o.name, comp.value)
             assert comp.label == o.label
             checked += 1
     assert checked >= 15
     # the method-option controls are wired in the order the app reads them back
-    assert len(app.METHOD_FIELDS) == sum(1 for cls in NESTED.values() for o in options(cls) if o.ui)
+    assert len(METHOD_FIELDS) == sum(1 for cls in NESTED.values() for o in options(cls) if o.ui)
+    submit = next(fn for fn in blocks.fns.values() if fn.name == "on_submit")
+    assert [c.elem_id for c in submit.inputs[-len(METHOD_FIELDS):]] == [
+        f"opt-{NESTED[group].__name__}-{name}" for group, name in METHOD_FIELDS]
 
 
 def test_a_changed_default_reaches_both_front_ends(monkeypatch):

@@ -1,8 +1,8 @@
 """The app's service layer: shared corpora and models, diagnoses, drill-downs, comparisons, background runs.
 
-Everything here is UI-agnostic (no Gradio); ``app.py`` lays out widgets and formats. One :class:`Lab`
-per process serves every session: loaded models and corpora live in bounded LRU caches guarded by
-locks, encoders are stateless per call, and every long call takes its own progress callback.
+Everything here is UI-agnostic (no Gradio, no markdown or HTML): :mod:`xlalign.app` lays out widgets
+and formats. One :class:`Lab` per process serves every session: loaded models and corpora live in
+bounded LRU caches guarded by locks, encoders are stateless per call, and every long call takes its own progress callback.
 
 Visitors (public mode). Every run-related method takes ``visitor``: a key the front end holds for one
 visitor (an unguessable token kept in the browser, or the session). A run records only a hash of it
@@ -15,11 +15,12 @@ folder's ``inputs/``), so that no server path reaches a runs list, a run record 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -100,6 +101,9 @@ class Diagnosis:
 #: Prefix of an uploaded file's name in run records (``upload:<name>``): the file itself is in ``inputs/``.
 UPLOAD_PREFIX = "upload:"
 INPUTS = "inputs"
+#: Encodings of uncached texts that run at once for the app's visitors (the background runs have their own
+#: worker); requests whose texts are all cached never wait for one.
+ENCODING_SLOTS = 1
 
 
 class Lab:
@@ -124,6 +128,8 @@ class Lab:
         self._submit_lock = threading.Lock()
         self._uploads: dict[str, dict[str, int]] = {}  # visitor id → {upload file: bytes}
         self._uploads_lock = threading.Lock()
+        self._encoding = threading.BoundedSemaphore(ENCODING_SLOTS)
+        self._encoding_visitors: set[str] = set()
 
     # ------------------------------------------------------------------ data and models
     def corpus(self, data: str, langs: Sequence[str] | None = None) -> ParallelCorpus:
@@ -184,21 +190,51 @@ class Lab:
             return tuple(BELEBELE_CODES)
         return self.corpus(data).langs
 
+    @contextlib.contextmanager
+    def encoding_slot(self, visitor: str | None = None, progress: Progress | None = None) -> Iterator[None]:
+        """Hold one of the :data:`ENCODING_SLOTS` (waiting, and saying so, while other work holds them).
+        Public mode: one visitor encodes one thing at a time; a second request is refused at once."""
+        vid = visitor_id(visitor or "")
+        with self._uploads_lock:
+            if self.public and vid in self._encoding_visitors:
+                raise PolicyError("you already have an encoding running; wait for it to finish")
+            self._encoding_visitors.add(vid)
+        try:
+            if not self._encoding.acquire(blocking=False):
+                (progress or silent)("waiting for the encoder: other visitors' texts are being encoded", 0, None)
+                self._encoding.acquire()
+            try:
+                yield
+            finally:
+                self._encoding.release()
+        finally:
+            with self._uploads_lock:
+                self._encoding_visitors.discard(vid)
+
+    def encode(self, corpus: ParallelCorpus, encoder: Any, langs: Sequence[str], progress: Progress | None = None,
+               visitor: str | None = None) -> CorpusEmbeddings:
+        """:func:`encode_corpus`, inside an :meth:`encoding_slot` unless every text is already cached."""
+        if cached(corpus, encoder, langs):
+            return encode_corpus(corpus, encoder, langs, progress)
+        with self.encoding_slot(visitor, progress):
+            return encode_corpus(corpus, encoder, langs, progress)
+
     def encoder(self, model: ModelSpec) -> SentenceTransformerEncoder:
         return self._encoders.get(model, lambda: SentenceTransformerEncoder(model, cache=self.cache))
 
     # ------------------------------------------------------------------ diagnosis
-    def diagnose(self, model: ModelSpec, evaluation: EvalSpec, progress: Progress | None = None) -> Diagnosis:
+    def diagnose(self, model: ModelSpec, evaluation: EvalSpec, progress: Progress | None = None, *,
+                 visitor: str | None = None) -> Diagnosis:
         """Every scenario for every language of ``evaluation`` in one pool, with the verdicts."""
         self.check_langs(evaluation.langs)
         corpus = self.corpus(evaluation.data, evaluation.langs)
-        emb = encode_corpus(corpus, self.encoder(model), evaluation.langs, span(progress, 0.0, 0.9))
+        emb = self.encode(corpus, self.encoder(model), evaluation.langs, span(progress, 0.0, 0.9), visitor)
         result = evaluate_embeddings(corpus, emb, evaluation, span(progress, 0.9, 1.0))
         found = verdicts(result.summary_frame(), result.matrix_frame(), evaluation.pivot, evaluation.langs)
         return Diagnosis(model, evaluation, corpus, emb, result, found)
 
     def inclination(self, model: ModelSpec, data: str, pivot: str, targets: Sequence[str], pool: str = "dedup",
-                    progress: Progress | None = None) -> pd.DataFrame:
+                    progress: Progress | None = None, *, visitor: str | None = None) -> pd.DataFrame:
         """Per target language (pivot + target pool, Multi): both biases, Complete@10 and Max@R, worst first.
 
         Every text is encoded once (the pivot once for all targets); progress moves per language.
@@ -206,7 +242,7 @@ class Lab:
         langs = (pivot, *targets)
         self.check_langs(langs)
         corpus = self.corpus(data, langs)
-        emb = encode_corpus(corpus, self.encoder(model), langs, span(progress, 0.0, 0.9))
+        emb = self.encode(corpus, self.encoder(model), langs, span(progress, 0.0, 0.9), visitor)
         report = progress or silent
         rows = []
         for n, tgt in enumerate(targets):
@@ -226,7 +262,8 @@ class Lab:
     @staticmethod
     def drill_down(diag: Diagnosis, scenario: str, query_lang: str, query_id: str, k: int = 10,
                    doc_lang: str | None = None) -> pd.DataFrame:
-        """Top-k documents for one query in one scenario: position, language, passage, score, gold flag, text."""
+        """Top-k documents for one query in one scenario: position, language, passage, score, gold (bool),
+        copies, text."""
         pools = [p for p in diag.result.pools if p.scenario == scenario and p.query_lang == query_lang
                  and (doc_lang is None or doc_lang in p.doc_langs)]
         if not pools:
@@ -247,7 +284,7 @@ class Lab:
                 continue
             lang, item = str(pool.unit_lang[u]), int(first_item[int(pool.unit_index[u])])
             rows.append({"position": rank, "lang": lang, "passage_of": diag.corpus.item_ids[item],
-                         "score": round(float(s), 4), "gold": "✔" if u in gold else "",
+                         "score": round(float(s), 4), "gold": bool(u in gold),
                          "copies": int(pool.unit_weight[u]), "text": diag.corpus.passages[lang][item]})
         return pd.DataFrame(rows, columns=["position", "lang", "passage_of", "score", "gold", "copies", "text"])
 
@@ -407,8 +444,8 @@ class Lab:
                              what="input"))
 
     def run_header(self, run_id: str, *, visitor: str | None = None) -> dict[str, Any]:
-        """What a run's page is titled with: its label (method, key options, LSAR's rank), model, data (an upload
-        by its own file name), languages, split and warnings."""
+        """The facts a run's page is titled with: method and key options, model, data, languages, pool,
+        training data, held-out queries, state and warnings (plain values; the app formats them)."""
         import json
 
         model, evaluation, align = self.run_config(run_id, visitor=visitor)
@@ -416,16 +453,13 @@ class Lab:
         status = read_status(run_dir)
         record_path = run_dir / "run.json"
         record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
-        training = align.train_data if align.train_data in ("split", "demo") else \
-            f"uploaded triplets ({_shown_data(align.train_data)})"
-        lines = [f"### {status.get('label') or run_label(align, record)}",
-                 f"**Run** `{run_id}` · **model** `{model.model}` · **data** {_shown_data(evaluation.data)} · "
-                 f"**languages** {'+'.join(evaluation.langs)} (pivot {evaluation.pivot}) · **pool** {evaluation.pool} · "
-                 f"**training data** {training} · **held-out queries** {record.get('n_eval_queries', '?')} · "
-                 f"state **{status.get('state')}**"]
-        for w in status.get("warnings", []) or record.get("warnings", []):
-            lines.append(f"> ⚠ {w}")
-        return {"markdown": "\n\n".join(lines), "pivot": evaluation.pivot, "method": align.method}
+        return {"run": run_id, "label": status.get("label") or run_label(align, record), "describe": align.describe(),
+                "method": align.method, "model": model.model, "data": _shown_data(evaluation.data),
+                "langs": list(evaluation.langs), "pivot": evaluation.pivot, "pool": evaluation.pool,
+                "train_data": align.train_data if align.train_data in ("split", "demo") else
+                _shown_data(align.train_data), "n_eval_queries": record.get("n_eval_queries"),
+                "state": status.get("state"),
+                "warnings": list(status.get("warnings", []) or record.get("warnings", []))}
 
     def run_embeddings(self, run_id: str, model: ModelSpec, corpus: ParallelCorpus, embeddings: CorpusEmbeddings,
                        langs: Sequence[str], *, visitor: str | None = None) -> tuple[CorpusEmbeddings, str]:
@@ -445,7 +479,8 @@ class Lab:
         if align.method == "finetune":
             from xlalign.services.pipeline import tuned_spec
 
-            return encode_corpus(corpus, self.encoder(tuned_spec(model, run_dir / "model")), langs), label
+            return self.encode(corpus, self.encoder(tuned_spec(model, run_dir / "model")), langs,
+                               visitor=visitor), label
         if align.method == "lsar":
             est = LanguageSubspaceRemoval.load(run_dir / "lsar.safetensors")
             return embeddings.map(lambda lang, role, x: est.transform(x)), label
@@ -470,7 +505,8 @@ class Lab:
                 corpus, emb = self._run_on(name.removeprefix("run:"), data, langs, pool, precision, visitor)
             else:
                 corpus = self.corpus(data, langs)
-                emb = encode_corpus(corpus, self.encoder(ModelSpec(model=name, precision=precision)), langs)
+                emb = self.encode(corpus, self.encoder(ModelSpec(model=name, precision=precision)), langs,
+                                  visitor=visitor)
             for target in langs[1:]:
                 spec = EvalSpec(data=data, langs=(langs[0], target), pool=pool)
                 result = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
@@ -491,7 +527,7 @@ class Lab:
         if _same_data(self.run_input(run_id, run_eval.data, visitor=visitor), data) and split.get("kind") == "group-split":
             keep = set(split["test_items"])
             corpus = corpus.subset([i for i, item in enumerate(corpus.item_ids) if item in keep])
-        base = encode_corpus(corpus, self.encoder(base_model), langs)
+        base = self.encode(corpus, self.encoder(base_model), langs, visitor=visitor)
         emb, _ = self.run_embeddings(run_id, base_model, corpus, base, langs, visitor=visitor)
         return corpus, emb
 
@@ -571,6 +607,21 @@ def _same_data(a: str, b: str) -> bool:
     import filecmp
 
     return filecmp.cmp(a, b, shallow=False)
+
+
+def cached(corpus: ParallelCorpus, encoder: Any, langs: Sequence[str]) -> bool:
+    """True when the embedding cache holds every text :func:`encode_corpus` would encode (no model call)."""
+    store = getattr(encoder, "cache", None)
+    if store is None:
+        return False
+    fp, first = encoder.fingerprint, corpus.passage_first_items()
+    for lang in langs:
+        for role, texts in (("passage", [corpus.passages[lang][i] for i in first]), ("query", corpus.questions[lang])):
+            prompt = encoder.prompt_for(role)
+            keys = [EmbeddingCache.key(fp, prompt, lang, t) for t in dict.fromkeys(texts)]
+            if len(store.get_many(keys)) < len(keys):
+                return False
+    return True
 
 
 def _fit_langs(evaluation: EvalSpec, align: AlignSpec) -> list[str]:

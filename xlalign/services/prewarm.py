@@ -53,6 +53,34 @@ def warm(precisions: Sequence[str] = PRECISIONS, langs: Sequence[str] | None = N
     return encoded
 
 
+def at_start_up() -> None:
+    """What a server does in the background as it starts, so that its first request waits for none of it:
+    import torch and pick the device (the cache is keyed by the precision resolved on it), load the ranking
+    kernels from numba's on-disk cache, compile UMAP's. Never raises (a failure here shows up, with its
+    traceback, in the request that needs the same step)."""
+    import logging
+
+    import numpy as np
+
+    try:
+        from xlalign.core.evaluate import CorpusEmbeddings, evaluate_embeddings
+        from xlalign.core.loaders import load_demo
+        from xlalign.models.device import best_device
+        from xlalign.report.figures import warm_up
+        from xlalign.specs import EvalSpec
+
+        best_device()
+        corpus = load_demo(["en", "zh"])  # every scenario once, on random vectors: every ranking kernel loads
+        rng = np.random.default_rng(0)
+        n_passages = len(corpus.passage_first_items())
+        emb = CorpusEmbeddings({x: rng.normal(size=(n_passages, 8)).astype(np.float32) for x in corpus.langs},
+                               {x: rng.normal(size=(len(corpus), 8)).astype(np.float32) for x in corpus.langs})
+        evaluate_embeddings(corpus, emb, EvalSpec(data="demo", langs=("en", "zh")))
+        warm_up()
+    except Exception:
+        logging.getLogger(__name__).warning("start-up warm-up failed", exc_info=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 

@@ -1,0 +1,72 @@
+"""Controls generated from the specs, and their values read back into spec objects.
+
+A control's default, choices, label and help come from its spec field (:mod:`xlalign.specs`), so one
+edit there moves the app and the CLI together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from xlalign.errors import XlalignError
+from xlalign.specs import NESTED, OptionInfo, option, options
+
+#: (group, field) of every per-method option control, in the order the Align tab lays them out and
+#: :func:`nested_options` reads them back.
+METHOD_FIELDS: list[tuple[str, str]] = [(group, o.name) for group, cls in NESTED.items() for o in options(cls) if o.ui]
+
+
+def control(spec: type, name: str, **kw: Any) -> gr.components.Component:
+    """A Gradio control whose default, choices, label and help come from the spec's field."""
+    o: OptionInfo = option(spec, name)
+    common = dict(label=o.label, info=o.help, elem_id=f"opt-{spec.__name__}-{name}", min_width=200, **kw)
+    if o.kind is bool:
+        return gr.Checkbox(value=o.default, **common)
+    if o.choices:
+        return gr.Radio(list(o.choices), value=o.default, **common)
+    if o.kind in (int, float) and o.optional:  # a Number shows 0 when empty; empty must mean "the default"
+        return gr.Textbox(value="" if o.default is None else str(o.default), placeholder="empty = default", **common)
+    if o.kind in (int, float):
+        return gr.Number(value=o.default, precision=0 if o.kind is int else None, **common)
+    return gr.Textbox(value=o.default, **common)
+
+
+def method_controls() -> list[gr.components.Component]:
+    """Every per-method option control, one accordion per method (inside the current Blocks context)."""
+    made: list[gr.components.Component] = []
+    for group, cls in NESTED.items():
+        with gr.Accordion(f"{group}: {(cls.__doc__ or '').strip().splitlines()[0]}", open=group == "finetune"), \
+                gr.Row():
+            made += [control(cls, o.name) for o in options(cls) if o.ui]
+    return made
+
+
+def number(value: Any, kind: type, label: str = "value") -> Any:
+    """Empty means the spec's default (None); numbers keep their type; anything else is a one-line error."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        parsed = float(value)
+    except (TypeError, ValueError):
+        raise XlalignError(f"{label}: {str(value)[:40]!r} is not a number") from None
+    if kind is int and parsed != int(parsed):
+        raise XlalignError(f"{label}: {value!r} is not a whole number")
+    return kind(parsed)
+
+
+def nested_options(values: tuple[Any, ...] | list[Any]) -> dict[str, Any]:
+    """The per-method option objects from the values of :func:`method_controls` (empty numbers: the default)."""
+    grouped: dict[str, dict[str, Any]] = {g: {} for g in NESTED}
+    for (group, name), value in zip(METHOD_FIELDS, values, strict=True):
+        o = option(NESTED[group], name)
+        if o.kind in (int, float):
+            value = number(value, o.kind, o.label)
+            if value is None and not o.optional:
+                value = o.default
+        grouped[group][name] = value
+    return {g: NESTED[g](**kw) for g, kw in grouped.items()}
+
+
+__all__ = ["METHOD_FIELDS", "control", "method_controls", "nested_options", "number"]

@@ -1,0 +1,292 @@
+"""The page: a configuration row over seven tabs, and :class:`Page`, which names every component on it.
+
+Layout only: no events here (each callbacks module wires its own), nothing computed but the demo's
+language list. Option controls come from the specs (:mod:`xlalign.app.controls`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from xlalign.app.controls import control, method_controls
+from xlalign.app.formatting import EMPTY_MATRIX, EMPTY_PER_QUERY, EMPTY_SUMMARY, HEADERS, RUNS_COLUMN_WIDTHS, START, empty_table
+from xlalign.app.inputs import DATASETS, default_model, language_choices, model_choices
+from xlalign.app.visitors import browser_secret
+from xlalign.policy import public_mode
+from xlalign.report import figures
+from xlalign.services.lab import Lab
+from xlalign.specs import SCENARIOS, AlignSpec, EvalSpec, ModelSpec, option
+
+TITLE = ("# xlalign — cross-lingual alignment lab\nDoes a query in your language find the right document when "
+         "documents in other languages share the pool? Scenarios and metrics from Hong et al. (ICLR 2026), "
+         "k-language pools, and fixes you can export.")
+#: What a callback with several outputs returns: ``{component: new value or gr.update}``; outputs left out
+#: stay as they are.
+Updates = dict[gr.components.Component, Any]
+
+
+class Page:
+    """Every component of the app by name; callbacks return ``{page.<name>: value}``."""
+
+    # the session's diagnosis, the tab strip and the tab shown, the visitor's token (kept in the browser)
+    diag: gr.State
+    tabs: gr.Tabs
+    current_tab: gr.State
+    visitor: gr.BrowserState
+    # configuration row (changing any of these clears every result)
+    dataset: gr.Dropdown
+    upload: gr.File
+    pivot: gr.Dropdown
+    targets: gr.Dropdown
+    model: gr.Dropdown
+    precision: gr.components.Component
+    pool: gr.components.Component
+    remote: gr.components.Component
+    data_note: gr.Markdown
+    # Diagnose
+    run_btn: gr.Button
+    verdict: gr.Markdown
+    summary: gr.Dataframe
+    summary_full: gr.Dataframe
+    overview: gr.Plot
+    cdf: gr.Plot
+    cdf_scenario: gr.Radio
+    matrix_plot: gr.Plot
+    matrix_metric: gr.Radio
+    matrix_table: gr.Dataframe
+    per_query: gr.Dataframe
+    exports: gr.File
+    # Drill-down
+    dd_scenario: gr.Dropdown
+    dd_lang: gr.Dropdown
+    dd_doc: gr.Dropdown
+    dd_k: gr.Slider
+    dd_search: gr.Textbox
+    dd_query: gr.Dropdown
+    dd_btn: gr.Button
+    dd_info: gr.HTML
+    dd_docs: gr.HTML
+    # Embedding map
+    umap_n: gr.Slider
+    umap_queries: gr.Checkbox
+    umap_run: gr.Dropdown
+    umap_btn: gr.Button
+    umap_before: gr.Plot
+    umap_after: gr.Plot
+    # Languages
+    rank_btn: gr.Button
+    rank_plot: gr.Plot
+    rank_table: gr.Dataframe
+    rank_text: gr.Markdown
+    # Models
+    lb_models: gr.Dropdown
+    lb_extra: gr.Textbox
+    lb_btn: gr.Button
+    lb_table: gr.Dataframe
+    lb_plot: gr.Plot
+    lb_file: gr.File
+    # Align
+    method: gr.components.Component
+    train_data: gr.Radio
+    train_upload: gr.File
+    test_fraction: gr.Slider
+    method_controls: list[gr.components.Component]
+    submit_btn: gr.Button
+    submit_msg: gr.Markdown
+    runs: gr.Dataframe
+    runs_btn: gr.Button
+    run_pick: gr.Dropdown
+    cancel_btn: gr.Button
+    timer: gr.Timer
+    watch: gr.State  # the run this page submitted last, until its comparison has been opened
+    # Compare
+    cmp_pick: gr.Dropdown
+    cmp_btn: gr.Button
+    export_btn: gr.Button
+    cmp_header: gr.Markdown
+    cmp_table: gr.Dataframe
+    cmp_full: gr.Dataframe
+    cmp_metric: gr.Dropdown
+    cmp_plot: gr.Plot
+    cmp_files: gr.File
+    export_file: gr.File
+    sbs_pick: gr.Dropdown
+    sbs_btn: gr.Button
+    sbs_table: gr.Dataframe
+    sbs_files: gr.File
+
+    @property
+    def config(self) -> list[gr.components.Component]:
+        """The configuration controls, in the order :meth:`Diagnose.run_diagnosis` takes them."""
+        return [self.dataset, self.upload, self.pivot, self.targets, self.model, self.precision, self.pool,
+                self.remote]
+
+
+def build_page(lab: Lab) -> Page:
+    """Lay out the page inside the current ``gr.Blocks`` context and return its components."""
+    page = Page()
+    page.diag = gr.State(None, time_to_live=6 * 3600)
+    page.current_tab = gr.State("diagnose")
+    page.watch = gr.State(None)
+    page.visitor = gr.BrowserState(None, storage_key="xlalign-visitor", secret=browser_secret(lab.store.root))
+    gr.Markdown(TITLE)
+    _config_row(page, lab)
+    with gr.Tabs() as page.tabs:
+        _diagnose_tab(page)
+        _drill_tab(page)
+        _map_tab(page)
+        _languages_tab(page)
+        _models_tab(page)
+        _align_tab(page)
+        _compare_tab(page)
+    return page
+
+
+def _config_row(page: Page, lab: Lab) -> None:
+    with gr.Row():
+        page.dataset = gr.Dropdown(DATASETS, value="demo", label="Dataset", info="xquad/belebele load from the Hub",
+                                   elem_id="dataset")
+        page.upload = gr.File(label="…or your data: JSONL/CSV (id, lang, passage, question[, group])",
+                              file_types=[".jsonl", ".csv"], elem_id="upload")
+        demo_langs = list(lab.languages("demo"))
+        page.pivot = gr.Dropdown(language_choices(demo_langs), value="en", label="Pivot language", elem_id="pivot")
+        page.targets = gr.Dropdown(language_choices([x for x in demo_langs if x != "en"]), value=["zh"],
+                                   multiselect=True, label="Target language(s)", info="several = one k-language pool",
+                                   elem_id="targets")
+    with gr.Row():
+        model = option(ModelSpec, "model")
+        page.model = gr.Dropdown(model_choices(), value=default_model(), allow_custom_value=not public_mode(),
+                                 label=model.label, info=model.help, elem_id="model")
+        page.precision = control(ModelSpec, "precision")
+        page.pool = control(EvalSpec, "pool")
+        page.remote = control(ModelSpec, "trust_remote_code", visible=not public_mode())
+    page.data_note = gr.Markdown("", elem_id="data-note")
+
+
+def _diagnose_tab(page: Page) -> None:
+    with gr.Tab("Diagnose", id="diagnose"):
+        page.run_btn = gr.Button("Diagnose", variant="primary", elem_id="diagnose-btn")
+        page.verdict = gr.Markdown(START, elem_id="verdict")
+        page.summary = gr.Dataframe(empty_table(*EMPTY_SUMMARY),
+                                    label="Headline metrics (rows: scenario × metric; columns: query language)",
+                                    elem_id="summary-table", interactive=False)
+        with gr.Accordion("All metrics", open=False):
+            page.summary_full = gr.Dataframe(empty_table(*EMPTY_SUMMARY), interactive=False, elem_id="summary-full")
+        with gr.Row():
+            page.overview = gr.Plot(label="Multi pool")
+            page.cdf = gr.Plot(label="Gold-rank distribution")
+        page.cdf_scenario = gr.Radio(list(SCENARIOS), value="multi", label="Rank distribution for scenario")
+        with gr.Row():
+            page.matrix_plot = gr.Plot(label="Language-bias matrix")
+            with gr.Column():
+                page.matrix_metric = gr.Radio(list(figures.METRIC_MATRIX_TITLES), value="best_gold_share",
+                                              label="Matrix metric")
+                page.matrix_table = gr.Dataframe(empty_table(*EMPTY_MATRIX),
+                                                 label="Click a cell to drill down into that language pair",
+                                                 interactive=False, elem_id="matrix-table")
+        page.per_query = gr.Dataframe(empty_table(*EMPTY_PER_QUERY), interactive=False,
+                                      label="Per-query ranks (Multi) — click a row for its drill-down",
+                                      max_height=320, elem_id="per-query", show_search="search")
+        page.exports = gr.File(label="Export (CSV)", file_count="multiple")
+
+
+def _drill_tab(page: Page) -> None:
+    with gr.Tab("Drill-down", id="drill"):
+        with gr.Row():
+            page.dd_scenario = gr.Dropdown(list(SCENARIOS), value="multi", label="Scenario")
+            page.dd_lang = gr.Dropdown([], label="Query language", elem_id="dd-lang")
+            page.dd_doc = gr.Dropdown(["(all)"], value="(all)", label="Document language (mono-cross)")
+            page.dd_k = gr.Slider(1, 50, value=10, step=1, label="top k")
+        with gr.Row():
+            page.dd_search = gr.Textbox(label="Search queries (text or id)", elem_id="dd-search")
+            page.dd_query = gr.Dropdown([], label="Query", elem_id="dd-query")
+        page.dd_btn = gr.Button("Show top documents")
+        page.dd_info = gr.HTML(elem_id="dd-info")
+        page.dd_docs = gr.HTML(elem_id="dd-docs")
+
+
+def _map_tab(page: Page) -> None:
+    with gr.Tab("Embedding map", id="map"):
+        with gr.Row():
+            page.umap_n = gr.Slider(4, 168, value=60, step=1, label="passages to plot (bounded by the data)")
+            page.umap_queries = gr.Checkbox(True, label="also plot the questions")
+            page.umap_run = gr.Dropdown([""], value="", label="…and beside it, after a finished run")
+        page.umap_btn = gr.Button("Draw UMAP")
+        with gr.Row():
+            page.umap_before = gr.Plot(elem_id="umap-before")
+            page.umap_after = gr.Plot(elem_id="umap-after")
+
+
+def _languages_tab(page: Page) -> None:
+    with gr.Tab("Languages", id="languages"):
+        gr.Markdown("Every language of the data against the pivot (pivot + target pool, Multi): both biases with "
+                    "their 95% intervals, worst first. The pivot is encoded once for all targets.")
+        page.rank_btn = gr.Button("Rank languages", elem_id="rank-btn")
+        page.rank_plot = gr.Plot()
+        page.rank_table = gr.Dataframe(empty_table(*HEADERS["rank"]), interactive=False)
+        page.rank_text = gr.Markdown()
+
+
+def _models_tab(page: Page) -> None:
+    with gr.Tab("Models", id="models"):
+        gr.Markdown("Several models on the same data and languages (cached per model). For XQuAD with per-question "
+                    "pools, the paper's printed Multi values (Hong et al. 2026, Tables 1 and 4) sit beside ours.")
+        with gr.Row():
+            page.lb_models = gr.Dropdown(model_choices(), value=[default_model()], multiselect=True,
+                                         label="Models (and finished runs)", elem_id="lb-models")
+            page.lb_extra = gr.Textbox(label="More model ids or local paths (comma-separated)",
+                                       visible=not public_mode())
+        page.lb_btn = gr.Button("Compare models", elem_id="lb-btn")
+        page.lb_table = gr.Dataframe(empty_table(*HEADERS["board"]), interactive=False, elem_id="leaderboard")
+        page.lb_plot = gr.Plot()
+        page.lb_file = gr.File(label="Export (CSV)")
+
+
+def _align_tab(page: Page) -> None:
+    with gr.Tab("Align", id="align"):
+        with gr.Row():
+            page.method = control(AlignSpec, "method")
+            page.train_data = gr.Radio(["split", "demo", "upload"], value=option(AlignSpec, "train_data").default,
+                                       label="Training data", info="split = group-disjoint part of the dataset")
+            page.train_upload = gr.File(label="Triplets JSONL/CSV (q_en, p_en, p_tgt)", file_types=[".jsonl", ".csv"])
+            page.test_fraction = gr.Slider(0.1, 0.9, value=option(AlignSpec, "test_fraction").default, step=0.05,
+                                           label=option(AlignSpec, "test_fraction").label)
+        page.method_controls = method_controls()
+        page.submit_btn = gr.Button("Start alignment run", variant="primary", elem_id="submit-btn")
+        page.submit_msg = gr.Markdown(elem_id="submit-msg")
+        page.runs = gr.Dataframe(empty_table(*HEADERS["runs"]), label="Your runs (newest first)", elem_id="runs-table",
+                                 interactive=False, wrap=True, column_widths=RUNS_COLUMN_WIDTHS)
+        with gr.Row():
+            page.run_pick = gr.Dropdown([], label="Run", elem_id="run-pick")
+            page.cancel_btn = gr.Button("Cancel run", elem_id="cancel-btn")
+            page.runs_btn = gr.Button("Refresh the list", elem_id="runs-btn")
+        page.timer = gr.Timer(3.0)
+
+
+def _compare_tab(page: Page) -> None:
+    with gr.Tab("Compare", id="compare"):
+        with gr.Row():
+            page.cmp_pick = gr.Dropdown([], label="Finished run", elem_id="cmp-pick")
+            page.cmp_btn = gr.Button("Show before / after", elem_id="cmp-btn")
+            page.export_btn = gr.Button("Export the aligned model (zip)")
+        page.cmp_header = gr.Markdown(elem_id="cmp-header")
+        page.cmp_table = gr.Dataframe(empty_table(*HEADERS["cmp"]),
+                                      label="Headline: target-language queries first; change with 95% CI and "
+                                            "Benjamini–Hochberg q", interactive=False, elem_id="cmp-table")
+        with gr.Accordion("Full table", open=False):
+            page.cmp_full = gr.Dataframe(empty_table(*HEADERS["cmp_full"]), interactive=False)
+        page.cmp_metric = gr.Dropdown([], label="Metric to plot")
+        page.cmp_plot = gr.Plot()
+        page.cmp_files = gr.File(label="Downloads", file_count="multiple")
+        page.export_file = gr.File(label="Export")
+        page.sbs_pick = gr.Dropdown([], multiselect=True, label="Finished runs side by side")
+        page.sbs_btn = gr.Button("Compare runs")
+        page.sbs_table = gr.Dataframe(empty_table(*HEADERS["sbs"]),
+                                      label="Baseline, each run's after, its change with 95% CI, and q",
+                                      interactive=False)
+        page.sbs_files = gr.File(label="Export (CSV)", file_count="multiple")
+
+
+__all__ = ["Page", "Updates", "build_page"]
