@@ -172,3 +172,49 @@ def test_a_cached_diagnosis_never_waits_behind_another_visitors_encoding(served)
         encoder.go.set()
     verdict = next(x for x in heavy.result(timeout=GUARD) if isinstance(x, str) and x.startswith("### "))
     assert "German" in verdict
+
+
+def test_work_beyond_the_public_limits_is_refused_in_one_line_and_writes_nothing(served):
+    from gradio_client import handle_file
+
+    _, url, root = served
+    carol = _client(url)
+    before = sorted(p.name for p in (root / "runs").iterdir())
+    controls = {"finetune_epochs": 1e9}
+    with pytest.raises(Exception, match=r"epochs 1e\+09 is more than this server allows \(3\)"):
+        carol.predict("finetune", "demo", None, "en", ["de"], "latent", "auto", "dedup", False, "split", None, 0.5,
+                      api_name="/submit_alignment", **controls)
+    demo = load_demo(["en"])
+    many = root / "visitor-files" / "many-languages.jsonl"
+    many.write_text("".join(json.dumps({"id": demo.item_ids[i], "lang": lang, "passage": demo.passages["en"][i],
+                                        "question": demo.questions["en"][i]}) + "\n"
+                            for lang in ("en", "xa", "xb", "xc", "xd", "xe", "xf", "xg", "xh") for i in range(5)))
+    refused = "many-languages.jsonl holds 9 languages; this server takes at most 8 per upload"
+    with pytest.raises(Exception, match=refused):
+        carol.predict("demo", handle_file(str(many)), "en", api_name="/on_data")
+    with pytest.raises(Exception, match=refused):
+        carol.predict("demo", handle_file(str(many)), "en", ["zh"], "latent", "auto", "dedup", False,
+                      api_name="/run_diagnosis")
+    assert sorted(p.name for p in (root / "runs").iterdir()) == before
+    assert _runs(carol) == []
+
+
+def test_upload_bytes_are_bounded_per_visitor_through_the_api(served, monkeypatch):
+    from gradio_client import handle_file
+
+    app, url, root = served
+    monkeypatch.setattr(app.lab, "limits", type(app.lab.limits)(visitor_upload_mb=0.4))
+    dave, erin = _client(url), _client(url)
+    sizes = []
+    for k in range(3):
+        path = _upload(root, f"dave-{k}.jsonl")
+        sizes.append(path.stat().st_size)
+        if sum(sizes) <= 0.4 * 2**20:
+            dave.predict("demo", handle_file(str(path)), "en", api_name="/on_data")
+        else:
+            with pytest.raises(Exception, match=r"your uploads add up to .* MB, more than the 0\.4 MB this server"):
+                dave.predict("demo", handle_file(str(path)), "en", api_name="/on_data")
+            break
+    else:
+        pytest.fail(f"three uploads of {sizes} bytes fitted in 0.4 MB")
+    erin.predict("demo", handle_file(str(path)), "en", api_name="/on_data")  # Erin has her own budget

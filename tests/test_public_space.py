@@ -433,3 +433,31 @@ def test_an_unwritable_folder_is_one_line_naming_the_variable(tmp_path):
         "writable folder"
     assert check_writable(tmp_path / "new" / "runs", "XLALIGN_RUNS_DIR").is_dir()
     assert list((tmp_path / "new" / "runs").iterdir()) == []  # the check leaves nothing behind
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"XLALIGN_RUNS_DIR": "{blocker}/runs"}, "set XLALIGN_RUNS_DIR to a writable folder"),
+    ({"XLALIGN_CACHE_DIR": "{blocker}/cache"}, "set XLALIGN_CACHE_DIR to a writable folder"),
+    ({"XLALIGN_MAX_UPLOAD_MB": "nan"}, "XLALIGN_MAX_UPLOAD_MB='nan' is not valid"),
+    ({"XLALIGN_MAX_STEPS": "inf"}, "XLALIGN_MAX_STEPS='inf' is not valid"),
+])
+def test_the_server_refuses_to_start_in_one_line(tmp_path, env, expected):
+    """``python app.py`` with an unwritable folder or an invalid limit: one line naming the variable, exit 2, and
+    nothing served or written."""
+    import os
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    root = Path(__file__).resolve().parents[1]
+    full = {**os.environ, "XLALIGN_RUNS_DIR": str(tmp_path / "runs"), "XLALIGN_CACHE_DIR": str(tmp_path / "cache"),
+            "XLALIGN_PERSISTENT_DIR": str(tmp_path / "no-data"), "PORT": "1", "PYTHONPATH": str(root),
+            **{k: v.format(blocker=blocker) for k, v in env.items()}}
+    done = subprocess.run([sys.executable, str(root / "app.py")], env=full, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    if any(k.startswith("XLALIGN_MAX") for k in env):  # a bad limit is refused before any folder is made
+        assert not (tmp_path / "runs").exists() and not (tmp_path / "cache").exists()

@@ -133,6 +133,11 @@ class Lab:
 
     # ------------------------------------------------------------------ data and models
     def corpus(self, data: str, langs: Sequence[str] | None = None) -> ParallelCorpus:
+        """The corpus of ``data`` in ``langs`` (all when None), kept in a small LRU. Public mode: an uploaded
+        file is always read whole (and refused when it holds more than ``max_langs`` languages), whatever
+        subset a request names."""
+        if self.public and langs and _is_file(data):
+            return self.corpus(data).select_langs(list(langs))
         key = (data, tuple(langs or ()))
 
         def load() -> ParallelCorpus:
