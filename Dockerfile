@@ -22,7 +22,7 @@ WORKDIR /home/user/app
 
 COPY --chown=user requirements.txt .
 RUN if [ -n "$TORCH_INDEX" ]; then \
-      pip install --no-cache-dir --user --timeout 30 --retries 2 --index-url "$TORCH_INDEX" \
+      pip install --no-cache-dir --user --no-deps --timeout 30 --retries 2 --index-url "$TORCH_INDEX" \
         "$(grep -m1 '^torch==' requirements.txt)" \
       || echo "WARNING: $TORCH_INDEX is unreachable: installing torch from PyPI (the CUDA build, ~5 GB larger)"; \
     fi \

@@ -461,3 +461,26 @@ def test_the_server_refuses_to_start_in_one_line(tmp_path, env, expected):
     assert "Traceback" not in done.stderr and done.stdout == ""
     if any(k.startswith("XLALIGN_MAX") for k in env):  # a bad limit is refused before any folder is made
         assert not (tmp_path / "runs").exists() and not (tmp_path / "cache").exists()
+
+
+# ----------------------------------------------------------------------------- 17. the image's embedding cache
+@pytest.mark.slow
+def test_prewarm_fills_the_cache_so_a_first_demo_diagnosis_makes_no_model_call(bundled_dir, tmp_path, monkeypatch):
+    """What the Dockerfile runs at build time (here for en+zh at fp32), then a fresh server's first diagnosis:
+    every embedding comes from the cache, the model is never loaded."""
+    from xlalign.services.prewarm import warm
+
+    cache_root = tmp_path / "cache"
+    cache_root.mkdir()
+    (cache_root / "models").symlink_to(bundled_dir.parent)  # the converted model, not converted again
+    monkeypatch.setenv("XLALIGN_CACHE_DIR", str(cache_root))
+    encoded = warm(("fp32",), langs=("en", "zh"))
+    assert encoded["fp32"] == 2 * (168 + len(set(load_demo(["en"]).passage_keys)))  # questions + distinct passages
+    assert warm(("fp32",), langs=("en", "zh")) == {"fp32": 0}  # a second build step finds everything cached
+    assert (cache_root / "embeddings.sqlite").stat().st_size > 0
+
+    lab = Lab(tmp_path / "runs", public=True)  # a fresh server on the image's cache
+    diag = lab.diagnose(ModelSpec(precision="fp32"), EvalSpec(langs=("en", "zh")))
+    encoder = lab.encoder(ModelSpec(precision="fp32"))
+    assert (encoder.n_model_calls, encoder.n_texts_encoded) == (0, 0) and encoder._model is None
+    assert diag.verdicts and diag.spec.langs == ("en", "zh")

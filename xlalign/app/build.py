@@ -20,6 +20,7 @@ from xlalign.app.diagnose import Diagnose
 from xlalign.app.explore import Explore
 from xlalign.app.failures import Blocks
 from xlalign.app.formatting import CSS
+from xlalign.app.inputs import default_model
 from xlalign.app.layout import Page, build_page
 from xlalign.app.runs import Runs
 from xlalign.app.visitors import Visitors
@@ -71,7 +72,7 @@ def assemble(lab: Lab | None = None) -> App:
         runs.wire(blocks)
     blocks.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     if os.environ.get("XLALIGN_NO_WARMUP", "") != "1":
-        threading.Thread(target=at_start_up, name="xlalign-warm-up", daemon=True).start()
+        threading.Thread(target=at_start_up, args=(lab, default_model()), name="xlalign-warm-up", daemon=True).start()
     return App(blocks, lab, page, diagnose, explore, runs)
 
 

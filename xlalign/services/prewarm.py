@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
@@ -53,11 +54,12 @@ def warm(precisions: Sequence[str] = PRECISIONS, langs: Sequence[str] | None = N
     return encoded
 
 
-def at_start_up() -> None:
+def at_start_up(lab: Any = None, model: str | None = None) -> None:
     """What a server does in the background as it starts, so that its first request waits for none of it:
     import torch and pick the device (the cache is keyed by the precision resolved on it), load the ranking
-    kernels from numba's on-disk cache, compile UMAP's. Never raises (a failure here shows up, with its
-    traceback, in the request that needs the same step)."""
+    kernels from numba's on-disk cache, draw each diagnosis figure once, compile UMAP's kernels, and (with
+    ``lab``) fingerprint ``model``'s encoder, so that a first diagnosis from the cache only reads the cache.
+    Never raises (a failure here shows up, with its traceback, in the request that needs the same step)."""
     import logging
 
     import numpy as np
@@ -66,8 +68,8 @@ def at_start_up() -> None:
         from xlalign.core.evaluate import CorpusEmbeddings, evaluate_embeddings
         from xlalign.core.loaders import load_demo
         from xlalign.models.device import best_device
-        from xlalign.report.figures import warm_up
-        from xlalign.specs import EvalSpec
+        from xlalign.report import figures
+        from xlalign.specs import EvalSpec, ModelSpec
 
         best_device()
         corpus = load_demo(["en", "zh"])  # every scenario once, on random vectors: every ranking kernel loads
@@ -75,9 +77,15 @@ def at_start_up() -> None:
         n_passages = len(corpus.passage_first_items())
         emb = CorpusEmbeddings({x: rng.normal(size=(n_passages, 8)).astype(np.float32) for x in corpus.langs},
                                {x: rng.normal(size=(len(corpus), 8)).astype(np.float32) for x in corpus.langs})
-        evaluate_embeddings(corpus, emb, EvalSpec(data="demo", langs=("en", "zh")))
-        warm_up()
-    except Exception:
+        result = evaluate_embeddings(corpus, emb, EvalSpec(data="demo", langs=("en", "zh")))
+        figures.multi_overview(result.summary_frame(), "en")
+        figures.rank_cdf(result.per_query, "multi")
+        figures.bias_matrix(result.matrix_frame(), "best_gold_share")
+        if lab is not None and model:
+            encoder = lab.encoder(ModelSpec(model=model))
+            _ = encoder.fingerprint, encoder.prompt_for("query"), encoder.prompt_for("passage")
+        figures.warm_up()
+    except Exception:  # a warm-up must never take the server down
         logging.getLogger(__name__).warning("start-up warm-up failed", exc_info=True)
 
 
