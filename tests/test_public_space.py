@@ -484,3 +484,35 @@ def test_prewarm_fills_the_cache_so_a_first_demo_diagnosis_makes_no_model_call(b
     encoder = lab.encoder(ModelSpec(precision="fp32"))
     assert (encoder.n_model_calls, encoder.n_texts_encoded) == (0, 0) and encoder._model is None
     assert diag.verdicts and diag.spec.langs == ("en", "zh")
+
+
+def test_two_uploads_of_the_same_name_are_both_kept_by_name(tmp_path, monkeypatch):
+    """Evaluation data and training triplets, both uploaded as data.jsonl: the run keeps both files, records
+    them by name only, and finishes."""
+    lab = _public_lab(tmp_path, monkeypatch)
+    demo = load_demo(["en", "de"])
+    groups = sorted(set(demo.groups))
+    held = [i for i, g in enumerate(demo.groups) if g in groups[: len(groups) // 2]]
+    train = [i for i, g in enumerate(demo.groups) if g not in groups[: len(groups) // 2]]
+    evaluation = tmp_path / "gradio-uploads" / "a" / "data.jsonl"
+    evaluation.parent.mkdir(parents=True)
+    evaluation.write_text("".join(json.dumps({"id": demo.item_ids[i], "lang": lang, "group": demo.groups[i],
+                                              "passage": demo.passages[lang][i], "question": demo.questions[lang][i]})
+                                  + "\n" for lang in ("en", "de") for i in held), encoding="utf-8")
+    triplets = tmp_path / "gradio-uploads" / "b" / "data.jsonl"
+    triplets.parent.mkdir(parents=True)
+    triplets.write_text("".join(json.dumps({"q_en": demo.questions["en"][i], "p_en": demo.passages["en"][i],
+                                            "p_tgt": demo.passages["de"][i]}) + "\n" for i in train), encoding="utf-8")
+    run_id = lab.submit_alignment(LATENT, EvalSpec(data=lab.use_upload(evaluation, ALICE), langs=("en", "de")),
+                                  AlignSpec(method="procrustes", train_data=lab.use_upload(triplets, ALICE)),
+                                  visitor=ALICE)
+    assert lab.jobs.wait(GATE_TIMEOUT)
+    run_dir = lab.store.root / run_id
+    assert read_status(run_dir)["state"] == "succeeded", read_status(run_dir)
+    assert (run_dir / "inputs" / "data.jsonl").read_bytes() == evaluation.read_bytes()
+    assert (run_dir / "inputs" / "2-data.jsonl").read_bytes() == triplets.read_bytes()
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["eval"]["data"], config["align"]["train_data"]) == ("upload:data.jsonl", "upload:2-data.jsonl")
+    header = lab.run_header(run_id, visitor=ALICE)
+    assert (header["data"], header["train_data"]) == ("data.jsonl (uploaded)", "2-data.jsonl (uploaded)")
+    assert str(tmp_path) not in _all_text(run_dir)

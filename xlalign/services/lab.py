@@ -40,8 +40,8 @@ from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.policy import PolicyError, PublicLimits, contained, max_upload_bytes, public_mode, uploaded_file
 from xlalign.progress import Progress, silent, span
-from xlalign.services.pipeline import run_alignment
-from xlalign.specs import AlignSpec, EvalSpec, ModelSpec, to_dict
+from xlalign.services.pipeline import run_alignment, spec_record
+from xlalign.specs import AlignSpec, EvalSpec, ModelSpec
 from xlalign.store.downloads import DownloadArea
 from xlalign.store.jobs import JobCancelled, JobContext, JobRunner, visitor_id
 from xlalign.store.runs import RunStore, contained_refusal, read_status
@@ -345,11 +345,7 @@ class Lab:
         return self.jobs.submit(run_dir, job, visitor=visitor, method=align.method, describe=align.describe(),
                                 label=run_label(align), langs=list(evaluation.langs),
                                 data=labels.get(evaluation.data, evaluation.data), model=model.model,
-                                config={"model": to_dict(model), "eval": {**to_dict(evaluation),
-                                                                          "data": labels.get(evaluation.data,
-                                                                                             evaluation.data)},
-                                        "align": {**to_dict(align), "train_data": labels.get(align.train_data,
-                                                                                             align.train_data)}})
+                                config=spec_record(model, evaluation, align, labels))
 
     def _bounded(self, align: AlignSpec) -> AlignSpec:
         """Public mode: refuse a fine-tune beyond the epoch and step caps; one without a step cap gets the cap."""
@@ -376,8 +372,10 @@ class Lab:
     def _copy_inputs(run_dir: Path, inputs: dict[str, str]) -> dict[str, str]:
         """Copy uploaded files into ``<run>/inputs/`` and return path → ``upload:<name>``."""
         labels: dict[str, str] = {}
-        for path, name in inputs.items():
+        for n, (path, name) in enumerate(inputs.items()):
             safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).lstrip(".-")[:100] or "upload"
+            if UPLOAD_PREFIX + safe in labels.values():  # two uploads of the same name: keep both
+                safe = f"{n + 1}-{safe}"
             target = run_dir / INPUTS / safe
             target.parent.mkdir(exist_ok=True)
             shutil.copyfile(path, target)
