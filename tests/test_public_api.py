@@ -218,3 +218,14 @@ def test_upload_bytes_are_bounded_per_visitor_through_the_api(served, monkeypatc
     else:
         pytest.fail(f"three uploads of {sizes} bytes fitted in 0.4 MB")
     erin.predict("demo", handle_file(str(path)), "en", api_name="/on_data")  # Erin has her own budget
+
+
+def test_the_hidden_free_text_model_box_is_ignored_in_public_mode(served):
+    """An API client can still send the Models tab's hidden text box: a server path there loads nothing."""
+    app, url, root = served
+    frank = _client(url)
+    loaded = len(app.lab._encoders)
+    table, *_ = frank.predict("demo", None, "en", ["de"], "dedup", "auto", ["latent"], f"{root}/runs,/etc",
+                              api_name="/on_leaderboard")
+    models = {row[table["headers"].index("model")] for row in table["data"]}
+    assert models == {"latent"} and len(app.lab._encoders) == loaded
