@@ -180,10 +180,11 @@ def test_work_beyond_the_public_limits_is_refused_in_one_line_and_writes_nothing
     _, url, root = served
     carol = _client(url)
     before = sorted(p.name for p in (root / "runs").iterdir())
-    controls = {"finetune_epochs": 1e9}
-    with pytest.raises(Exception, match=r"epochs 1e\+09 is more than this server allows \(3\)"):
-        carol.predict("finetune", "demo", None, "en", ["de"], "latent", "auto", "dedup", False, "split", None, 0.5,
-                      api_name="/submit_alignment", **controls)
+    for epochs, refusal in ((10, r"epochs 10 is more than this server allows \(3\)"),
+                            (1e9, r"epochs must be ≤ 1000, got 1000000000")):  # the spec's own bound, everywhere
+        with pytest.raises(Exception, match=refusal):
+            carol.predict("finetune", "demo", None, "en", ["de"], "latent", "auto", "dedup", False, "split", None, 0.5,
+                          api_name="/submit_alignment", finetune_epochs=epochs)
     demo = load_demo(["en"])
     many = root / "visitor-files" / "many-languages.jsonl"
     many.write_text("".join(json.dumps({"id": demo.item_ids[i], "lang": lang, "passage": demo.passages["en"][i],

@@ -8,7 +8,6 @@ Every case checks what is kept on disk, not only the answer.
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 import tracemalloc
@@ -18,11 +17,12 @@ from pathlib import Path
 import pytest
 from fakes import LatentEncoder
 
+from xlalign.align.base import AlignSpec
 from xlalign.align.finetune import estimate_cpu_seconds, padded_batches, padded_tokens, planned_steps
 from xlalign.core.loaders import load_demo
 from xlalign.policy import PathRefused, PolicyError, PublicLimits, check_writable, configure_storage, env_number, max_upload_bytes
 from xlalign.services.lab import Lab, run_label
-from xlalign.specs import AlignSpec, EvalSpec, FinetuneOptions, LsarOptions, ModelSpec
+from xlalign.specs import EvalSpec, FinetuneOptions, LsarOptions, ModelSpec
 from xlalign.store.downloads import DownloadArea
 from xlalign.store.jobs import JobContext, visitor_id
 from xlalign.store.runs import read_status
@@ -173,21 +173,25 @@ def test_cpu_estimate_equals_the_step_by_step_sum(n, batch, epochs, max_steps):
     assert sum(n * length for n, length in padded_batches(triplets, options, len)) == tokens
 
 
-def test_cpu_estimate_for_a_billion_epochs_takes_no_memory_per_step():
-    triplets = [{"q_en": "q" * (i % 50 + 1), "p_en": "p" * 200, "p_tgt": "t" * (i % 7 + 90)} for i in range(100)]
-    options = FinetuneOptions(batch_size=32, epochs=1e9)
+def test_cpu_estimate_for_millions_of_steps_takes_no_memory_per_step():
+    """The most the spec allows (1,000 epochs) at batch 2 of 10,000 triplets: five million steps. The former
+    estimate built one list entry per step and column (15 million here; with epochs=1e9 it grew by 18 MB/s);
+    this one works on one period of distinct batches."""
+    triplets = [{"q_en": "q" * (i % 50 + 1), "p_en": "p" * 200, "p_tgt": "t" * (i % 7 + 90)} for i in range(10_000)]
+    options = FinetuneOptions(batch_size=2, epochs=1000)
     steps = planned_steps(len(triplets), options)
-    assert steps == math.ceil(1e9 * 4)
-    one_period = estimate_cpu_seconds(triplets, FinetuneOptions(batch_size=32, epochs=8))  # 25 epochs = 1 period
+    assert steps == 5_000_000
+    one_period = FinetuneOptions(batch_size=2, epochs=1)  # 5,000 steps: every batch once
     tracemalloc.start()
     try:
         estimate = estimate_cpu_seconds(triplets, options)
+        tokens = padded_tokens(triplets, options)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 2 * 1024 * 1024, f"{peak / 2**20:.1f} MiB for one estimate"  # the old list: 36 bytes × 1.2e10
-    assert estimate == pytest.approx(one_period * steps / planned_steps(100, FinetuneOptions(batch_size=32, epochs=8)),
-                                     rel=1e-3)
+    assert peak < 16 * 1024 * 1024, f"{peak / 2**20:.1f} MiB for one estimate"
+    assert estimate == pytest.approx(1000 * estimate_cpu_seconds(triplets, one_period), rel=1e-9)
+    assert tokens == 1000 * padded_tokens(triplets, one_period)
 
 
 @pytest.mark.parametrize(("options", "message"), [
@@ -210,7 +214,7 @@ def test_public_fine_tune_without_a_step_cap_gets_the_servers(tmp_path, monkeypa
         run_id = lab.submit_alignment(LATENT, EvalSpec(langs=("en", "de")), AlignSpec(method="finetune"),
                                       visitor=ALICE)
         config = read_status(lab.store.root / run_id)["config"]
-        assert config["align"]["finetune"]["max_steps"] == 7
+        assert config["align"]["options"]["max_steps"] == 7
         assert "≤7 steps" in lab.runs_table(visitor=ALICE).set_index("run").loc[run_id, "label"]
         assert lab.cancel(run_id, visitor=ALICE)
     finally:
@@ -386,13 +390,17 @@ def test_cancel_shows_cancelling_at_once_and_stops_after_the_batch_in_hand(tmp_p
     assert lab.runs_table(visitor=ALICE).set_index("run").loc[run_id, "state"] == "cancelled"
 
 
-def test_the_runs_list_shows_an_estimate_before_the_first_step(tmp_path):
+def test_the_runs_list_shows_an_estimate_before_the_first_step(tmp_path, monkeypatch):
+    import xlalign.store.runs as runs
+
+    clock = [1000.0]
+    monkeypatch.setattr(runs.time, "monotonic", lambda: clock[0])  # a controlled clock: no real time involved
     ctx = JobContext(tmp_path, {"state": "running"})
     ctx.progress("training", 0, 18, cpu_estimate_s=1260.0, device="cpu")
     status = read_status(tmp_path)
     assert status["message"] == "training 0/18 · about 21 min left (estimate)"
     assert status["eta_s"] == 1260.0 and status["eta_estimated"] is True
-    ctx._last_write = 0.0
+    clock[0] += 60.0  # past the status writer's throttle
     ctx.progress("training", 3, 18, eta_s=600.0, loss=1.25)
     status = read_status(tmp_path)
     assert status["message"] == "training 3/18 · loss 1.250 · about 10 min left" and status["eta_estimated"] is False

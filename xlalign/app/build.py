@@ -108,7 +108,9 @@ def main() -> None:
     check_server()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request Gradio makes to itself
-    build_app().launch(**launch_options())
+    app = assemble()
+    app.lab.exit_on_sigterm()  # a stopped server records its runs as interrupted, not "running" for ever
+    app.blocks.launch(**launch_options())
 
 
 __all__ = ["App", "assemble", "build_app", "check_server", "launch_options", "main"]

@@ -16,8 +16,8 @@ folder's ``inputs/``), so that no server path reaches a runs list, a run record 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -28,8 +28,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
-from xlalign.align.finetune import Cancelled
-from xlalign.core.compare import compare_run_dirs, read_compare, side_by_side
+from xlalign.align.base import AlignSpec, ApplyInputs, Cancelled, languages_to_fit
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
 from xlalign.core.loaders import load_corpus
@@ -40,13 +39,24 @@ from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.policy import PolicyError, PublicLimits, contained, max_upload_bytes, public_mode, uploaded_file
 from xlalign.progress import Progress, silent, span
-from xlalign.services.pipeline import run_alignment, spec_record
-from xlalign.specs import AlignSpec, EvalSpec, ModelSpec
+from xlalign.services.pipeline import check_alignment, recorded_specs, run_alignment, run_summary
+from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.downloads import DownloadArea
 from xlalign.store.jobs import JobCancelled, JobContext, JobRunner, visitor_id
-from xlalign.store.runs import RunStore, contained_refusal, read_status
+from xlalign.store.runs import (
+    Comparison,
+    Run,
+    RunConfig,
+    RunStore,
+    clean_leftovers,
+    compare_runs,
+    contained_refusal,
+    read_status,
+)
 
 K = TypeVar("K", bound=Hashable)
+#: Fewest distinct passages a diagnosis accepts (the app's views rank and draw them; UMAP needs neighbours).
+MIN_PASSAGES = 5
 V = TypeVar("V")
 
 
@@ -120,7 +130,7 @@ class Lab:
         self.limits = limits or PublicLimits.from_env()
         self.cache = cache or EmbeddingCache()
         self.store = RunStore(runs_dir)
-        self.store.recover()  # runs a dead process left queued or running are marked interrupted
+        self.store.recover()  # runs a dead process left queued or running are marked interrupted (and work folders)
         self.jobs = JobRunner()
         self.downloads = downloads or DownloadArea(max_bytes=self.limits.downloads_bytes)
         self._encoders: LRU[ModelSpec, SentenceTransformerEncoder] = LRU(max_models)
@@ -130,6 +140,25 @@ class Lab:
         self._uploads_lock = threading.Lock()
         self._encoding = threading.BoundedSemaphore(ENCODING_SLOTS)
         self._encoding_visitors: set[str] = set()
+
+    def stop(self, message: str = "interrupted: the server was stopped") -> list[str]:
+        """Record this process's queued and running runs as interrupted and remove their scratch files (call it
+        when the process is about to exit); the run ids."""
+        stopped = self.jobs.interrupt_all(message)
+        for run_id in stopped:
+            clean_leftovers(self.store.root / run_id)
+        return stopped
+
+    def exit_on_sigterm(self) -> None:
+        """On SIGTERM (a Space or container being stopped): :meth:`stop`, then exit with status 143 at once (a
+        training thread would otherwise keep the process alive)."""
+        import signal
+
+        def handler(signum: int, frame: Any) -> None:
+            self.stop("interrupted: the server was stopped (SIGTERM)")
+            os._exit(143)
+
+        signal.signal(signal.SIGTERM, handler)
 
     # ------------------------------------------------------------------ data and models
     def corpus(self, data: str, langs: Sequence[str] | None = None) -> ParallelCorpus:
@@ -185,6 +214,12 @@ class Lab:
             raise PolicyError(f"{len(langs)} languages asked for; this server takes at most {self.limits.max_langs} "
                               f"(the pivot and {self.limits.max_langs - 1} targets) at a time")
 
+    def evaluated_corpus(self, data: str, langs: Sequence[str]) -> ParallelCorpus:
+        """The corpus a view evaluates: refused before any encoding when it is too small to rank and draw."""
+        corpus = self.corpus(data, langs)
+        corpus.require_passages(MIN_PASSAGES)
+        return corpus
+
     def languages(self, data: str) -> tuple[str, ...]:
         """The languages the data actually holds (hub datasets: the loader's known list)."""
         from xlalign.core.loaders import BELEBELE_CODES, XQUAD_LANGS
@@ -232,7 +267,7 @@ class Lab:
                  visitor: str | None = None) -> Diagnosis:
         """Every scenario for every language of ``evaluation`` in one pool, with the verdicts."""
         self.check_langs(evaluation.langs)
-        corpus = self.corpus(evaluation.data, evaluation.langs)
+        corpus = self.evaluated_corpus(evaluation.data, evaluation.langs)
         emb = self.encode(corpus, self.encoder(model), evaluation.langs, span(progress, 0.0, 0.9), visitor)
         result = evaluate_embeddings(corpus, emb, evaluation, span(progress, 0.9, 1.0))
         found = verdicts(result.summary_frame(), result.matrix_frame(), evaluation.pivot, evaluation.langs)
@@ -246,7 +281,7 @@ class Lab:
         """
         langs = (pivot, *targets)
         self.check_langs(langs)
-        corpus = self.corpus(data, langs)
+        corpus = self.evaluated_corpus(data, langs)
         emb = self.encode(corpus, self.encoder(model), langs, span(progress, 0.0, 0.9), visitor)
         report = progress or silent
         rows = []
@@ -312,10 +347,7 @@ class Lab:
         capped, and a visitor has at most ``visitor_active`` runs queued or running, the server ``server_active``."""
         self.check_langs(evaluation.langs)
         align = self._bounded(align)
-        if align.train_data not in ("split", "demo"):
-            from xlalign.align.finetune import load_triplets
-
-            load_triplets(align.train_data)  # validate the upload now, not after the baseline
+        check_alignment(evaluation, align)  # refuse now what would fail after the baseline (a bad upload, a rank)
         inputs = {p: Path(p).name for p in (evaluation.data, align.train_data) if _is_file(p)}
         with self._submit_lock:  # the count and the new run are one step: concurrent submits cannot overshoot
             self._check_capacity(visitor)
@@ -329,11 +361,12 @@ class Lab:
         recorded = {str(run_dir / INPUTS / label.removeprefix(UPLOAD_PREFIX)): label for label in labels.values()}
         run_eval = replace(evaluation, data=local.get(labels.get(evaluation.data, ""), evaluation.data))
         run_align = replace(align, train_data=local.get(labels.get(align.train_data, ""), align.train_data))
+        shown_eval, shown_align = recorded_specs(evaluation, align, labels)
 
         def job(ctx: JobContext) -> dict[str, Any]:
             try:
-                corpus = self.corpus(run_eval.data, _fit_langs(run_eval, run_align))
-                out = run_alignment(model, run_eval, run_align, ctx.run_dir, corpus=corpus, encoder=self.encoder(model),
+                corpus = self.corpus(run_eval.data, list(languages_to_fit(run_eval, run_align)))
+                out = run_alignment(model, run_eval, run_align, ctx.run, corpus=corpus, encoder=self.encoder(model),
                                     progress=ctx.progress, should_stop=ctx.should_stop, labels=recorded)
             except Cancelled as e:
                 raise JobCancelled(str(e)) from None
@@ -342,21 +375,20 @@ class Lab:
             summary = {k: v for k, v in out.record.items() if isinstance(v, (int, float, str))}
             return {"summary": summary, "label": run_label(align, out.record)}
 
-        return self.jobs.submit(run_dir, job, visitor=visitor, method=align.method, describe=align.describe(),
-                                label=run_label(align), langs=list(evaluation.langs),
-                                data=labels.get(evaluation.data, evaluation.data), model=model.model,
-                                config=spec_record(model, evaluation, align, labels))
+        return self.jobs.submit(run_dir, job, visitor=visitor, label=run_label(align),
+                                **run_summary(model, shown_eval, shown_align),
+                                config=Run.config_dict(model, shown_eval, shown_align))
 
     def _bounded(self, align: AlignSpec) -> AlignSpec:
         """Public mode: refuse a fine-tune beyond the epoch and step caps; one without a step cap gets the cap."""
         if not self.public or align.method != "finetune":
             return align
-        opts, lim = align.finetune, self.limits
+        opts, lim = align.options, self.limits
         if opts.epochs > lim.max_epochs:
             raise PolicyError(f"epochs {opts.epochs:g} is more than this server allows ({lim.max_epochs:g})")
         if opts.max_steps is not None and opts.max_steps > lim.max_steps:
             raise PolicyError(f"max steps {opts.max_steps} is more than this server allows ({lim.max_steps})")
-        return align if opts.max_steps is not None else replace(align, finetune=replace(opts, max_steps=lim.max_steps))
+        return align if opts.max_steps is not None else replace(align, options=replace(opts, max_steps=lim.max_steps))
 
     def _check_capacity(self, visitor: str | None) -> None:
         if not self.public:
@@ -418,26 +450,30 @@ class Lab:
             raise contained_refusal(run_id)
         return path
 
+    def run(self, run_id: str, *, visitor: str | None = None) -> Run:
+        """The run ``run_id`` if this visitor may open it (see :meth:`run_dir`)."""
+        return Run(self.run_dir(run_id, visitor=visitor))
+
     def run_compare(self, run_id: str, *, visitor: str | None = None) -> pd.DataFrame:
-        path = self.run_dir(run_id, visitor=visitor)
-        if not (path / "compare.csv").exists():
-            state = read_status(path).get("state", "unknown")
-            raise FileNotFoundError(f"run {run_id} has no results yet (state: {state})")
-        return read_compare(path / "compare.csv")
+        run = self.run(run_id, visitor=visitor)
+        if not run.is_finished():
+            raise FileNotFoundError(f"run {run_id} has no results yet (state: {run.state() or 'unknown'})")
+        return run.compare()
+
+    def compare(self, run_ids: Sequence[str], *, visitor: str | None = None) -> Comparison:
+        """Finished runs side by side, each with its own baseline, with what a reader must know in words."""
+        return compare_runs([self.run_dir(r, visitor=visitor) for r in run_ids])
 
     def side_by_side(self, run_ids: Sequence[str], *, visitor: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-        stacked = compare_run_dirs([self.run_dir(r, visitor=visitor) for r in run_ids])
-        return stacked, side_by_side(stacked).reset_index()
+        """(stacked, wide) tables of :meth:`compare`; the wide table's ``attrs["notes"]`` holds its notes."""
+        found = self.compare(run_ids, visitor=visitor)
+        wide = found.wide().reset_index()
+        wide.attrs["notes"] = list(found.notes)
+        return found.stacked, wide
 
-    def run_config(self, run_id: str, *, visitor: str | None = None) -> tuple[ModelSpec, EvalSpec, AlignSpec]:
+    def run_config(self, run_id: str, *, visitor: str | None = None) -> RunConfig:
         """The run's three specs as recorded (an uploaded file as ``upload:<name>``, see :meth:`run_input`)."""
-        import json
-
-        from xlalign.specs import from_dict
-
-        config = json.loads((self.run_dir(run_id, visitor=visitor) / "config.json").read_text(encoding="utf-8"))
-        return from_dict(ModelSpec, config["model"]), from_dict(EvalSpec, config["eval"]), \
-            from_dict(AlignSpec, config["align"])
+        return self.run(run_id, visitor=visitor).config()
 
     def run_input(self, run_id: str, data: str, *, visitor: str | None = None) -> str:
         """A recorded data spec made loadable: ``upload:<name>`` is the copy in the run's ``inputs/``."""
@@ -449,13 +485,9 @@ class Lab:
     def run_header(self, run_id: str, *, visitor: str | None = None) -> dict[str, Any]:
         """The facts a run's page is titled with: method and key options, model, data, languages, pool,
         training data, held-out queries, state and warnings (plain values; the app formats them)."""
-        import json
-
-        model, evaluation, align = self.run_config(run_id, visitor=visitor)
-        run_dir = self.run_dir(run_id, visitor=visitor)
-        status = read_status(run_dir)
-        record_path = run_dir / "run.json"
-        record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
+        run = self.run(run_id, visitor=visitor)
+        model, evaluation, align = run.config()
+        status, record = run.status(), run.record()
         return {"run": run_id, "label": status.get("label") or run_label(align, record), "describe": align.describe(),
                 "method": align.method, "model": model.model, "data": _shown_data(evaluation.data),
                 "langs": list(evaluation.langs), "pivot": evaluation.pivot, "pool": evaluation.pool,
@@ -468,30 +500,22 @@ class Lab:
                        langs: Sequence[str], *, visitor: str | None = None) -> tuple[CorpusEmbeddings, str]:
         """``corpus`` embedded as the run's aligned model would (its transform on ``embeddings``, the base
         model's, or its tuned model), and the run's label."""
-        from xlalign.align.lsar import LanguageSubspaceRemoval
-        from xlalign.align.transform import LanguageAwareTransform
-
-        run_model, _, align = self.run_config(run_id, visitor=visitor)
-        run_dir = self.run_dir(run_id, visitor=visitor)
-        status = read_status(run_dir)
+        run = self.run(run_id, visitor=visitor)
+        run_model, _, align = run.config()
+        status = run.status()
         if status.get("state") != "succeeded":
             raise ConfigError(f"run {run_id} has not finished")
         if run_model.model != model.model:
             raise ConfigError(f"run {run_id} aligned {run_model.model}; this diagnosis used {model.model}")
-        label = status.get("label") or align.describe()
-        if align.method == "finetune":
-            from xlalign.services.pipeline import tuned_spec
-
-            return self.encode(corpus, self.encoder(tuned_spec(model, run_dir / "model")), langs,
-                               visitor=visitor), label
-        if align.method == "lsar":
-            est = LanguageSubspaceRemoval.load(run_dir / "lsar.safetensors")
-            return embeddings.map(lambda lang, role, x: est.transform(x)), label
-        transform = LanguageAwareTransform.load(run_dir / "transform")
-        missing = [x for x in langs if x not in transform.langs]
-        if missing:
-            raise ConfigError(f"run {run_id} has no map for {', '.join(missing)} (it knows {', '.join(transform.langs)})")
-        return embeddings.map(lambda lang, role, x: transform.apply(x, lang, role)), label
+        # a method whose artefact is a model encodes the texts again: that takes the encoding slot
+        heavy = self.encoding_slot(visitor) if align.aligner.model_folder else contextlib.nullcontext()
+        try:
+            with heavy:
+                aligned = run.aligner().apply(ApplyInputs(corpus, tuple(langs), model, lambda: embeddings,
+                                                          self.encoder))
+        except ConfigError as e:
+            raise ConfigError(f"run {run_id}: {e}") from None
+        return aligned, status.get("label") or align.describe()
 
     def leaderboard(self, models: Sequence[str], data: str, langs: Sequence[str], pool: str, precision: str = "auto",
                     progress: Progress | None = None, *, visitor: str | None = None) -> pd.DataFrame:
@@ -501,6 +525,7 @@ class Lab:
 
         self.check_langs(langs)
         report = progress or silent
+        self.evaluated_corpus(data, langs)
         rows: list[dict[str, Any]] = []
         for n, name in enumerate(models):
             report(f"model {n + 1}/{len(models)}: {name}", n, len(models), overall=n / len(models))
@@ -521,14 +546,13 @@ class Lab:
                 visitor: str | None = None) -> tuple[ParallelCorpus, CorpusEmbeddings]:
         """A finished run's aligned embeddings of ``data``; on the run's own data, only its held-out part
         (the part its transform or fine-tune never saw)."""
-        import json
-
-        base_model, run_eval, _ = self.run_config(run_id, visitor=visitor)
+        run = self.run(run_id, visitor=visitor)
+        base_model, run_eval, _ = run.config()
         base_model = replace(base_model, precision=precision)
         corpus = self.corpus(data, langs)
-        split = json.loads((self.run_dir(run_id, visitor=visitor) / "split.json").read_text(encoding="utf-8"))
-        if _same_data(self.run_input(run_id, run_eval.data, visitor=visitor), data) and split.get("kind") == "group-split":
-            keep = set(split["test_items"])
+        held_out = run.eval_queries()
+        if held_out is not None and _same_data(self.run_input(run_id, run_eval.data, visitor=visitor), data):
+            keep = set(held_out)
             corpus = corpus.subset([i for i, item in enumerate(corpus.item_ids) if item in keep])
         base = self.encode(corpus, self.encoder(base_model), langs, visitor=visitor)
         emb, _ = self.run_embeddings(run_id, base_model, corpus, base, langs, visitor=visitor)
@@ -540,23 +564,29 @@ class Lab:
         from xlalign.store.export import export_run
 
         run_dir = self.run_dir(run_id, visitor=visitor)
-        target = into if into is not None else self.downloads.new_folder()
-        work = Path(tempfile.mkdtemp(prefix="xlalign-export-"))
-        try:
+        folder_into = Path(into) if into is not None else self.downloads.new_folder()
+        with self.store.workdir("export") as work:  # inside the store: a killed export is cleaned at the next start
             folder = export_run(run_dir, work / f"{run_id}-export")
-            archive = shutil.make_archive(str(target / f"{run_id}-export"), "zip", root_dir=folder.parent,
-                                          base_dir=folder.name)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            archive = Path(shutil.make_archive(str(work / f"{run_id}-export"), "zip", root_dir=folder.parent,
+                                               base_dir=folder.name))
+            target = folder_into / archive.name
+            partial = folder_into / f".{archive.name}.tmp-{os.getpid()}"
+            try:
+                shutil.move(str(archive), partial)
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
         if into is None:
-            self.downloads.trim(keep=target)
-        return Path(archive)
+            self.downloads.trim(keep=folder_into)
+        return target
 
 
 def run_label(align: AlignSpec, record: dict[str, Any] | None = None) -> str:
     """A short run label: the method, its key options, and what the run chose (LSAR's rank), e.g.
     ``LSAR · rank 3 (held-out) · both``, ``fine-tune jsd+nce · λ 1 · 1 epoch · ≤300 steps``."""
-    o, done = align.options(), (record or {}).get(align.method) or {}
+    o, done = align.options, (record or {}).get(align.method) or {}
+    if align.method not in ("centering", "procrustes", "lsar", "finetune"):  # a method registered elsewhere
+        return align.describe()
     if align.method == "centering":
         parts = ["centering", o.mode, f"queries {o.queries}"]
     elif align.method == "procrustes":
@@ -625,12 +655,6 @@ def cached(corpus: ParallelCorpus, encoder: Any, langs: Sequence[str]) -> bool:
             if len(store.get_many(keys)) < len(keys):
                 return False
     return True
-
-
-def _fit_langs(evaluation: EvalSpec, align: AlignSpec) -> list[str]:
-    from xlalign.services.pipeline import fit_langs
-
-    return list(fit_langs(evaluation, align))
 
 
 def _short(text: str, n: int = 40) -> str:
