@@ -156,23 +156,51 @@ def test_4_upload_en_fr_and_diagnose(page, tmp_path):
 
 
 def test_5_centering_run_and_its_comparison(page):
+    """Submit from the Align tab: the run is preselected, its comparison opens by itself when it has finished,
+    and the runs list needs no sideways scrolling at 1400 px."""
     _set_targets(page, ["zh"])
     page.get_by_role("tab", name="Align").click()
     page.click("#submit-btn")
     page.get_by_text("Submitted").first.wait_for(timeout=60_000)
     from playwright.sync_api import expect
 
-    expect(page.locator("#runs-table")).to_contain_text("succeeded", timeout=600_000)
-    assert "centering (mode=subtract, queries=own)" in page.locator("#runs-table").inner_text()
-    _shot(page, "6-align-runs")
-    page.get_by_role("tab", name="Compare").click()
-    page.locator("#cmp-pick input").click()
-    page.get_by_role("option").first.click()
-    page.click("#cmp-btn")
-    page.locator("#cmp-header").get_by_text("centering (mode=subtract").wait_for(timeout=120_000)
+    run_id = page.locator("#run-pick input").input_value()
+    assert run_id.startswith("20") and "-centering-zh-" in run_id  # the run just submitted is preselected
+    page.locator("#cmp-header").get_by_text("centering · subtract · queries own").wait_for(timeout=600_000)
+    assert page.get_by_role("tab", name="Compare").get_attribute("aria-selected") == "true"  # opened by itself
     table = page.locator("#cmp-table").inner_text()
     assert "complete@10" in table and "zh" in table
     header = page.locator("#cmp-header").inner_text()
     assert "Finding" in header and "Chinese queries: Multi Complete@10" in header and "changed significantly" in header
     _no_error(page)
     _shot(page, "7-compare")
+    page.get_by_role("tab", name="Align").click()
+    expect(page.locator("#runs-table")).to_contain_text("succeeded", timeout=60_000)
+    assert "centering · subtract · queries own" in page.locator("#runs-table").inner_text()
+    _shot(page, "6-align-runs")
+
+
+def test_6_runs_list_fits_1400_px_and_survives_a_reload(page):
+    """Progress, time left and message are on screen without scrolling sideways; after a reload the browser's
+    visitor token still finds the run."""
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.reload(wait_until="load")
+    page.locator("#diagnose-btn").wait_for(timeout=120_000)
+    page.get_by_role("tab", name="Align").click()
+    from playwright.sync_api import expect
+
+    expect(page.locator("#runs-table")).to_contain_text("succeeded", timeout=60_000)
+    widths = page.evaluate("""() => {
+        const root = document.querySelector('#runs-table');
+        const boxes = [...root.querySelectorAll('*')].filter(e => e.scrollWidth > e.clientWidth + 1
+            && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX));
+        const heads = [...root.querySelectorAll('th')].map(th => [th.innerText.trim(), th.getBoundingClientRect().right]);
+        return {scrolling: boxes.length, heads, page: document.documentElement.scrollWidth, view: window.innerWidth};
+    }""")
+    assert widths["scrolling"] == 0, widths
+    assert widths["page"] <= widths["view"], widths
+    shown = {name: right for name, right in widths["heads"] if name}
+    for column in ("state", "progress", "time left", "message"):
+        assert column in shown and shown[column] <= 1400, widths
+    _no_error(page)
+    _shot(page, "8-runs-list-1400px")

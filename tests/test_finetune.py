@@ -94,6 +94,32 @@ def test_cancel_mid_run_leaves_no_model_directory(tiny, demo, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == []
 
 
+def test_a_jobs_cancel_stops_the_fine_tune_within_one_step(tiny, demo, tmp_path):
+    """A background run's cancel (the job's flag) takes effect at the next step's report: at most one more step
+    runs after it, and nothing is kept (no model, no partial model, no temporary training folder)."""
+    from xlalign.store.jobs import JobCancelled, JobContext
+    from xlalign.store.runs import read_status
+
+    triplets = triplets_from_corpus(demo, "en", "es")[:40]
+    ctx = JobContext(tmp_path / "run", {"state": "running"})
+    (tmp_path / "run").mkdir()
+    logged = []
+
+    def report(stage, done=0, total=None, **metrics):
+        ctx.progress(stage, done, total, **metrics)
+        if "loss" in metrics:
+            logged.append(done)
+            if done == 1:
+                ctx.cancel_event.set()  # the visitor presses Cancel during step 2
+
+    with pytest.raises(JobCancelled, match=r"cancelled during training \(2/5\)"):
+        finetune(ModelSpec(str(tiny), device="cpu"), FinetuneOptions(batch_size=8, max_seq_length=32), triplets,
+                 tmp_path / "run" / "model", progress=report, should_stop=ctx.should_stop)
+    assert logged == [1]  # step 2 (running when cancel came) finished; its report stopped the run; no step 3
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["status.json"]
+    assert read_status(tmp_path / "run")["message"].startswith("training 1/5")
+
+
 def test_finetune_refuses_to_overwrite_and_too_few_triplets(tiny, demo, tmp_path):
     triplets = triplets_from_corpus(demo, "en", "es")[:8]
     with pytest.raises(ConfigError, match="fewer than one batch"):

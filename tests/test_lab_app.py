@@ -218,7 +218,9 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
     out = runs.on_submit("centering", "demo", None, "en", ["de"], "latent", "auto", "dedup", False, "split", None,
                          0.5, *[option_default(g, n) for g, n in METHOD_FIELDS])
     assert set(out) == _wired_outputs(app, "on_submit")
-    assert "Submitted" in out[p.submit_msg] and "centering (mode=subtract, queries=own)" in out[p.submit_msg]
+    assert "Submitted **centering · subtract · queries own**" in out[p.submit_msg]  # the run's short label
+    run_id = out[p.run_pick].value  # the run just submitted is preselected
+    assert run_id in out[p.submit_msg] and out[p.watch] == run_id
     assert app.lab.jobs.wait(120)
     out = runs.on_refresh()
     assert set(out) == _wired_outputs(app, "on_refresh")
@@ -227,10 +229,15 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
     assert f"run:{run_id}" in [v for _, v in models.choices]  # a finished run's aligned model can be compared
     assert [v for _, v in out[p.cmp_pick].choices] == [run_id]
     assert table.state.iloc[0] == "succeeded" and table.progress.iloc[0] == "100%"
+    opened = runs.on_refresh(run_id, "align")  # the page watching its run: the comparison opens by itself
+    assert opened[p.tabs].selected == "compare" and opened[p.cmp_pick].value == run_id and opened[p.watch] is None
+    assert opened[p.cmp_header].startswith("### centering · subtract · queries own") and "has finished" in \
+        opened[p.submit_msg]
+    assert runs.on_refresh(run_id, "drill")[p.tabs] == gr.skip()  # a visitor on another tab stays there
     out = runs.on_show_run(run_id, "complete@10")
     assert set(out) == _wired_outputs(app, "on_show_run")
     header, head = out[p.cmp_header], out[p.cmp_table]
-    assert header.startswith("### centering (mode=subtract, queries=own)\n\n**Finding**")
+    assert header.startswith("### centering · subtract · queries own\n\n**Finding**")  # the run's short label
     assert "**German queries**: Multi Complete@10" in header and "changed significantly" in header
     assert f"**Run** `{run_id}` · **model** `latent` · **data** demo · **languages** en+de (pivot en)" in header
     assert head.query_lang.iloc[0] == "de"  # target-language queries first
@@ -340,7 +347,8 @@ def test_lab_diagnose_directly(tmp_path):
     assert lab.jobs.wait(120)
     assert lab.runs_table().set_index("run").loc[run_id, "state"] == "succeeded"
     emb, label = lab.run_embeddings(run_id, diag.model, diag.corpus, diag.embeddings, diag.spec.langs)
-    assert label.startswith("lsar") and emb.passages["de"].shape == diag.embeddings.passages["de"].shape
+    assert label.startswith("LSAR · rank ") and "None" not in label  # the rank the run chose, not "rank=None"
+    assert emb.passages["de"].shape == diag.embeddings.passages["de"].shape
 
 
 def test_public_mode_reads_only_listed_datasets_and_uploads(app, monkeypatch, tmp_path):

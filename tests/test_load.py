@@ -1,4 +1,5 @@
-"""Load test on loopback: eight sessions diagnose at once through the app's API while an alignment runs.
+"""Load test on loopback: eight sessions diagnose at once through the app's API while an alignment runs; and, in
+public mode, twelve visitors submitting alignments at once against the per-visitor and server caps.
 
 The app is served by Gradio on 127.0.0.1 and driven with ``gradio_client`` (one client, hence one
 session, per thread). The model is a tiny BERT built here on the demo corpus, so nothing touches the hub.
@@ -6,6 +7,7 @@ session, per thread). The model is a tiny BERT built here on the demo corpus, so
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -136,3 +138,87 @@ def test_eight_sessions_diagnose_while_an_alignment_runs(served):
     after = _rss()
     if before is not None and after is not None:
         assert after - before < RSS_GROWTH_LIMIT, f"RSS grew by {(after - before) / 2**20:.0f} MiB"
+
+
+# ----------------------------------------------------------------------------- public mode: the caps under load
+CLIENTS, SUBMITS_EACH = 12, 3
+
+
+@pytest.fixture(scope="module")
+def served_public(tmp_path_factory):
+    """(lab, url, tiny model path) with the app in public mode on loopback (caps: 2 per visitor, 8 in all)."""
+    pytest.importorskip("gradio_client")
+    from xlalign.core.loaders import load_demo
+
+    root = tmp_path_factory.mktemp("load-public")
+    demo = load_demo()
+    model = build_tiny_model(root / "model", [t for lang in demo.langs
+                                              for t in (*demo.passages[lang], *demo.questions[lang])])
+    mp = pytest.MonkeyPatch()
+    for name, value in {"XLALIGN_PUBLIC": "1", "XLALIGN_DEFAULT_MODEL": str(model), "XLALIGN_ALLOWED_MODELS": str(model),
+                        "XLALIGN_CACHE_DIR": str(root / "cache"), "XLALIGN_RUNS_DIR": str(root / "runs"),
+                        "XLALIGN_NO_WARMUP": "1", "XLALIGN_VISITOR_ACTIVE": "2", "XLALIGN_SERVER_ACTIVE": "8",
+                        "GRADIO_TEMP_DIR": str(root / "gradio")}.items():
+        mp.setenv(name, value)
+    from xlalign.app import build_app
+    from xlalign.services.lab import Lab
+
+    lab = Lab(root / "runs")
+    blocks = build_app(lab)
+    port = _free_port()
+    blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield lab, f"http://127.0.0.1:{port}/", model
+    finally:
+        blocks.close()
+        lab.jobs.shutdown()
+        mp.undo()
+
+
+def _submit_many(url: str, model: Path, start: threading.Barrier) -> tuple[object, list[str], list[str]]:
+    """One visitor: its own client, three submits at once; returns (client, accepted messages, refusals)."""
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    start.wait(timeout=120)
+    jobs = [client.submit("centering", "demo", None, PIVOT, ["es"], str(model), "fp32", "dedup", False, "split", None,
+                          0.5, api_name="/submit_alignment") for _ in range(SUBMITS_EACH)]
+    accepted, refused = [], []
+    for job in jobs:
+        try:
+            accepted.append(job.result(timeout=900)[0])
+        except Exception as e:  # the refusal reaches the client as one line
+            refused.append(str(e))
+    return client, accepted, refused
+
+
+def test_twelve_visitors_submitting_at_once_get_the_caps_and_only_their_own_runs(served_public):
+    lab, url, model = served_public
+    gate = threading.Event()
+    lab.jobs.submit(lab.store.new_run_dir("blocker"), lambda ctx: gate.wait(900))  # hold the worker: runs queue up
+    start = threading.Barrier(CLIENTS)
+    try:
+        with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+            outcomes = [f.result(timeout=900) for f in [pool.submit(_submit_many, url, model, start)
+                                                        for _ in range(CLIENTS)]]
+        accepted = sum(len(a) for _, a, _ in outcomes)
+        assert accepted == 7  # the server's 8, one held by the blocker
+        assert all(len(a) <= 2 for _, a, _ in outcomes)
+        refusals = [r for _, _, rs in outcomes for r in rs]
+        assert len(refusals) == CLIENTS * SUBMITS_EACH - 7
+        assert all(("the server is busy" in r or "you already have 2 runs" in r) and "\n" not in r for r in refusals)
+        # on disk: the blocker and exactly the accepted runs, nothing for a refused submit
+        assert len([p for p in lab.store.root.iterdir() if p.is_dir()]) == 1 + 7
+        lists = []
+        for client, mine, _ in outcomes:
+            table = client.predict(api_name="/runs")[0]
+            runs = [dict(zip(table["headers"], row, strict=True)) for row in table["data"]]
+            assert len(runs) == len(mine) and all(r["state"] == "queued" for r in runs)
+            assert {r["run"] for r in runs} == {re.search(r"\(`([^`]+)`\)", m).group(1) for m in mine}  # theirs only
+            lists += [r["run"] for r in runs]
+        assert len(set(lists)) == 7  # nobody sees another visitor's run
+    finally:
+        gate.set()
+    assert lab.jobs.wait(timeout=900)
+    finished = [r for r in lab.store.list() if r["run"] in lists]
+    assert [r["state"] for r in finished] == ["succeeded"] * 7

@@ -19,7 +19,9 @@ from typing import Any, Protocol, TextIO
 
 
 class Progress(Protocol):
-    """``progress(stage, done, total, **metrics)``; must be cheap and must not raise."""
+    """``progress(stage, done, total, **metrics)``; must be cheap. It raises only to cancel the task (a
+    background job's callback raises :class:`~xlalign.store.jobs.JobCancelled` once a cancel was asked for),
+    so a caller reports after each unit of work is safely done, never in the middle of writing it."""
 
     def __call__(self, stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None: ...
 

@@ -319,7 +319,8 @@ class AlignSpec:
         o, key = self.options, self.aligner.key_options
         shown = {f.name: getattr(o, f.name) for f in dataclasses.fields(o)
                  if getattr(o, f.name) != f.default and f.name not in ("warmup_ratio", "weight_decay")}
-        parts = [f"{k}={getattr(o, k)}" for k in key] + [f"{k}={v}" for k, v in shown.items() if k not in key]
+        parts = [f"{k}={'auto' if getattr(o, k) is None else getattr(o, k)}" for k in key] + \
+            [f"{k}={v}" for k, v in shown.items() if k not in key]
         if self.train_data != "split":
             parts.append(f"train={self.train_data if self.train_data == 'demo' else 'triplets'}")
         return f"{self.method} ({', '.join(parts)})"

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from xlalign.align.base import AlignerBase, AlignerRecord, ApplyInputs, Cancelled, FitInputs
 from xlalign.align.data import TRIPLET_COLUMNS, load_triplets, triplets_from_corpus, write_triplets
 from xlalign.atomic import atomic_folder
@@ -69,40 +71,85 @@ def planned_steps(n_triplets: int, options: FinetuneOptions) -> int:
     return min(steps, options.max_steps) if options.max_steps else steps
 
 
+def _column_lengths(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
+                    count_tokens: Callable[[str], int] | None) -> np.ndarray:
+    count = count_tokens or (lambda text: len(text) // 3 + 2)
+    cap = options.max_seq_length or 512
+    return np.array([[min(cap, count(t[c])) for c in TRIPLET_COLUMNS] for t in triplets], dtype=np.int64)
+
+
+def _window_max(values: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """``max(values[s : s + width])`` along axis 0 (wrapping around) for every start ``s``: a sparse table,
+    O(n log width) to build and O(1) per start, whatever the width."""
+    ext = np.concatenate([values, values[: width - 1]]) if width > 1 else values
+    level = width.bit_length() - 1
+    table = ext
+    for j in range(level):  # table[i] = max(ext[i : i + 2^(j+1)])
+        table = np.maximum(table[: len(table) - (1 << j)], table[1 << j:])
+    return np.maximum(table[starts], table[starts + width - (1 << level)])
+
+
+def _distinct_steps(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
+                    count_tokens: Callable[[str], int] | None) -> tuple[int, np.ndarray, int]:
+    """(rows per batch, padded lengths (m, 3) of the first m = min(steps, period) steps, planned steps).
+
+    Batches are taken in order and wrap around as epochs do, so step k starts at row k·batch mod n and
+    the steps repeat with a period of n / gcd(n, batch) steps. Everything here is bounded by the number
+    of triplets, never by the number of steps (``epochs=1e9`` costs what one period costs).
+    """
+    n = len(triplets)
+    lengths = _column_lengths(triplets, options, count_tokens)
+    rows = min(options.batch_size, n)
+    stride = options.batch_size % n
+    period = n // math.gcd(n, stride)
+    steps = planned_steps(n, options)
+    starts = (np.arange(min(steps, period), dtype=np.int64) * stride) % n
+    return rows, _window_max(lengths, starts, rows), steps
+
+
+def _over_steps(per_step: np.ndarray, steps: int) -> float:
+    """Σ over ``steps`` steps of a per-step value given for the first min(steps, period) steps (periodic)."""
+    full, rest = divmod(steps, len(per_step))
+    return float(full * per_step.sum() + per_step[:rest].sum())
+
+
 def padded_batches(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
                    count_tokens: Callable[[str], int] | None = None) -> list[tuple[int, int]]:
     """(rows, padded length) of every column of every planned step: the batch's longest text, cut at
-    ``max_seq_length``; batches taken in order and wrapping around as epochs do.
+    ``max_seq_length``; batches taken in order and wrapping around as epochs do. One entry per step and
+    column, so only for small plans (tests, benchmarks): totals use :func:`padded_tokens` and
+    :func:`estimate_cpu_seconds`, whose cost does not grow with the steps.
 
     ``count_tokens`` defaults to a conservative characters/3 when no tokenizer is at hand.
     """
     if not triplets:
         return []
-    count = count_tokens or (lambda text: len(text) // 3 + 2)
-    cap = options.max_seq_length or 512
-    lengths = [[min(cap, count(t[c])) for c in TRIPLET_COLUMNS] for t in triplets]
-    out = []
-    for step in range(planned_steps(len(triplets), options)):
-        start = (step * options.batch_size) % len(lengths)
-        batch = [lengths[(start + i) % len(lengths)] for i in range(min(options.batch_size, len(lengths)))]
-        out += [(len(batch), max(row[c] for row in batch)) for c in range(len(TRIPLET_COLUMNS))]
-    return out
+    rows, lengths, steps = _distinct_steps(triplets, options, count_tokens)
+    return [(rows, int(length)) for step in range(steps) for length in lengths[step % len(lengths)]]
 
 
 def padded_tokens(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
                   count_tokens: Callable[[str], int] | None = None) -> int:
     """Tokens the planned steps process, padding included (see :func:`padded_batches`)."""
-    return sum(n * length for n, length in padded_batches(triplets, options, count_tokens))
+    if not triplets:
+        return 0
+    rows, lengths, steps = _distinct_steps(triplets, options, count_tokens)
+    per_step = rows * lengths.sum(axis=1)
+    full, rest = divmod(steps, len(per_step))
+    return int(full) * int(per_step.sum()) + int(per_step[:rest].sum())
 
 
 def estimate_cpu_seconds(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
                          count_tokens: Callable[[str], int] | None = None,
                          encoder_params: float = REFERENCE_ENCODER_PARAMS) -> float:
     """CPU time for the run: Σ over steps and columns of n·L·(a + b·n·L) (see ``CPU_SECONDS_PER_TOKEN``),
-    scaled by the encoder's size."""
-    seconds = sum(n * length * (CPU_SECONDS_PER_TOKEN + CPU_SECONDS_PER_TOKEN_SQUARED * n * length)
-                  for n, length in padded_batches(triplets, options, count_tokens))
-    return seconds * encoder_params / REFERENCE_ENCODER_PARAMS
+    scaled by the encoder's size. Its cost is bounded by the number of triplets, not the steps."""
+    if not triplets:
+        return 0.0
+    rows, lengths, steps = _distinct_steps(triplets, options, count_tokens)
+    tokens = rows * lengths.astype(np.float64)
+    per_step = (tokens * (CPU_SECONDS_PER_TOKEN + CPU_SECONDS_PER_TOKEN_SQUARED * tokens)).sum(axis=1)
+    return _over_steps(per_step, steps) * encoder_params / REFERENCE_ENCODER_PARAMS
 
 
 # --------------------------------------------------------------------------------------------

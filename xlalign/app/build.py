@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -16,17 +17,29 @@ from typing import Any
 import gradio as gr
 
 from xlalign.app.diagnose import Diagnose
-from xlalign.app.downloads import Downloads
 from xlalign.app.explore import Explore
 from xlalign.app.failures import Blocks
 from xlalign.app.formatting import CSS
+from xlalign.app.inputs import default_model
 from xlalign.app.layout import Page, build_page
 from xlalign.app.runs import Runs
-from xlalign.policy import max_upload_bytes, public_mode
-from xlalign.report import figures
+from xlalign.app.visitors import Visitors
+from xlalign.models.cache import default_cache_dir
+from xlalign.policy import (
+    PolicyError,
+    PublicLimits,
+    check_writable,
+    configure_storage,
+    default_runs_dir,
+    max_upload_bytes,
+    public_mode,
+)
 from xlalign.services.lab import Lab
+from xlalign.services.prewarm import at_start_up
 
 TITLE = "xlalign — cross-lingual alignment lab"
+#: Requests one event serves at once unless it sets its own limit (the runs list, drill-downs, comparisons).
+LIGHT_CONCURRENCY = 8
 
 
 @dataclass
@@ -42,18 +55,24 @@ class App:
 
 
 def assemble(lab: Lab | None = None) -> App:
-    """The app on ``lab`` (default: a new one on ``$XLALIGN_RUNS_DIR``), its callbacks wired."""
+    """The app on ``lab`` (default: a new one on ``$XLALIGN_RUNS_DIR``), its callbacks wired.
+
+    Queues: every event runs up to :data:`LIGHT_CONCURRENCY` requests at once unless it says otherwise;
+    exports have one ``heavy`` queue of one; encoding texts that are not cached waits for the lab's
+    encoding slot (:meth:`Lab.encode`); alignment runs have their own background worker.
+    """
     lab = lab if lab is not None else Lab(os.environ.get("XLALIGN_RUNS_DIR"))
-    downloads = Downloads()
+    visitors = Visitors()
     with Blocks(title=TITLE, delete_cache=(3600, 3600)) as blocks:
         page = build_page(lab)
-        diagnose, explore, runs = Diagnose(lab, page, downloads), Explore(lab, page, downloads), \
-            Runs(lab, page, downloads)
+        diagnose, explore, runs = Diagnose(lab, page, lab.downloads, visitors), \
+            Explore(lab, page, lab.downloads, visitors), Runs(lab, page, lab.downloads, visitors)
         diagnose.wire()
         explore.wire()
         runs.wire(blocks)
+    blocks.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     if os.environ.get("XLALIGN_NO_WARMUP", "") != "1":
-        threading.Thread(target=figures.warm_up, name="xlalign-umap-warmup", daemon=True).start()
+        threading.Thread(target=at_start_up, args=(lab, default_model()), name="xlalign-warm-up", daemon=True).start()
     return App(blocks, lab, page, diagnose, explore, runs)
 
 
@@ -69,8 +88,24 @@ def launch_options() -> dict[str, Any]:
             "max_file_size": max_upload_bytes() if public_mode() else None, "css": CSS}
 
 
+def check_server() -> None:
+    """Before serving: runs on persistent storage when there is some (:func:`configure_storage`), and the runs
+    and cache folders writable; otherwise one line naming the variable to set, and exit 2. Every limit in the
+    environment is checked here too (:class:`PublicLimits`), not at the first request."""
+    configure_storage()
+    try:
+        max_upload_bytes()
+        PublicLimits.from_env()
+        check_writable(default_runs_dir(), "XLALIGN_RUNS_DIR")
+        check_writable(default_cache_dir(), "XLALIGN_CACHE_DIR")
+    except PolicyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main() -> None:
     """Serve the app (one line per refused input and one traceback per failure go to the log)."""
+    check_server()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request Gradio makes to itself
     app = assemble()
@@ -78,4 +113,4 @@ def main() -> None:
     app.blocks.launch(**launch_options())
 
 
-__all__ = ["App", "assemble", "build_app", "launch_options", "main"]
+__all__ = ["App", "assemble", "build_app", "check_server", "launch_options", "main"]

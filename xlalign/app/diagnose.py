@@ -11,7 +11,6 @@ from typing import Any
 
 import gradio as gr
 
-from xlalign.app.downloads import Downloads
 from xlalign.app.failures import guarded, refuse
 from xlalign.app.formatting import (
     EMPTY_MATRIX,
@@ -29,34 +28,45 @@ from xlalign.app.formatting import (
 )
 from xlalign.app.inputs import data_spec, gr_progress, language_choices, language_spec, model_spec
 from xlalign.app.layout import Page, Updates
+from xlalign.app.visitors import Visitors
 from xlalign.report import figures
 from xlalign.report.tables import summary_pivot
 from xlalign.services.lab import Diagnosis, Lab
 from xlalign.specs import SCENARIOS, EvalSpec
+from xlalign.store.downloads import DownloadArea
 from xlalign.store.runs import csv_text
+
+#: Events only the page itself sends: not offered to API clients.
+INTERNAL = {"api_visibility": "private"}
+#: Diagnoses of cached texts are light and run side by side; the encoding of new texts waits for the lab's
+#: encoding slot inside (:meth:`Lab.encode`), so a cached diagnosis never queues behind someone's encoding.
+DIAGNOSE = {"concurrency_id": "diagnose", "concurrency_limit": 8}
 
 
 class Diagnose:
     """The configuration, Diagnose and Drill-down callbacks of one app, on its ``lab``."""
 
-    def __init__(self, lab: Lab, page: Page, downloads: Downloads) -> None:
+    def __init__(self, lab: Lab, page: Page, downloads: DownloadArea, visitors: Visitors | None = None) -> None:
         self.lab, self.page, self.downloads = lab, page, downloads
+        self.visitors = visitors or Visitors()
 
     def wire(self) -> None:
-        """Attach the callbacks to their events (inside the app's ``gr.Blocks`` context)."""
+        """Attach the callbacks to their events (inside the app's ``gr.Blocks`` context). Diagnose and the
+        drill-down are the public API; the events only the page sends are private (:data:`INTERNAL`)."""
         p = self.page
         p.dataset.change(self.on_data, [p.dataset, p.upload, p.pivot], self.data_outputs())
-        p.upload.change(self.on_data, [p.dataset, p.upload, p.pivot], self.data_outputs())
-        p.pivot.input(self.on_pivot, [p.dataset, p.upload, p.pivot, p.targets], p.targets)
+        p.upload.change(self.on_data, [p.dataset, p.upload, p.pivot], self.data_outputs(), **INTERNAL)
+        p.pivot.input(self.on_pivot, [p.dataset, p.upload, p.pivot, p.targets], p.targets, **INTERNAL)
         for c in p.config:
-            c.change(self.clear_results, None, self.result_panels())
-        p.run_btn.click(self.run_diagnosis, p.config, self.diagnosis_outputs())
-        p.cdf_scenario.change(self.on_cdf_scenario, [p.diag, p.cdf_scenario], p.cdf)
-        p.matrix_metric.change(self.on_matrix_metric, [p.diag, p.matrix_metric], [p.matrix_plot, p.matrix_table])
-        p.matrix_table.select(self.on_matrix_select, p.diag, self.drill_outputs())
-        p.per_query.select(self.on_row_select, p.diag, self.drill_outputs())
-        p.dd_search.change(self.on_search, [p.diag, p.dd_lang, p.dd_search], p.dd_query)
-        p.dd_lang.input(self.on_search, [p.diag, p.dd_lang, p.dd_search], p.dd_query)
+            c.change(self.clear_results, None, self.result_panels(), **INTERNAL)
+        p.run_btn.click(self.run_diagnosis, p.config, self.diagnosis_outputs(), **DIAGNOSE)
+        p.cdf_scenario.change(self.on_cdf_scenario, [p.diag, p.cdf_scenario], p.cdf, **INTERNAL)
+        p.matrix_metric.change(self.on_matrix_metric, [p.diag, p.matrix_metric], [p.matrix_plot, p.matrix_table],
+                               **INTERNAL)
+        p.matrix_table.select(self.on_matrix_select, p.diag, self.drill_outputs(), **INTERNAL)
+        p.per_query.select(self.on_row_select, p.diag, self.drill_outputs(), **INTERNAL)
+        p.dd_search.change(self.on_search, [p.diag, p.dd_lang, p.dd_search], p.dd_query, **INTERNAL)
+        p.dd_lang.input(self.on_search, [p.diag, p.dd_lang, p.dd_search], p.dd_query, **INTERNAL)
         p.dd_btn.click(self.on_drill, [p.diag, p.dd_scenario, p.dd_lang, p.dd_doc, p.dd_query, p.dd_k],
                        [p.dd_info, p.dd_docs])
 
@@ -82,9 +92,9 @@ class Diagnose:
 
     # ------------------------------------------------------------------ configuration
     @guarded
-    def on_data(self, dataset: str, upload: Any, pivot: str) -> Updates:
+    def on_data(self, dataset: str, upload: Any, pivot: str, request: gr.Request = None) -> Updates:
         """The language lists come from the data actually loaded."""
-        langs = list(self.lab.languages(data_spec(dataset, upload)))
+        langs = list(self.lab.languages(data_spec(dataset, upload, self.lab, self.visitors.key(request))))
         new_pivot = pivot if pivot in langs else ("en" if "en" in langs else langs[0])
         targets = [x for x in langs if x != new_pivot]
         default = ["zh"] if "zh" in targets else targets[:1]
@@ -94,9 +104,9 @@ class Diagnose:
                 p.data_note: f"{len(langs)} languages in this data: {', '.join(langs)}."}
 
     @guarded
-    def on_pivot(self, dataset: str, upload: Any, pivot: str, targets: Any) -> Any:
+    def on_pivot(self, dataset: str, upload: Any, pivot: str, targets: Any, request: gr.Request = None) -> Any:
         """The targets: every other language; the chosen ones stay chosen unless one is now the pivot."""
-        langs = list(self.lab.languages(data_spec(dataset, upload)))
+        langs = list(self.lab.languages(data_spec(dataset, upload, self.lab, self.visitors.key(request))))
         keep = [t for t in (targets or []) if t != pivot and t in langs]
         rest = [x for x in langs if x != pivot]
         return gr.Dropdown(choices=language_choices(rest), value=keep or rest[:1], multiselect=True)
@@ -116,10 +126,14 @@ class Diagnose:
     # ------------------------------------------------------------------ diagnosis
     @guarded
     def run_diagnosis(self, dataset: str, upload: Any, pivot: str, targets: Any, model: str, precision: str,
-                      pool: str, remote: bool, progress: gr.Progress = gr.Progress()) -> Updates:
-        """Every scenario for the chosen languages in one pool: the verdict, tables, figures and CSVs."""
-        spec = EvalSpec(data=data_spec(dataset, upload), langs=language_spec(pivot, targets), pool=pool)
-        diag = self.lab.diagnose(model_spec(model, precision, remote), spec, gr_progress(progress))
+                      pool: str, remote: bool, progress: gr.Progress = gr.Progress(), request: gr.Request = None
+                      ) -> Updates:
+        """Every scenario for the chosen languages in one pool: the verdict, tables, figures and CSVs. Texts
+        not yet in the embedding cache wait for the lab's encoding slot; cached ones never do."""
+        visitor = self.visitors.key(request)
+        spec = EvalSpec(data=data_spec(dataset, upload, self.lab, visitor), langs=language_spec(pivot, targets),
+                        pool=pool)
+        diag = self.lab.diagnose(model_spec(model, precision, remote), spec, gr_progress(progress), visitor=visitor)
         res, summary = diag.result, diag.result.summary_frame()
         files = self.downloads.save({"summary.csv": csv_text(summary), "matrix.csv": csv_text(res.matrix_frame()),
                                      "per_query.csv": csv_text(res.per_query)})

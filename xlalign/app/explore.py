@@ -6,13 +6,15 @@ from typing import Any
 
 import gradio as gr
 
-from xlalign.app.downloads import Downloads
 from xlalign.app.failures import guarded, refuse
 from xlalign.app.formatting import inclination_table, inclination_text
 from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_spec
 from xlalign.app.layout import Page, Updates
+from xlalign.app.visitors import Visitors
+from xlalign.policy import public_mode
 from xlalign.report import figures
 from xlalign.services.lab import Diagnosis, Lab, parallel_rows
+from xlalign.store.downloads import DownloadArea
 from xlalign.store.runs import csv_text
 
 #: Hub datasets hold many languages; the Languages tab ranks the first few of them.
@@ -23,20 +25,25 @@ HUB_TARGETS = 6
 class Explore:
     """The map, language-ranking and model-comparison callbacks of one app, on its ``lab``."""
 
-    def __init__(self, lab: Lab, page: Page, downloads: Downloads) -> None:
+    def __init__(self, lab: Lab, page: Page, downloads: DownloadArea, visitors: Visitors | None = None) -> None:
         self.lab, self.page, self.downloads = lab, page, downloads
+        self.visitors = visitors or Visitors()
 
     def wire(self) -> None:
-        """Attach the callbacks to their events (inside the app's ``gr.Blocks`` context)."""
+        """Attach the callbacks to their events (inside the app's ``gr.Blocks`` context). Each may encode texts
+        not yet cached: that waits for the lab's encoding slot inside (:meth:`Lab.encode`), not in a queue here."""
         p = self.page
-        p.umap_btn.click(self.on_umap, [p.diag, p.umap_n, p.umap_queries, p.umap_run], [p.umap_before, p.umap_after])
+        p.umap_btn.click(self.on_umap, [p.diag, p.umap_n, p.umap_queries, p.umap_run], [p.umap_before, p.umap_after],
+                         concurrency_id="map", concurrency_limit=2)
         p.rank_btn.click(self.on_inclination, [p.dataset, p.upload, p.pivot, p.model, p.precision, p.pool, p.remote],
-                         [p.rank_plot, p.rank_table, p.rank_text])
+                         [p.rank_plot, p.rank_table, p.rank_text], concurrency_id="languages", concurrency_limit=4)
         p.lb_btn.click(self.on_leaderboard, [p.dataset, p.upload, p.pivot, p.targets, p.pool, p.precision, p.lb_models,
-                                             p.lb_extra], [p.lb_table, p.lb_plot, p.lb_file])
+                                             p.lb_extra], [p.lb_table, p.lb_plot, p.lb_file],
+                       concurrency_id="models", concurrency_limit=4)
 
     @guarded
-    def on_umap(self, diag: Diagnosis | None, n: int, with_queries: bool, run_id: str | None) -> Updates:
+    def on_umap(self, diag: Diagnosis | None, n: int, with_queries: bool, run_id: str | None,
+                request: gr.Request = None) -> Updates:
         """UMAP of up to ``n`` parallel passages (and their questions); beside it, the same after a finished run."""
         if diag is None:
             raise refuse("Run a diagnosis first.")
@@ -56,32 +63,39 @@ class Explore:
         if not run_id:
             return {p.umap_before: before,
                     p.umap_after: figures.empty("pick a finished run to see its aligned space beside this one")}
-        after_emb, label = self.lab.run_embeddings(run_id, diag.model, diag.corpus, diag.embeddings, diag.spec.langs)
+        after_emb, label = self.lab.run_embeddings(run_id, diag.model, diag.corpus, diag.embeddings, diag.spec.langs,
+                                                   visitor=self.visitors.key(request))
         return {p.umap_before: before, p.umap_after: draw(after_emb, f"after {label}")}
 
     @guarded
     def on_inclination(self, dataset: str, upload: Any, pivot: str, model: str, precision: str, pool: str,
-                       remote: bool, progress: gr.Progress = gr.Progress()) -> Updates:
+                       remote: bool, progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> Updates:
         """Every language of the data against the pivot, worst first: chart, table and one sentence each."""
-        data = data_spec(dataset, upload)
+        visitor = self.visitors.key(request)
+        data = data_spec(dataset, upload, self.lab, visitor)
         targets = [x for x in self.lab.languages(data) if x != pivot]
         if dataset in HUB_DATASETS and upload is None:
             targets = targets[:HUB_TARGETS]
         rows = self.lab.inclination(model_spec(model, precision, remote), data, pivot, targets, pool,
-                                    gr_progress(progress))
+                                    gr_progress(progress), visitor=visitor)
         p = self.page
         return {p.rank_plot: figures.inclination_view(rows, pivot), p.rank_table: inclination_table(rows),
                 p.rank_text: inclination_text(rows)}
 
     @guarded
     def on_leaderboard(self, dataset: str, upload: Any, pivot: str, targets: Any, pool: str, precision: str,
-                       models: Any, extra: str, progress: gr.Progress = gr.Progress()) -> Updates:
-        """Several models (and finished runs) on the same data and pairs: table, chart and CSV."""
-        chosen = list(models or []) + [m.strip() for m in (extra or "").split(",") if m.strip()]
+                       models: Any, extra: str, progress: gr.Progress = gr.Progress(), request: gr.Request = None
+                       ) -> Updates:
+        """Several models (and finished runs) on the same data and pairs: table, chart and CSV. In public mode
+        the free-text model box is hidden and ignored (only listed models and the visitor's own runs)."""
+        more = [] if public_mode() else [m.strip() for m in (extra or "").split(",") if m.strip()]
+        chosen = list(models or []) + more
         if not chosen:
             raise refuse("Pick one or more models.")
-        board = self.lab.leaderboard(chosen, data_spec(dataset, upload), language_spec(pivot, targets), pool,
-                                     precision, gr_progress(progress))
+        visitor = self.visitors.key(request)
+        board = self.lab.leaderboard(chosen, data_spec(dataset, upload, self.lab, visitor),
+                                     language_spec(pivot, targets), pool, precision, gr_progress(progress),
+                                     visitor=visitor)
         p = self.page
         return {p.lb_table: board.round(2), p.lb_plot: figures.leaderboard_chart(board),
                 p.lb_file: self.downloads.save({"leaderboard.csv": csv_text(board)})[0]}

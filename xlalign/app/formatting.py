@@ -31,10 +31,14 @@ STALE = "_Settings changed since the last diagnosis: press **Diagnose** to see r
 EMPTY_SUMMARY = ("scenario", "docs", "metric", "query languages →")
 EMPTY_MATRIX = ("query ↓ / documents →", "document languages →")
 EMPTY_PER_QUERY = ("query_lang", "query_id", "query", "rank per gold language →", "top1_lang", "top1_id")
+#: The runs list: what a visitor follows first (state, progress, time left, message), then what the run is;
+#: widths (percent of the table) chosen so that it needs no sideways scrolling at 1400 px (long cells wrap).
+RUNS_COLUMNS = ("state", "progress", "time left", "message", "label", "run")
+RUNS_COLUMN_WIDTHS = ["9%", "7%", "11%", "33%", "22%", "18%"]
 HEADERS = {
     "rank": ("target", "verdict", "inclination %", "clustering %", "complete@10 %", "max_r"),
     "board": ("model", "pair", "query_lang", "verdict", "multi complete@10", "multi max_r"),
-    "runs": ("run", "state", "method", "langs", "progress", "message"),
+    "runs": RUNS_COLUMNS,
     "cmp": ("scenario", "query_lang", "metric", "before", "after", "delta", "q_value"),
     "cmp_full": ("scenario", "query_lang", "doc_lang", "metric", "before", "after"),
     "sbs": ("scenario", "query_lang", "metric", "baseline", "runs →"),
@@ -136,9 +140,20 @@ def inclination_text(rows: pd.DataFrame) -> str:
 
 
 # ---------------------------------------------------------------------------------- runs
-def submitted_message(run_id: str, describe: str) -> str:
-    return (f"Submitted **{run_id}** — {describe}; it runs in the background, one at a time. Its "
-            "comparison opens in the Compare tab when it has finished.")
+def submitted_message(run_id: str, label: str) -> str:
+    return (f"Submitted **{label}** (`{run_id}`); it runs in the background, one at a time. Its comparison "
+            "opens in the Compare tab when it has finished.")
+
+
+def finished_message(run_id: str, label: str, state: str) -> str:
+    if state == "succeeded":
+        return f"**{label}** (`{run_id}`) has finished: its comparison is open in the Compare tab."
+    return f"**{label}** (`{run_id}`) ended: {state}."
+
+
+def runs_view(table: pd.DataFrame) -> pd.DataFrame:
+    """The runs list as shown: :data:`RUNS_COLUMNS` (what a visitor follows first, then what the run is)."""
+    return empty_table(*RUNS_COLUMNS) if table.empty else table[list(RUNS_COLUMNS)].reset_index(drop=True)
 
 
 def cancel_message(run_id: str, requested: bool) -> str:
@@ -148,13 +163,13 @@ def cancel_message(run_id: str, requested: bool) -> str:
 def compare_page(header: dict[str, Any], finding: str) -> str:
     """A run's page: its method and options, the finding, then how it was made and any warnings."""
     held_out = header.get("n_eval_queries")
-    train = header["train_data"] if header["train_data"] in ("split", "demo") else "uploaded triplets"
+    train = header["train_data"] if header["train_data"] in ("split", "demo") else f"triplets {header['train_data']}"
     made = (f"**Run** `{header['run']}` · **model** `{header['model']}` · **data** {header['data']} · **languages** "
             f"{'+'.join(header['langs'])} (pivot {header['pivot']}) · **pool** {header['pool']} · "
             f"**training data** {train} · **held-out queries** {'?' if held_out is None else held_out} · "
             f"state **{header['state']}**")
     warnings = [f"> ⚠ {w}" for w in header.get("warnings", [])]
-    return "\n\n".join([f"### {header['describe']}", "**Finding**", finding, made, *warnings])
+    return "\n\n".join([f"### {header.get('label') or header['describe']}", "**Finding**", finding, made, *warnings])
 
 
 def compare_headline(table: pd.DataFrame, pivot: str) -> pd.DataFrame:
@@ -166,7 +181,7 @@ def compare_headline(table: pd.DataFrame, pivot: str) -> pd.DataFrame:
     return head
 
 
-__all__ = ["CSS", "EMPTY_MATRIX", "EMPTY_PER_QUERY", "EMPTY_SUMMARY", "HEADERS", "STALE", "START", "cancel_message",
-           "compare_headline", "compare_page", "data_name", "docs_html", "drill_info_html", "empty_table",
-           "inclination_table", "inclination_text", "matrix_table", "md_bold", "per_query_view", "query_choices",
-           "submitted_message", "verdict_markdown"]
+__all__ = ["CSS", "EMPTY_MATRIX", "EMPTY_PER_QUERY", "EMPTY_SUMMARY", "HEADERS", "RUNS_COLUMNS", "RUNS_COLUMN_WIDTHS",
+           "STALE", "START", "cancel_message", "compare_headline", "compare_page", "data_name", "docs_html",
+           "drill_info_html", "empty_table", "finished_message", "inclination_table", "inclination_text", "matrix_table",
+           "md_bold", "per_query_view", "query_choices", "runs_view", "submitted_message", "verdict_markdown"]

@@ -16,6 +16,7 @@ from xlalign.models.registry import allowed_models
 from xlalign.policy import max_upload_bytes, public_mode, uploaded_file
 from xlalign.progress import Progress, fraction
 from xlalign.report.tables import language_label
+from xlalign.services.lab import Lab
 from xlalign.specs import DEFAULT_MODEL_ID, ModelSpec
 
 DATASETS = ["demo", "xquad", "belebele"]
@@ -36,8 +37,12 @@ def language_choices(langs: list[str] | tuple[str, ...]) -> list[tuple[str, str]
     return [(language_label(x), x) for x in langs]
 
 
-def data_spec(dataset: str, upload: Any) -> str:
-    """The data spec: a listed dataset, or an uploaded file (in public mode nothing else: no server paths)."""
+def data_spec(dataset: str, upload: Any, lab: Lab | None = None, visitor: str | None = None) -> str:
+    """The data spec: a listed dataset, or an uploaded file (in public mode nothing else: no server paths).
+
+    With ``lab``, an upload is admitted through :meth:`Lab.use_upload` for ``visitor`` (public mode: the
+    upload folder only, the size limit, and the visitor's total upload bytes).
+    """
     path = upload_path(upload)
     if path is None:
         if public_mode() and dataset not in DATASETS:
@@ -46,8 +51,8 @@ def data_spec(dataset: str, upload: Any) -> str:
     if public_mode() and not uploaded_file(path):
         raise XlalignError("that file is not an upload")
     if Path(path).stat().st_size > max_upload_bytes():
-        raise XlalignError(f"the file is larger than {max_upload_bytes() // (1024 * 1024)} MB, this server's limit")
-    return path
+        raise XlalignError(f"the file is larger than {max_upload_bytes() / 2**20:g} MB, this server's limit")
+    return lab.use_upload(path, visitor) if lab is not None else path
 
 
 def model_spec(model: str, precision: str, remote: bool) -> ModelSpec:

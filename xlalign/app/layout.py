@@ -12,8 +12,9 @@ import gradio as gr
 
 from xlalign.align.base import AlignSpec
 from xlalign.app.controls import control, method_controls
-from xlalign.app.formatting import EMPTY_MATRIX, EMPTY_PER_QUERY, EMPTY_SUMMARY, HEADERS, START, empty_table
+from xlalign.app.formatting import EMPTY_MATRIX, EMPTY_PER_QUERY, EMPTY_SUMMARY, HEADERS, RUNS_COLUMN_WIDTHS, START, empty_table
 from xlalign.app.inputs import DATASETS, default_model, language_choices, model_choices
+from xlalign.app.visitors import browser_secret
 from xlalign.policy import public_mode
 from xlalign.report import figures
 from xlalign.services.lab import Lab
@@ -30,9 +31,11 @@ Updates = dict[gr.components.Component, Any]
 class Page:
     """Every component of the app by name; callbacks return ``{page.<name>: value}``."""
 
-    # the session's diagnosis and the tab strip
+    # the session's diagnosis, the tab strip and the tab shown, the visitor's token (kept in the browser)
     diag: gr.State
     tabs: gr.Tabs
+    current_tab: gr.State
+    visitor: gr.BrowserState
     # configuration row (changing any of these clears every result)
     dataset: gr.Dropdown
     upload: gr.File
@@ -94,9 +97,11 @@ class Page:
     submit_btn: gr.Button
     submit_msg: gr.Markdown
     runs: gr.Dataframe
+    runs_btn: gr.Button
     run_pick: gr.Dropdown
     cancel_btn: gr.Button
     timer: gr.Timer
+    watch: gr.State  # the run this page submitted last, until its comparison has been opened
     # Compare
     cmp_pick: gr.Dropdown
     cmp_btn: gr.Button
@@ -124,6 +129,9 @@ def build_page(lab: Lab) -> Page:
     """Lay out the page inside the current ``gr.Blocks`` context and return its components."""
     page = Page()
     page.diag = gr.State(None, time_to_live=6 * 3600)
+    page.current_tab = gr.State("diagnose")
+    page.watch = gr.State(None)
+    page.visitor = gr.BrowserState(None, storage_key="xlalign-visitor", secret=browser_secret(lab.store.root))
     gr.Markdown(TITLE)
     _config_row(page, lab)
     with gr.Tabs() as page.tabs:
@@ -248,11 +256,13 @@ def _align_tab(page: Page) -> None:
                                            label=option(AlignSpec, "test_fraction").label)
         page.method_controls = method_controls()
         page.submit_btn = gr.Button("Start alignment run", variant="primary", elem_id="submit-btn")
-        page.submit_msg = gr.Markdown()
-        page.runs = gr.Dataframe(empty_table(*HEADERS["runs"]), label="Runs", elem_id="runs-table", interactive=False)
+        page.submit_msg = gr.Markdown(elem_id="submit-msg")
+        page.runs = gr.Dataframe(empty_table(*HEADERS["runs"]), label="Your runs (newest first)", elem_id="runs-table",
+                                 interactive=False, wrap=True, column_widths=RUNS_COLUMN_WIDTHS)
         with gr.Row():
-            page.run_pick = gr.Dropdown([], label="Run")
-            page.cancel_btn = gr.Button("Cancel run")
+            page.run_pick = gr.Dropdown([], label="Run", elem_id="run-pick")
+            page.cancel_btn = gr.Button("Cancel run", elem_id="cancel-btn")
+            page.runs_btn = gr.Button("Refresh the list", elem_id="runs-btn")
         page.timer = gr.Timer(3.0)
 
 

@@ -337,6 +337,14 @@ class SentenceTransformerEncoder(CachedEncoder):
         return self._batch_size
 
     @property
+    def chunk_size(self) -> int:  # type: ignore[override]
+        """Texts per model call, and so per progress report (and per chance to cancel): one batch; under
+        ZeroGPU, where each call reserves a GPU, at least 512."""
+        from xlalign.models.device import on_zero_gpu
+
+        return max(512, self.batch_size) if on_zero_gpu() else self.batch_size
+
+    @property
     def model(self) -> Any:
         with self._lock:
             if self._model is None:

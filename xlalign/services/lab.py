@@ -3,15 +3,24 @@
 Everything here is UI-agnostic (no Gradio, no markdown or HTML): :mod:`xlalign.app` lays out widgets
 and formats. One :class:`Lab` per process serves every session: loaded models and corpora live in
 bounded LRU caches guarded by locks, encoders are stateless per call, and every long call takes its own progress callback.
+
+Visitors (public mode). Every run-related method takes ``visitor``: a key the front end holds for one
+visitor (an unguessable token kept in the browser, or the session). A run records only a hash of it
+(:func:`xlalign.store.jobs.visitor_id`); in public mode a visitor lists, opens, compares, cancels and
+exports only their own runs, and another visitor's run is refused exactly like a run that does not
+exist. Public mode also bounds the work one visitor can ask for (:class:`xlalign.policy.PublicLimits`).
+Uploads are recorded by their own file name only (``upload:<name>``; the file is copied into the run
+folder's ``inputs/``), so that no server path reaches a runs list, a run record or a model card.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -19,19 +28,31 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
-from xlalign.align.base import AlignSpec, ApplyInputs, Cancelled
+from xlalign.align.base import AlignSpec, ApplyInputs, Cancelled, languages_to_fit
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
 from xlalign.core.loaders import load_corpus
 from xlalign.core.ranking import top_k
 from xlalign.core.verdict import Verdict, verdicts
+from xlalign.errors import ConfigError
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
+from xlalign.policy import PolicyError, PublicLimits, contained, max_upload_bytes, public_mode, uploaded_file
 from xlalign.progress import Progress, silent, span
-from xlalign.services.pipeline import check_alignment, run_alignment, run_summary
+from xlalign.services.pipeline import check_alignment, recorded_specs, run_alignment, run_summary
 from xlalign.specs import EvalSpec, ModelSpec
-from xlalign.store.jobs import JobCancelled, JobContext, JobRunner
-from xlalign.store.runs import Comparison, Run, RunConfig, RunStore, clean_leftovers, compare_runs
+from xlalign.store.downloads import DownloadArea
+from xlalign.store.jobs import JobCancelled, JobContext, JobRunner, visitor_id
+from xlalign.store.runs import (
+    Comparison,
+    Run,
+    RunConfig,
+    RunStore,
+    clean_leftovers,
+    compare_runs,
+    contained_refusal,
+    read_status,
+)
 
 K = TypeVar("K", bound=Hashable)
 #: Fewest distinct passages a diagnosis accepts (the app's views rank and draw them; UMAP needs neighbours).
@@ -87,17 +108,38 @@ class Diagnosis:
         return (self.model, self.spec)
 
 
+#: Prefix of an uploaded file's name in run records (``upload:<name>``): the file itself is in ``inputs/``.
+UPLOAD_PREFIX = "upload:"
+INPUTS = "inputs"
+#: Encodings of uncached texts that run at once for the app's visitors (the background runs have their own
+#: worker); requests whose texts are all cached never wait for one.
+ENCODING_SLOTS = 1
+
+
 class Lab:
-    """One per process: shares the embedding cache, loaded models, corpora and the job runner."""
+    """One per process: shares the embedding cache, loaded models, corpora and the job runner.
+
+    ``public`` (default: :func:`xlalign.policy.public_mode`) turns on per-visitor isolation and the limits of
+    ``limits`` (default: :meth:`PublicLimits.from_env`).
+    """
 
     def __init__(self, runs_dir: str | Path | None = None, cache: EmbeddingCache | None = None, *,
-                 max_models: int = 2, max_corpora: int = 6) -> None:
+                 max_models: int = 2, max_corpora: int = 6, public: bool | None = None,
+                 limits: PublicLimits | None = None, downloads: DownloadArea | None = None) -> None:
+        self.public = public_mode() if public is None else bool(public)
+        self.limits = limits or PublicLimits.from_env()
         self.cache = cache or EmbeddingCache()
         self.store = RunStore(runs_dir)
         self.store.recover()  # runs a dead process left queued or running are marked interrupted (and work folders)
         self.jobs = JobRunner()
+        self.downloads = downloads or DownloadArea(max_bytes=self.limits.downloads_bytes)
         self._encoders: LRU[ModelSpec, SentenceTransformerEncoder] = LRU(max_models)
         self._corpora: LRU[tuple[str, tuple[str, ...]], ParallelCorpus] = LRU(max_corpora)
+        self._submit_lock = threading.Lock()
+        self._uploads: dict[str, dict[str, int]] = {}  # visitor id → {upload file: bytes}
+        self._uploads_lock = threading.Lock()
+        self._encoding = threading.BoundedSemaphore(ENCODING_SLOTS)
+        self._encoding_visitors: set[str] = set()
 
     def stop(self, message: str = "interrupted: the server was stopped") -> list[str]:
         """Record this process's queued and running runs as interrupted and remove their scratch files (call it
@@ -120,8 +162,57 @@ class Lab:
 
     # ------------------------------------------------------------------ data and models
     def corpus(self, data: str, langs: Sequence[str] | None = None) -> ParallelCorpus:
+        """The corpus of ``data`` in ``langs`` (all when None), kept in a small LRU. Public mode: an uploaded
+        file is always read whole (and refused when it holds more than ``max_langs`` languages), whatever
+        subset a request names."""
+        if self.public and langs and _is_file(data):
+            return self.corpus(data).select_langs(list(langs))
         key = (data, tuple(langs or ()))
-        return self._corpora.get(key, lambda: load_corpus(data, list(langs) if langs else None))
+
+        def load() -> ParallelCorpus:
+            corpus = load_corpus(data, list(langs) if langs else None)
+            if self.public and len(corpus.langs) > self.limits.max_langs:
+                raise PolicyError(f"{Path(data).name if Path(data).exists() else data} holds {len(corpus.langs)} "
+                                  f"languages; this server takes at most {self.limits.max_langs} per upload")
+            return corpus
+
+        return self._corpora.get(key, load)
+
+    def use_upload(self, path: str | Path, visitor: str | None = None) -> str:
+        """Admit an uploaded file for this visitor's work and return its path.
+
+        Public mode: it must be a file in the upload folder, no larger than ``XLALIGN_MAX_UPLOAD_MB``, and the
+        distinct uploads a visitor has used add up to at most ``visitor_upload_mb``. Elsewhere any file passes.
+        """
+        path = str(path)
+        if not self.public:
+            return path
+        if not uploaded_file(path):
+            raise PolicyError("that file is not an upload")
+        size = Path(path).stat().st_size
+        if size > max_upload_bytes():
+            raise PolicyError(f"the file is larger than {max_upload_bytes() / 2**20:g} MB, this server's limit")
+        key = str(Path(path).resolve())
+        with self._uploads_lock:
+            used = self._uploads.setdefault(visitor_id(visitor or ""), {})
+            if key not in used:
+                total = sum(used.values()) + size
+                if total > self.limits.visitor_upload_bytes:
+                    raise PolicyError(f"your uploads add up to {total / 2**20:.1f} MB, more than the "
+                                      f"{self.limits.visitor_upload_mb:g} MB this server accepts per visitor")
+                used[key] = size
+        return path
+
+    def upload_bytes(self, visitor: str | None) -> int:
+        """Bytes of the distinct uploads ``visitor`` has used (public mode)."""
+        with self._uploads_lock:
+            return sum(self._uploads.get(visitor_id(visitor or ""), {}).values())
+
+    def check_langs(self, langs: Sequence[str]) -> None:
+        """Public mode: at most ``max_langs`` languages in one request."""
+        if self.public and len(langs) > self.limits.max_langs:
+            raise PolicyError(f"{len(langs)} languages asked for; this server takes at most {self.limits.max_langs} "
+                              f"(the pivot and {self.limits.max_langs - 1} targets) at a time")
 
     def evaluated_corpus(self, data: str, langs: Sequence[str]) -> ParallelCorpus:
         """The corpus a view evaluates: refused before any encoding when it is too small to rank and draw."""
@@ -139,27 +230,59 @@ class Lab:
             return tuple(BELEBELE_CODES)
         return self.corpus(data).langs
 
+    @contextlib.contextmanager
+    def encoding_slot(self, visitor: str | None = None, progress: Progress | None = None) -> Iterator[None]:
+        """Hold one of the :data:`ENCODING_SLOTS` (waiting, and saying so, while other work holds them).
+        Public mode: one visitor encodes one thing at a time; a second request is refused at once."""
+        vid = visitor_id(visitor or "")
+        with self._uploads_lock:
+            if self.public and vid in self._encoding_visitors:
+                raise PolicyError("you already have an encoding running; wait for it to finish")
+            self._encoding_visitors.add(vid)
+        try:
+            if not self._encoding.acquire(blocking=False):
+                (progress or silent)("waiting for the encoder: other visitors' texts are being encoded", 0, None)
+                self._encoding.acquire()
+            try:
+                yield
+            finally:
+                self._encoding.release()
+        finally:
+            with self._uploads_lock:
+                self._encoding_visitors.discard(vid)
+
+    def encode(self, corpus: ParallelCorpus, encoder: Any, langs: Sequence[str], progress: Progress | None = None,
+               visitor: str | None = None) -> CorpusEmbeddings:
+        """:func:`encode_corpus`, inside an :meth:`encoding_slot` unless every text is already cached."""
+        if cached(corpus, encoder, langs):
+            return encode_corpus(corpus, encoder, langs, progress)
+        with self.encoding_slot(visitor, progress):
+            return encode_corpus(corpus, encoder, langs, progress)
+
     def encoder(self, model: ModelSpec) -> SentenceTransformerEncoder:
         return self._encoders.get(model, lambda: SentenceTransformerEncoder(model, cache=self.cache))
 
     # ------------------------------------------------------------------ diagnosis
-    def diagnose(self, model: ModelSpec, evaluation: EvalSpec, progress: Progress | None = None) -> Diagnosis:
+    def diagnose(self, model: ModelSpec, evaluation: EvalSpec, progress: Progress | None = None, *,
+                 visitor: str | None = None) -> Diagnosis:
         """Every scenario for every language of ``evaluation`` in one pool, with the verdicts."""
+        self.check_langs(evaluation.langs)
         corpus = self.evaluated_corpus(evaluation.data, evaluation.langs)
-        emb = encode_corpus(corpus, self.encoder(model), evaluation.langs, span(progress, 0.0, 0.9))
+        emb = self.encode(corpus, self.encoder(model), evaluation.langs, span(progress, 0.0, 0.9), visitor)
         result = evaluate_embeddings(corpus, emb, evaluation, span(progress, 0.9, 1.0))
         found = verdicts(result.summary_frame(), result.matrix_frame(), evaluation.pivot, evaluation.langs)
         return Diagnosis(model, evaluation, corpus, emb, result, found)
 
     def inclination(self, model: ModelSpec, data: str, pivot: str, targets: Sequence[str], pool: str = "dedup",
-                    progress: Progress | None = None) -> pd.DataFrame:
+                    progress: Progress | None = None, *, visitor: str | None = None) -> pd.DataFrame:
         """Per target language (pivot + target pool, Multi): both biases, Complete@10 and Max@R, worst first.
 
         Every text is encoded once (the pivot once for all targets); progress moves per language.
         """
         langs = (pivot, *targets)
+        self.check_langs(langs)
         corpus = self.evaluated_corpus(data, langs)
-        emb = encode_corpus(corpus, self.encoder(model), langs, span(progress, 0.0, 0.9))
+        emb = self.encode(corpus, self.encoder(model), langs, span(progress, 0.0, 0.9), visitor)
         report = progress or silent
         rows = []
         for n, tgt in enumerate(targets):
@@ -218,153 +341,320 @@ class Lab:
         return out
 
     # ------------------------------------------------------------------ alignment runs
-    def submit_alignment(self, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec) -> str:
+    def submit_alignment(self, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, *,
+                         visitor: str | None = None) -> str:
+        """Queue an alignment run for ``visitor``; returns its id. Public mode: the fine-tune's epochs and steps are
+        capped, and a visitor has at most ``visitor_active`` runs queued or running, the server ``server_active``."""
+        self.check_langs(evaluation.langs)
+        align = self._bounded(align)
         check_alignment(evaluation, align)  # refuse now what would fail after the baseline (a bad upload, a rank)
-        run_dir = self.store.new_run_dir(f"{align.method}-{'-'.join(evaluation.targets)}")
+        inputs = {p: Path(p).name for p in (evaluation.data, align.train_data) if _is_file(p)}
+        with self._submit_lock:  # the count and the new run are one step: concurrent submits cannot overshoot
+            self._check_capacity(visitor)
+            run_dir = self.store.new_run_dir(f"{align.method}-{'-'.join(evaluation.targets)}")
+            labels = self._copy_inputs(run_dir, inputs)
+            return self._queue(run_dir, model, evaluation, align, labels, visitor)
+
+    def _queue(self, run_dir: Path, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, labels: dict[str, str],
+               visitor: str | None) -> str:
+        local = {label: str(run_dir / INPUTS / label.removeprefix(UPLOAD_PREFIX)) for label in labels.values()}
+        recorded = {str(run_dir / INPUTS / label.removeprefix(UPLOAD_PREFIX)): label for label in labels.values()}
+        run_eval = replace(evaluation, data=local.get(labels.get(evaluation.data, ""), evaluation.data))
+        run_align = replace(align, train_data=local.get(labels.get(align.train_data, ""), align.train_data))
+        shown_eval, shown_align = recorded_specs(evaluation, align, labels)
 
         def job(ctx: JobContext) -> dict[str, Any]:
             try:
-                out = run_alignment(model, evaluation, align, ctx.run, encoder=self.encoder(model),
-                                    progress=ctx.progress, should_stop=ctx.should_stop)
+                corpus = self.corpus(run_eval.data, list(languages_to_fit(run_eval, run_align)))
+                out = run_alignment(model, run_eval, run_align, ctx.run, corpus=corpus, encoder=self.encoder(model),
+                                    progress=ctx.progress, should_stop=ctx.should_stop, labels=recorded)
             except Cancelled as e:
                 raise JobCancelled(str(e)) from None
             for w in out.record.get("warnings", []):
                 ctx.warn(w)
-            return {"summary": {k: v for k, v in out.record.items() if isinstance(v, (int, float, str))}}
+            summary = {k: v for k, v in out.record.items() if isinstance(v, (int, float, str))}
+            return {"summary": summary, "label": run_label(align, out.record)}
 
-        return self.jobs.submit(run_dir, job, **run_summary(model, evaluation, align),
-                                config=Run.config_dict(model, evaluation, align))
+        return self.jobs.submit(run_dir, job, visitor=visitor, label=run_label(align),
+                                **run_summary(model, shown_eval, shown_align),
+                                config=Run.config_dict(model, shown_eval, shown_align))
 
-    def cancel(self, run_id: str) -> bool:
-        self.store.path(run_id)  # refuses names outside the store
+    def _bounded(self, align: AlignSpec) -> AlignSpec:
+        """Public mode: refuse a fine-tune beyond the epoch and step caps; one without a step cap gets the cap."""
+        if not self.public or align.method != "finetune":
+            return align
+        opts, lim = align.options, self.limits
+        if opts.epochs > lim.max_epochs:
+            raise PolicyError(f"epochs {opts.epochs:g} is more than this server allows ({lim.max_epochs:g})")
+        if opts.max_steps is not None and opts.max_steps > lim.max_steps:
+            raise PolicyError(f"max steps {opts.max_steps} is more than this server allows ({lim.max_steps})")
+        return align if opts.max_steps is not None else replace(align, options=replace(opts, max_steps=lim.max_steps))
+
+    def _check_capacity(self, visitor: str | None) -> None:
+        if not self.public:
+            return
+        mine, everyone = self.jobs.active(visitor or ""), self.jobs.active()
+        if mine >= self.limits.visitor_active:
+            raise PolicyError(f"you already have {mine} runs queued or running (at most {self.limits.visitor_active}); "
+                              "wait for one to finish or cancel it")
+        if everyone >= self.limits.server_active:
+            raise PolicyError(f"the server is busy ({everyone} runs queued or running); try again in a few minutes")
+
+    @staticmethod
+    def _copy_inputs(run_dir: Path, inputs: dict[str, str]) -> dict[str, str]:
+        """Copy uploaded files into ``<run>/inputs/`` and return path → ``upload:<name>``."""
+        labels: dict[str, str] = {}
+        for n, (path, name) in enumerate(inputs.items()):
+            safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).lstrip(".-")[:100] or "upload"
+            if UPLOAD_PREFIX + safe in labels.values():  # two uploads of the same name: keep both
+                safe = f"{n + 1}-{safe}"
+            target = run_dir / INPUTS / safe
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(path, target)
+            labels[path] = UPLOAD_PREFIX + safe
+        return labels
+
+    def cancel(self, run_id: str, *, visitor: str | None = None) -> bool:
+        self.run_dir(run_id, visitor=visitor)  # refuses names outside the store and other visitors' runs
         return self.jobs.cancel(run_id)
 
-    def runs_table(self) -> pd.DataFrame:
+    def runs(self, *, visitor: str | None = None) -> list[dict[str, Any]]:
+        """The runs this visitor may see, newest first (public mode: theirs only; elsewhere all)."""
+        runs = self.store.list()
+        if self.public:
+            vid = visitor_id(visitor) if visitor is not None else None
+            runs = [r for r in runs if vid is not None and r.get("visitor") == vid]
+        return runs
+
+    def runs_table(self, *, visitor: str | None = None) -> pd.DataFrame:
+        """The runs list: state (``cancelling`` once asked), a short label, progress, time left and message."""
         rows = []
-        for r in self.store.list():
+        for r in self.runs(visitor=visitor):
             prog = r.get("progress")
-            rows.append({"run": r["run"], "state": r.get("state"), "method": r.get("describe") or r.get("method", ""),
-                         "langs": "+".join(r.get("langs", [])), "data": _short(r.get("data", "")),
-                         "model": _short(r.get("model", "")),
-                         "progress": f"{100 * prog:.0f}%" if isinstance(prog, (int, float)) else "",
-                         "message": r.get("message", ""), "warnings": " · ".join(r.get("warnings", [])),
+            state = "cancelling" if r.get("state") == "running" and r.get("cancel_requested") else r.get("state")
+            eta = r.get("eta_s") if r.get("state") in ("queued", "running") else None
+            rows.append({"run": r["run"], "state": state, "label": r.get("label") or r.get("describe") or
+                         r.get("method", ""), "progress": f"{100 * prog:.0f}%" if isinstance(prog, (int, float)) else "",
+                         "time left": _eta(eta, r.get("eta_estimated")), "message": r.get("message", ""),
+                         "langs": "+".join(r.get("langs", [])), "data": _short(_shown_data(r.get("data", ""))),
+                         "model": _short(r.get("model", "")), "warnings": " · ".join(r.get("warnings", [])),
                          "submitted": r.get("submitted", "")})
-        return pd.DataFrame(rows, columns=["run", "state", "method", "langs", "data", "model", "progress", "message",
-                                           "warnings", "submitted"])
+        return pd.DataFrame(rows, columns=["run", "state", "label", "progress", "time left", "message", "langs", "data",
+                                           "model", "warnings", "submitted"])
 
-    def run_dir(self, run_id: str) -> Path:
-        return self.store.path(run_id)
+    def run_dir(self, run_id: str, *, visitor: str | None = None) -> Path:
+        """The folder of a run this visitor may open; anything else is one refusal (as for a run that does not
+        exist, so that nobody learns which runs exist)."""
+        path = self.store.path(run_id)
+        if self.public and (visitor is None or read_status(path).get("visitor") != visitor_id(visitor)):
+            raise contained_refusal(run_id)
+        return path
 
-    def run(self, run_id: str) -> Run:
-        return self.store.run(run_id)
+    def run(self, run_id: str, *, visitor: str | None = None) -> Run:
+        """The run ``run_id`` if this visitor may open it (see :meth:`run_dir`)."""
+        return Run(self.run_dir(run_id, visitor=visitor))
 
-    def run_compare(self, run_id: str) -> pd.DataFrame:
-        run = self.run(run_id)
+    def run_compare(self, run_id: str, *, visitor: str | None = None) -> pd.DataFrame:
+        run = self.run(run_id, visitor=visitor)
         if not run.is_finished():
             raise FileNotFoundError(f"run {run_id} has no results yet (state: {run.state() or 'unknown'})")
         return run.compare()
 
-    def compare(self, run_ids: Sequence[str]) -> Comparison:
+    def compare(self, run_ids: Sequence[str], *, visitor: str | None = None) -> Comparison:
         """Finished runs side by side, each with its own baseline, with what a reader must know in words."""
-        return compare_runs([self.run_dir(r) for r in run_ids])
+        return compare_runs([self.run_dir(r, visitor=visitor) for r in run_ids])
 
-    def side_by_side(self, run_ids: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def side_by_side(self, run_ids: Sequence[str], *, visitor: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
         """(stacked, wide) tables of :meth:`compare`; the wide table's ``attrs["notes"]`` holds its notes."""
-        found = self.compare(run_ids)
+        found = self.compare(run_ids, visitor=visitor)
         wide = found.wide().reset_index()
         wide.attrs["notes"] = list(found.notes)
         return found.stacked, wide
 
-    def run_config(self, run_id: str) -> RunConfig:
-        return self.run(run_id).config()
+    def run_config(self, run_id: str, *, visitor: str | None = None) -> RunConfig:
+        """The run's three specs as recorded (an uploaded file as ``upload:<name>``, see :meth:`run_input`)."""
+        return self.run(run_id, visitor=visitor).config()
 
-    def run_header(self, run_id: str) -> dict[str, Any]:
+    def run_input(self, run_id: str, data: str, *, visitor: str | None = None) -> str:
+        """A recorded data spec made loadable: ``upload:<name>`` is the copy in the run's ``inputs/``."""
+        if not data.startswith(UPLOAD_PREFIX):
+            return data
+        return str(contained(self.run_dir(run_id, visitor=visitor) / INPUTS, data.removeprefix(UPLOAD_PREFIX),
+                             what="input"))
+
+    def run_header(self, run_id: str, *, visitor: str | None = None) -> dict[str, Any]:
         """The facts a run's page is titled with: method and key options, model, data, languages, pool,
         training data, held-out queries, state and warnings (plain values; the app formats them)."""
-        run = self.run(run_id)
+        run = self.run(run_id, visitor=visitor)
         model, evaluation, align = run.config()
         status, record = run.status(), run.record()
-        data = Path(evaluation.data).name if Path(evaluation.data).exists() else evaluation.data
-        return {"run": run_id, "describe": align.describe(), "method": align.method, "model": model.model,
-                "data": data, "langs": list(evaluation.langs), "pivot": evaluation.pivot, "pool": evaluation.pool,
-                "train_data": align.train_data, "n_eval_queries": record.get("n_eval_queries"),
+        return {"run": run_id, "label": status.get("label") or run_label(align, record), "describe": align.describe(),
+                "method": align.method, "model": model.model, "data": _shown_data(evaluation.data),
+                "langs": list(evaluation.langs), "pivot": evaluation.pivot, "pool": evaluation.pool,
+                "train_data": align.train_data if align.train_data in ("split", "demo") else
+                _shown_data(align.train_data), "n_eval_queries": record.get("n_eval_queries"),
                 "state": status.get("state"),
                 "warnings": list(status.get("warnings", []) or record.get("warnings", []))}
 
     def run_embeddings(self, run_id: str, model: ModelSpec, corpus: ParallelCorpus, embeddings: CorpusEmbeddings,
-                       langs: Sequence[str]) -> tuple[CorpusEmbeddings, str]:
+                       langs: Sequence[str], *, visitor: str | None = None) -> tuple[CorpusEmbeddings, str]:
         """``corpus`` embedded as the run's aligned model would (its transform on ``embeddings``, the base
         model's, or its tuned model), and the run's label."""
-        from xlalign.errors import ConfigError
-
-        run = self.run(run_id)
+        run = self.run(run_id, visitor=visitor)
         run_model, _, align = run.config()
-        if run.state() != "succeeded":
+        status = run.status()
+        if status.get("state") != "succeeded":
             raise ConfigError(f"run {run_id} has not finished")
         if run_model.model != model.model:
             raise ConfigError(f"run {run_id} aligned {run_model.model}; this diagnosis used {model.model}")
+        # a method whose artefact is a model encodes the texts again: that takes the encoding slot
+        heavy = self.encoding_slot(visitor) if align.aligner.model_folder else contextlib.nullcontext()
         try:
-            aligned = run.aligner().apply(ApplyInputs(corpus, tuple(langs), model, lambda: embeddings, self.encoder))
+            with heavy:
+                aligned = run.aligner().apply(ApplyInputs(corpus, tuple(langs), model, lambda: embeddings,
+                                                          self.encoder))
         except ConfigError as e:
             raise ConfigError(f"run {run_id}: {e}") from None
-        return aligned, align.describe()
+        return aligned, status.get("label") or align.describe()
 
     def leaderboard(self, models: Sequence[str], data: str, langs: Sequence[str], pool: str, precision: str = "auto",
-                    progress: Progress | None = None) -> pd.DataFrame:
+                    progress: Progress | None = None, *, visitor: str | None = None) -> pd.DataFrame:
         """Several models (hub ids, paths, or ``run:<id>`` for a finished run's aligned model) on the same data
         and pairs (pivot + each target): the sweep's leaderboard rows, each text encoded once per model."""
         from xlalign.services.sweep import leaderboard_rows
 
+        self.check_langs(langs)
         report = progress or silent
         self.evaluated_corpus(data, langs)
         rows: list[dict[str, Any]] = []
         for n, name in enumerate(models):
             report(f"model {n + 1}/{len(models)}: {name}", n, len(models), overall=n / len(models))
             if name.startswith("run:"):
-                corpus, emb = self._run_on(name.removeprefix("run:"), data, langs, pool, precision)
+                corpus, emb = self._run_on(name.removeprefix("run:"), data, langs, pool, precision, visitor)
             else:
                 corpus = self.corpus(data, langs)
-                emb = encode_corpus(corpus, self.encoder(ModelSpec(model=name, precision=precision)), langs)
+                emb = self.encode(corpus, self.encoder(ModelSpec(model=name, precision=precision)), langs,
+                                  visitor=visitor)
             for target in langs[1:]:
                 spec = EvalSpec(data=data, langs=(langs[0], target), pool=pool)
                 result = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
-                rows += [{**r, "queries": len(corpus)} for r in leaderboard_rows(name, result, data)]
+                rows += [{**r, "queries": len(corpus)} for r in leaderboard_rows(name, result, _shown_data(data))]
         report("done", 1, 1, overall=1.0)
         return pd.DataFrame(rows)
 
-    def _run_on(self, run_id: str, data: str, langs: Sequence[str], pool: str, precision: str
-                ) -> tuple[ParallelCorpus, CorpusEmbeddings]:
+    def _run_on(self, run_id: str, data: str, langs: Sequence[str], pool: str, precision: str,
+                visitor: str | None = None) -> tuple[ParallelCorpus, CorpusEmbeddings]:
         """A finished run's aligned embeddings of ``data``; on the run's own data, only its held-out part
         (the part its transform or fine-tune never saw)."""
-        run = self.run(run_id)
+        run = self.run(run_id, visitor=visitor)
         base_model, run_eval, _ = run.config()
         base_model = replace(base_model, precision=precision)
         corpus = self.corpus(data, langs)
         held_out = run.eval_queries()
-        if run_eval.data == data and held_out is not None:
+        if held_out is not None and _same_data(self.run_input(run_id, run_eval.data, visitor=visitor), data):
             keep = set(held_out)
             corpus = corpus.subset([i for i, item in enumerate(corpus.item_ids) if item in keep])
-        base = encode_corpus(corpus, self.encoder(base_model), langs)
-        emb, _ = self.run_embeddings(run_id, base_model, corpus, base, langs)
+        base = self.encode(corpus, self.encoder(base_model), langs, visitor=visitor)
+        emb, _ = self.run_embeddings(run_id, base_model, corpus, base, langs, visitor=visitor)
         return corpus, emb
 
-    def export_zip(self, run_id: str, into: Path) -> Path:
-        """The run's export (:func:`xlalign.store.export.export_run`) as ``<run>-export.zip`` inside ``into``."""
+    def export_zip(self, run_id: str, into: Path | None = None, *, visitor: str | None = None) -> Path:
+        """The run's export (:func:`xlalign.store.export.export_run`) as ``<run>-export.zip`` inside ``into``
+        (default: a new folder of the download area, which is then trimmed to its byte budget)."""
         from xlalign.store.export import export_run
 
-        run_dir = self.run_dir(run_id)
+        run_dir = self.run_dir(run_id, visitor=visitor)
+        folder_into = Path(into) if into is not None else self.downloads.new_folder()
         with self.store.workdir("export") as work:  # inside the store: a killed export is cleaned at the next start
             folder = export_run(run_dir, work / f"{run_id}-export")
             archive = Path(shutil.make_archive(str(work / f"{run_id}-export"), "zip", root_dir=folder.parent,
                                                base_dir=folder.name))
-            target = Path(into) / archive.name
-            partial = Path(into) / f".{archive.name}.tmp-{os.getpid()}"
+            target = folder_into / archive.name
+            partial = folder_into / f".{archive.name}.tmp-{os.getpid()}"
             try:
                 shutil.move(str(archive), partial)
                 os.replace(partial, target)
             finally:
                 partial.unlink(missing_ok=True)
+        if into is None:
+            self.downloads.trim(keep=folder_into)
         return target
+
+
+def run_label(align: AlignSpec, record: dict[str, Any] | None = None) -> str:
+    """A short run label: the method, its key options, and what the run chose (LSAR's rank), e.g.
+    ``LSAR · rank 3 (held-out) · both``, ``fine-tune jsd+nce · λ 1 · 1 epoch · ≤300 steps``."""
+    o, done = align.options, (record or {}).get(align.method) or {}
+    if align.method not in ("centering", "procrustes", "lsar", "finetune"):  # a method registered elsewhere
+        return align.describe()
+    if align.method == "centering":
+        parts = ["centering", o.mode, f"queries {o.queries}"]
+    elif align.method == "procrustes":
+        parts = ["Procrustes", "centred" if o.center else "not centred", f"pairs {o.fit_on}"]
+    elif align.method == "lsar":
+        if done.get("rank") is not None:
+            rank = f"rank {done['rank']} ({done.get('rank_source', 'given')})"
+        else:
+            rank = f"rank {o.rank}" if o.rank is not None else "rank chosen on held-out data"
+        parts = ["LSAR", rank, o.roles]
+    else:
+        parts = [f"fine-tune {o.variant}", f"λ {o.jsd_weight:g}", f"{o.epochs:g} epoch{'s' if o.epochs != 1 else ''}"]
+        if o.max_steps is not None:
+            parts.append(f"≤{o.max_steps} steps")
+        if done.get("steps") is not None:
+            parts.append(f"{done['steps']} steps run")
+    if align.train_data != "split":
+        parts.append(f"trained on {'demo' if align.train_data == 'demo' else 'triplets'}")
+    return " · ".join(parts)
+
+
+def _eta(seconds: Any, estimated: Any = False) -> str:
+    if not isinstance(seconds, (int, float)) or seconds != seconds:
+        return ""
+    text = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else \
+        f"{seconds / 3600:.1f} h"
+    return f"≈ {text}{' (estimate)' if estimated else ''}"
+
+
+def _shown_data(data: str) -> str:
+    """A data spec as a visitor may see it: an upload by its own file name, a path by its last part."""
+    data = str(data)
+    if data.startswith(UPLOAD_PREFIX):
+        return f"{data.removeprefix(UPLOAD_PREFIX)} (uploaded)"
+    return Path(data).name if ("/" in data or "\\" in data) else data
+
+
+def _is_file(data: str) -> bool:
+    try:
+        return data not in ("split", "demo") and Path(data).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _same_data(a: str, b: str) -> bool:
+    """The same dataset name, or two files with the same bytes (an upload and the run's copy of it)."""
+    if a == b:
+        return True
+    if not (_is_file(a) and _is_file(b)):
+        return False
+    import filecmp
+
+    return filecmp.cmp(a, b, shallow=False)
+
+
+def cached(corpus: ParallelCorpus, encoder: Any, langs: Sequence[str]) -> bool:
+    """True when the embedding cache holds every text :func:`encode_corpus` would encode (no model call)."""
+    store = getattr(encoder, "cache", None)
+    if store is None:
+        return False
+    fp, first = encoder.fingerprint, corpus.passage_first_items()
+    for lang in langs:
+        for role, texts in (("passage", [corpus.passages[lang][i] for i in first]), ("query", corpus.questions[lang])):
+            prompt = encoder.prompt_for(role)
+            keys = [EmbeddingCache.key(fp, prompt, lang, t) for t in dict.fromkeys(texts)]
+            if len(store.get_many(keys)) < len(keys):
+                return False
+    return True
 
 
 def _short(text: str, n: int = 40) -> str:

@@ -14,8 +14,8 @@ and swapped in only when complete.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,32 +55,45 @@ def run_summary(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec) -> dic
             "data": evaluation.data, "model": model.model}
 
 
+def recorded_specs(evaluation: EvalSpec, align: AlignSpec, labels: Mapping[str, str] | None = None
+                   ) -> tuple[EvalSpec, AlignSpec]:
+    """The specs as a run records them: data given as a file listed in ``labels`` (path → label, e.g. an
+    upload's ``upload:<name>``) is recorded as its label, never its path."""
+    names = dict(labels or {})
+    return (replace(evaluation, data=names.get(evaluation.data, evaluation.data)),
+            replace(align, train_data=names.get(align.train_data, align.train_data)))
+
+
 def run_alignment(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run_dir: str | Path | Run, *,
                   overwrite: bool = False, corpus: ParallelCorpus | None = None, encoder: CachedEncoder | None = None,
                   cache: EmbeddingCache | None = None, progress: Progress | None = None,
-                  should_stop: Callable[[], bool] | None = None) -> AlignOutcome:
+                  should_stop: Callable[[], bool] | None = None, labels: Mapping[str, str] | None = None
+                  ) -> AlignOutcome:
     """Run one alignment into ``run_dir`` and write its record there.
 
     ``run_dir`` is a path (checked, locked, replaced only as :class:`~xlalign.store.runs.RunFolder` allows,
     with a status of its own) or a :class:`~xlalign.store.runs.Run` whose folder the caller already owns
     (the app's jobs). ``encoder`` defaults to ``model``'s sentence-transformers encoder on ``cache``.
+    ``labels`` (path → label) names data files in the records instead of their paths (:func:`recorded_specs`).
     Progress phases: baseline 0–0.3, fit 0.3–0.8, after 0.8–0.95, compare.
     """
     check_alignment(evaluation, align)
     if isinstance(run_dir, Run):
-        return _run(model, evaluation, align, run_dir, corpus, encoder, cache, progress or silent, should_stop)
+        return _run(model, evaluation, align, run_dir, corpus, encoder, cache, progress or silent, should_stop,
+                    labels)
     with RunFolder(run_dir, overwrite=overwrite, record=run_summary(model, evaluation, align)) as folder:
         outcome = _run(model, evaluation, align, folder.run, corpus, encoder, cache, folder.progress(progress),
-                       should_stop)
+                       should_stop, labels)
         folder.finish("succeeded", message="done", warnings=outcome.record.get("warnings", []))
     return outcome
 
 
 def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, corpus: ParallelCorpus | None,
          encoder: CachedEncoder | None, cache: EmbeddingCache | None, report: Progress,
-         should_stop: Callable[[], bool] | None) -> AlignOutcome:
+         should_stop: Callable[[], bool] | None, labels: Mapping[str, str] | None = None) -> AlignOutcome:
     started = time.time()
-    run.write_config(model, evaluation, align)
+    shown_eval, shown_align = recorded_specs(evaluation, align, labels)
+    run.write_config(model, shown_eval, shown_align)
     report("loading data", 0, 1, overall=0.0)
     if corpus is None:
         corpus = load_corpus(evaluation.data, list(languages_to_fit(evaluation, align)))
@@ -115,7 +128,7 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
                               "model_fingerprint": encoder.fingerprint, "warnings": list(fitted.warnings),
                               align.method: fitted.to_dict(),
                               "seconds": round(time.time() - started, 2), "versions": package_versions()}
-    run.write_record(model, evaluation, align, record)
+    run.write_record(model, shown_eval, shown_align, record)
     if method.model_folder:  # an artefact that is a sentence-transformers model gets the run's model card
         from xlalign.store.export import card_for
 
@@ -124,4 +137,4 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
     return AlignOutcome(before, after, table, record)
 
 
-__all__ = ["AlignOutcome", "check_alignment", "run_alignment", "run_summary"]
+__all__ = ["AlignOutcome", "check_alignment", "recorded_specs", "run_alignment", "run_summary"]

@@ -173,14 +173,31 @@ def run_card(run_dir: str | Path, language_agnostic: bool, usage: str) -> str:
                     | ((table.scenario == "mono-same") & (table.metric == "ndcg@10")))]
     rows = [{"scenario": r.scenario, "query": r.query_lang, "metric": r.metric, "before": r.before, "after": r.after,
              "Δ": r.delta, "95% CI of Δ": (r.ci_low, r.ci_high), "q (BH)": r.q_value} for r in keep.itertuples()]
+    data = _shown_data(evaluation.data)
     split_text = (f"group split (seed {split.get('seed')}, held-out fraction {split.get('test_fraction')}); "
                   f"{record.get('n_eval_queries')} held-out queries" if split.get("kind") == "group-split"
-                  else f"trained on {split.get('source')}; evaluated on all of {evaluation.data}")
+                  else f"trained on {split.get('source')}; evaluated on all of {data}")
     details = {k: v for k, v in (record.get(align.method) or {}).items() if isinstance(v, (int, float, str))}
     return render_model_card(
-        title=f"{align.describe()} — {model.model}", base_model=model.model, method=align.describe(),
-        method_details=details, data=evaluation.data, split=split_text, langs=list(evaluation.langs), headline=rows,
+        title=f"{_described(align, record)} — {model.model}", base_model=model.model, method=_described(align, record),
+        method_details=details, data=data, split=split_text, langs=list(evaluation.langs), headline=rows,
         licence="mit" if is_bundled_id(model.model) else "other", language_agnostic=language_agnostic, usage=usage)
+
+
+def _described(align: object, record: Mapping[str, object]) -> str:
+    """``align.describe()`` with what the run chose: LSAR's rank when it was chosen on held-out data."""
+    text = align.describe()  # type: ignore[attr-defined]
+    chosen = record.get("lsar") if getattr(align, "method", "") == "lsar" else None
+    if isinstance(chosen, Mapping) and chosen.get("rank_source") != "given" and chosen.get("rank") is not None:
+        text = text.replace("rank=auto", f"rank={chosen['rank']} (chosen on held-out data)")
+    return text
+
+
+def _shown_data(data: str) -> str:
+    """Data as a model card names it: an upload (``upload:<name>``) by its file name, a path by its last part."""
+    if data.startswith("upload:"):
+        return f"{data.removeprefix('upload:')} (an uploaded file)"
+    return Path(data).name if "/" in data or "\\" in data else data
 
 
 def card_for(run_dir: str | Path, language_agnostic: bool, path: str, base: str) -> str:

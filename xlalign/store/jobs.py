@@ -2,9 +2,14 @@
 a time; each job's status is mirrored to its run folder's ``status.json``.
 
 queued → running → succeeded | failed | cancelled. ``cancel`` on a queued job cancels it at once; on
-a running job it sets a flag the job polls (the fine-tune checks it after every step). From
-submission to its end a job holds its run folder's lock, which is how another process tells a live
-run from a dead one (:meth:`xlalign.store.runs.RunStore.recover`).
+a running job it records ``cancel_requested`` at once (the runs list shows "cancelling") and sets a
+flag that the job's progress callback checks on every report: the next report (after one encode
+batch, one training step, one ranking block) raises :class:`JobCancelled`. From submission to its
+end a job holds its run folder's lock, which is how another process tells a live run from a dead
+one (:meth:`xlalign.store.runs.RunStore.recover`).
+
+A job may belong to a visitor (public mode): ``submit(..., visitor=key)`` records only a hash of the
+key (:func:`visitor_id`), and :meth:`JobRunner.active` counts a visitor's queued and running jobs.
 """
 
 from __future__ import annotations
@@ -59,11 +64,30 @@ class JobContext:
         self.writer.update(**fields)
 
     def progress(self, stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
-        """The :class:`~xlalign.progress.Progress` protocol, written to status.json (throttled)."""
+        """The :class:`~xlalign.progress.Progress` protocol, written to status.json by the run's writer.
+
+        Raises :class:`JobCancelled` once a cancel was asked for: every long step reports progress after each
+        unit of work (an encode batch, a training step), so that is how soon a cancel takes effect.
+        """
+        if self.cancel_event.is_set():
+            raise JobCancelled(f"cancelled during {stage}" + (f" ({int(done)}/{int(total)})" if total else ""))
         self.writer.progress(stage, done, total, **metrics)
+
+    def mark_cancelling(self) -> None:
+        """Record at once that a cancel was asked for (if the job is still running)."""
+        self.writer.update_if(lambda r: r.get("state") == "running" and not r.get("cancel_requested"),
+                              lambda r: {"cancel_requested": now_iso(),
+                                         "message": f"cancelling… (was: {r.get('message', '')})"})
 
     def warn(self, message: str) -> None:
         self.writer.warn(message)
+
+
+def visitor_id(key: str) -> str:
+    """What a run records of its visitor: a hash of the visitor's key (token or session), never the key."""
+    import hashlib
+
+    return hashlib.sha256(f"xlalign-visitor:{key}".encode()).hexdigest()[:32]
 
 
 JobFn = Callable[[JobContext], dict[str, Any] | None]
@@ -77,19 +101,29 @@ class JobRunner:
         self._jobs: dict[str, tuple[JobContext, Future[None]]] = {}
         self._lock = threading.Lock()
 
-    def submit(self, run_dir: str | Path, fn: JobFn, **record: Any) -> str:
+    def submit(self, run_dir: str | Path, fn: JobFn, *, visitor: str | None = None, **record: Any) -> str:
+        """Queue ``fn`` for ``run_dir``; ``visitor`` (a key) is recorded as :func:`visitor_id` only."""
         run_dir = Path(run_dir)
         lock = acquire(folder_lock(run_dir / LOCK_NAME), run_dir.name)
+        mine = {"visitor": visitor_id(visitor)} if visitor is not None else {}
         ctx = JobContext(run_dir, {"state": "queued", "submitted": now_iso(), "message": "queued", "progress": 0.0,
-                                   **owner(), **record}, run_lock=lock)
+                                   **owner(), **record, **mine}, run_lock=lock)
         ctx.update()
-        future = self._pool.submit(self._run, ctx, fn)
-        with self._lock:
+        with self._lock:  # registered before it can start, so that a cancel always finds it
+            future = self._pool.submit(self._run, ctx, fn)
             self._jobs[run_dir.name] = (ctx, future)
         return run_dir.name
 
+    def active(self, visitor: str | None = None) -> int:
+        """Jobs queued or running (of ``visitor``, a key, when given) in this process."""
+        vid = visitor_id(visitor) if visitor is not None else None
+        with self._lock:
+            return sum(1 for ctx, _ in self._jobs.values() if ctx.status.get("state") in ("queued", "running")
+                       and (vid is None or ctx.status.get("visitor") == vid))
+
     def cancel(self, run_id: str) -> bool:
-        """Request cancellation; True if the job was queued or running."""
+        """Request cancellation; True if the job was queued or running. A running job shows
+        ``cancel_requested`` at once and stops at its next progress report."""
         with self._lock:
             job = self._jobs.get(run_id)
         if job is None:
@@ -101,6 +135,8 @@ class JobRunner:
         if future.cancel():  # never started: the worker will not run it, so end it here
             ctx.update(state="cancelled", message="cancelled before it started", finished=now_iso(), progress=None)
             ctx.run_lock.release()
+        else:
+            ctx.mark_cancelling()
         return True
 
     def interrupt_all(self, message: str) -> list[str]:
@@ -142,15 +178,16 @@ class JobRunner:
             try:
                 result = fn(ctx) or {}
             except JobCancelled as e:
-                ctx.update(state="cancelled", message=str(e) or "cancelled", finished=now_iso())
+                ctx.update(state="cancelled", message=str(e) or "cancelled", finished=now_iso(), eta_s=None)
             except Exception as e:  # a job failure must never kill the worker
                 log.exception("run %s failed", ctx.run_dir.name)
-                ctx.update(state="failed", message=f"{type(e).__name__}: {e}", error=str(e),
+                ctx.update(state="failed", message=f"{type(e).__name__}: {e}", error=str(e), eta_s=None,
                            traceback=traceback.format_exc(limit=8), finished=now_iso())
             else:
                 if ctx.cancel_event.is_set():
                     ctx.update(state="cancelled", message="cancelled", finished=now_iso())
                 else:
-                    ctx.update(state="succeeded", message="done", progress=1.0, finished=now_iso(), **result)
+                    ctx.update(state="succeeded", message="done", progress=1.0, finished=now_iso(), eta_s=None,
+                               **result)
         finally:
             ctx.run_lock.release()

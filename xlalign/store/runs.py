@@ -29,7 +29,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -226,7 +226,8 @@ def write_status(run_dir: str | os.PathLike[str], status: Mapping[str, Any]) -> 
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else \
+        f"{seconds / 3600:.1f} h"
 
 
 class StatusWriter:
@@ -249,20 +250,42 @@ class StatusWriter:
             write_status(self.folder, self.record)
             return dict(self.record)
 
+    def update_if(self, condition: Callable[[dict[str, Any]], bool],
+                  fields: Callable[[dict[str, Any]], dict[str, Any]]) -> bool:
+        """Change the record by ``fields(record)`` and write it, only when ``condition(record)`` holds (checked and
+        written under the writer's lock, so no other write comes in between); whether it did."""
+        with self._lock:
+            if not condition(self.record):
+                return False
+            self.record.update(fields(self.record), heartbeat=now_iso())
+            write_status(self.folder, self.record)
+            return True
+
     def progress(self, stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
-        """The :class:`~xlalign.progress.Progress` protocol: stage, step, loss and time left in ``message``."""
+        """The :class:`~xlalign.progress.Progress` protocol: stage, step, loss and time left in ``message``.
+
+        The time left is ``eta_s`` (measured), else ``cpu_estimate_s`` (the fine-tune's cost model, reported
+        before its first step: marked "estimate"); it is also kept as ``eta_s``/``eta_estimated`` for lists.
+        """
         from xlalign.progress import fraction
 
+        eta = metrics.get("eta_s")
+        estimated = eta is None and isinstance(metrics.get("cpu_estimate_s"), (int, float))
+        if estimated:
+            eta = metrics["cpu_estimate_s"]
         now = time.monotonic()
-        if stage == self._stage and now - self._last < STATUS_INTERVAL and total and done < total:
+        if stage == self._stage and now - self._last < STATUS_INTERVAL and total and done < total and not estimated:
             return
         self._stage, self._last = stage, now
         frac = fraction(done, total, metrics)
         detail = {k: v for k, v in metrics.items() if k != "overall" and isinstance(v, (int, float, str)) and v is not None}
         step = f" {int(done)}/{int(total)}" if total else ""
         extra = (f" · loss {metrics['loss']:.3f}" if isinstance(metrics.get("loss"), (int, float)) else "") + (
-            f" · about {_duration(metrics['eta_s'])} left" if isinstance(metrics.get("eta_s"), (int, float)) else "")
-        self.update(message=f"{stage}{step}{extra}", detail=detail,
+            f" · about {_duration(eta)} left{' (estimate)' if estimated else ''}" if isinstance(eta, (int, float))
+            else "")
+        timing: dict[str, Any] = {"eta_s": round(float(eta), 1), "eta_estimated": estimated} \
+            if isinstance(eta, (int, float)) else {}
+        self.update(message=f"{stage}{step}{extra}", detail=detail, stage=stage, **timing,
                     progress=round(frac, 4) if frac is not None else self.record.get("progress"))
 
     def warn(self, message: str) -> None:
