@@ -297,7 +297,8 @@ def test_compare_change_draws_the_change_with_its_ci():
 
 
 def test_compare_finding_states_the_change_its_ci_and_the_cost():
-    from xlalign.core.verdict import compare_finding, direction
+    from xlalign.core.verdict import direction
+    from xlalign.report.verdict_text import compare_finding
 
     rows = [("multi", "de", "complete@10", 10.0, 40.0, 20.0, 35.0, 0.001),
             ("multi", "de", "displaced_by_own@10", 50.0, 5.0, -55.0, -35.0, 0.002),

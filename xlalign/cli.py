@@ -151,6 +151,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from xlalign.core.loaders import load_corpus
     from xlalign.models.encoders import SentenceTransformerEncoder
     from xlalign.progress import TqdmProgress
+    from xlalign.report.provenance import made_with, stamp
     from xlalign.report.tables import format_report
     from xlalign.store.runs import ResultFolder, csv_text, evaluation_record
 
@@ -162,12 +163,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             result = evaluate(corpus, encoder, evaluation, progress)
         finally:
             progress.close()
-        record = evaluation_record(corpus, model, evaluation, encoder)
-        folder.write({"summary.csv": csv_text(result.summary_frame()), "matrix.csv": csv_text(result.matrix_frame()),
-                      "per_query.csv": csv_text(result.per_query),
+        made = made_with(encoder, model, evaluation.pool)
+        record = {**evaluation_record(corpus, model, evaluation, encoder), "made_with": made.to_dict()}
+        folder.write({"summary.csv": csv_text(stamp(result.summary_frame(), made)),
+                      "matrix.csv": csv_text(stamp(result.matrix_frame(), made)),
+                      "per_query.csv": csv_text(stamp(result.per_query, made)),
                       "run.json": json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"})
     print(format_report(result, f"{model.model} on {corpus.name} ({len(corpus)} queries, {evaluation.pool} pools)"))
-    print(f"\nwrote {args.out}/summary.csv, matrix.csv, per_query.csv, run.json "
+    print(f"\nmade with: {made.footer()}")
+    print(f"wrote {args.out}/summary.csv, matrix.csv, per_query.csv, run.json "
           f"({record['encoder_calls']['texts_encoded']} texts encoded, the rest from the cache)")
     return 0
 

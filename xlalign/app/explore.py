@@ -67,11 +67,11 @@ class Explore:
         targets = [x for x in self.lab.languages(data) if x != pivot]
         if dataset in HUB_DATASETS and upload is None:
             targets = targets[:HUB_TARGETS]
-        rows = self.lab.inclination(model_spec(model, precision, remote), data, pivot, targets, pool,
-                                    gr_progress(progress))
+        spec = model_spec(model, precision, remote)
+        rows = self.lab.inclination(spec, data, pivot, targets, pool, gr_progress(progress))
         p = self.page
         return {p.rank_plot: figures.inclination_view(rows, pivot), p.rank_table: inclination_table(rows),
-                p.rank_text: inclination_text(rows)}
+                p.rank_text: inclination_text(rows, self.lab.made_with(spec, pool))}
 
     @guarded
     def on_leaderboard(self, dataset: str, upload: Any, pivot: str, targets: Any, pool: str, precision: str,

@@ -12,9 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from xlalign.core.verdict import headline as verdict_headline
-from xlalign.core.verdict import lang_name
+from xlalign.report.provenance import MadeWith
 from xlalign.report.tables import headline_compare, matrix_pivot
+from xlalign.report.verdict_text import headline as verdict_headline
+from xlalign.report.verdict_text import lang_name, sentence
 from xlalign.services.lab import Diagnosis, Lab
 
 CSS = """
@@ -52,17 +53,25 @@ def data_name(data: str) -> str:
 
 
 # ---------------------------------------------------------------------------------- diagnosis
+def made_with_line(made: MadeWith | None, extra: str = "") -> str:
+    """The footer every result carries: how it was made (model fingerprint, precision, pool, version)."""
+    facts = [extra] if extra else []
+    facts.append(made.footer() if made is not None else "made with: not recorded")
+    return f"<small>{' · '.join(facts)}</small>"
+
+
 def verdict_markdown(diag: Diagnosis) -> str:
-    """The finding first (one line per query language), then how it was made."""
+    """The finding first (one line per language pair), then how it was made."""
     spec = diag.spec
     lines = [f"### {verdict_headline(diag.verdicts, spec.pivot)}", ""]
     for v in diag.verdicts:
-        lead, _, rest = v.sentence.partition(" — ")
+        lead, _, rest = sentence(v).partition(" — ")
         lines.append(f"- **{lead}** — {rest}")
     sizes = ", ".join(f"{p.scenario} {p.pool_size}" for p in diag.result.pools if p.query_lang == spec.pivot
                       and p.scenario != "mono-cross")
-    lines += ["", f"<small>{len(diag.corpus)} queries per language · {diag.model.model} · {spec.pool} pools "
-              f"({sizes} documents) · data: {data_name(spec.data)}</small>"]
+    lines += ["", made_with_line(diag.made_with, f"{len(diag.corpus)} queries per language · {len(spec.langs)} "
+                                                 f"languages in one pool ({sizes} documents) · data: "
+                                                 f"{data_name(spec.data)}")]
     return "\n".join(lines)
 
 
@@ -125,14 +134,16 @@ def docs_html(table: pd.DataFrame) -> str:
 # ---------------------------------------------------------------------------------- languages
 def inclination_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The per-language rates with their intervals as "lo–hi" ("n/a" where there is none)."""
-    shown = rows.drop(columns=["sentence"]).copy()
+    shown = rows.drop(columns=[c for c in rows.columns if c.endswith("sentence")]).copy()
     for col in ("inclination CI", "clustering CI"):
         shown[col] = [f"{c[0]:.0f}–{c[1]:.0f}" if isinstance(c, tuple) else "n/a" for c in shown[col]]
     return shown.round(2)
 
 
-def inclination_text(rows: pd.DataFrame) -> str:
-    return "\n".join(f"- {s}" for s in rows["sentence"])
+def inclination_text(rows: pd.DataFrame, made: MadeWith | None = None) -> str:
+    """One sentence per pair (the target's queries, then the pivot's against that target), and the footer."""
+    said = [f"- {s}" for col in [c for c in rows.columns if c.endswith("sentence")] for s in rows[col]]
+    return "\n".join([*said, "", made_with_line(made, "each pair in its own pivot + target pool")])
 
 
 # ---------------------------------------------------------------------------------- runs
@@ -168,5 +179,5 @@ def compare_headline(table: pd.DataFrame, pivot: str) -> pd.DataFrame:
 
 __all__ = ["CSS", "EMPTY_MATRIX", "EMPTY_PER_QUERY", "EMPTY_SUMMARY", "HEADERS", "STALE", "START", "cancel_message",
            "compare_headline", "compare_page", "data_name", "docs_html", "drill_info_html", "empty_table",
-           "inclination_table", "inclination_text", "matrix_table", "md_bold", "per_query_view", "query_choices",
-           "submitted_message", "verdict_markdown"]
+           "inclination_table", "inclination_text", "made_with_line", "matrix_table", "md_bold", "per_query_view",
+           "query_choices", "submitted_message", "verdict_markdown"]

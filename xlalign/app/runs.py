@@ -12,9 +12,9 @@ from xlalign.app.failures import guarded, refuse
 from xlalign.app.formatting import cancel_message, compare_headline, compare_page, submitted_message
 from xlalign.app.inputs import data_spec, language_spec, model_choices, model_spec
 from xlalign.app.layout import Page, Updates
-from xlalign.core.verdict import compare_finding
 from xlalign.report import figures
 from xlalign.report.tables import HEADLINE, METRIC_LABELS
+from xlalign.report.verdict_text import compare_finding
 from xlalign.services.lab import Lab
 from xlalign.specs import AlignSpec, EvalSpec
 from xlalign.store.runs import csv_text

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from xlalign.core.verdict import THRESHOLD, lang_name
+from xlalign.core.verdict import THRESHOLD
 from xlalign.report.tables import METRIC_LABELS
+from xlalign.report.verdict_text import lang_name
 
 LANG_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
                "#7f7f7f"]

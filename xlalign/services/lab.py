@@ -29,6 +29,8 @@ from xlalign.core.verdict import Verdict, verdicts
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.progress import Progress, silent, span
+from xlalign.report.provenance import MadeWith, made_with
+from xlalign.report.verdict_text import sentence
 from xlalign.services.pipeline import run_alignment
 from xlalign.specs import AlignSpec, EvalSpec, ModelSpec, to_dict
 from xlalign.store.jobs import JobCancelled, JobContext, JobRunner
@@ -80,6 +82,7 @@ class Diagnosis:
     embeddings: CorpusEmbeddings
     result: EvalResult
     verdicts: list[Verdict] = field(default_factory=list)
+    made_with: MadeWith | None = None
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -116,6 +119,10 @@ class Lab:
     def encoder(self, model: ModelSpec) -> SentenceTransformerEncoder:
         return self._encoders.get(model, lambda: SentenceTransformerEncoder(model, cache=self.cache))
 
+    def made_with(self, model: ModelSpec, pool: str) -> MadeWith:
+        """How results of ``model`` in ``pool`` pools are made here: fingerprint, resolved precision, version."""
+        return made_with(self.encoder(model), model, pool)
+
     # ------------------------------------------------------------------ diagnosis
     def diagnose(self, model: ModelSpec, evaluation: EvalSpec, progress: Progress | None = None) -> Diagnosis:
         """Every scenario for every language of ``evaluation`` in one pool, with the verdicts."""
@@ -123,11 +130,12 @@ class Lab:
         emb = encode_corpus(corpus, self.encoder(model), evaluation.langs, span(progress, 0.0, 0.9))
         result = evaluate_embeddings(corpus, emb, evaluation, span(progress, 0.9, 1.0))
         found = verdicts(result.summary_frame(), result.matrix_frame(), evaluation.pivot, evaluation.langs)
-        return Diagnosis(model, evaluation, corpus, emb, result, found)
+        return Diagnosis(model, evaluation, corpus, emb, result, found, self.made_with(model, evaluation.pool))
 
     def inclination(self, model: ModelSpec, data: str, pivot: str, targets: Sequence[str], pool: str = "dedup",
                     progress: Progress | None = None) -> pd.DataFrame:
-        """Per target language (pivot + target pool, Multi): both biases, Complete@10 and Max@R, worst first.
+        """Per target language (pivot + target pool, Multi): the pair's verdict both ways (the target's
+        queries, and the pivot's against the target gold), Complete@10 and Max@R of the pair pool, worst first.
 
         Every text is encoded once (the pivot once for all targets); progress moves per language.
         """
@@ -140,11 +148,15 @@ class Lab:
             report(f"ranking {pivot}+{tgt}", n, len(targets), overall=0.9 + 0.1 * n / len(targets))
             spec = EvalSpec(data=data, langs=(pivot, tgt), pool=pool, scenarios=("multi",))
             res = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
-            v = verdicts(res.summary_frame(), res.matrix_frame(), pivot, spec.langs)[0]
-            rows.append({"target": tgt, "verdict": v.kind, "inclination %": v.inclination,
+            found = verdicts(res.summary_frame(), res.matrix_frame(), pivot, spec.langs)
+            v, back = found[0], found[1]
+            rows.append({"target": tgt, "verdict": v.kind, "borderline": v.borderline, "inclination %": v.inclination,
                          "inclination CI": v.inclination_ci, "clustering %": v.clustering,
-                         "clustering CI": v.clustering_ci, "complete@10 %": v.complete_at_10, "max_r": v.max_r,
-                         "pool_size": v.pool_size, "n_queries": v.n_queries, "sentence": v.sentence})
+                         "clustering CI": v.clustering_ci, f"{pivot} queries: verdict": back.kind,
+                         f"{pivot} queries: clustering %": back.clustering,
+                         "complete@10 %": res.value("multi", tgt, "complete@10"),
+                         "max_r": res.value("multi", tgt, "max_r"), "docs per language": v.docs_per_lang,
+                         "n_queries": v.n_queries, "sentence": sentence(v), f"{pivot} sentence": sentence(back)})
         report("done", 1, 1, overall=1.0)
         table = pd.DataFrame(rows)
         return table.assign(_s=table[["inclination %", "clustering %"]].max(axis=1)).sort_values(

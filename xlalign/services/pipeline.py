@@ -37,6 +37,7 @@ from xlalign.errors import ConfigError, CorpusError
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import CachedEncoder, SentenceTransformerEncoder
 from xlalign.progress import Progress, silent, span
+from xlalign.report.provenance import MadeWith, made_with, stamp
 from xlalign.specs import AlignSpec, EvalSpec, ModelSpec, to_dict
 from xlalign.store.runs import atomic_write_csv, atomic_write_json, package_versions
 
@@ -259,11 +260,11 @@ def procrustes_pairs(align: AlignSpec, evaluation: EvalSpec, data: TrainingData,
 # --------------------------------------------------------------------------------------------
 # The run
 # --------------------------------------------------------------------------------------------
-def _write_eval(folder: Path, result: EvalResult) -> None:
+def _write_eval(folder: Path, result: EvalResult, made: MadeWith) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_csv(folder / "summary.csv", result.summary_frame())
-    atomic_write_csv(folder / "matrix.csv", result.matrix_frame())
-    atomic_write_csv(folder / "per_query.csv", result.per_query)
+    atomic_write_csv(folder / "summary.csv", stamp(result.summary_frame(), made))
+    atomic_write_csv(folder / "matrix.csv", stamp(result.matrix_frame(), made))
+    atomic_write_csv(folder / "per_query.csv", stamp(result.per_query, made))
 
 
 def tuned_spec(model: ModelSpec, model_dir: str | Path) -> ModelSpec:
@@ -293,6 +294,7 @@ def _run_finetune(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, data
                           "device": result.device, "cpu_estimate_s": result.cpu_estimate_s,
                           "n_triplets": len(data.triplets)}
     tuned = SentenceTransformerEncoder(tuned_spec(model, result.model_dir), cache=encoder.cache)
+    record["finetune"]["model_fingerprint"] = tuned.fingerprint
     return evaluate(data.eval_corpus, tuned, evaluation, span(progress, 0.85, 0.95))
 
 
@@ -320,10 +322,11 @@ def run_alignment(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run_
         encoder = SentenceTransformerEncoder(model, cache=cache if cache is not None else EmbeddingCache())
     emb = encode_corpus(data.eval_corpus, encoder, evaluation.langs, span(report, 0.0, 0.25))
     before = evaluate_embeddings(data.eval_corpus, emb, evaluation, span(report, 0.25, 0.3))
-    _write_eval(run_dir / "before", before)
+    made = made_with(encoder, model, evaluation.pool)
+    _write_eval(run_dir / "before", before, made)
     record: dict[str, Any] = {"method": align.method, "describe": align.describe(), "train_source": data.source,
                               "n_train_triplets": len(data.triplets), "n_eval_queries": len(data.eval_corpus),
-                              "model_fingerprint": encoder.fingerprint, "warnings": []}
+                              "model_fingerprint": encoder.fingerprint, "made_with": made.to_dict(), "warnings": []}
     if should_stop is not None and should_stop():
         raise Cancelled("cancelled after the baseline")
     if align.method == "finetune":
@@ -341,7 +344,10 @@ def run_alignment(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run_
             pairs = procrustes_pairs(align, evaluation, data, encoder, train, fit_progress)
             transform = fit_procrustes(align, evaluation, train, emb, pairs, run_dir, record)
         after = evaluate_embeddings(data.eval_corpus, emb.map(transform), evaluation, span(report, 0.85, 0.95))
-    _write_eval(run_dir / "after", after)
+    if align.method == "finetune":
+        made = replace(made, model=f"{model.model}, fine-tuned in this run",
+                       fingerprint=record["finetune"]["model_fingerprint"])
+    _write_eval(run_dir / "after", after, made)
     report("comparing", 0, 1, overall=0.95)
     table = compare_results(before.summary_frame(), before.per_query, after.summary_frame(), after.per_query)
     atomic_write_csv(run_dir / "compare.csv", table)

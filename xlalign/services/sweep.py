@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from xlalign.core.evaluate import EvalResult
-from xlalign.core.verdict import verdicts
+from xlalign.core.verdict import CLUSTERING, clustering_metric, verdicts
 from xlalign.errors import ConfigError
 from xlalign.progress import Progress, silent
 from xlalign.report.paper import paper_values
@@ -67,10 +67,13 @@ def leaderboard_rows(model: str, result: EvalResult, data: str) -> list[dict[str
     found = {v.query_lang: v for v in verdicts(summary, result.matrix_frame(), spec.pivot, spec.langs)}
     rows = []
     for q in spec.langs:
+        v = found.get(q)
         row: dict[str, Any] = {"model": model, "pair": "+".join(spec.langs), "query_lang": q, "pool": spec.pool,
-                               "verdict": found[q].kind if q in found else ""}
+                               "verdict": "" if v is None else v.kind + (" (borderline)" if v.borderline else "")}
         sel = summary[summary.query_lang == q]
         for (scenario, metric), column in BOARD_METRICS.items():
+            if v is not None and metric == CLUSTERING:  # the pair's rate (pivot queries: against the target gold)
+                metric = clustering_metric(q, spec.pivot, v.against)
             values = sel[(sel.scenario == scenario) & (sel.metric == metric)]["value"]
             row[column] = float(values.mean()) if len(values) else float("nan")
         paper = paper_values(model, spec.pivot, spec.langs[1], q) if (
