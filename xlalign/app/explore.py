@@ -8,7 +8,7 @@ import gradio as gr
 
 from xlalign.app.downloads import Downloads
 from xlalign.app.failures import guarded, refuse
-from xlalign.app.formatting import inclination_table, inclination_text
+from xlalign.app.formatting import board_note, board_view, data_name, inclination_table, inclination_text
 from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_spec
 from xlalign.app.layout import Page, Updates
 from xlalign.report import figures
@@ -33,7 +33,7 @@ class Explore:
         p.rank_btn.click(self.on_inclination, [p.dataset, p.upload, p.pivot, p.model, p.precision, p.pool, p.remote],
                          [p.rank_plot, p.rank_table, p.rank_text])
         p.lb_btn.click(self.on_leaderboard, [p.dataset, p.upload, p.pivot, p.targets, p.pool, p.precision, p.lb_models,
-                                             p.lb_extra], [p.lb_table, p.lb_plot, p.lb_file])
+                                             p.lb_extra], [p.lb_table, p.lb_plot, p.lb_file, p.lb_note])
 
     @guarded
     def on_umap(self, diag: Diagnosis | None, n: int, with_queries: bool, run_id: str | None) -> Updates:
@@ -46,10 +46,12 @@ class Explore:
                   for u in rows]
         items = first[rows]
 
+        ids = [diag.corpus.item_ids[i] for i in items]
+
         def draw(emb: Any, title: str) -> Any:
             points = {x: emb.passages[x][rows] for x in diag.spec.langs}
             queries = {x: emb.queries[x][items] for x in diag.spec.langs} if with_queries else None
-            return figures.umap_pairs(points, labels, title=title, queries=queries)
+            return figures.umap_pairs(points, labels, title=title, queries=queries, ids=ids, made=diag.made_with)
 
         p = self.page
         before = draw(diag.embeddings, f"{diag.model.model} (UMAP, cosine)")
@@ -80,11 +82,12 @@ class Explore:
         chosen = list(models or []) + [m.strip() for m in (extra or "").split(",") if m.strip()]
         if not chosen:
             raise refuse("Pick one or more models.")
-        board = self.lab.leaderboard(chosen, data_spec(dataset, upload), language_spec(pivot, targets), pool,
-                                     precision, gr_progress(progress))
+        data, langs = data_spec(dataset, upload), language_spec(pivot, targets)
+        board = self.lab.leaderboard(chosen, data, langs, pool, precision, gr_progress(progress))
         p = self.page
-        return {p.lb_table: board.round(2), p.lb_plot: figures.leaderboard_chart(board),
-                p.lb_file: self.downloads.save({"leaderboard.csv": csv_text(board)})[0]}
+        return {p.lb_table: board_view(board), p.lb_plot: figures.leaderboard_chart(board[board.error == ""]),
+                p.lb_file: self.downloads.save({"leaderboard.csv": csv_text(board)})[0],
+                p.lb_note: board_note(board, data_name(data), pool, langs)}
 
 
 __all__ = ["Explore"]

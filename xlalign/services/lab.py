@@ -7,6 +7,7 @@ bounded LRU caches guarded by locks, encoders are stateless per call, and every 
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import threading
@@ -24,18 +25,22 @@ from xlalign.core.compare import compare_run_dirs, read_compare, side_by_side
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
 from xlalign.core.loaders import load_corpus
-from xlalign.core.ranking import top_k
+from xlalign.core.ranking import rank_golds
+from xlalign.core.scenarios import Pool
 from xlalign.core.verdict import Verdict, verdicts
+from xlalign.errors import XlalignError
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.progress import Progress, silent, span
 from xlalign.report.provenance import MadeWith, made_with
+from xlalign.report.provenance import from_dict as provenance_from_dict
 from xlalign.report.verdict_text import sentence
 from xlalign.services.pipeline import run_alignment
 from xlalign.specs import AlignSpec, EvalSpec, ModelSpec, to_dict
 from xlalign.store.jobs import JobCancelled, JobContext, JobRunner
 from xlalign.store.runs import RunStore, read_status
 
+log = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
@@ -163,32 +168,79 @@ class Lab:
             "_s", ascending=False).drop(columns="_s").reset_index(drop=True)
 
     @staticmethod
-    def drill_down(diag: Diagnosis, scenario: str, query_lang: str, query_id: str, k: int = 10,
-                   doc_lang: str | None = None) -> pd.DataFrame:
-        """Top-k documents for one query in one scenario: position, language, passage, score, gold (bool),
-        copies, text."""
-        pools = [p for p in diag.result.pools if p.scenario == scenario and p.query_lang == query_lang
-                 and (doc_lang is None or doc_lang in p.doc_langs)]
-        if not pools:
-            raise ValueError(f"no {scenario} pool for {query_lang} queries in this diagnosis")
-        pool = pools[0]
+    def gold_langs(diag: Diagnosis, scenario: str, query_lang: str) -> tuple[str, ...]:
+        """The languages whose gold a ``query_lang`` query has in ``scenario`` (Mono-Cross: each other language)."""
+        langs = diag.spec.langs
+        others = tuple(x for x in langs if x != query_lang)
+        return {"multi": (query_lang, *others), "multi-1": others, "mono-same": (query_lang,),
+                "mono-cross": others}.get(scenario, ())
+
+    @staticmethod
+    def _pair_pool(diag: Diagnosis, scenario: str, query_lang: str, gold_lang: str) -> Pool:
+        """The pool in which ``query_lang`` queries have a ``gold_lang`` gold (a ValueError naming the pair if none)."""
+        for pool in diag.result.pools:
+            if pool.scenario == scenario and pool.query_lang == query_lang and gold_lang in pool.gold_langs \
+                    and (scenario != "mono-cross" or pool.doc_langs == (gold_lang,)):
+                return pool
+        raise ValueError(f"{scenario}: {query_lang} queries have no {gold_lang} gold in this diagnosis")
+
+    @staticmethod
+    def pair_queries(diag: Diagnosis, scenario: str, query_lang: str, gold_lang: str) -> pd.DataFrame:
+        """The ``query_lang`` queries by where their ``gold_lang`` gold ranks in ``scenario``'s pool, worst first.
+
+        Columns: ``query_id``, ``query``, ``gold_rank`` (of the ``gold_lang`` gold), ``own_rank`` (of the
+        query-language gold, <NA> where the pool has none or it is the same gold), ``pool_size``, and per pool
+        language x ``above_<x>``: the irrelevant x documents above the ``gold_lang`` gold (the exact ranker's
+        counts, the ones the verdict counts); the golds above it make up the rest of ``gold_rank - 1``.
+        """
+        pool = Lab._pair_pool(diag, scenario, query_lang, gold_lang)
+        res = rank_golds(diag.embeddings.queries[query_lang], diag.embeddings.units(pool), pool.unit_weight,
+                         pool.gold_units, pool.removed_unit, pool.unit_lang_code, removed_count=pool.removed_count)
+        j = pool.gold_langs.index(gold_lang)
+        table = pd.DataFrame({"query_id": list(diag.corpus.item_ids), "query": list(diag.corpus.questions[query_lang]),
+                              "gold_rank": res.ranks[:, j], "pool_size": pool.pool_sizes})
+        own = pool.gold_langs.index(query_lang) if query_lang in pool.gold_langs and gold_lang != query_lang else None
+        table.insert(3, "own_rank", pd.array(res.ranks[:, own] if own is not None else [pd.NA] * len(table),
+                                             dtype="Int64"))
+        for c, lang in enumerate(pool.doc_langs):
+            table[f"above_{lang}"] = res.above[:, j, c]
+        return table.sort_values(["gold_rank", "query_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+    @staticmethod
+    def docs_above(diag: Diagnosis, scenario: str, query_lang: str, gold_lang: str, query_id: str) -> pd.DataFrame:
+        """Every document ranked above the ``gold_lang`` gold of one query (the gold itself last), best first.
+
+        Columns: ``position`` (1 + documents scoring strictly higher, copies counted), ``lang``, ``passage_of``,
+        ``score``, ``gold`` (bool), ``copies``, ``text``. Ties follow the ranking's policy: a gold beats a tied
+        irrelevant document, and tied golds keep their gold order; removed copies (Multi-1) are not counted.
+        """
+        pool = Lab._pair_pool(diag, scenario, query_lang, gold_lang)
         if query_id not in diag.corpus.item_ids:
             raise ValueError(f"no query {query_id!r} in this diagnosis")
         qi = diag.corpus.item_ids.index(query_id)
+        scores = diag.embeddings.units(pool) @ diag.embeddings.queries[query_lang][qi]
+        weight = pool.unit_weight.copy()
+        if pool.removed_unit[qi] >= 0:
+            weight[pool.removed_unit[qi]] -= pool.removed_count[qi]
+        golds = pool.gold_units[qi]
+        j = pool.gold_langs.index(gold_lang)
+        target = scores[golds[j]]
+        is_gold = np.zeros(len(scores), dtype=bool)
+        is_gold[golds] = True
+        above = (scores > target) & (weight > 0)
+        tied = [g for h, g in enumerate(golds[:j]) if scores[g] == target and g != golds[j]]
+        above[tied] = True
+        above[golds[j]] = False
+        units = [*np.flatnonzero(above)[np.argsort(-scores[above], kind="stable")], int(golds[j])]
         first_item = diag.corpus.passage_first_items()
-        units = diag.embeddings.units(pool)
-        removed = pool.removed_unit[qi: qi + 1] if scenario == "multi-1" else None
-        count = pool.removed_count[qi: qi + 1] if scenario == "multi-1" else None
-        scores, idx = top_k(diag.embeddings.queries[query_lang][qi: qi + 1], units, k, removed, pool.unit_weight, count)
-        gold = set(pool.gold_units[qi].tolist())
         rows = []
-        for rank, (s, u) in enumerate(zip(scores[0], idx[0], strict=True), 1):
-            if u < 0:
-                continue
+        for u in units:
             lang, item = str(pool.unit_lang[u]), int(first_item[int(pool.unit_index[u])])
-            rows.append({"position": rank, "lang": lang, "passage_of": diag.corpus.item_ids[item],
-                         "score": round(float(s), 4), "gold": bool(u in gold),
-                         "copies": int(pool.unit_weight[u]), "text": diag.corpus.passages[lang][item]})
+            higher = int(weight[(scores > scores[u]) & (weight > 0)].sum())
+            rows.append({"position": 1 + higher, "lang": lang, "passage_of": diag.corpus.item_ids[item],
+                         "score": float(scores[u]), "gold": bool(is_gold[u]), "copies": int(weight[u]),
+                         "text": diag.corpus.passages[lang][item]})
+        rows[-1]["position"] = 1 + int(weight[above & ~np.isin(np.arange(len(scores)), tied)].sum()) + len(tied)
         return pd.DataFrame(rows, columns=["position", "lang", "passage_of", "score", "gold", "copies", "text"])
 
     @staticmethod
@@ -278,6 +330,7 @@ class Lab:
         return {"run": run_id, "describe": align.describe(), "method": align.method, "model": model.model,
                 "data": data, "langs": list(evaluation.langs), "pivot": evaluation.pivot, "pool": evaluation.pool,
                 "train_data": align.train_data, "n_eval_queries": record.get("n_eval_queries"),
+                "made_with": provenance_from_dict(record.get("made_with")),
                 "state": status.get("state"),
                 "warnings": list(status.get("warnings", []) or record.get("warnings", []))}
 
@@ -311,27 +364,48 @@ class Lab:
     def leaderboard(self, models: Sequence[str], data: str, langs: Sequence[str], pool: str, precision: str = "auto",
                     progress: Progress | None = None) -> pd.DataFrame:
         """Several models (hub ids, paths, or ``run:<id>`` for a finished run's aligned model) on the same data
-        and pairs (pivot + each target): the sweep's leaderboard rows, each text encoded once per model."""
-        from xlalign.services.sweep import leaderboard_rows
-
+        and pairs (pivot + each target): the sweep's leaderboard rows, each text encoded once per model, with how
+        each model's rows were made. A model that cannot be loaded or run gets one row with its ``error`` (a
+        one-line reason) and the others keep theirs."""
         report = progress or silent
         rows: list[dict[str, Any]] = []
         for n, name in enumerate(models):
             report(f"model {n + 1}/{len(models)}: {name}", n, len(models), overall=n / len(models))
-            if name.startswith("run:"):
-                corpus, emb = self._run_on(name.removeprefix("run:"), data, langs, pool, precision)
-            else:
-                corpus = self.corpus(data, langs)
-                emb = encode_corpus(corpus, self.encoder(ModelSpec(model=name, precision=precision)), langs)
-            for target in langs[1:]:
-                spec = EvalSpec(data=data, langs=(langs[0], target), pool=pool)
-                result = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
-                rows += [{**r, "queries": len(corpus)} for r in leaderboard_rows(name, result, data)]
+            try:
+                rows += self._board_rows(name, data, langs, pool, precision)
+            except Exception as e:  # one model's failure is that model's row, not the whole board's
+                reason = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+                if not isinstance(e, (XlalignError, OSError, ValueError)):
+                    log.warning("leaderboard: %s failed", name, exc_info=e)
+                rows.append({"model": name, "error": reason})
         report("done", 1, 1, overall=1.0)
-        return pd.DataFrame(rows)
+        board = pd.DataFrame(rows)
+        if "error" not in board:
+            board["error"] = ""
+        return board.fillna({"error": ""})
+
+    def _board_rows(self, name: str, data: str, langs: Sequence[str], pool: str, precision: str
+                    ) -> list[dict[str, Any]]:
+        from xlalign.services.sweep import leaderboard_rows
+
+        if name.startswith("run:"):
+            corpus, emb, made = self._run_on(name.removeprefix("run:"), data, langs, pool, precision)
+        else:
+            spec = ModelSpec(model=name, precision=precision)
+            corpus = self.corpus(data, langs)
+            emb = encode_corpus(corpus, self.encoder(spec), langs)
+            made = self.made_with(spec, pool)
+        rows: list[dict[str, Any]] = []
+        for target in langs[1:]:
+            spec_t = EvalSpec(data=data, langs=(langs[0], target), pool=pool)
+            result = evaluate_embeddings(corpus.select_langs(spec_t.langs), emb.select(spec_t.langs), spec_t)
+            rows += [{**r, "queries": len(corpus), "model_fingerprint": made.fingerprint,
+                      "precision": made.precision, "xlalign_version": made.version}
+                     for r in leaderboard_rows(name, result, data)]
+        return rows
 
     def _run_on(self, run_id: str, data: str, langs: Sequence[str], pool: str, precision: str
-                ) -> tuple[ParallelCorpus, CorpusEmbeddings]:
+                ) -> tuple[ParallelCorpus, CorpusEmbeddings, MadeWith]:
         """A finished run's aligned embeddings of ``data``; on the run's own data, only its held-out part
         (the part its transform or fine-tune never saw)."""
         import json
@@ -344,8 +418,9 @@ class Lab:
             keep = set(split["test_items"])
             corpus = corpus.subset([i for i, item in enumerate(corpus.item_ids) if item in keep])
         base = encode_corpus(corpus, self.encoder(base_model), langs)
-        emb, _ = self.run_embeddings(run_id, base_model, corpus, base, langs)
-        return corpus, emb
+        emb, label = self.run_embeddings(run_id, base_model, corpus, base, langs)
+        made = self.made_with(base_model, pool)
+        return corpus, emb, replace(made, model=f"{made.model} + run {run_id} ({label})")
 
     def export_zip(self, run_id: str, into: Path) -> Path:
         """The run's export (:func:`xlalign.store.export.export_run`) as ``<run>-export.zip`` inside ``into``."""
