@@ -315,8 +315,12 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
     assert {Path(f).name for f in out[p.cmp_files]} == {"compare.csv", "before_per_query.csv", "after_per_query.csv"}
     assert "change" in out[p.cmp_plot].layout.yaxis.title.text
     assert runs.on_compare_metric(run_id, "max_r").layout.title.text.startswith("Change in Max@R")
+    assert out[p.export_file] is None  # a run's page never offers another run's export
     archive = runs.on_export(run_id)
     names = zipfile.ZipFile(archive).namelist()
+    picked = runs.on_pick_run()  # another run picked: this run's page and export go
+    assert set(picked) == _wired_outputs(app, "on_pick_run") and picked[p.export_file] is None
+    assert picked[p.cmp_files] is None and "Show before / after" in picked[p.cmp_header]
     assert any(n.endswith("xlalign_apply.py") for n in names) and any(n.endswith("README.md") for n in names)
     out = runs.on_side_by_side([run_id])
     assert set(out) == _wired_outputs(app, "on_side_by_side")

@@ -9,7 +9,14 @@ import gradio as gr
 from xlalign.app.controls import nested_options
 from xlalign.app.downloads import Downloads
 from xlalign.app.failures import guarded, refuse
-from xlalign.app.formatting import cancel_message, compare_headline, compare_page, submitted_message
+from xlalign.app.formatting import (
+    HEADERS,
+    cancel_message,
+    compare_headline,
+    compare_page,
+    empty_table,
+    submitted_message,
+)
 from xlalign.app.inputs import data_spec, language_spec, model_choices, model_spec
 from xlalign.app.layout import Page, Updates
 from xlalign.report import figures
@@ -34,11 +41,17 @@ class Runs:
         p.timer.tick(self.on_refresh, None, self.refresh_outputs())
         blocks.load(self.on_refresh, None, self.refresh_outputs())
         p.cancel_btn.click(self.on_cancel, p.run_pick, [p.submit_msg, p.runs])
-        p.cmp_btn.click(self.on_show_run, [p.cmp_pick, p.cmp_metric], [p.cmp_header, p.cmp_table, p.cmp_full,
-                                                                        p.cmp_plot, p.cmp_files, p.cmp_metric])
+        p.cmp_btn.click(self.on_show_run, [p.cmp_pick, p.cmp_metric], self.compare_outputs())
+        p.cmp_pick.input(self.on_pick_run, None, self.compare_outputs())
+        p.sbs_pick.input(self.on_pick_runs, None, [p.sbs_table, p.sbs_files])
         p.cmp_metric.input(self.on_compare_metric, [p.cmp_pick, p.cmp_metric], p.cmp_plot)
         p.export_btn.click(self.on_export, p.cmp_pick, p.export_file)
         p.sbs_btn.click(self.on_side_by_side, p.sbs_pick, [p.sbs_table, p.sbs_files])
+
+    def compare_outputs(self) -> list[gr.components.Component]:
+        """One run's page: everything it shows, the export included (never another run's)."""
+        p = self.page
+        return [p.cmp_header, p.cmp_table, p.cmp_full, p.cmp_plot, p.cmp_files, p.cmp_metric, p.export_file]
 
     def refresh_outputs(self) -> list[gr.components.Component]:
         p = self.page
@@ -98,7 +111,22 @@ class Runs:
         return {p.cmp_header: compare_page(header, compare_finding(table, pivot)),
                 p.cmp_table: compare_headline(table, pivot), p.cmp_full: table.round(4),
                 p.cmp_plot: figures.compare_change(table, metric), p.cmp_files: self.downloads.save(files),
-                p.cmp_metric: gr.Dropdown(choices=[(METRIC_LABELS.get(m, m), m) for m in choices], value=metric)}
+                p.cmp_metric: gr.Dropdown(choices=[(METRIC_LABELS.get(m, m), m) for m in choices], value=metric),
+                p.export_file: None}
+
+    @guarded
+    def on_pick_run(self) -> Updates:
+        """Another run picked: the previous run's page (and its export) goes until this one is shown."""
+        p = self.page
+        return {p.cmp_header: "_Press **Show before / after** for this run._",
+                p.cmp_table: empty_table(*HEADERS["cmp"]), p.cmp_full: empty_table(*HEADERS["cmp_full"]),
+                p.cmp_plot: figures.empty("press Show before / after"), p.cmp_files: None,
+                p.cmp_metric: gr.Dropdown(choices=[], value=None), p.export_file: None}
+
+    @guarded
+    def on_pick_runs(self) -> Updates:
+        """Other runs picked for the side-by-side: the previous table and its CSVs go."""
+        return {self.page.sbs_table: empty_table(*HEADERS["sbs"]), self.page.sbs_files: None}
 
     @guarded
     def on_compare_metric(self, run_id: str, metric: str) -> Any:
