@@ -202,7 +202,7 @@ def _token_estimate(model: Any, triplets: Sequence[dict[str, str]], options: Fin
 
 
 def _training_args(options: FinetuneOptions, model_spec: ModelSpec, work: Path, steps: int, device: str,
-                   bf16: bool, prompts: dict[str, str]) -> Any:
+                   bf16: bool, checkpointing: bool, prompts: dict[str, str]) -> Any:
     from sentence_transformers import SentenceTransformerTrainingArguments
     from sentence_transformers.base.sampler import BatchSamplers
 
@@ -212,7 +212,7 @@ def _training_args(options: FinetuneOptions, model_spec: ModelSpec, work: Path, 
         warmup_steps=options.warmup_ratio, weight_decay=options.weight_decay, adam_beta1=options.adam_beta1,
         adam_beta2=options.adam_beta2, bf16=bf16, seed=options.seed, data_seed=options.seed, use_cpu=device == "cpu",
         batch_sampler=BatchSamplers.NO_DUPLICATES, prompts=prompts or None, logging_steps=1, save_strategy="no",
-        report_to="none", disable_tqdm=True)
+        report_to="none", disable_tqdm=True, gradient_checkpointing=checkpointing)
 
 
 #: ZeroGPU reservation: the CPU token-cost model divided by this speed-up of a Space GPU over the 2-core
@@ -256,6 +256,7 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
     estimate = _token_estimate(model, triplets, options, prompts) if device == "cpu" else None
     report("training", 0, steps, device=device, **({"cpu_estimate_s": round(estimate, 1)} if estimate else {}))
     bf16 = options.bf16 if options.bf16 is not None else (device.startswith("cuda") and torch.cuda.is_bf16_supported())
+    checkpointing = options.gradient_checkpointing if options.gradient_checkpointing is not None else device == "cpu"
     column_prompts = {k: v for k, v in {"q_en": prompts[0], "p_en": prompts[1], "p_tgt": prompts[1]}.items() if v}
     dataset = Dataset.from_list([{c: t[c] for c in TRIPLET_COLUMNS} for t in triplets])
     log: list[dict[str, Any]] = []
@@ -267,7 +268,8 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
     try:
         loss = JSDInfoNCELoss(model, variant=options.variant, scale=options.scale, jsd_weight=options.jsd_weight)
         trainer = SentenceTransformerTrainer(
-            model=model, args=_training_args(options, model_spec, work, steps, device, bf16, column_prompts),
+            model=model, args=_training_args(options, model_spec, work, steps, device, bf16, checkpointing,
+                                                column_prompts),
             train_dataset=dataset, loss=loss, callbacks=[_callback(report, should_stop, log, box)])
         from transformers.trainer_callback import PrinterCallback
 
@@ -281,7 +283,8 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
                                                                        ("document", prompts[1])) if v}}
         model.save(str(partial), create_model_card=False)
         record = {"model": to_dict(model_spec), "options": to_dict(options),
-                  "learning_rate": learning_rate(model_spec, options), "steps": done, "bf16": bf16, "log": log}
+                  "learning_rate": learning_rate(model_spec, options), "steps": done, "bf16": bf16,
+                  "gradient_checkpointing": checkpointing, "log": log}
         (partial / "xlalign_finetune.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
         partial.rename(output)
         seconds = time.monotonic() - started
