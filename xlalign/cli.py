@@ -52,7 +52,15 @@ def add_spec_options(parser: argparse.ArgumentParser | Any, spec: type, key: str
                                 help=o.help)
         else:
             parser.add_argument(_flag(o, prefix), dest=dest, type=_type(o), default=o.default, choices=o.choices,
-                                metavar=o.metavar, help=text)
+                                metavar=_metavar(o), help=text)
+
+
+def _metavar(o: OptionInfo) -> str | None:
+    """What ``--help`` shows for the value: the spec's, the choices ({a,b}), or the field's name (``MODEL``, never
+    argparse's ``MODEL.MODEL`` from the dest)."""
+    if o.metavar is not None or o.choices:
+        return o.metavar
+    return o.name.upper()
 
 
 def _shown(value: Any) -> str:
@@ -181,6 +189,7 @@ def cmd_align(args: argparse.Namespace) -> int:
     align = align_spec_from_args(args)
     from xlalign.align.finetune import Cancelled
     from xlalign.progress import TqdmProgress
+    from xlalign.report.provenance import from_dict as provenance_from_dict
     from xlalign.report.tables import format_compare
     from xlalign.services.pipeline import run_alignment
     from xlalign.store.runs import RunFolder
@@ -200,6 +209,9 @@ def cmd_align(args: argparse.Namespace) -> int:
         run.finish("succeeded", message="done", warnings=outcome.record.get("warnings", []))
     print(format_compare(outcome.compare, f"{align.describe()} · {model.model} on {evaluation.data} "
                                           f"({'+'.join(evaluation.langs)}), held-out part", evaluation.pivot))
+    made = provenance_from_dict(outcome.record.get("made_with"))
+    if made is not None:
+        print(f"\nmade with: {made.footer()}")
     for w in outcome.record.get("warnings", []):
         print(f"warning: {w}")
     print(f"\nwrote {args.out}/compare.csv and the run record; export it with: python -m xlalign export {args.out} "
@@ -230,6 +242,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from xlalign.progress import TqdmProgress
+    from xlalign.report.provenance import short_fingerprint
     from xlalign.services.sweep import SweepSpec, run_sweep
     from xlalign.store.runs import ResultFolder, csv_text
 
@@ -244,8 +257,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         finally:
             progress.close()
         folder.write({"leaderboard.csv": csv_text(board)})
-    print(board.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    print(f"\nwrote {args.out}/leaderboard.csv")
+    print(board.drop(columns=["model_fingerprint", "xlalign_version"], errors="ignore").to_string(
+        index=False, float_format=lambda v: f"{v:.2f}"))
+    made = board[["model", "model_fingerprint", "precision"]].drop_duplicates()
+    print("\nmade with: " + "; ".join(f"{m} (fingerprint {short_fingerprint(f)}, precision {p})"
+                                      for m, f, p in made.itertuples(index=False))
+          + f" · {args.pool} pools · xlalign {board['xlalign_version'].iloc[0]}")
+    print(f"wrote {args.out}/leaderboard.csv")
     return 0
 
 

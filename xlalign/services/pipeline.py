@@ -326,7 +326,9 @@ def run_alignment(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run_
     _write_eval(run_dir / "before", before, made)
     record: dict[str, Any] = {"method": align.method, "describe": align.describe(), "train_source": data.source,
                               "n_train_triplets": len(data.triplets), "n_eval_queries": len(data.eval_corpus),
-                              "model_fingerprint": encoder.fingerprint, "made_with": made.to_dict(), "warnings": []}
+                              "model_fingerprint": encoder.fingerprint, "made_with": made.to_dict(),
+                              "prompts": {"query": encoder.prompt_for("query"), "passage": encoder.prompt_for("passage")},
+                              "warnings": []}
     if should_stop is not None and should_stop():
         raise Cancelled("cancelled after the baseline")
     if align.method == "finetune":
@@ -355,9 +357,9 @@ def run_alignment(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run_
     atomic_write_json(run_dir / "run.json", {"config": {"model": to_dict(model), "eval": to_dict(evaluation),
                                                         "align": to_dict(align)}, **record})
     if align.method == "finetune":  # the tuned model is a sentence-transformers dir: give it its model card
-        from xlalign.store.export import ST_USAGE, run_card
+        from xlalign.store.export import run_card, usage_code
 
-        (run_dir / "model" / "README.md").write_text(run_card(run_dir, True, ST_USAGE.format(path="model")),
+        (run_dir / "model" / "README.md").write_text(run_card(run_dir, True, usage_code(run_dir, "model", True)),
                                                      encoding="utf-8")
     report("done", 1, 1, overall=1.0)
     return AlignOutcome(before, after, table, record)

@@ -21,6 +21,7 @@ from xlalign.core.verdict import CLUSTERING, clustering_metric, verdicts
 from xlalign.errors import ConfigError
 from xlalign.progress import Progress, silent
 from xlalign.report.paper import paper_values
+from xlalign.report.provenance import made_with
 from xlalign.specs import POOL_MODES, EvalSpec, ModelSpec, check_langs
 
 #: Leaderboard columns: (scenario, metric) → column name.
@@ -98,12 +99,14 @@ def evaluate_cell(model: ModelSpec, data: str, pivot: str, targets: Sequence[str
     corpus = load_corpus(data, list(langs))
     encoder = SentenceTransformerEncoder(model, cache=EmbeddingCache(cache_path) if cache_path else EmbeddingCache())
     emb = encode_corpus(corpus, encoder, langs, progress)
+    made = made_with(encoder, model, pool)
     rows = []
     for target in targets:
         spec = EvalSpec(data=data, langs=(pivot, target), pool=pool)
         rows += leaderboard_rows(model.model, evaluate_embeddings(corpus.select_langs(spec.langs),
                                                                  emb.select(spec.langs), spec), data)
-    return rows
+    return [{**r, "model_fingerprint": made.fingerprint, "precision": made.precision, "xlalign_version": made.version}
+            for r in rows]
 
 
 def run_sweep(spec: SweepSpec, *, engine: str = "local", ray_address: str | None = None,

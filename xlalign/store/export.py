@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from xlalign.align import standalone_apply as sa
+from xlalign.align.artefacts import publish_tree
 from xlalign.align.transform import LanguageAwareTransform
 
 ROLES = sa.ROLES
@@ -36,13 +37,15 @@ def _refuse_non_empty(out_dir: Path) -> None:
 
 @contextmanager
 def _atomic_dir(out_dir: Path) -> Iterator[Path]:
-    """Yield a temporary sibling folder; on success rename it to ``out_dir``, otherwise delete it."""
+    """Yield a temporary sibling folder; on success give every file the usual mode (0644: safetensors and torch
+    write theirs 0600) and rename it to ``out_dir``, otherwise delete it."""
     _refuse_non_empty(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:12]}"
     tmp.mkdir()
     try:
         yield tmp
+        publish_tree(tmp)
         _refuse_non_empty(out_dir)
         if out_dir.exists():
             out_dir.rmdir()
@@ -201,16 +204,46 @@ def render_model_card(*, title: str, base_model: str, method: str, method_detail
 ST_USAGE = '''from sentence_transformers import SentenceTransformer
 
 model = SentenceTransformer("{path}")
-query_emb = model.encode(["your question"], prompt_name="query")
-doc_embs = model.encode(["a document", "another document"], prompt_name="passage")
-scores = query_emb @ doc_embs.T  # embeddings are L2-normalised: cosine similarity'''
-_APPLY_USAGE = '''import xlalign_apply  # the file next to this README (numpy + safetensors)
+query_emb = model.encode(["your question"], prompt={query_prompt!r})
+doc_embs = model.encode(["a document", "another document"], prompt={passage_prompt!r})
+scores = query_emb @ doc_embs.T  # embeddings are L2-normalised: cosine similarity
+print(scores)'''
+_APPLY_USAGE = '''# Run it in this folder (next to xlalign_apply.py): numpy, safetensors and sentence-transformers only.
+import xlalign_apply
 from sentence_transformers import SentenceTransformer
 
-model = SentenceTransformer("{base}")
-t = xlalign_apply.load("{path}")
-doc_embs = t.apply(model.encode(docs, prompt_name="passage", normalize_embeddings=True), doc_lang, "passage")
-query_emb = t.apply(model.encode([query], prompt_name="query", normalize_embeddings=True), query_lang, "query")'''
+model = SentenceTransformer("{base_path}"){base_note}
+transform = xlalign_apply.load(".")
+docs, doc_lang = ["a document", "another document"], "{doc_lang}"  # the language of every document
+query, query_lang = "your question", "{query_lang}"  # the query's language (UI locale or a language-ID model)
+doc_embs = transform.apply(model.encode(docs, prompt={passage_prompt!r}, normalize_embeddings=True), doc_lang, "passage")
+query_emb = transform.apply(model.encode([query], prompt={query_prompt!r}, normalize_embeddings=True), query_lang,
+                            "query")
+scores = query_emb @ doc_embs.T  # cosine similarities of the aligned embeddings
+print(scores)'''
+
+
+def usage_code(run_dir: str | Path, path: str, language_agnostic: bool) -> str:
+    """The card's usage code for a run's export at ``path``: runnable as written, without xlalign (the base model
+    by a path that loads with sentence-transformers alone, the prompts the run used, the run's languages)."""
+    from xlalign.models.encoders import resolve_model_path
+    from xlalign.models.registry import model_info
+
+    run_dir = Path(run_dir)
+    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    record_path = run_dir / "run.json"
+    record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
+    base = config["model"]["model"]
+    info = model_info(base)
+    prompts = record.get("prompts") or {"query": info.query_prompt if info else "",
+                                        "passage": info.passage_prompt if info else ""}
+    if language_agnostic:
+        return ST_USAGE.format(path=path, query_prompt=prompts["query"], passage_prompt=prompts["passage"])
+    local = resolve_model_path(base)
+    note = "" if local == base else f"  # {base}, as converted for sentence-transformers on the machine that exported this"
+    langs = config["eval"]["langs"]
+    return _APPLY_USAGE.format(base_path=local, base_note=note, doc_lang=langs[1], query_lang=langs[0],
+                               query_prompt=prompts["query"], passage_prompt=prompts["passage"])
 
 
 def run_card(run_dir: str | Path, language_agnostic: bool, usage: str) -> str:
@@ -260,14 +293,14 @@ def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
         from xlalign.models.encoders import resolve_model_path
 
         est = LanguageSubspaceRemoval.load(run_dir / "lsar.safetensors")
-        card = run_card(run_dir, True, ST_USAGE.format(path=out_dir.name))
+        card = run_card(run_dir, True, usage_code(run_dir, out_dir.name, True))
         return export_linear_model(resolve_model_path(base), est.projection_matrix(), out_dir, card=card)
     if method == "finetune":
-        card = run_card(run_dir, True, ST_USAGE.format(path=out_dir.name))
+        card = run_card(run_dir, True, usage_code(run_dir, out_dir.name, True))
         with _atomic_dir(out_dir) as tmp:
             shutil.copytree(run_dir / "model", tmp, dirs_exist_ok=True)
             (tmp / "README.md").write_text(card, encoding="utf-8")
         return out_dir
     transform = LanguageAwareTransform.load(run_dir / "transform")
-    card = run_card(run_dir, False, _APPLY_USAGE.format(base=base, path=out_dir.name))
+    card = run_card(run_dir, False, usage_code(run_dir, out_dir.name, False))
     return export_language_transform(transform, out_dir, card=card)
