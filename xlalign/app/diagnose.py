@@ -77,7 +77,7 @@ class Diagnose:
         p.pq_search.change(self.on_pq_search, [p.diag, p.pq_search], p.per_query)
         p.matrix_table.select(self.on_matrix_select, p.diag, self.drill_outputs())
         p.per_query.select(self.on_row_select, [p.diag, p.pq_search], self.drill_outputs())
-        p.open_pair.input(self.on_open_pair, [p.diag, p.open_pair], self.drill_outputs())
+        p.open_pair.change(self.on_open_pair, [p.diag, p.open_pair], self.drill_outputs())
         pair_inputs = [p.diag, p.dd_scenario, p.dd_lang, p.dd_gold, p.dd_k, p.dd_search]
         for control in (p.dd_scenario, p.dd_lang, p.dd_gold):
             control.input(self.on_pair, pair_inputs, self.pair_outputs())

@@ -15,8 +15,8 @@ import pandas as pd
 from xlalign.report.paper import PAPER_COLUMNS, comparability_note
 from xlalign.report.provenance import MadeWith
 from xlalign.report.tables import headline_compare, matrix_pivot
+from xlalign.report.verdict_text import RULE, lang_name, sentence
 from xlalign.report.verdict_text import headline as verdict_headline
-from xlalign.report.verdict_text import lang_name, sentence
 from xlalign.services.lab import Diagnosis
 
 CSS = """
@@ -29,7 +29,7 @@ CSS = """
 .xl-more { color: #555; font-style: italic; }
 """
 #: The page's one script: a click on a heatmap cell or an embedding-map point writes what was clicked into the
-#: hidden ``open-pair`` textbox, whose input event opens that pair's drill-down (``gr.Plot`` has no click event).
+#: hidden ``open-pair`` textbox, whose change event opens that pair's drill-down (``gr.Plot`` has no click event).
 CLICK_JS = """
 <script>
 (() => {
@@ -100,10 +100,11 @@ def made_with_line(made: MadeWith | None, extra: str = "") -> str:
 def verdict_markdown(diag: Diagnosis) -> str:
     """The finding first (one line per language pair), then how it was made."""
     spec = diag.spec
-    lines = [f"### {verdict_headline(diag.verdicts, spec.pivot)}", ""]
+    lines = [f"### {verdict_headline(diag.verdicts, spec.pivot, with_rule=False)}", ""]
     for v in diag.verdicts:
         lead, _, rest = sentence(v).partition(" — ")
         lines.append(f"- **{lead}** — {rest}")
+    lines += ["", f"<small>Rule: {RULE}.</small>"]
     sizes = ", ".join(f"{p.scenario} {p.pool_size}" for p in diag.result.pools if p.query_lang == spec.pivot
                       and p.scenario != "mono-cross")
     lines += ["", made_with_line(diag.made_with, f"{len(diag.corpus)} queries per language · {len(spec.langs)} "

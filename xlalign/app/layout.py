@@ -139,6 +139,9 @@ def build_page(lab: Lab) -> Page:
     page.diag = gr.State(None, time_to_live=6 * 3600)
     gr.Markdown(TITLE)
     _config_row(page, lab)
+    # Filled by the page's script when a heatmap cell or a map point is clicked (formatting.CLICK_JS); outside the
+    # tabs, so that it is in the page whichever tab has been opened.
+    page.open_pair = gr.Textbox(visible="hidden", elem_id="open-pair")
     with gr.Tabs() as page.tabs:
         _diagnose_tab(page)
         _drill_tab(page)
@@ -222,8 +225,6 @@ def _drill_tab(page: Page) -> None:
         page.dd_query = gr.Dropdown([], value=None, label="Query", elem_id="dd-query")
         page.dd_info = gr.HTML(elem_id="dd-info")
         page.dd_docs = gr.HTML(elem_id="dd-docs")
-        # Filled by the page's script when a heatmap cell or a map point is clicked (see formatting.CLICK_JS).
-        page.open_pair = gr.Textbox(visible="hidden", elem_id="open-pair")
 
 
 def _map_tab(page: Page) -> None:

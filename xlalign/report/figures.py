@@ -59,7 +59,7 @@ def rank_ticks(size: int) -> tuple[list[int], list[str]]:
 
 def _footer(fig: go.Figure, made: MadeWith | None) -> None:
     if made is not None:
-        fig.add_annotation(text=made.footer(), showarrow=False, xref="paper", yref="paper", x=0, y=-0.01,
+        fig.add_annotation(text=made.brief(), showarrow=False, xref="paper", yref="paper", x=0, y=-0.01,
                            xanchor="left", yanchor="top", yshift=-46, font=dict(size=10, color="#777"))
 
 
@@ -101,7 +101,7 @@ def multi_overview(summary: pd.DataFrame, pivot: str) -> go.Figure:
                     cliponaxis=False, marker_opacity=[0.0 if np.isnan(v) else 1.0 for v in values],
                     hovertemplate="%{x}: %{text}<extra>" + lang + " queries</extra>")
     fig.add_hline(y=THRESHOLD, line_dash="dot", line_color="#999",
-                  annotation_text=f"verdict threshold {THRESHOLD:.0f}%", annotation_position="top left")
+                  annotation_text=f"verdict threshold {THRESHOLD:.0f}%", annotation_position="top right")
     fig.update_layout(barmode="group", bargap=0.25, title="Multi pool: every language version of every passage",
                       xaxis=dict(tickangle=0), yaxis=dict(title="% of queries", range=[0, 118], fixedrange=True,
                                                           tickvals=[0, 20, 40, 60, 80, 100]),
@@ -158,9 +158,9 @@ def rank_cdf(per_query: pd.DataFrame, scenario: str = "multi", curves: Sequence[
                         line=dict(color=lang_color(qlang), dash="solid" if qlang == gold else "dash", width=2))
     size = int(df.pool_size.max())
     ticks, text = rank_ticks(size)
-    fig.update_layout(title=f"Where the golds rank ({scenario}); colour: query language, dashed: another "
-                            "language's gold", xaxis=dict(title=f"rank (log scale; pool of {size:,})", type="log",
-                                                          range=[0, np.log10(size)], tickvals=ticks, ticktext=text),
+    fig.update_layout(title=f"Where the golds rank ({scenario})",
+                      xaxis=dict(title=f"rank (log scale; pool of {size:,})", type="log", range=[0, np.log10(size)],
+                                 tickvals=ticks, ticktext=text),
                       yaxis=dict(title="% of queries with the gold at or above this rank", range=[0, 100]),
                       height=440, margin=dict(t=60, b=90 if made else 40), legend=dict(font=dict(size=11)))
     _footer(fig, made)

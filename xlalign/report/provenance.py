@@ -40,6 +40,12 @@ class MadeWith:
                 f"{self.precision}{asked} on {self.device} · {self.pool} pools · xlalign {self.version}")
 
 
+    def brief(self) -> str:
+        """The short form figures carry: ``model · bf16 (auto) · dedup pools · xlalign 0.1.0``."""
+        asked = f" ({self.requested_precision})" if self.requested_precision not in ("", self.precision) else ""
+        return f"{self.model} · {self.precision}{asked} · {self.pool} pools · xlalign {self.version}"
+
+
 def short_fingerprint(fingerprint: str, n: int = 12) -> str:
     """The identifying part of a fingerprint (``dir:0a1b2c…``), without the settings it repeats."""
     head = fingerprint.split("|", 1)[0]

@@ -71,8 +71,9 @@ def sentence(v: Verdict) -> str:
     return f"{lead(v)}: {kind_words(v)}{' (borderline)' if v.borderline else ''} — {body}."
 
 
-def headline(found: Sequence[Verdict], pivot: str) -> str:
-    """One line over all pairs: which bias dominates where (target languages, then the pivot's queries)."""
+def headline(found: Sequence[Verdict], pivot: str, with_rule: bool = True) -> str:
+    """One line over all pairs: which bias dominates where (target languages, then the pivot's queries), and
+    (``with_rule``) the rule it applies."""
     targets = [v for v in found if v.query_lang != pivot]
     if not targets:
         return "No target-language queries were evaluated."
@@ -84,7 +85,7 @@ def headline(found: Sequence[Verdict], pivot: str) -> str:
         said = "; ".join(f"{kind} against {' and '.join(names) if len(names) < 3 else ', '.join(names)}"
                          for kind, names in groups)
         text += f" {lang_name(pivot)} queries: {said}."
-    return text + f" (Rule: {RULE}.)"
+    return text + (f" (Rule: {RULE}.)" if with_rule else "")
 
 
 def _group(found: Sequence[Verdict], name: object) -> list[tuple[str, list[str]]]:
