@@ -67,7 +67,7 @@ class Diagnose:
         p = self.page
         p.dataset.input(self.on_dataset, [p.dataset, p.upload, p.pivot], self.data_outputs())
         p.upload.change(self.on_data, [p.dataset, p.upload, p.pivot], self.data_outputs()[:1] + self.data_outputs()[2:])
-        p.pivot.input(self.on_pivot, [p.dataset, p.upload, p.pivot, p.targets], p.targets)
+        p.pivot.change(self.on_pivot, [p.dataset, p.upload, p.pivot, p.targets], p.targets)
         for c in p.config:
             c.change(self.clear_results, None, self.result_panels())
         p.run_btn.click(self.run_diagnosis, p.config, self.diagnosis_outputs())

@@ -246,9 +246,9 @@ def _languages_tab(page: Page) -> None:
         gr.Markdown("Every language of the data against the pivot (pivot + target pool, Multi): both biases with "
                     "their 95% intervals, worst first. The pivot is encoded once for all targets.")
         page.rank_btn = gr.Button("Rank languages", elem_id="rank-btn")
-        page.rank_plot = gr.Plot()
-        page.rank_table = gr.Dataframe(empty_table(*HEADERS["rank"]), interactive=False)
-        page.rank_text = gr.Markdown()
+        page.rank_plot = gr.Plot(elem_id="rank-plot")
+        page.rank_table = gr.Dataframe(empty_table(*HEADERS["rank"]), interactive=False, elem_id="rank-table")
+        page.rank_text = gr.Markdown(elem_id="rank-text")
 
 
 def _models_tab(page: Page) -> None:
@@ -292,7 +292,7 @@ def _compare_tab(page: Page) -> None:
         with gr.Row():
             page.cmp_pick = gr.Dropdown([], label="Finished run", elem_id="cmp-pick")
             page.cmp_btn = gr.Button("Show before / after", elem_id="cmp-btn")
-            page.export_btn = gr.Button("Export the aligned model (zip)")
+            page.export_btn = gr.Button("Export the aligned model (zip)", elem_id="export-btn")
         page.cmp_header = gr.Markdown(elem_id="cmp-header")
         page.cmp_table = gr.Dataframe(empty_table(*HEADERS["cmp"]),
                                       label="Headline: target-language queries first; change with 95% CI and "
@@ -302,7 +302,7 @@ def _compare_tab(page: Page) -> None:
         page.cmp_metric = gr.Dropdown([], label="Metric to plot")
         page.cmp_plot = gr.Plot()
         page.cmp_files = gr.File(label="Downloads", file_count="multiple")
-        page.export_file = gr.File(label="Export")
+        page.export_file = gr.File(label="Export", elem_id="export-file")
         page.sbs_pick = gr.Dropdown([], multiselect=True, label="Finished runs side by side")
         page.sbs_btn = gr.Button("Compare runs")
         page.sbs_table = gr.Dataframe(empty_table(*HEADERS["sbs"]),

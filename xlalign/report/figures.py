@@ -350,10 +350,12 @@ def leaderboard_chart(board: pd.DataFrame, metric: str = "multi complete@10") ->
         fig.add_bar(name=f"{qlang} queries", x=[f"{m}<br>({p})" for m, p in zip(sub.model, sub.pair, strict=True)],
                     y=sub[metric], marker_color=lang_color(str(qlang)))
     is_rate = "max_r" not in metric or "norm" in metric
+    ticks, text = rank_ticks(int(np.nanmax(board[metric])) * 2 if not is_rate else 1)
     fig.update_layout(barmode="group", title=f"{metric} by model and language pair", height=440,
                       margin=dict(t=60, b=140), legend=dict(orientation="h", y=-0.35, title_text="query language:"),
                       yaxis=dict(title=f"{metric} (%)" if is_rate else f"{metric} (rank, log)",
-                                 range=[0, 100] if is_rate else None, type="linear" if is_rate else "log"))
+                                 range=[0, 100] if is_rate else None, type="linear" if is_rate else "log",
+                                 tickvals=None if is_rate else ticks, ticktext=None if is_rate else text))
     return fig
 
 
