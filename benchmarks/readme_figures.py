@@ -42,7 +42,7 @@ README = ROOT / "README.md"
 DEFAULT_XQUAD = ROOT.parent / "shared" / "data" / "xquad"
 DEMO_LANGS = ("en", "es", "de", "zh", "ar", "hi", "ur")
 XQUAD_LANGS = ("en", "zh", "es", "ar", "de")
-MARKER = re.compile(r"<!-- figures:(?P<name>[\w-]+) -->\n(?P<body>.*?)\n<!-- /figures:(?P=name) -->", re.S)
+MARKER = re.compile(r"<!-- figures:(?P<name>[\w-]+) -->\n(?:(?P<body>.*?)\n)?<!-- /figures:(?P=name) -->", re.S)
 
 
 def _encode(data: str, langs: Sequence[str], encoder: SentenceTransformerEncoder) -> tuple[ParallelCorpus,
@@ -161,14 +161,14 @@ def compute(model: str = DEFAULT_MODEL_ID, precision: str = "fp32", xquad: Path 
 
 def readme_blocks(text: str) -> dict[str, str]:
     """The blocks README.md holds, by name."""
-    return {m["name"]: m["body"] for m in MARKER.finditer(text)}
+    return {m["name"]: m["body"] or "" for m in MARKER.finditer(text)}
 
 
 def replace_blocks(text: str, blocks: dict[str, str]) -> str:
     missing = set(blocks) - set(readme_blocks(text))
     if missing:
         sys.exit(f"README.md has no markers for {sorted(missing)}")
-    return MARKER.sub(lambda m: f"<!-- figures:{m['name']} -->\n{blocks.get(m['name'], m['body'])}\n"
+    return MARKER.sub(lambda m: f"<!-- figures:{m['name']} -->\n{blocks.get(m['name'], m['body'] or '')}\n"
                                 f"<!-- /figures:{m['name']} -->", text)
 
 
