@@ -70,7 +70,7 @@ def _pair_check(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: EvalSpec) -
 
 
 def _ci(rate: float | None, ci: tuple[float, float] | None) -> str:
-    return "n/a" if rate is None or ci is None else f"{rate:.1f} ({ci[0]:.0f}–{ci[1]:.0f})"
+    return "n/a" if rate is None or ci is None else f"{rate:.1f} ({ci[0]:.1f}–{ci[1]:.1f})"
 
 
 def verdict_table(found: list[Verdict], big: EvalResult, pairs: dict[str, EvalResult], pivot: str) -> str:

@@ -243,18 +243,6 @@ class Lab:
         rows[-1]["position"] = 1 + int(weight[above & ~np.isin(np.arange(len(scores)), tied)].sum()) + len(tied)
         return pd.DataFrame(rows, columns=["position", "lang", "passage_of", "score", "gold", "copies", "text"])
 
-    @staticmethod
-    def find_queries(diag: Diagnosis, text: str, lang: str, limit: int = 50) -> list[tuple[str, str]]:
-        """(id, question) of queries in ``lang`` whose text or id contains ``text`` (case-insensitive)."""
-        needle = text.strip().casefold()
-        out = []
-        for qid, q in zip(diag.corpus.item_ids, diag.corpus.questions[lang], strict=True):
-            if not needle or needle in q.casefold() or needle in qid.casefold():
-                out.append((qid, q))
-                if len(out) >= limit:
-                    break
-        return out
-
     # ------------------------------------------------------------------ alignment runs
     def submit_alignment(self, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec) -> str:
         if align.train_data not in ("split", "demo"):
