@@ -133,10 +133,19 @@ def _sentences(text: str) -> list[str]:
             if re.match(r"^\W*\w+ queries( against the \w+ gold)?: ", line.strip())]
 
 
+def _rows(page, elem_id: str):
+    """The data rows a Dataframe has rendered (it renders the visible ones: a virtual table)."""
+    return page.locator(f"#{elem_id} [role=row]").filter(has=page.locator("[role=gridcell]"))
+
+
 def _grid(page, elem_id: str) -> list[list[str]]:
-    """The cells of a Dataframe, row by row."""
-    rows = page.locator(f"#{elem_id} tbody tr")
-    return [[c.strip() for c in rows.nth(i).locator("td").all_inner_texts()] for i in range(rows.count())]
+    """The cells of the rendered rows of a Dataframe, row by row."""
+    rows = _rows(page, elem_id)
+    return [[c.strip() for c in rows.nth(i).locator("[role=gridcell]").all_inner_texts()] for i in range(rows.count())]
+
+
+def _header(page, elem_id: str) -> list[str]:
+    return [h.strip() for h in page.locator(f"#{elem_id} [role=columnheader]").all_inner_texts()]
 
 
 def _drill_ready(page, gold_name: str) -> None:
@@ -166,7 +175,7 @@ def test_1_a_seven_language_diagnosis_states_each_pairs_verdict(page):
 # ----------------------------------------------------------------------------- §4
 def test_2_a_matrix_cell_opens_the_pair_drill_down(page):
     langs = ["en", *TARGETS]
-    cells = page.locator("#matrix-table tbody tr").nth(langs.index("zh")).locator("td")
+    cells = _rows(page, "matrix-table").nth(langs.index("zh")).locator("[role=gridcell]")
     cells.nth(1 + langs.index("en")).click()  # the cell zh → en
     _drill_ready(page, "English")
     assert page.get_by_role("tab", name="Drill-down").get_attribute("aria-selected") == "true"
@@ -174,7 +183,8 @@ def test_2_a_matrix_cell_opens_the_pair_drill_down(page):
         "multi", "zh (Chinese)", "en (English)")
     grid = _grid(page, "dd-table")
     ranks = [int(r[2]) for r in grid]
-    assert ranks == sorted(ranks, reverse=True) and len(grid) == 168  # every Chinese query, worst-placed gold first
+    assert ranks == sorted(ranks, reverse=True) and len(grid) > 3  # worst-placed gold first
+    assert "168 of 168" in page.locator("#dd-table").inner_text()  # every Chinese query
     docs = page.locator("#dd-docs").inner_text()
     first = re.search(r"ranks (\d+) of (\d+): (\d+) documents above it", docs)
     assert first and int(first[1]) == ranks[0] and int(first[3]) == ranks[0] - 1 and int(first[2]) == 7 * 168
@@ -186,9 +196,10 @@ def test_2_a_matrix_cell_opens_the_pair_drill_down(page):
     page.locator("#dd-k input").press("Enter")
     page.locator("#dd-table").get_by_text("gold below rank 100").first.wait_for(timeout=60_000)
     filtered = _grid(page, "dd-table")
-    assert filtered and all(int(r[2]) > 100 for r in filtered) and len(filtered) == sum(r > 100 for r in ranks)
+    shown = int(re.search(r"(\d+) of 168", page.locator("#dd-table").inner_text())[1])
+    assert filtered and all(int(r[2]) > 100 for r in filtered) and 0 < shown < 168
     # a click on another query shows what ranks above its gold
-    page.locator("#dd-table tbody tr").nth(1).locator("td").first.click()
+    _rows(page, "dd-table").nth(1).locator("[role=gridcell]").first.click()
     page.wait_for_function("(id) => document.querySelector('#dd-query input').value.startsWith(id)",
                            arg=filtered[1][0], timeout=60_000)
     assert f"ranks {filtered[1][2]} of" in page.locator("#dd-docs").inner_text()
@@ -197,11 +208,10 @@ def test_2_a_matrix_cell_opens_the_pair_drill_down(page):
 
 def test_3_per_query_ranks_heatmap_cells_and_map_points_open_it_too(page):
     _tab(page, "Diagnose")
-    header = page.locator("#per-query thead th").all_inner_texts()
-    column = [h.strip() for h in header].index("rank_hi")
-    row = page.locator("#per-query tbody tr").nth(2)
-    query_id = row.locator("td").nth(1).inner_text().strip()
-    row.locator("td").nth(column).click()  # an English query's Hindi gold
+    column = _header(page, "per-query").index("rank_hi")
+    row = _rows(page, "per-query").nth(2)
+    query_id = row.locator("[role=gridcell]").nth(1).inner_text().strip()
+    row.locator("[role=gridcell]").nth(column).click()  # an English query's Hindi gold
     _drill_ready(page, "Hindi")
     assert (_value(page, "dd-lang"), _value(page, "dd-gold")) == ("en (English)", "hi (Hindi)")
     assert _value(page, "dd-query").startswith(query_id)
@@ -241,7 +251,7 @@ def test_4_the_drill_down_follows_every_control(page):
     _pick(page, "dd-scenario", "mono-cross")
     page.locator("#dd-table").get_by_text("(mono-cross pool)").first.wait_for(timeout=60_000)
     assert _value(page, "dd-gold") != "de (German)"
-    page.locator("#dd-search input, #dd-search textarea").first.fill("zzzz-no-such-query")
+    page.locator("#dd-search input, #dd-search textarea").first.press_sequentially("zzzz-no-such-query")
     page.locator("#dd-docs").get_by_text("No query matches").wait_for(timeout=60_000)
     assert _value(page, "dd-query") == "" and "0 of 168" in page.locator("#dd-table").inner_text()
     _no_error(page)
@@ -255,10 +265,12 @@ def test_5_a_new_diagnosis_resets_the_chart_controls_and_the_filter(page):
     page.locator("#cdf-scenario").get_by_label("mono-same").check()
     page.locator("#cdf").get_by_text("Where the golds rank (mono-same)").first.wait_for(timeout=60_000)
     search = page.locator("#pq-search textarea, #pq-search input").first
-    search.fill("zzzz-no-such-query")
+    search.press_sequentially("zzzz-no-such-query")
     page.locator("#per-query").get_by_text("0 of 1176 rows match").first.wait_for(timeout=60_000)
-    _diagnose(page, "Urdu queries")
-    page.locator("#per-query").get_by_text("click a rank to drill").first.wait_for(timeout=60_000)
+    page.click("#diagnose-btn")  # the same settings again: the verdict text stays, the filter must go
+    page.wait_for_function("() => !document.querySelector('#per-query').innerText.includes('rows match')",
+                           timeout=600_000)
+    page.wait_for_timeout(1000)
     assert page.get_by_label("Share of queries whose best-ranked gold is in each language (%)").is_checked()
     assert page.locator("#cdf-scenario").get_by_label("multi", exact=True).is_checked()
     assert "Share of queries whose best-ranked gold" in page.locator("#matrix-plot").inner_text()
@@ -308,7 +320,7 @@ def test_8_another_run_picked_never_shows_the_previous_runs_export(page):
     for n in range(2):  # two runs of the same alignment
         page.click("#submit-btn")
         page.get_by_text("Submitted").first.wait_for(timeout=60_000)
-        page.wait_for_function(f"() => document.querySelectorAll('#runs-table tbody tr').length >= {n + 1}",
+        page.wait_for_function(f"() => document.querySelectorAll('#runs-table [role=row]').length >= {n + 2}",
                                timeout=60_000)
     from playwright.sync_api import expect
 

@@ -7,7 +7,6 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-
 from conftest import XQUAD_DIR
 
 ROOT = Path(__file__).resolve().parents[1]

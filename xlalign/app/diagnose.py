@@ -74,7 +74,9 @@ class Diagnose:
         p.cdf_scenario.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves])
         p.cdf_curves.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves])
         p.matrix_metric.input(self.on_matrix_metric, [p.diag, p.matrix_metric], [p.matrix_plot, p.matrix_table])
-        p.pq_search.change(self.on_pq_search, [p.diag, p.pq_search], p.per_query)
+        live = {"trigger_mode": "always_last"}  # as the visitor types: the last value is always shown
+        p.pq_search.input(self.on_pq_search, [p.diag, p.pq_search], p.per_query, **live)
+        p.pq_search.submit(self.on_pq_search, [p.diag, p.pq_search], p.per_query)
         p.matrix_table.select(self.on_matrix_select, p.diag, self.drill_outputs())
         p.per_query.select(self.on_row_select, [p.diag, p.pq_search], self.drill_outputs())
         p.open_pair.change(self.on_open_pair, [p.diag, p.open_pair], self.drill_outputs())
@@ -82,8 +84,9 @@ class Diagnose:
         for control in (p.dd_scenario, p.dd_lang, p.dd_gold):
             control.input(self.on_pair, pair_inputs, self.pair_outputs())
         p.dd_k.submit(self.on_pair, pair_inputs, self.pair_outputs())
-        p.dd_k.input(self.on_pair, pair_inputs, self.pair_outputs())
-        p.dd_search.change(self.on_pair, pair_inputs, self.pair_outputs())
+        p.dd_k.input(self.on_pair, pair_inputs, self.pair_outputs(), **live)
+        p.dd_search.input(self.on_pair, pair_inputs, self.pair_outputs(), **live)
+        p.dd_search.submit(self.on_pair, pair_inputs, self.pair_outputs())
         p.dd_table.select(self.on_pair_row, [p.diag, p.dd_scenario, p.dd_lang, p.dd_gold],
                           [p.dd_query, p.dd_info, p.dd_docs])
         p.dd_query.input(self.on_query, [p.diag, p.dd_scenario, p.dd_lang, p.dd_gold, p.dd_query],

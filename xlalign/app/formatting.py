@@ -191,9 +191,11 @@ def docs_above_html(docs: pd.DataFrame, query_lang: str, gold_lang: str, pool_si
     g = lang_name(gold_lang)
     counts = above.groupby("lang", sort=False)["copies"].sum().sort_values(ascending=False, kind="stable")
     summary = ", ".join(f"{n} {lang_name(x)}" for x, n in counts.items())
+    golds = int(above.gold.sum())
+    with_golds = f" ({golds} of them golds in other languages)" if golds else ""
     head = (f"<p>The {html.escape(g)} gold of this {html.escape(lang_name(query_lang))} query ranks <b>{gold.position}"
-            f"</b> of {pool_size}: " + (f"{int(counts.sum())} documents above it — {html.escape(summary)}.</p>"
-                                         if len(above) else "nothing ranks above it.</p>"))
+            f"</b> of {pool_size}: " + (f"{int(counts.sum())} documents above it{with_golds} — {html.escape(summary)}."
+                                         "</p>" if len(above) else "nothing ranks above it.</p>"))
     parts = [head]
     for lang in counts.index:
         sub = above[above.lang == lang]

@@ -192,7 +192,7 @@ def _diagnose_tab(page: Page) -> None:
                                                  elem_id="cdf-scenario")
                     page.cdf_curves = gr.Dropdown([], value=[], multiselect=True, label="Curves (query → gold language)",
                                                   info="default: every language's queries → the pivot gold",
-                                                  elem_id="cdf-curves")
+                                                  elem_id="cdf-curves", allow_custom_value=True)
         with gr.Row():
             page.matrix_plot = gr.Plot(label="Language-bias matrix", elem_id="matrix-plot")
             with gr.Column():
@@ -214,15 +214,19 @@ def _drill_tab(page: Page) -> None:
                     "worst first; pick a query to see every document above that gold, grouped by language. Opens "
                     "from a matrix cell, a rank in the per-query table, or a point on the embedding map.")
         with gr.Row():
-            page.dd_scenario = gr.Dropdown(list(SCENARIOS), value="multi", label="Scenario (pool)", elem_id="dd-scenario")
-            page.dd_lang = gr.Dropdown([], value=None, label="Query language", elem_id="dd-lang")
-            page.dd_gold = gr.Dropdown([], value=None, label="Gold language", elem_id="dd-gold")
+            # allow_custom_value: the callbacks check these themselves (and fall back to a valid value), because a
+            # dropdown sends its input event twice, the second time with the other controls' previous values.
+            page.dd_scenario = gr.Dropdown(list(SCENARIOS), value="multi", label="Scenario (pool)", elem_id="dd-scenario",
+                                           allow_custom_value=True)
+            page.dd_lang = gr.Dropdown([], value=None, label="Query language", elem_id="dd-lang",
+                                       allow_custom_value=True)
+            page.dd_gold = gr.Dropdown([], value=None, label="Gold language", elem_id="dd-gold", allow_custom_value=True)
             page.dd_k = gr.Number(0, precision=0, minimum=0, label="Only queries whose gold ranks below",
                                   info="0 = every query", elem_id="dd-k")
             page.dd_search = gr.Textbox(label="Search queries (text or id)", elem_id="dd-search")
         page.dd_table = gr.Dataframe(empty_table(*EMPTY_PAIR), interactive=False, max_height=300, elem_id="dd-table",
                                      label="Queries, worst-placed gold first — click one to see what ranks above it")
-        page.dd_query = gr.Dropdown([], value=None, label="Query", elem_id="dd-query")
+        page.dd_query = gr.Dropdown([], value=None, label="Query", elem_id="dd-query", allow_custom_value=True)
         page.dd_info = gr.HTML(elem_id="dd-info")
         page.dd_docs = gr.HTML(elem_id="dd-docs")
 

@@ -88,9 +88,9 @@ def multi_overview(summary: pd.DataFrame, pivot: str) -> go.Figure:
     df = summary[(summary.scenario == "multi") & (summary.metric.isin(RATE_METRICS)
                                                   | summary.metric.str.startswith("displaced_by_own@10:"))]
     langs = list(dict.fromkeys(df.query_lang))
-    labels = {"complete@10": "Complete@10", "same_lang_preference": "best gold<br>in own language",
-              "displaced_by_own@10": f"clustering<br>(≥10 own-language docs<br>above the {lang_name(pivot)} gold)",
-              "displaced_by_pivot@10": f"inclination<br>(≥10 {lang_name(pivot)} docs<br>above the own gold)"}
+    labels = {"complete@10": "Complete@10", "same_lang_preference": "best gold in<br>own language",
+              "displaced_by_own@10": f"clustering:<br>≥10 own-language<br>docs above the<br>{lang_name(pivot)} gold",
+              "displaced_by_pivot@10": f"inclination:<br>≥10 {lang_name(pivot)}<br>docs above the<br>own gold"}
     many = len(langs) > 3
     fig = go.Figure()
     for lang in langs:

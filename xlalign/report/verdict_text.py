@@ -82,9 +82,9 @@ def headline(found: Sequence[Verdict], pivot: str, with_rule: bool = True) -> st
     pivots = [v for v in found if v.query_lang == pivot]
     if pivots:
         groups = _group(pivots, lambda v: lang_name(v.against))
-        said = "; ".join(f"{kind} against {' and '.join(names) if len(names) < 3 else ', '.join(names)}"
+        said = "; ".join(f"against {' and '.join(names) if len(names) < 3 else ', '.join(names)}: {kind}"
                          for kind, names in groups)
-        text += f" {lang_name(pivot)} queries: {said}."
+        text += f" {lang_name(pivot)} queries {said}."
     return text + (f" (Rule: {RULE}.)" if with_rule else "")
 
 
