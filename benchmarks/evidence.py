@@ -23,10 +23,11 @@ from typing import Any
 
 import pandas as pd
 
+from xlalign.align.base import AlignSpec
 from xlalign.models.cache import EmbeddingCache
 from xlalign.services.pipeline import run_alignment
-from xlalign.specs import AlignSpec, EvalSpec, FinetuneOptions, LsarOptions, ModelSpec
-from xlalign.store.runs import write_status
+from xlalign.specs import EvalSpec, FinetuneOptions, LsarOptions, ModelSpec
+from xlalign.store.runs import Run
 
 DEFAULT_XQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad"
 DEMO_LANGS = ("en", "es", "de", "zh", "ar", "hi", "ur")
@@ -47,13 +48,12 @@ def methods(with_ablations: bool) -> dict[str, AlignSpec]:
 def run_one(out: Path, name: str, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec,
             cache: EmbeddingCache) -> pd.DataFrame:
     folder = out / name.replace(" ", "_").replace("=", "").replace("+", "-")
-    if not (folder / "compare.csv").exists():
-        outcome = run_alignment(model, evaluation, align, folder, cache=cache)
-        write_status(folder, {"state": "succeeded", "method": align.method, "describe": align.describe()})
-        record = outcome.record
+    run = Run(folder)
+    if not run.is_finished():
+        record = run_alignment(model, evaluation, align, folder, cache=cache).record
     else:
-        record = json.loads((folder / "run.json").read_text())
-    table = pd.read_csv(folder / "compare.csv")
+        record = run.record()
+    table = run.compare()
     table.insert(0, "method", name)
     extra = record.get("finetune") or record.get("lsar") or {}
     table["detail"] = json.dumps({k: extra.get(k) for k in ("rank", "steps", "seconds", "seconds_per_step") if k in extra})

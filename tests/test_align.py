@@ -15,6 +15,7 @@ from fakes import BagOfCharsEncoder, LatentEncoder
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ortho_group
 
+from xlalign.align.base import AlignSpec
 from xlalign.align.centering import LanguageCentering
 from xlalign.align.finetune import (
     REFERENCE_ENCODER_PARAMS,
@@ -27,12 +28,12 @@ from xlalign.align.finetune import (
 )
 from xlalign.align.losses import InfoNCELoss, JSDInfoNCELoss, SqrtJSDLoss
 from xlalign.align.procrustes import FewPairsWarning, OrthogonalProcrustes, mean_cosine_distance
-from xlalign.core.compare import CompareFileError, compare_run_dirs, paired_test, side_by_side
+from xlalign.core.compare import CompareFileError, paired_test, side_by_side
 from xlalign.errors import ConfigError, CorpusError
 from xlalign.services.pipeline import run_alignment
-from xlalign.specs import AlignSpec, CenteringOptions, EvalSpec, FinetuneOptions, ModelSpec
+from xlalign.specs import CenteringOptions, EvalSpec, FinetuneOptions, ModelSpec
 from xlalign.store.jobs import JobRunner
-from xlalign.store.runs import LOCK_NAME, RunStore, folder_lock, read_status, write_status
+from xlalign.store.runs import LOCK_NAME, RunStore, compare_runs, folder_lock, read_status, write_status
 
 
 # ----------------------------------------------------------------------------- sqrt-JSD
@@ -434,7 +435,7 @@ def test_compare_several_runs_side_by_side(tmp_path):
         d = tmp_path / method
         run_alignment(ModelSpec("fake"), EvalSpec(langs=("en", "de")), AlignSpec(method=method), d, encoder=enc)
         dirs.append(d)
-    stacked = compare_run_dirs(dirs)
+    stacked = compare_runs(dirs).stacked
     assert set(stacked.run) == {"centering", "procrustes"}
     wide = side_by_side(stacked)
     assert list(wide.columns) == ["baseline", "centering", "centering Δ (95% CI)", "centering q", "procrustes",
@@ -444,7 +445,7 @@ def test_compare_several_runs_side_by_side(tmp_path):
     cell = wide.loc[("multi", "dedup", "de", "en+de", "complete@10"), "centering Δ (95% CI)"]
     assert cell == f"{row.delta:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]"
     with pytest.raises(CompareFileError, match=r"nothing: no compare\.csv"):
-        compare_run_dirs([tmp_path / "nothing"])
+        compare_runs([tmp_path / "nothing"])
 
 
 # ----------------------------------------------------------------------------- jobs and runs

@@ -13,12 +13,13 @@ import pandas as pd
 import pytest
 from tiny_model import build_tiny_model
 
+from xlalign.align.base import AlignSpec
 from xlalign.cli import main
 from xlalign.core.loaders import load_demo
 from xlalign.models.cache import EmbeddingCache
 from xlalign.services.pipeline import run_alignment
 from xlalign.services.sweep import SweepSpec, run_sweep
-from xlalign.specs import AlignSpec, EvalSpec, ModelSpec
+from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.runs import write_status
 
 

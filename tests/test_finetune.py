@@ -10,13 +10,14 @@ import pandas as pd
 import pytest
 from tiny_model import build_tiny_model
 
+from xlalign.align.base import AlignSpec
 from xlalign.align.finetune import Cancelled, finetune, triplets_from_corpus
 from xlalign.core.loaders import load_demo
 from xlalign.errors import ConfigError
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.services.pipeline import run_alignment
-from xlalign.specs import AlignSpec, EvalSpec, FinetuneOptions, ModelSpec
+from xlalign.specs import EvalSpec, FinetuneOptions, ModelSpec
 
 PROMPTS = ("query: ", "passage: ")
 

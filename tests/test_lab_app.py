@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from fakes import LatentEncoder
 
+from xlalign.align.base import AlignSpec
 from xlalign.app import assemble
 from xlalign.app.controls import METHOD_FIELDS
 from xlalign.app.formatting import STALE, per_query_view
@@ -22,7 +23,7 @@ from xlalign.app.inputs import UPLOADED
 from xlalign.core.loaders import load_demo
 from xlalign.report import figures
 from xlalign.services.lab import Lab
-from xlalign.specs import AlignSpec, EvalSpec, ModelSpec
+from xlalign.specs import EvalSpec, ModelSpec
 
 LATENT = ModelSpec(model="latent")
 
@@ -355,9 +356,10 @@ def test_cancel_and_show_refuse_names_outside_the_runs_folder(app):
 
 
 def option_default(group: str, name: str):
-    from xlalign.specs import NESTED, option
+    from xlalign.align.base import method_options
+    from xlalign.specs import option
 
-    return option(NESTED[group], name).default
+    return option(method_options()[group], name).default
 
 
 # ----------------------------------------------------------------------------- figures on their own

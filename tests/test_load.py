@@ -93,8 +93,9 @@ def _diagnose(url: str, model: Path, target: str, start: threading.Barrier) -> t
 def test_eight_sessions_diagnose_while_an_alignment_runs(served):
     from gradio_client import Client
 
+    from xlalign.align.base import AlignSpec
     from xlalign.core.verdict import lang_name
-    from xlalign.specs import AlignSpec, EvalSpec, ModelSpec
+    from xlalign.specs import EvalSpec, ModelSpec
 
     lab, url, model, loads = served
     api = Client(url, verbose=False).view_api(return_format="dict", print_info=False)

@@ -23,7 +23,7 @@ import pytest
 from fakes import BagOfCharsEncoder
 
 from xlalign.cli import main
-from xlalign.core.compare import COMPARE_COLUMNS, CompareFileError, compare_run_dirs, read_compare
+from xlalign.core.compare import COMPARE_COLUMNS, CompareFileError, read_compare
 from xlalign.core.evaluate import evaluate
 from xlalign.core.loaders import load_corpus, load_long, load_squad_folder
 from xlalign.errors import ConfigError, CorpusError, ModelLoadError
@@ -35,12 +35,14 @@ from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.runs import (
     FILE_MODE,
     LOCK_NAME,
+    MARKER,
     ResultFolder,
     RunBusy,
     RunFolder,
     RunStore,
     atomic_write_json,
     atomic_write_text,
+    compare_runs,
     csv_text,
     folder_lock,
     read_status,
@@ -311,9 +313,8 @@ def test_malformed_data_through_the_cli_names_the_file(offline, squad_folder, ca
 
 def test_cli_refuses_earlier_results_without_overwrite(offline, capsys):
     out = offline / "out"
-    out.mkdir()
-    for name, text in RESULTS.items():
-        (out / name).write_text(text)
+    with ResultFolder(out) as folder:  # results xlalign wrote earlier (they carry its marker)
+        folder.write(RESULTS)
     before = snapshot(out)
     code, _, err = cli(capsys, "evaluate", "--data", "demo", "--out", str(out))
     assert code == 2
@@ -437,7 +438,7 @@ def _compare_faults(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 def test_bad_compare_csv_names_run_and_line(fault, tmp_path):
     run, expected = _compare_faults(tmp_path)[fault]
     with pytest.raises(CompareFileError) as info:
-        compare_run_dirs([run])
+        compare_runs([run])
     assert str(info.value) == expected
 
 
@@ -555,7 +556,10 @@ def test_result_folder_refuses_earlier_results_unless_overwrite(earlier):
     assert snapshot(earlier) == before
     with ResultFolder(earlier, overwrite=True) as folder:
         folder.write({"summary.csv": "new\n"})
-    assert snapshot(earlier) == {"summary.csv": b"new\n"} and not temp_siblings(earlier)
+    after = snapshot(earlier)
+    marker = json.loads(after.pop(MARKER))  # xlalign's own marker: what makes the folder replaceable
+    assert after == {"summary.csv": b"new\n"} and not temp_siblings(earlier)
+    assert marker["kind"] == "evaluate" and marker["files"] == ["summary.csv"]
 
 
 def test_result_folder_refuses_foreign_files_even_with_overwrite(tmp_path):
@@ -675,7 +679,10 @@ def test_status_is_replaced_not_merged(tmp_path):
         raise RuntimeError("boom")
     failed = read_status(run)
     assert failed["state"] == "failed" and failed["error"] == "boom"
-    with RunFolder(run, record={"method": "lsar"}) as folder:
+    with pytest.raises(ConfigError, match="already holds a failed run; pass --overwrite"):
+        RunFolder(run, record={"method": "lsar"}).__enter__()
+    assert read_status(run) == failed  # a failed run is the user's too: kept until --overwrite
+    with RunFolder(run, overwrite=True, record={"method": "lsar"}) as folder:
         folder.finish("succeeded", message="done")
     done = json.loads((run / "status.json").read_text())
     assert done["state"] == "succeeded" and "error" not in done and "boom" not in json.dumps(done)
@@ -748,7 +755,7 @@ def test_kill_9_mid_run_is_recovered_and_live_runs_are_left_alone(tmp_path):
         assert status["state"] == "interrupted" and status["progress"] is None
         assert status["message"] == "interrupted: the process running it stopped (last: training 3/10)"
         assert sorted(status["cleaned"]) == [".xlalign-train-abc123", "model.partial"]
-        assert sorted(p.name for p in dead_run.iterdir()) == [LOCK_NAME, "status.json"]
+        assert sorted(p.name for p in dead_run.iterdir()) == [LOCK_NAME, MARKER, "status.json"]
         assert read_status(live_run) == live_before
         assert store.recover() == []  # idempotent
     finally:

@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from xlalign.align.base import AlignSpec
 from xlalign.align.finetune import Cancelled, finetune, triplets_from_corpus
 from xlalign.core.loaders import load_demo, load_squad_folder
 from xlalign.services.pipeline import run_alignment
-from xlalign.specs import AlignSpec, EvalSpec, FinetuneOptions, ModelSpec
+from xlalign.specs import EvalSpec, FinetuneOptions, ModelSpec
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]

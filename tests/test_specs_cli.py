@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from xlalign.align.base import AlignSpec, method_options
 from xlalign.cli import build_parser
 from xlalign.errors import ConfigError
 from xlalign.progress import TqdmProgress, fraction, span
 from xlalign.specs import (
-    NESTED,
-    AlignSpec,
     CenteringOptions,
     EvalSpec,
     FinetuneOptions,
@@ -27,7 +26,8 @@ from xlalign.specs import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SPECS = {"model": ModelSpec, "eval": EvalSpec, "align": AlignSpec, **NESTED}
+METHOD_OPTIONS = method_options()  # method name → its options class, from the registry
+SPECS = {"model": ModelSpec, "eval": EvalSpec, "align": AlignSpec, **METHOD_OPTIONS}
 
 
 def _defaults(parser_args: list[str]) -> dict[str, object]:
@@ -57,7 +57,7 @@ def test_app_controls_default_to_the_specs(monkeypatch, tmp_path):
     blocks = build_app(Lab(tmp_path / "runs"))
     found = {c.elem_id: c for c in blocks.blocks.values() if getattr(c, "elem_id", None)}
     checked = 0
-    for spec in (ModelSpec, EvalSpec, AlignSpec, *NESTED.values()):
+    for spec in (ModelSpec, EvalSpec, AlignSpec, *METHOD_OPTIONS.values()):
         for o in options(spec):
             comp = found.get(f"opt-{spec.__name__}-{o.name}")
             if comp is None:
@@ -68,10 +68,10 @@ def test_app_controls_default_to_the_specs(monkeypatch, tmp_path):
             checked += 1
     assert checked >= 15
     # the method-option controls are wired in the order the app reads them back
-    assert len(METHOD_FIELDS) == sum(1 for cls in NESTED.values() for o in options(cls) if o.ui)
+    assert len(METHOD_FIELDS) == sum(1 for cls in METHOD_OPTIONS.values() for o in options(cls) if o.ui)
     submit = next(fn for fn in blocks.fns.values() if fn.name == "on_submit")
     assert [c.elem_id for c in submit.inputs[-len(METHOD_FIELDS):]] == [
-        f"opt-{NESTED[group].__name__}-{name}" for group, name in METHOD_FIELDS]
+        f"opt-{METHOD_OPTIONS[group].__name__}-{name}" for group, name in METHOD_FIELDS]
 
 
 def test_a_changed_default_reaches_both_front_ends(monkeypatch):

@@ -4,7 +4,9 @@ The options are generated from :mod:`xlalign.specs`, so every default, choice an
 there once. Building the parser and ``--help`` import neither torch nor sentence-transformers; a
 command imports what it needs when it runs. Results go to stdout; progress, warnings and
 diagnostics (``logging``, ``-v``) to stderr. A user error is one line (exit 2); a bug prints a short
-message, and its traceback with ``--debug`` (exit 3).
+message, and its traceback with ``--debug`` (exit 3). Ctrl-C exits 130 and SIGTERM 143, both recorded
+as an interruption, with nothing half-written. The alignment methods and their option groups come from
+the registry (:mod:`xlalign.align.base`).
 """
 
 from __future__ import annotations
@@ -12,18 +14,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import signal
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
-from xlalign.errors import XlalignError
-from xlalign.specs import NESTED, AlignSpec, EvalSpec, ModelSpec, OptionInfo, option, options, split_list
-
-#: Flag prefixes of the per-method option groups.
-GROUP_PREFIX = {"centering": "centering-", "procrustes": "procrustes-", "lsar": "lsar-", "finetune": ""}
+from xlalign.align.base import AlignSpec, aligner_class, registered
+from xlalign.errors import ConfigError, XlalignError
+from xlalign.specs import EvalSpec, ModelSpec, OptionInfo, option, options, split_list
 
 
 # --------------------------------------------------------------------------------------------
@@ -33,10 +36,24 @@ def _flag(o: OptionInfo, prefix: str) -> str:
     return o.flag or "--" + prefix + o.name.replace("_", "-")
 
 
+def _number(text: str) -> int | float:
+    """A number as typed; whole numbers become ints. Whether it is valid (finite, whole, in range) is the spec's
+    to say, so that the command line, the app and the API give the same message."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    return int(value) if math.isfinite(value) and value.is_integer() else value
+
+
 def _type(o: OptionInfo) -> Any:
     if o.parse is not None:
         return o.parse
-    return {int: int, float: float, str: str}.get(o.kind, str)
+    return _number if o.kind in (int, float) else str
 
 
 def add_spec_options(parser: argparse.ArgumentParser | Any, spec: type, key: str, prefix: str = "",
@@ -74,8 +91,17 @@ def spec_from_args(spec: type, args: argparse.Namespace, key: str, **nested: Any
 
 
 def align_spec_from_args(args: argparse.Namespace) -> AlignSpec:
-    nested = {name: spec_from_args(cls, args, name) for name, cls in NESTED.items()}
-    return spec_from_args(AlignSpec, args, "align", **nested)
+    """The alignment spec with the chosen method's options; an option of another method is refused."""
+    chosen = aligner_class(getattr(args, "align.method"))
+    built = {name: spec_from_args(cls.Options, args, name) for name, cls in registered().items()}  # every value checked
+    for name, cls in registered().items():
+        if cls is chosen:
+            continue
+        for o in options(cls.Options):
+            if o.cli and getattr(args, f"{name}.{o.name}", o.default) != o.default:
+                raise ConfigError(f"{_flag(o, cls.flag_prefix)} is an option of --method {name}, not of "
+                                  f"--method {chosen.name}")
+    return spec_from_args(AlignSpec, args, "align", options=built[chosen.name])
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -107,24 +133,26 @@ def build_parser() -> argparse.ArgumentParser:
     add_spec_options(al.add_argument_group("model"), ModelSpec, "model")
     add_spec_options(al.add_argument_group("evaluation"), EvalSpec, "eval")
     add_spec_options(al.add_argument_group("alignment"), AlignSpec, "align")
-    for name, cls in NESTED.items():
-        add_spec_options(al.add_argument_group(f"{name} ({(cls.__doc__ or '').strip().splitlines()[0]})"), cls, name,
-                         GROUP_PREFIX[name])
-    al.add_argument("--out", type=Path, required=True, help="run folder")
-    al.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    for name, method in registered().items():
+        add_spec_options(al.add_argument_group(f"{name} ({method.summary})"), method.Options, name,
+                         method.flag_prefix)
+    al.add_argument("--out", type=Path, required=True, help="run folder (new, empty, or an earlier run of xlalign)")
+    al.add_argument("--overwrite", action="store_true",
+                    help="replace a finished run in --out (the new run is built beside it and replaces it when done)")
     _common(al)
     al.set_defaults(func=cmd_align)
 
     cp = sub.add_parser("compare", help="put several alignment runs side by side")
     cp.add_argument("runs", nargs="+", type=Path, help="run folders (each with compare.csv)")
-    cp.add_argument("--out", type=Path, required=True)
-    cp.add_argument("--overwrite", action="store_true")
+    cp.add_argument("--out", type=Path, required=True, help="output folder (compare.csv, side_by_side.csv)")
+    cp.add_argument("--overwrite", action="store_true", help="replace an earlier compare output in --out")
     _common(cp)
     cp.set_defaults(func=cmd_compare)
 
     ex = sub.add_parser("export", help="export a run's alignment as something users can load")
     ex.add_argument("run", type=Path, help="a finished alignment run folder")
     ex.add_argument("--out", type=Path, required=True, help="a new folder for the export")
+    ex.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
     _common(ex)
     ex.set_defaults(func=cmd_export)
 
@@ -136,8 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--pool", default=EvalSpec.pool, choices=option(EvalSpec, "pool").choices)
     sw.add_argument("--engine", default="local", choices=("local", "ray"), help="local, or Ray tasks (pip install ray)")
     sw.add_argument("--ray-address", default=None, help="Ray cluster address (default: start or join a local one)")
-    sw.add_argument("--out", type=Path, required=True)
-    sw.add_argument("--overwrite", action="store_true")
+    sw.add_argument("--out", type=Path, required=True, help="output folder (leaderboard.csv)")
+    sw.add_argument("--overwrite", action="store_true", help="replace an earlier leaderboard in --out")
     add_spec_options(sw.add_argument_group("model options (every model)"), ModelSpec, "model", skip=("model",))
     _common(sw)
     sw.set_defaults(func=cmd_sweep)
@@ -163,7 +191,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from xlalign.report.tables import format_report
     from xlalign.store.runs import ResultFolder, csv_text, evaluation_record
 
-    with ResultFolder(args.out, overwrite=args.overwrite) as folder:
+    with ResultFolder(args.out, overwrite=args.overwrite, kind="evaluate") as folder:
         corpus = load_corpus(evaluation.data, list(evaluation.langs))
         encoder = SentenceTransformerEncoder(model, cache=_cache(args))
         progress = TqdmProgress()
@@ -187,26 +215,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_align(args: argparse.Namespace) -> int:
     model, evaluation = spec_from_args(ModelSpec, args, "model"), spec_from_args(EvalSpec, args, "eval")
     align = align_spec_from_args(args)
-    from xlalign.align.finetune import Cancelled
+    from xlalign.align.base import Cancelled
     from xlalign.progress import TqdmProgress
     from xlalign.report.provenance import from_dict as provenance_from_dict
     from xlalign.report.tables import format_compare
     from xlalign.services.pipeline import run_alignment
-    from xlalign.store.runs import RunFolder
 
     progress = TqdmProgress()
-    with RunFolder(args.out, overwrite=args.overwrite, record={"method": align.method, "describe": align.describe(),
-                                                               "langs": list(evaluation.langs), "data": evaluation.data,
-                                                               "model": model.model}) as run:
-        try:
-            outcome = run_alignment(model, evaluation, align, args.out, cache=_cache(args), progress=run.progress(progress))
-        except Cancelled as e:
-            run.finish("cancelled", message=str(e))
-            print(f"cancelled: {e}", file=sys.stderr)
-            return 130
-        finally:
-            progress.close()
-        run.finish("succeeded", message="done", warnings=outcome.record.get("warnings", []))
+    try:
+        outcome = run_alignment(model, evaluation, align, args.out, overwrite=args.overwrite, cache=_cache(args),
+                                progress=progress)
+    except Cancelled as e:
+        print(f"cancelled: {e}", file=sys.stderr)
+        return 130
+    finally:
+        progress.close()
     print(format_compare(outcome.compare, f"{align.describe()} · {model.model} on {evaluation.data} "
                                           f"({'+'.join(evaluation.langs)}), held-out part", evaluation.pivot))
     made = provenance_from_dict(outcome.record.get("made_with"))
@@ -220,13 +243,15 @@ def cmd_align(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from xlalign.core.compare import compare_run_dirs, side_by_side
-    from xlalign.store.runs import ResultFolder, csv_text
+    from xlalign.store.runs import ResultFolder, compare_runs, csv_text
 
-    stacked = compare_run_dirs(args.runs)
-    wide = side_by_side(stacked)
-    with ResultFolder(args.out, overwrite=args.overwrite, names=("compare.csv", "side_by_side.csv")) as folder:
-        folder.write({"compare.csv": csv_text(stacked), "side_by_side.csv": csv_text(wide.reset_index())})
+    found = compare_runs(args.runs)
+    wide = found.wide()
+    with ResultFolder(args.out, overwrite=args.overwrite, names=("compare.csv", "side_by_side.csv"), kind="compare",
+                      inputs=args.runs) as folder:
+        folder.write({"compare.csv": csv_text(found.stacked), "side_by_side.csv": csv_text(wide.reset_index())})
+    for note in found.notes:
+        print(f"note: {note}")
     print(wide.to_string(na_rep="–"))
     print(f"\nwrote {args.out}/compare.csv and side_by_side.csv")
     return 0
@@ -235,7 +260,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from xlalign.store.export import export_run
 
-    out = export_run(args.run, args.out)
+    out = export_run(args.run, args.out, overwrite=args.overwrite)
     print(f"exported {args.run} to {out}; see {out}/README.md")
     return 0
 
@@ -249,7 +274,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     template = {o.name: getattr(args, f"model.{o.name}") for o in options(ModelSpec) if o.cli and o.name != "model"}
     models = [ModelSpec(model=m, **template) for m in args.models]
     spec = SweepSpec(models=tuple(models), data=args.data, pivot=args.pivot, targets=tuple(args.targets), pool=args.pool)
-    with ResultFolder(args.out, overwrite=args.overwrite, names=("leaderboard.csv",)) as folder:
+    with ResultFolder(args.out, overwrite=args.overwrite, names=("leaderboard.csv",), kind="sweep") as folder:
         progress = TqdmProgress()
         try:
             board = run_sweep(spec, engine=args.engine, ray_address=args.ray_address,
@@ -257,13 +282,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         finally:
             progress.close()
         folder.write({"leaderboard.csv": csv_text(board)})
-    print(board.drop(columns=["model_fingerprint", "xlalign_version"], errors="ignore").to_string(
+    failed = board.attrs.get("failed", {})
+    shown = board[board["error"] == ""].drop(columns="error") if "error" in board else board
+    print(shown.drop(columns=["model_fingerprint", "xlalign_version"], errors="ignore").to_string(
         index=False, float_format=lambda v: f"{v:.2f}"))
-    made = board[["model", "model_fingerprint", "precision"]].drop_duplicates()
-    print("\nmade with: " + "; ".join(f"{m} (fingerprint {short_fingerprint(f)}, precision {p})"
-                                      for m, f, p in made.itertuples(index=False))
-          + f" · {args.pool} pools · xlalign {board['xlalign_version'].iloc[0]}")
+    if {"model_fingerprint", "precision", "xlalign_version"} <= set(shown.columns) and len(shown):
+        made = shown[["model", "model_fingerprint", "precision"]].drop_duplicates()
+        print("\nmade with: " + "; ".join(f"{m} (fingerprint {short_fingerprint(f)}, precision {p})"
+                                          for m, f, p in made.itertuples(index=False))
+              + f" · {args.pool} pools · xlalign {shown['xlalign_version'].iloc[0]}")
     print(f"wrote {args.out}/leaderboard.csv")
+    if failed:
+        for name, reason in failed.items():
+            print(f"error: {name}: {reason}", file=sys.stderr)
+        print(f"error: {len(failed)} of {len(models)} model(s) failed; the leaderboard keeps the other models' rows "
+              "and marks the failed ones", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -280,11 +314,37 @@ def _setup_logging(verbose: bool) -> None:
     warnings.showwarning = show  # type: ignore[assignment]
 
 
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM raises :class:`~xlalign.store.runs.Terminated` (a KeyboardInterrupt), so
+    that it is cleaned up and recorded like Ctrl-C instead of leaving a run "running" for ever."""
+    from xlalign.store.runs import Terminated
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated("terminated (SIGTERM)")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
+    from xlalign.store.runs import Terminated
+
     try:
-        return int(args.func(args))
+        with sigterm_as_interrupt():
+            return int(args.func(args))
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

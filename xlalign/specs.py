@@ -1,9 +1,11 @@
-"""Typed specifications of what to run: the model, the evaluation and the alignment.
+"""Typed specifications of what to run: the model, the evaluation, and each alignment method's options.
 
 Every option is declared once, here, as a field of a frozen dataclass with its default, its
 choices and its help text (``metadata=opt(...)``). The command line (:mod:`xlalign.cli`) and the
 app's controls (``app.py``) are generated from these fields, so a default lives in exactly one
-place; ``__post_init__`` validates every value with a one-line :class:`~xlalign.errors.ConfigError`.
+place; ``__post_init__`` validates every value with a one-line :class:`~xlalign.errors.ConfigError`
+(numbers: finite and within the range their field declares, :func:`check_numbers`). The alignment
+spec itself (:class:`xlalign.align.base.AlignSpec`) lives with the registry of methods it names.
 
 This module imports nothing heavy (no torch, no sentence-transformers): ``--help`` stays fast.
 """
@@ -11,6 +13,8 @@ This module imports nothing heavy (no torch, no sentence-transformers): ``--help
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import re
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,7 +28,6 @@ DEFAULT_MODEL_ID = "bundled:multilingual-e5-small"
 SCENARIOS: tuple[str, ...] = ("multi", "multi-1", "mono-same", "mono-cross")
 POOL_MODES: tuple[str, ...] = ("dedup", "per-question")
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
-METHODS: tuple[str, ...] = ("centering", "lsar", "procrustes", "finetune")
 CENTERING_MODES: tuple[str, ...] = ("subtract", "shift")
 #: How centering treats queries: ``own`` estimates query means from training questions (per role),
 #: ``passage`` applies the passage offsets to queries too, ``none`` leaves queries unchanged.
@@ -36,12 +39,83 @@ _LANG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]+)*$")
 _DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
 
 
-def opt(help: str, *, choices: Sequence[Any] | None = None, label: str | None = None, flag: str | None = None,
-        parse: Callable[[str], Any] | None = None, metavar: str | None = None, cli: bool = True,
-        ui: bool = True) -> dict[str, Any]:
-    """Field metadata read by the CLI and app generators (``label`` is the app's short label)."""
-    return {"help": help, "choices": tuple(choices) if choices is not None else None, "label": label,
-            "flag": flag, "parse": parse, "metavar": metavar, "cli": cli, "ui": ui}
+def opt(help: str | Callable[[], str], *, choices: Sequence[Any] | Callable[[], Sequence[Any]] | None = None,
+        label: str | None = None, flag: str | None = None, parse: Callable[[str], Any] | None = None,
+        metavar: str | None = None, cli: bool = True, ui: bool = True,
+        bounds: tuple[float, float] | tuple[float, float, str] | None = None, integer: bool = False,
+        what: str | None = None) -> dict[str, Any]:
+    """Field metadata read by the CLI and app generators (``label`` is the app's short label).
+
+    ``help`` and ``choices`` may be callables (resolved when the front ends are built, e.g. from a registry).
+    ``bounds=(lo, hi[, "[]" | "(]" | "[)" | "()"])`` declares the valid range of a number (closed by default)
+    and ``integer`` that it must be whole: :func:`check_numbers` enforces both with one message for every
+    front end, and the help text states the range. ``what`` names the option in messages (default: the
+    field name with spaces).
+    """
+    if bounds is not None:
+        lo, hi, *rest = bounds
+        bounds = (lo, hi, rest[0] if rest else "[]")
+        text = f"range {_range_text(*bounds, integer=integer)}"
+        help = _with_note(help, text)
+    return {"help": help, "choices": choices if callable(choices) or choices is None else tuple(choices),
+            "label": label, "flag": flag, "parse": parse, "metavar": metavar, "cli": cli, "ui": ui, "bounds": bounds,
+            "integer": integer, "what": what}
+
+
+def _with_note(help: str | Callable[[], str], note: str) -> str | Callable[[], str]:
+    if callable(help):
+        return lambda: f"{help()} ({note})"
+    return f"{help} ({note})"
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _range_text(lo: float, hi: float, kind: str, *, integer: bool = False) -> str:
+    if integer and kind == "[]":
+        return f"{_fmt(lo)}–{_fmt(hi)}"
+    return f"{kind[0]}{_fmt(lo)}, {_fmt(hi)}{kind[1]}"
+
+
+def check_number(what: str, value: Any, lo: float, hi: float, kind: str = "[]", *, integer: bool = False) -> Any:
+    """``value`` if it is a finite number in the range (integral floats become ints when ``integer``), else a
+    one-line :class:`ConfigError`: the same message whether it came from the CLI, the app or the API.
+
+    Intervals whose upper end is 1 are described as intervals (``must be in (0, 1)``); other ranges name the
+    side that was crossed (``must be a number ≥ 1``, ``must be ≤ 65536``).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{what} must be a number, got {value!r}")
+    v = float(value)
+    shown = str(int(v)) if math.isfinite(v) and v.is_integer() else repr(v)  # 1e9 and 1000000000 read the same
+    if not math.isfinite(v):
+        raise ConfigError(f"{what} must be a finite number, got {shown}")
+    if integer:
+        if not v.is_integer():
+            raise ConfigError(f"{what} must be a whole number, got {shown}")
+        value = int(value)
+    low_ok = v > lo if kind[0] == "(" else v >= lo
+    high_ok = v < hi if kind[1] == ")" else v <= hi
+    if low_ok and high_ok:
+        return value
+    if hi <= 1:
+        raise ConfigError(f"{what} must be in {_range_text(lo, hi, kind)}, got {shown}")
+    if not low_ok:
+        raise ConfigError(f"{what} must be {'>' if kind[0] == '(' else 'a number ≥'} {_fmt(lo)}, got {shown}")
+    raise ConfigError(f"{what} must be {'<' if kind[1] == ')' else '≤'} {_fmt(hi)}, got {shown}")
+
+
+def check_numbers(spec: Any) -> None:
+    """Validate (and normalise) every field of ``spec`` declared with ``bounds``; None passes where allowed."""
+    hints = typing.get_type_hints(type(spec))
+    for f in dataclasses.fields(spec):
+        bounds = f.metadata.get("bounds")
+        value = getattr(spec, f.name)
+        if bounds is None or (value is None and _base_type(hints[f.name])[1]):
+            continue
+        what = f.metadata.get("what") or f.name.replace("_", " ")
+        object.__setattr__(spec, f.name, check_number(what, value, *bounds, integer=f.metadata.get("integer", False)))
 
 
 def split_list(value: str) -> tuple[str, ...]:
@@ -52,13 +126,6 @@ def split_list(value: str) -> tuple[str, ...]:
 def _choice(name: str, value: Any, choices: Sequence[Any]) -> None:
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}, got {value!r}")
-
-
-def _positive(name: str, value: Any, *, allow_none: bool = False, minimum: float = 1) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
-        raise ConfigError(f"{name} must be a number ≥ {minimum:g}, got {value!r}")
 
 
 def check_langs(langs: Sequence[str], *, minimum: int = 2, what: str = "langs") -> tuple[str, ...]:
@@ -91,9 +158,10 @@ class ModelSpec:
         "else fp32", choices=PRECISIONS, label="Precision"))
     batch_size: int | None = field(default=None, metadata=opt(
         "texts per encoding batch (default: 32 on CPU; on GPU it starts at 256 and halves on out-of-memory)",
-        label="Encode batch size", ui=False))
+        label="Encode batch size", ui=False, bounds=(1, 65536), integer=True, what="batch size"))
     max_seq_length: int | None = field(default=None, metadata=opt(
-        "truncate texts to this many tokens (default: the model's own limit)", label="Max sequence length", ui=False))
+        "truncate texts to this many tokens (default: the model's own limit; more than the model's limit is an "
+        "error)", label="Max sequence length", ui=False, bounds=(8, 32768), integer=True, what="max sequence length"))
     trust_remote_code: bool = field(default=False, metadata=opt(
         "allow models that run code from their repository (gte-multilingual, jina-v3); refused in public mode",
         label="Trust remote code"))
@@ -105,8 +173,7 @@ class ModelSpec:
         if self.device is not None and not _DEVICE.match(str(self.device)):
             raise ConfigError(f"device must be cpu, cuda, cuda:N or mps, got {self.device!r}")
         _choice("precision", self.precision, PRECISIONS)
-        _positive("batch size", self.batch_size, allow_none=True)
-        _positive("max sequence length", self.max_seq_length, allow_none=True, minimum=8)
+        check_numbers(self)
 
 
 @dataclass(frozen=True)
@@ -190,13 +257,14 @@ class LsarOptions:
 
     rank: int | None = field(default=None, metadata=opt(
         "rank of the removed language subspace (default: chosen on a held-out part of the training data)",
-        label="LSAR rank (empty: choose on held-out data)", flag="--rank"))
+        label="LSAR rank (empty: choose on held-out data)", flag="--rank", bounds=(1, 4096), integer=True,
+        what="LSAR rank"))
     roles: str = field(default="both", metadata=opt(
         "estimate the subspace from passage and query means (both) or passage means only", choices=LSAR_ROLES,
         label="LSAR means from"))
 
     def __post_init__(self) -> None:
-        _positive("LSAR rank", self.rank, allow_none=True)
+        check_numbers(self)
         _choice("LSAR roles", self.roles, LSAR_ROLES)
 
 
@@ -208,26 +276,35 @@ class FinetuneOptions:
         "loss: jsd+nce (the paper), nce or jsd (ablations), nce_psg (passage-passage InfoNCE baseline)",
         choices=VARIANTS, label="Loss"))
     jsd_weight: float = field(default=1.0, metadata=opt(
-        "λ in L = λ·sqrt-JSD + InfoNCE (1 = the paper)", label="JSD weight λ", flag="--jsd-weight"))
-    epochs: float = field(default=1.0, metadata=opt("training epochs", label="Epochs"))
+        "λ in L = λ·sqrt-JSD + InfoNCE (1 = the paper)", label="JSD weight λ", flag="--jsd-weight",
+        bounds=(0, 1000), what="JSD weight"))
+    epochs: float = field(default=1.0, metadata=opt("training epochs", label="Epochs", bounds=(0, 1000, "(]")))
     max_steps: int | None = field(default=None, metadata=opt(
-        "cap on optimizer steps (default: no cap, the full epochs)", label="Max steps (empty: full epochs)"))
+        "cap on optimizer steps (default: no cap, the full epochs)", label="Max steps (empty: full epochs)",
+        bounds=(1, 10_000_000), integer=True))
     batch_size: int = field(default=32, metadata=opt("training batch size (in-batch negatives)",
-                                                     label="Train batch size", flag="--train-batch-size"))
+                                                     label="Train batch size", flag="--train-batch-size",
+                                                     bounds=(2, 4096), integer=True, what="train batch size"))
     learning_rate: float | None = field(default=None, metadata=opt(
         "peak learning rate (default: the model family's rate from Appendix C; 2e-5 otherwise)",
-        label="Learning rate (empty: model default)", flag="--lr"))
+        label="Learning rate (empty: model default)", flag="--lr", bounds=(0, 1, "()")))
     max_seq_length: int | None = field(default=256, metadata=opt("truncate training texts to this many tokens",
                                                                  label="Train max sequence length",
-                                                                 flag="--train-max-seq-length"))
+                                                                 flag="--train-max-seq-length", bounds=(8, 8192),
+                                                                 integer=True, what="train max sequence length"))
     freeze_word_embeddings: bool = field(default=False, metadata=opt(
         "keep the word-embedding matrix fixed (faster on CPU)", label="Freeze word embeddings"))
-    seed: int = field(default=42, metadata=opt("training seed (data order and batches)", label="Seed"))
-    warmup_ratio: float = field(default=0.15, metadata=opt("linear warm-up share of the steps", ui=False))
-    weight_decay: float = field(default=0.01, metadata=opt("AdamW weight decay", ui=False))
-    adam_beta1: float = field(default=0.9, metadata=opt("AdamW β1", ui=False))
-    adam_beta2: float = field(default=0.99, metadata=opt("AdamW β2", ui=False))
-    scale: float = field(default=20.0, metadata=opt("InfoNCE scale (1/temperature)", ui=False))
+    seed: int = field(default=42, metadata=opt("training seed (data order and batches)", label="Seed",
+                                               bounds=(0, 2**32 - 1), integer=True))
+    warmup_ratio: float = field(default=0.15, metadata=opt("linear warm-up share of the steps", ui=False,
+                                                           bounds=(0, 1, "[)"), what="warm-up ratio"))
+    weight_decay: float = field(default=0.01, metadata=opt("AdamW weight decay", ui=False, bounds=(0, 10)))
+    adam_beta1: float = field(default=0.9, metadata=opt("AdamW β1", ui=False, bounds=(0, 1, "[)"),
+                                                        what="Adam betas (β1)"))
+    adam_beta2: float = field(default=0.99, metadata=opt("AdamW β2", ui=False, bounds=(0, 1, "[)"),
+                                                         what="Adam betas (β2)"))
+    scale: float = field(default=20.0, metadata=opt("InfoNCE scale (1/temperature)", ui=False,
+                                                    bounds=(0, 1000, "(]"), what="InfoNCE scale"))
     bf16: bool | None = field(default=None, metadata=opt(
         "train in bf16 mixed precision (default: on CUDA with bf16 support only)", ui=False, cli=False))
     gradient_checkpointing: bool | None = field(default=None, metadata=opt(
@@ -237,79 +314,7 @@ class FinetuneOptions:
 
     def __post_init__(self) -> None:
         _choice("loss variant", self.variant, VARIANTS)
-        if isinstance(self.jsd_weight, bool) or not isinstance(self.jsd_weight, (int, float)) or self.jsd_weight < 0:
-            raise ConfigError(f"JSD weight must be ≥ 0, got {self.jsd_weight!r}")
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, float)) or not self.epochs > 0:
-            raise ConfigError(f"epochs must be > 0, got {self.epochs!r}")
-        _positive("max steps", self.max_steps, allow_none=True)
-        _positive("train batch size", self.batch_size, minimum=2)
-        if self.learning_rate is not None and not (isinstance(self.learning_rate, (int, float))
-                                                   and 0 < self.learning_rate < 1):
-            raise ConfigError(f"learning rate must be in (0, 1), got {self.learning_rate!r}")
-        _positive("train max sequence length", self.max_seq_length, allow_none=True, minimum=8)
-        if not 0 <= self.warmup_ratio < 1:
-            raise ConfigError(f"warm-up ratio must be in [0, 1), got {self.warmup_ratio}")
-        if self.weight_decay < 0:
-            raise ConfigError(f"weight decay must be ≥ 0, got {self.weight_decay}")
-        if not (0 <= self.adam_beta1 < 1 and 0 <= self.adam_beta2 < 1):
-            raise ConfigError("Adam betas must be in [0, 1)")
-        if self.scale <= 0:
-            raise ConfigError(f"InfoNCE scale must be > 0, got {self.scale}")
-
-
-@dataclass(frozen=True)
-class AlignSpec:
-    """One alignment: the method, its training data, the held-out split and the per-method options."""
-
-    method: str = field(default="centering", metadata=opt(
-        "centering | lsar (language-subspace removal) | procrustes | finetune (JSD + InfoNCE)", choices=METHODS,
-        label="Method"))
-    train_data: str = field(default="split", metadata=opt(
-        "split (group-disjoint split of the data; default), demo, or a triplet JSONL/CSV (q_en, p_en, p_tgt)",
-        label="Training data"))
-    test_fraction: float = field(default=0.5, metadata=opt("held-out share of the groups (split only)",
-                                                           label="Held-out fraction"))
-    split_seed: int = field(default=42, metadata=opt("seed of the group split", label="Split seed", ui=False))
-    fit_langs: tuple[str, ...] | None = field(default=None, metadata=opt(
-        "languages whose training text fits centering/LSAR (default: the evaluated languages); more languages "
-        "give LSAR a better language subspace", parse=split_list, metavar="LANG[,LANG...]", label="Fit languages",
-        ui=False))
-    centering: CenteringOptions = field(default_factory=CenteringOptions)
-    procrustes: ProcrustesOptions = field(default_factory=ProcrustesOptions)
-    lsar: LsarOptions = field(default_factory=LsarOptions)
-    finetune: FinetuneOptions = field(default_factory=FinetuneOptions)
-
-    def __post_init__(self) -> None:
-        _choice("method", self.method, METHODS)
-        if isinstance(self.test_fraction, bool) or not 0 < self.test_fraction < 1:
-            raise ConfigError(f"test fraction must be in (0, 1), got {self.test_fraction!r}")
-        if not isinstance(self.train_data, str) or not self.train_data.strip():
-            raise ConfigError("train data must be split, demo or a triplet file")
-        if self.fit_langs is not None:
-            object.__setattr__(self, "fit_langs", check_langs(self.fit_langs, minimum=2, what="fit langs"))
-        for name, cls in NESTED.items():
-            if not isinstance(getattr(self, name), cls):
-                raise ConfigError(f"{name} options must be a {cls.__name__}")
-
-    def options(self) -> object:
-        """The options of the chosen method (None-like for methods without options)."""
-        return getattr(self, self.method)
-
-    def describe(self) -> str:
-        """``method (key options)`` for run lists and page titles."""
-        o = self.options()
-        shown = {f.name: getattr(o, f.name) for f in dataclasses.fields(o)
-                 if getattr(o, f.name) != f.default and f.name not in ("warmup_ratio", "weight_decay")}
-        key = {"centering": ("mode", "queries"), "procrustes": ("center", "fit_on"), "lsar": ("rank", "roles"),
-               "finetune": ("variant", "jsd_weight", "epochs", "max_steps")}[self.method]
-        parts = [f"{k}={getattr(o, k)}" for k in key] + [f"{k}={v}" for k, v in shown.items() if k not in key]
-        if self.train_data != "split":
-            parts.append(f"train={self.train_data if self.train_data == 'demo' else 'triplets'}")
-        return f"{self.method} ({', '.join(parts)})"
-
-
-NESTED: dict[str, type] = {"centering": CenteringOptions, "procrustes": ProcrustesOptions, "lsar": LsarOptions,
-                           "finetune": FinetuneOptions}
+        check_numbers(self)
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,20 +337,24 @@ class OptionInfo:
     metavar: str | None
     cli: bool
     ui: bool
+    bounds: tuple[float, float, str] | None = None
+    integer: bool = False
 
 
 def options(spec: type) -> Iterator[OptionInfo]:
-    """The scalar options of a spec class (nested option groups are not included)."""
+    """The options of a spec class (fields marked neither ``cli`` nor ``ui`` are included: callers filter)."""
     hints = typing.get_type_hints(spec)
     for f in dataclasses.fields(spec):
-        if f.name in NESTED and spec is AlignSpec:
-            continue
         kind, optional = _base_type(hints[f.name])
         meta = dict(f.metadata)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        yield OptionInfo(spec, f.name, default, kind, optional, meta.get("help", ""), meta.get("choices"),
+        help_text = meta.get("help", "")
+        choices = meta.get("choices")
+        yield OptionInfo(spec, f.name, default, kind, optional, help_text() if callable(help_text) else help_text,
+                         tuple(choices()) if callable(choices) else choices,
                          meta.get("label") or f.name.replace("_", " "), meta.get("flag"), meta.get("parse"),
-                         meta.get("metavar"), meta.get("cli", True), meta.get("ui", True))
+                         meta.get("metavar"), meta.get("cli", True), meta.get("ui", True), meta.get("bounds"),
+                         meta.get("integer", False))
 
 
 def option(spec: type, name: str) -> OptionInfo:
@@ -378,23 +387,20 @@ def to_dict(spec: Any) -> dict[str, Any]:
 
 
 def from_dict(spec: type, data: Mapping[str, Any]) -> Any:
-    """Rebuild a spec from :func:`to_dict` output; unknown keys are a ConfigError naming them."""
+    """Rebuild a spec from :func:`to_dict` output; unknown keys are a ConfigError naming them.
+
+    A spec class with its own ``from_dict`` classmethod (one holding another spec) rebuilds itself.
+    """
+    own = getattr(spec, "from_dict", None)
+    if callable(own):
+        return own(data)
     if not isinstance(data, Mapping):
         raise ConfigError(f"{spec.__name__}: expected an object, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(spec)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(f"{spec.__name__}: unknown option(s) {', '.join(unknown)}")
-    kwargs: dict[str, Any] = {}
-    for f in dataclasses.fields(spec):
-        if f.name not in data:
-            continue
-        value = data[f.name]
-        if spec is AlignSpec and f.name in NESTED:
-            value = from_dict(NESTED[f.name], value)
-        elif isinstance(value, list):
-            value = tuple(value)
-        kwargs[f.name] = value
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     try:
         return spec(**kwargs)
     except TypeError as e:
@@ -407,12 +413,10 @@ __all__ = [
     "DEFAULT_MODEL_ID",
     "FIT_ON",
     "LSAR_ROLES",
-    "METHODS",
     "POOL_MODES",
     "PRECISIONS",
     "SCENARIOS",
     "VARIANTS",
-    "AlignSpec",
     "CenteringOptions",
     "EvalSpec",
     "FinetuneOptions",
@@ -421,7 +425,10 @@ __all__ = [
     "OptionInfo",
     "ProcrustesOptions",
     "check_langs",
+    "check_number",
+    "check_numbers",
     "from_dict",
+    "opt",
     "option",
     "options",
     "split_list",

@@ -1,8 +1,18 @@
-"""Alignment methods: language-mean centering, orthogonal Procrustes, JSD + InfoNCE fine-tuning."""
+"""Alignment methods, one module each, found through one registry (:mod:`xlalign.align.base`):
+language-mean centering, language-subspace removal (LSAR), orthogonal Procrustes, and the JSD + InfoNCE
+fine-tune. Importing the package registers them, in this (display) order; another method registers
+itself with :func:`xlalign.align.base.register`."""
 
 from __future__ import annotations
 
-from xlalign.align.centering import LanguageCentering
-from xlalign.align.procrustes import OrthogonalProcrustes, mean_cosine_distance
+from xlalign.align.base import AlignSpec, aligner_class, method_names, register
+from xlalign.align.centering import CenteringAligner
+from xlalign.align.finetune import FinetuneAligner
+from xlalign.align.lsar import LsarAligner
+from xlalign.align.procrustes import ProcrustesAligner
 
-__all__ = ["LanguageCentering", "OrthogonalProcrustes", "mean_cosine_distance"]
+for _builtin in (CenteringAligner, LsarAligner, ProcrustesAligner, FinetuneAligner):
+    register(_builtin)
+
+__all__ = ["AlignSpec", "CenteringAligner", "FinetuneAligner", "LsarAligner", "ProcrustesAligner", "aligner_class",
+           "method_names", "register"]

@@ -3,6 +3,9 @@ Multilingual Representations", Findings of EMNLP): multilingual sentence embeddi
 language-specific offset; removing each language's mean (or moving the target language's mean onto
 the pivot's) makes them more language-neutral. No parallel data is needed, only text in each
 language.
+
+:class:`CenteringAligner` is the method: passage (and query) means on the training data become a
+:class:`~xlalign.align.transform.LanguageAwareTransform`.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from xlalign.align.artefacts import load_arrays, save_arrays
+from xlalign.align.base import AlignerRecord, FitInputs
+from xlalign.align.transform import LanguageAwareAligner, LanguageAwareTransform
 from xlalign.core.encoder import l2_normalise
 from xlalign.specs import CENTERING_MODES, CenteringOptions
 
@@ -77,3 +82,47 @@ class LanguageCentering:
         meta, arrays = load_arrays(path, "xlalign.LanguageCentering")
         return cls(pivot=meta["pivot"], mode=meta["mode"],
                    means_={k.removeprefix("mean."): v for k, v in arrays.items()})
+
+
+@dataclass
+class CenteringRecord(AlignerRecord):
+    """What a centering fit used and learned."""
+
+    mode: str = ""
+    queries: str = ""
+    fit_langs: list[str] = field(default_factory=list)
+    n_fit_passages: dict[str, int] = field(default_factory=dict)
+    passage_offset_norms: dict[str, float] = field(default_factory=dict)
+
+
+class CenteringAligner(LanguageAwareAligner):
+    """Language-mean centering: one offset per language (and role), no parallel data needed."""
+
+    name = "centering"
+    Options = CenteringOptions
+    summary = "language-mean centering"
+    flag_prefix = "centering-"
+    key_options = ("mode", "queries")
+    uses_fit_langs = True
+    options: CenteringOptions
+
+    def fit(self, inputs: FitInputs) -> CenteringRecord:
+        opts, pivot = self.options, inputs.evaluation.pivot
+        train = inputs.training_embeddings()
+        passages = LanguageCentering(pivot=pivot, mode=opts.mode).fit(train.passages)
+        queries: LanguageCentering | None = passages
+        query_source = opts.queries
+        if opts.queries == "own" and train.queries:
+            queries = LanguageCentering(pivot=pivot, mode=opts.mode).fit(train.queries)
+        elif opts.queries == "own":
+            query_source = "passage (no target-language training questions)"
+        transform = LanguageAwareTransform.from_centering(passages, queries)
+        if opts.queries == "none":
+            transform = LanguageAwareTransform({**{k: v for k, v in transform.maps.items() if k[0] == "passage"},
+                                                **{("query", lang): (None, None) for lang in passages.means_}},
+                                               method="centering", pivot=transform.pivot, options=transform.options)
+        self.transform_ = transform
+        return CenteringRecord(mode=opts.mode, queries=query_source, fit_langs=sorted(passages.means_),
+                               n_fit_passages={k: len(v) for k, v in train.passages.items()},
+                               passage_offset_norms={k: float(np.linalg.norm(passages.offset(k)))
+                                                     for k in passages.means_})

@@ -5,31 +5,36 @@ Triplets ``(q_en, p_en, p_tgt)``; defaults from the paper's Appendix C (see
 0.15, AdamW β = (0.9, 0.99), weight decay 0.01, bf16 on GPU, seed 42, and the learning rate of the
 model family (2e-5 multilingual-e5, 1e-5 gte-multilingual-base, 4e-6 bge-m3, 3e-5 jina-embeddings-v3).
 
-The trained model is written to ``<output>.partial`` and renamed to ``<output>`` only when complete;
-a cancelled or failed run leaves no model directory and no temporary training folder.
+The trained model is written to a temporary sibling of ``<output>`` and renamed into place only when
+complete (:func:`xlalign.atomic.atomic_folder`); a cancelled or failed run leaves no model directory and
+no temporary training folder.
+
+:class:`FinetuneAligner` is the method: its artefact is the tuned model itself (``model/`` in the run
+folder), and "after" is the tuned model's own embeddings.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from xlalign.core.corpus import ParallelCorpus
-from xlalign.core.loaders import read_long_rows
-from xlalign.errors import ConfigError, CorpusError
+from xlalign.align.base import AlignerBase, AlignerRecord, ApplyInputs, Cancelled, FitInputs
+from xlalign.align.data import TRIPLET_COLUMNS, load_triplets, triplets_from_corpus, write_triplets
+from xlalign.atomic import atomic_folder
+from xlalign.errors import ConfigError
 from xlalign.models.device import gpu_task
 from xlalign.progress import Progress, silent
 from xlalign.specs import FinetuneOptions, ModelSpec, to_dict
 
-TRIPLET_COLUMNS = ("q_en", "p_en", "p_tgt")
+if TYPE_CHECKING:
+    from xlalign.core.evaluate import CorpusEmbeddings
 #: CPU cost model of a training step (forward + backward of the three columns), for the up-front
 #: estimate only (once steps run, the ETA comes from the measured step times, on every device): a
 #: column of n rows padded to L tokens costs n·L·(a + b·n·L) seconds — the cost per token grows with
@@ -44,10 +49,6 @@ REFERENCE_ENCODER_PARAMS = 21.3e6
 TRAIN_TMP_PREFIX = ".xlalign-train-"
 
 
-class Cancelled(Exception):
-    """The run was cancelled; nothing was saved."""
-
-
 def learning_rate(model: ModelSpec, options: FinetuneOptions) -> float:
     """The options' rate, else the model family's (Hong et al. 2026, Appendix C), else 2e-5."""
     from xlalign.models.registry import model_info
@@ -59,38 +60,8 @@ def learning_rate(model: ModelSpec, options: FinetuneOptions) -> float:
 
 
 # --------------------------------------------------------------------------------------------
-# Triplets
+# Steps and their cost
 # --------------------------------------------------------------------------------------------
-def triplets_from_corpus(corpus: ParallelCorpus, pivot: str, targets: Sequence[str] | str) -> list[dict[str, str]]:
-    """One triplet per item and target: its pivot-language question, pivot passage and target passage."""
-    targets = [targets] if isinstance(targets, str) else list(targets)
-    corpus.require_langs([pivot, *targets])
-    return [{"q_en": corpus.questions[pivot][i], "p_en": corpus.passages[pivot][i], "p_tgt": corpus.passages[t][i],
-             "lang": t} for t in targets for i in range(len(corpus))]
-
-
-def load_triplets(path: str | Path) -> list[dict[str, str]]:
-    """An uploaded JSONL/CSV of triplets with columns ``q_en, p_en, p_tgt`` (errors name the line)."""
-    rows = read_long_rows(path)
-    if not rows:
-        raise CorpusError(f"{Path(path).name}: no triplets")
-    out = []
-    for n, row in rows:
-        missing = [c for c in TRIPLET_COLUMNS if not str(row.get(c) or "").strip()]
-        if missing:
-            raise CorpusError(f"{Path(path).name}:{n}: missing or empty {', '.join(missing)} "
-                              "(need columns q_en, p_en, p_tgt)")
-        out.append({c: str(row[c]) for c in TRIPLET_COLUMNS})
-    return out
-
-
-def write_triplets(path: str | Path, triplets: Sequence[dict[str, str]]) -> None:
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(TRIPLET_COLUMNS), extrasaction="ignore")
-        w.writeheader()
-        w.writerows(triplets)
-
-
 def planned_steps(n_triplets: int, options: FinetuneOptions) -> int:
     """Optimizer steps: ⌈epochs · ⌈n / batch⌉⌉, capped by ``max_steps`` (which never adds steps)."""
     per_epoch = math.ceil(n_triplets / options.batch_size)
@@ -177,11 +148,14 @@ def _callback(progress: Progress, should_stop: Callable[[], bool] | None, log: l
 
 
 def _prepare_model(model_spec: ModelSpec, options: FinetuneOptions, device: str) -> Any:
-    from xlalign.models.encoders import load_sentence_transformer
+    """The model to train; a training length above the model's limit is cut to the limit (the option's
+    default, 256, is above the limit of small models: that is not an error)."""
+    from xlalign.models.encoders import load_sentence_transformer, model_token_limit
 
     model = load_sentence_transformer(model_spec, device=device)
     if options.max_seq_length is not None:
-        model.max_seq_length = options.max_seq_length
+        limit = model_token_limit(model)
+        model.max_seq_length = min(options.max_seq_length, limit) if limit else options.max_seq_length
     if options.freeze_word_embeddings:
         model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
     return model
@@ -263,7 +237,6 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
     box: dict[str, Any] = {}
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=TRAIN_TMP_PREFIX, dir=output.parent))
-    partial = output.with_name(output.name + ".partial")
     started = time.monotonic()
     try:
         loss = JSDInfoNCELoss(model, variant=options.variant, scale=options.scale, jsd_weight=options.jsd_weight)
@@ -278,17 +251,113 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
         done = trainer.state.global_step
         if box.get("cancelled"):
             raise Cancelled(f"cancelled after {done} of {box.get('total')} steps")
-        shutil.rmtree(partial, ignore_errors=True)
         model.prompts = {**(model.prompts or {}), **{k: v for k, v in (("query", prompts[0]), ("passage", prompts[1]),
                                                                        ("document", prompts[1])) if v}}
-        model.save(str(partial), create_model_card=False)
         record = {"model": to_dict(model_spec), "options": to_dict(options),
                   "learning_rate": learning_rate(model_spec, options), "steps": done, "bf16": bf16,
                   "gradient_checkpointing": checkpointing, "log": log}
-        (partial / "xlalign_finetune.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
-        partial.rename(output)
+        with atomic_folder(output) as tmp:
+            model.save(str(tmp), create_model_card=False)
+            (tmp / "xlalign_finetune.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
         seconds = time.monotonic() - started
         return FinetuneResult(output, done, seconds, log, device, estimate, seconds / done if done else None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(partial, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The method
+# --------------------------------------------------------------------------------------------
+def tuned_spec(model: ModelSpec, model_dir: str | Path) -> ModelSpec:
+    """The base model's spec (device, precision, batch, length, remote code) pointing at its tuned copy."""
+    return replace(model, model=str(model_dir))
+
+
+@dataclass
+class FinetuneRecord(AlignerRecord):
+    """The options used, then what the training did: steps, time, device, the CPU estimate."""
+
+    options: dict[str, Any] = field(default_factory=dict)
+    steps: int = 0
+    planned_steps: int = 0
+    seconds: float = 0.0
+    seconds_per_step: float | None = None
+    device: str = ""
+    cpu_estimate_s: float | None = None
+    n_triplets: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options flat, then the training figures (the layout ``run.json`` has always had)."""
+        rest = {k: v for k, v in super().to_dict().items() if k != "options"}
+        return {**self.options, **rest}
+
+
+class FinetuneAligner(AlignerBase):
+    """The paper's JSD + InfoNCE fine-tune: the artefact is the tuned model."""
+
+    name = "finetune"
+    Options = FinetuneOptions
+    summary = "JSD + InfoNCE fine-tune"
+    flag_prefix = ""
+    key_options = ("variant", "jsd_weight", "epochs", "max_steps")
+    language_agnostic = True
+    artefacts = ("model",)
+    model_folder = "model"
+    scratch = (f"{TRAIN_TMP_PREFIX}*",)
+    options: FinetuneOptions
+    model_dir_: Path
+    model_spec_: ModelSpec | None = None
+
+    def fit(self, inputs: FitInputs) -> FinetuneRecord:
+        from xlalign.models.encoders import SentenceTransformerEncoder
+
+        if not isinstance(inputs.encoder, SentenceTransformerEncoder):
+            raise ConfigError("a fine-tune needs a sentence-transformers model")
+        opts, triplets, work = self.options, inputs.data.triplets, Path(inputs.work_dir)
+        write_triplets(work / "train_triplets.csv", triplets)
+        log_path = work / "train_log.jsonl"
+        log_path.write_text("", encoding="utf-8")  # a rerun starts a new log
+
+        def on_progress(stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
+            if stage == "training":
+                with open(log_path, "a", encoding="utf-8") as f:
+                    f.write(json.dumps({"step": done, "total": total, **metrics}) + "\n")
+            inputs.progress(stage, done, total, **metrics)
+
+        prompts = (inputs.encoder.prompt_for("query"), inputs.encoder.prompt_for("passage"))
+        result = finetune(inputs.model, opts, triplets, work / "model", prompts=prompts,
+                          progress=on_progress, should_stop=inputs.should_stop)
+        self.model_dir_ = result.model_dir
+        return FinetuneRecord(options=to_dict(opts), steps=result.steps, planned_steps=planned_steps(len(triplets), opts),
+                              seconds=round(result.seconds, 1), seconds_per_step=result.seconds_per_step,
+                              device=result.device, cpu_estimate_s=result.cpu_estimate_s, n_triplets=len(triplets))
+
+    def save(self, folder: Path) -> None:
+        """The tuned model was written into the run folder by the fit; elsewhere it is moved there."""
+        target = Path(folder) / "model"
+        if self.model_dir_.resolve() != target.resolve():
+            shutil.move(str(self.model_dir_), target)
+            self.model_dir_ = target
+
+    @classmethod
+    def load(cls, folder: Path, options: Any) -> FinetuneAligner:
+        aligner = cls(options)
+        aligner.model_dir_ = Path(folder) / "model"
+        if not (aligner.model_dir_ / "modules.json").is_file():
+            raise FileNotFoundError(f"{aligner.model_dir_ / 'modules.json'} is missing")
+        return aligner
+
+    def apply(self, inputs: ApplyInputs) -> CorpusEmbeddings:
+        from xlalign.core.evaluate import encode_corpus
+
+        encoder = inputs.encoder_for(tuned_spec(inputs.model, self.model_dir_))
+        return encode_corpus(inputs.corpus, encoder, inputs.langs, inputs.progress)
+
+    def export(self, into: Path, *, base_model: str) -> None:
+        shutil.copytree(self.model_dir_, into, dirs_exist_ok=True)
+        (Path(into) / "README.md").unlink(missing_ok=True)  # the caller writes the export's own card
+
+
+__all__ = ["TRIPLET_COLUMNS", "Cancelled", "FinetuneAligner", "FinetuneRecord", "FinetuneResult", "estimate_cpu_seconds",
+           "finetune", "learning_rate", "load_triplets", "padded_batches", "padded_tokens", "planned_steps",
+           "triplets_from_corpus", "tuned_spec", "write_triplets"]

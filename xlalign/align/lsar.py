@@ -15,20 +15,34 @@ centred means). A role's L centred means span at most L − 1 dimensions, so r �
 
 Unsupervised (no parallel pairs, only text per language), needs no language tag at inference, and
 is one (d, d) matrix for all languages: it can be baked into a sentence-transformers model
-(:func:`xlalign.store.export.export_linear_model`).
+(:func:`write_linear_model`; :func:`xlalign.store.export.export_linear_model` writes it atomically).
+
+:class:`LsarAligner` is the method: the estimator fitted on the training data's per-language means,
+its rank given or chosen on a held-out part of the training groups.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from xlalign.align.artefacts import load_arrays, save_arrays
+from xlalign.align.base import AlignerBase, AlignerRecord, ApplyInputs, FitInputs, languages_to_fit
 from xlalign.core.encoder import l2_normalise
+from xlalign.errors import ConfigError
+from xlalign.specs import EvalSpec, LsarOptions
+
+if TYPE_CHECKING:
+    from xlalign.align.base import AlignSpec, TrainingData
+    from xlalign.core.evaluate import CorpusEmbeddings
+    from xlalign.models.encoders import CachedEncoder
+    from xlalign.progress import Progress
 
 KIND = "xlalign.LanguageSubspaceRemoval"
 ROLES = ("query", "passage")
@@ -148,3 +162,154 @@ class LanguageSubspaceRemoval:
         est.n_features_in_ = est.components_.shape[0]
         est.languages_ = json.loads(meta["languages"])
         return est
+
+
+# --------------------------------------------------------------------------------------------
+# The method
+# --------------------------------------------------------------------------------------------
+#: Share of the training groups held out to choose the LSAR rank.
+LSAR_VALIDATION_FRACTION = 0.25
+
+
+def write_linear_model(base_model_dir: str | Path, matrix: np.ndarray, into: str | Path) -> None:
+    """Save ``base → [Normalize] → Dense(matrix) → Normalize`` as a sentence-transformers model in ``into``.
+
+    The output is normalise(normalise(base(text)) @ matrix): ``matrix`` (d, d) acts on row vectors,
+    so the Dense weight (out, in) is ``matrix.T``. A Normalize is inserted before the Dense only when
+    the base does not already end with one. The base's prompts and similarity function are kept.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.base.modules import Dense, Normalize
+
+    model = SentenceTransformer(str(base_model_dir), device="cpu")
+    if model.truncate_dim is not None:
+        raise ValueError(f"{base_model_dir} truncates embeddings to {model.truncate_dim} dimensions after the "
+                         f"modules; export a map for the untruncated model instead")
+    d = model.get_embedding_dimension()
+    p = np.asarray(matrix, dtype=np.float64)
+    if p.shape != (d, d):
+        raise ValueError(f"matrix must be ({d}, {d}) for {base_model_dir} (embedding dimension {d}), got {p.shape}")
+    if not np.isfinite(p).all():
+        raise ValueError("matrix contains NaN or infinite values")
+    if not isinstance(model[-1], Normalize):
+        model.append(Normalize())
+    model.append(Dense(d, d, bias=False, activation_function=None,
+                       init_weight=torch.tensor(p.T, dtype=torch.float32)))
+    model.append(Normalize())
+    model.save(str(into), create_model_card=False)
+
+
+def lsar_fit_data(train: CorpusEmbeddings, roles: str) -> dict[tuple[str, str], np.ndarray]:
+    data = {("passage", lang): x for lang, x in train.passages.items()}
+    if roles == "both":
+        data.update({("query", lang): x for lang, x in train.queries.items()})
+    return data
+
+
+def _removed(emb: CorpusEmbeddings, est: LanguageSubspaceRemoval) -> CorpusEmbeddings:
+    return emb.map(lambda lang, role, x: est.transform(x))
+
+
+def choose_rank(data: TrainingData, encoder: CachedEncoder, evaluation: EvalSpec, langs: Sequence[str],
+                roles: str, seed: int, progress: Progress) -> tuple[int | None, list[dict[str, float]]]:
+    """Pick the LSAR rank on a held-out part of the training groups: the rank r ≥ 1 with the lowest mean
+    Multi Max@R over the evaluated query languages (ties → the smaller rank). Max@R, not Complete@10:
+    on a small held-out part Complete@10 saturates at 100% for every rank of an already good pair, and
+    the choice would fall to r = 1 whatever the rest of the spectrum does. The curve records both, and
+    r = 0 (no removal). None when it cannot be chosen (no parallel training corpus, or fewer than 4
+    groups): the full rank is then used."""
+    from xlalign.core.evaluate import encode_corpus, evaluate_embeddings
+
+    if data.train_corpus is None or len(set(data.train_corpus.groups)) < 4:
+        return None, []
+    fit_part, val_part = data.train_corpus.split_by_group(LSAR_VALIDATION_FRACTION, seed)
+    est = LanguageSubspaceRemoval().fit(lsar_fit_data(encode_corpus(fit_part, encoder, langs, progress), roles))
+    val_emb = encode_corpus(val_part, encoder, evaluation.langs, progress)
+    val_spec = EvalSpec(data=evaluation.data, langs=evaluation.langs, pool=evaluation.pool, scenarios=("multi",),
+                        ks=(10,), ndcg_ks=(10,))
+    curve = []
+    for r in range(0, est.max_rank_ + 1):
+        emb = val_emb if r == 0 else _removed(val_emb, est.with_rank(r))
+        res = evaluate_embeddings(val_part.select_langs(evaluation.langs), emb, val_spec)
+        curve.append({"rank": r,
+                      "multi_max_r": float(np.mean([res.value("multi", q, "max_r") for q in evaluation.langs])),
+                      "multi_complete@10": float(np.mean([res.value("multi", q, "complete@10")
+                                                          for q in evaluation.langs]))})
+    # rank 0 (no removal) is the reference; Max@R compared at 1e-9 so that float noise does not pick a larger rank
+    best = min(curve[1:], key=lambda c: (round(c["multi_max_r"], 9), c["rank"]))
+    return int(best["rank"]), curve
+
+
+@dataclass
+class LsarRecord(AlignerRecord):
+    """The rank used and how it was chosen, the fitted directions and the held-out rank curve."""
+
+    rank: int = 0
+    max_rank: int = 0
+    roles: str = ""
+    rank_source: str = ""
+    fit_langs: list[str] = field(default_factory=list)
+    rank_curve: list[dict[str, float]] = field(default_factory=list)
+    singular_values: list[float] = field(default_factory=list)
+
+
+class LsarAligner(AlignerBase):
+    """Language-subspace removal: one projection for every text, no language tag."""
+
+    name = "lsar"
+    Options = LsarOptions
+    summary = "language-subspace removal"
+    flag_prefix = "lsar-"
+    key_options = ("rank", "roles")
+    uses_fit_langs = True
+    language_agnostic = True
+    artefacts = ("lsar.safetensors",)
+    options: LsarOptions
+    estimator_: LanguageSubspaceRemoval
+
+    @classmethod
+    def check(cls, options: Any, evaluation: EvalSpec, align: AlignSpec) -> None:
+        """A given rank must fit the directions the fit languages can give: Σ over roles of (languages − 1)."""
+        if options.rank is None:
+            return
+        n = len(languages_to_fit(evaluation, align))
+        with_queries = options.roles == "both" and align.train_data in ("split", "demo")
+        bound = (n - 1) * (2 if with_queries else 1)
+        if options.rank > bound:
+            raise ConfigError(f"LSAR rank {options.rank} is more than the {bound} direction(s) {n} fit languages give "
+                              f"({'passage and query' if with_queries else 'passage'} means); choose a rank ≤ {bound}, "
+                              "or none to choose it on held-out data")
+
+    def fit(self, inputs: FitInputs) -> LsarRecord:
+        opts = self.options
+        train = inputs.training_embeddings()
+        chosen, curve = (opts.rank, []) if opts.rank is not None else choose_rank(
+            inputs.data, inputs.encoder, inputs.evaluation, inputs.langs, opts.roles, inputs.align.split_seed,
+            inputs.progress)
+        data = lsar_fit_data(train, opts.roles)
+        est = LanguageSubspaceRemoval().fit(data)
+        if chosen is not None and chosen > est.max_rank_:
+            raise ConfigError(f"LSAR rank {chosen} exceeds the {est.max_rank_} directions the training means span")
+        self.estimator_ = est.with_rank(chosen) if chosen is not None else est
+        return LsarRecord(rank=self.estimator_.rank_, max_rank=est.max_rank_, roles=opts.roles,
+                          rank_source="given" if opts.rank is not None else ("held-out" if curve else "full rank"),
+                          fit_langs=sorted({lang for _, lang in data}), rank_curve=curve,
+                          singular_values=[float(s) for s in est.singular_values_])
+
+    def save(self, folder: Path) -> None:
+        self.estimator_.save(Path(folder) / "lsar.safetensors")
+
+    @classmethod
+    def load(cls, folder: Path, options: Any) -> LsarAligner:
+        aligner = cls(options)
+        aligner.estimator_ = LanguageSubspaceRemoval.load(Path(folder) / "lsar.safetensors")
+        return aligner
+
+    def apply(self, inputs: ApplyInputs) -> CorpusEmbeddings:
+        return inputs.base().map(lambda lang, role, x: self.estimator_.transform(x))  # one map for every text
+
+    def export(self, into: Path, *, base_model: str) -> None:
+        from xlalign.models.encoders import resolve_model_path
+
+        write_linear_model(resolve_model_path(base_model), self.estimator_.projection_matrix(), into)

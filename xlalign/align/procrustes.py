@@ -18,17 +18,23 @@ W = I − QQᵀ + Q R Qᵀ — orthogonal, and as close to X W ≈ Y as the unre
 the same residual, tested). With k = d it is the ordinary solution. Demo corpus, 168 pairs in 384
 dimensions, held-out es Multi Complete@10 79.8 before: 50.0 after the SVD rotation, 72.6 after this
 one — still below the baseline: so few pairs overfit even inside their span.
+
+:class:`ProcrustesAligner` is the method: one rotation per target language onto the pivot, from the
+training data's parallel passages and/or questions, as a
+:class:`~xlalign.align.transform.LanguageAwareTransform` (the pivot's map is the identity).
 """
 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from xlalign.align.artefacts import load_arrays, save_arrays
+from xlalign.align.base import AlignerRecord, FitInputs
+from xlalign.align.transform import AffineMap, LanguageAwareAligner, LanguageAwareTransform
 from xlalign.core.encoder import l2_normalise
 from xlalign.specs import ProcrustesOptions
 
@@ -107,3 +113,69 @@ class OrthogonalProcrustes:
         est.W_, est.mean_x_, est.mean_y_ = arrays["W"], arrays["mean_x"], arrays["mean_y"]
         est.n_pairs_ = int(meta["n_pairs"])
         return est
+
+
+@dataclass
+class ProcrustesRecord(AlignerRecord):
+    """Per target language: pairs, dimension, and the mean cosine distance to the pivot before/after, on the
+    fitting pairs and on the held-out passages."""
+
+    fit_on: str = ""
+    center: bool = True
+    targets: dict[str, dict[str, float | int]] = field(default_factory=dict)
+
+
+class ProcrustesAligner(LanguageAwareAligner):
+    """Orthogonal Procrustes per target language, from parallel pairs."""
+
+    name = "procrustes"
+    Options = ProcrustesOptions
+    summary = "orthogonal Procrustes onto the pivot"
+    flag_prefix = "procrustes-"
+    key_options = ("center", "fit_on")
+    options: ProcrustesOptions
+
+    def fit(self, inputs: FitInputs) -> ProcrustesRecord:
+        pivot, opts = inputs.evaluation.pivot, self.options
+        pairs = self.pairs(inputs)
+        maps: dict[tuple[str, str], AffineMap] = {(role, pivot): (None, None) for role in ("query", "passage")}
+        record = ProcrustesRecord(fit_on=opts.fit_on, center=opts.center)
+        for target in inputs.evaluation.targets:
+            x, y = pairs[target]
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", FewPairsWarning)
+                est = OrthogonalProcrustes(center=opts.center).fit(x, y)
+            part = LanguageAwareTransform.from_procrustes(est, target, pivot)
+            maps.update({k: v for k, v in part.maps.items() if k[1] == target})
+            held_x, held_y = inputs.eval_embeddings.passages[target], inputs.eval_embeddings.passages[pivot]
+            record.targets[target] = {
+                "n_pairs": len(x), "dimension": int(x.shape[1]),
+                "fit_distance_before": est.fit_distance_before_, "fit_distance_after": est.fit_distance_,
+                "heldout_distance_before": mean_cosine_distance(held_x, held_y),
+                "heldout_distance_after": mean_cosine_distance(part.apply(held_x, target), held_y)}
+            record.warnings += [f"{target}: {w.message}" for w in caught]
+        self.transform_ = LanguageAwareTransform(maps, method="procrustes", pivot=pivot,
+                                                 options={"center": opts.center})
+        return record
+
+    def pairs(self, inputs: FitInputs) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """(target rows, pivot rows) of parallel passages and/or questions per target language.
+
+        Triplet files carry no target-language questions: they always fit on passages."""
+        pivot, fit_on, encoder, out = inputs.evaluation.pivot, self.options.fit_on, inputs.encoder, {}
+        train = inputs.training_embeddings()
+        use_questions = fit_on in ("questions", "both") and bool(train.queries)
+        use_passages = fit_on in ("passages", "both") or not train.queries
+        for target in inputs.evaluation.targets:
+            xs, ys = [], []
+            if use_passages:
+                uniq = list(dict.fromkeys((t["p_en"], t["p_tgt"]) for t in inputs.data.triplets
+                                          if t["lang"] == target))
+                xs.append(encoder.encode([b for _, b in uniq], lang=target, role="passage", progress=inputs.progress))
+                ys.append(encoder.encode([a for a, _ in uniq], lang=pivot, role="passage", progress=inputs.progress))
+            if use_questions:
+                xs.append(train.queries[target])
+                ys.append(train.queries[pivot])
+            out[target] = (np.vstack(xs), np.vstack(ys))
+        return out
+

@@ -1,18 +1,45 @@
-"""Language-aware affine maps (centering, Procrustes): the artefact the "after" evaluation applies and exports."""
+"""Language-aware affine maps (centering, Procrustes): the artefact the "after" evaluation applies and exports,
+and :class:`LanguageAwareAligner`, what the methods that produce one share."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from xlalign import __version__
 from xlalign.align import standalone_apply as sa
 from xlalign.align.artefacts import publish
-from xlalign.align.centering import LanguageCentering
-from xlalign.align.procrustes import OrthogonalProcrustes
+from xlalign.align.base import AlignerBase, ApplyInputs
+from xlalign.errors import ConfigError
+
+if TYPE_CHECKING:
+    from xlalign.core.evaluate import CorpusEmbeddings
+
+
+class LanguageCentering(Protocol):
+    """What :meth:`LanguageAwareTransform.from_centering` reads of a fitted
+    :class:`xlalign.align.centering.LanguageCentering` (that module imports this one)."""
+
+    pivot: str
+    mode: str
+    means_: dict[str, np.ndarray]
+
+    def offset(self, lang: str) -> np.ndarray: ...
+
+
+class OrthogonalProcrustes(Protocol):
+    """What :meth:`LanguageAwareTransform.from_procrustes` reads of a fitted
+    :class:`xlalign.align.procrustes.OrthogonalProcrustes`."""
+
+    center: bool
+    normalize: bool
+    W_: np.ndarray
+    mean_x_: np.ndarray
+    mean_y_: np.ndarray
 
 ROLES = sa.ROLES
 
@@ -156,3 +183,40 @@ class LanguageAwareTransform:
         return cls(dict(t.maps), method=t.method, pivot=t.pivot, options=dict(t.config.get("options", {})),
                    dimension=t.dimension)
 
+
+
+def write_language_transform(transform: LanguageAwareTransform, folder: str | Path) -> Path:
+    """The transform files plus ``xlalign_apply.py`` (numpy + safetensors, no xlalign) in ``folder``."""
+    import shutil
+
+    folder = Path(transform.save(folder))
+    shutil.copyfile(Path(sa.__file__), folder / "xlalign_apply.py")
+    return folder
+
+
+class LanguageAwareAligner(AlignerBase):
+    """Shared by methods whose artefact is a :class:`LanguageAwareTransform` (one affine map per role and
+    language, saved as ``transform/`` in the run folder, exported with ``xlalign_apply.py``)."""
+
+    language_agnostic = False
+    artefacts = ("transform",)
+    transform_: LanguageAwareTransform
+
+    def save(self, folder: Path) -> None:
+        self.transform_.save(Path(folder) / "transform")
+
+    @classmethod
+    def load(cls, folder: Path, options: Any) -> LanguageAwareAligner:
+        aligner = cls(options)
+        aligner.transform_ = LanguageAwareTransform.load(Path(folder) / "transform")
+        return aligner
+
+    def apply(self, inputs: ApplyInputs) -> CorpusEmbeddings:
+        known = self.transform_.langs
+        missing = [x for x in inputs.langs if x not in known]
+        if missing:
+            raise ConfigError(f"this alignment has no map for {', '.join(missing)} (it knows {', '.join(known)})")
+        return inputs.base().map(lambda lang, role, x: self.transform_.apply(x, lang, role))
+
+    def export(self, into: Path, *, base_model: str) -> None:
+        write_language_transform(self.transform_, into)

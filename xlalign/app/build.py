@@ -74,7 +74,9 @@ def main() -> None:
     """Serve the app (one line per refused input and one traceback per failure go to the log)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request Gradio makes to itself
-    build_app().launch(**launch_options())
+    app = assemble()
+    app.lab.exit_on_sigterm()  # a stopped server records its runs as interrupted, not "running" for ever
+    app.blocks.launch(**launch_options())
 
 
 __all__ = ["App", "assemble", "build_app", "launch_options", "main"]

@@ -6,16 +6,19 @@ edit there moves the app and the CLI together.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gradio as gr
 
+from xlalign.align.base import AlignSpec, method_options, registered
 from xlalign.errors import XlalignError
-from xlalign.specs import NESTED, OptionInfo, option, options
+from xlalign.specs import OptionInfo, option, options
 
 #: (group, field) of every per-method option control, in the order the Align tab lays them out and
-#: :func:`nested_options` reads them back.
-METHOD_FIELDS: list[tuple[str, str]] = [(group, o.name) for group, cls in NESTED.items() for o in options(cls) if o.ui]
+#: :func:`nested_options` reads them back (the methods come from the registry, :mod:`xlalign.align.base`).
+METHOD_FIELDS: list[tuple[str, str]] = [(group, o.name) for group, cls in method_options().items()
+                                         for o in options(cls) if o.ui]
 
 
 def control(spec: type, name: str, **kw: Any) -> gr.components.Component:
@@ -36,37 +39,41 @@ def control(spec: type, name: str, **kw: Any) -> gr.components.Component:
 def method_controls() -> list[gr.components.Component]:
     """Every per-method option control, one accordion per method (inside the current Blocks context)."""
     made: list[gr.components.Component] = []
-    for group, cls in NESTED.items():
-        with gr.Accordion(f"{group}: {(cls.__doc__ or '').strip().splitlines()[0]}", open=group == "finetune"), \
-                gr.Row():
-            made += [control(cls, o.name) for o in options(cls) if o.ui]
+    default = option(AlignSpec, "method").default
+    for group, method in registered().items():
+        with gr.Accordion(f"{group}: {method.summary}", open=group == default), gr.Row():
+            made += [control(method.Options, o.name) for o in options(method.Options) if o.ui]
     return made
 
 
 def number(value: Any, kind: type, label: str = "value") -> Any:
-    """Empty means the spec's default (None); numbers keep their type; anything else is a one-line error."""
+    """Empty means the spec's default (None); numbers keep their type; anything else is a one-line error.
+
+    NaN, ∞ or a fraction for a whole number reach the spec as they are, so that its message (the same as the
+    CLI's and the API's) says what is wrong."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     try:
         parsed = float(value)
     except (TypeError, ValueError):
         raise XlalignError(f"{label}: {str(value)[:40]!r} is not a number") from None
-    if kind is int and parsed != int(parsed):
-        raise XlalignError(f"{label}: {value!r} is not a whole number")
+    if kind is int:
+        return int(parsed) if math.isfinite(parsed) and parsed.is_integer() else parsed
     return kind(parsed)
 
 
 def nested_options(values: tuple[Any, ...] | list[Any]) -> dict[str, Any]:
     """The per-method option objects from the values of :func:`method_controls` (empty numbers: the default)."""
-    grouped: dict[str, dict[str, Any]] = {g: {} for g in NESTED}
+    classes = method_options()
+    grouped: dict[str, dict[str, Any]] = {g: {} for g in classes}
     for (group, name), value in zip(METHOD_FIELDS, values, strict=True):
-        o = option(NESTED[group], name)
+        o = option(classes[group], name)
         if o.kind in (int, float):
             value = number(value, o.kind, o.label)
             if value is None and not o.optional:
                 value = o.default
         grouped[group][name] = value
-    return {g: NESTED[g](**kw) for g, kw in grouped.items()}
+    return {g: classes[g](**kw) for g, kw in grouped.items()}
 
 
 __all__ = ["METHOD_FIELDS", "control", "method_controls", "nested_options", "number"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import gradio as gr
 
+from xlalign.align.base import AlignSpec
 from xlalign.app.controls import control, method_controls
 from xlalign.app.formatting import (
     CDF_DEFAULT,
@@ -26,7 +27,7 @@ from xlalign.app.inputs import DATASETS, default_model, language_choices, model_
 from xlalign.policy import public_mode
 from xlalign.report import figures
 from xlalign.services.lab import Lab
-from xlalign.specs import SCENARIOS, AlignSpec, EvalSpec, ModelSpec, option
+from xlalign.specs import SCENARIOS, EvalSpec, ModelSpec, option
 
 TITLE = ("# xlalign — cross-lingual alignment lab\nDoes a query in your language find the right document when "
          "documents in other languages share the pool? Scenarios and metrics from Hong et al. (ICLR 2026), "

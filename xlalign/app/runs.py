@@ -6,6 +6,7 @@ from typing import Any
 
 import gradio as gr
 
+from xlalign.align.base import AlignSpec
 from xlalign.app.controls import nested_options
 from xlalign.app.downloads import Downloads
 from xlalign.app.failures import guarded, refuse
@@ -23,7 +24,7 @@ from xlalign.report import figures
 from xlalign.report.tables import HEADLINE, METRIC_LABELS
 from xlalign.report.verdict_text import compare_finding
 from xlalign.services.lab import Lab
-from xlalign.specs import AlignSpec, EvalSpec
+from xlalign.specs import EvalSpec
 from xlalign.store.runs import csv_text
 
 
@@ -97,14 +98,14 @@ class Runs:
         if not run_id:
             raise refuse("Pick a finished run.")
         table = self.lab.run_compare(run_id)
-        folder = self.lab.run_dir(run_id)
+        run = self.lab.run(run_id)
         header = self.lab.run_header(run_id)
         pivot = header["pivot"]
         files = {"compare.csv": csv_text(table)}
         for side in ("before", "after"):
-            path = folder / side / "per_query.csv"
-            if path.exists():
-                files[f"{side}_per_query.csv"] = path.read_text(encoding="utf-8")
+            text = run.per_query_text(side)
+            if text is not None:
+                files[f"{side}_per_query.csv"] = text
         choices = [m for m in dict.fromkeys(table.metric) if any(m in v for v in HEADLINE.values())]
         metric = metric if metric in choices else "complete@10"
         p = self.page
@@ -143,10 +144,13 @@ class Runs:
 
     @guarded
     def on_side_by_side(self, run_ids: list[str]) -> Updates:
-        """Several finished runs beside their common baseline, with the two CSVs."""
+        """Several finished runs beside their baseline (each its own when they were measured on different
+        queries: said in a warning), with the two CSVs."""
         if not run_ids:
             raise refuse("Pick one or more finished runs.")
         stacked, wide = self.lab.side_by_side(run_ids)
+        for note in wide.attrs.get("notes", []):
+            gr.Warning(note)
         files = self.downloads.save({"compare_runs.csv": csv_text(stacked), "side_by_side.csv": csv_text(wide)})
         p = self.page
         return {p.sbs_table: wide, p.sbs_files: files}

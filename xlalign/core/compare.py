@@ -146,30 +146,29 @@ def read_compare(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def compare_run_dirs(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
-    """Stack several runs' ``compare.csv`` with a ``run`` column (e.g. centering vs LSAR vs fine-tune)."""
-    frames = []
-    for d in run_dirs:
-        df = read_compare(Path(d) / "compare.csv")
-        df.insert(0, "run", Path(d).name)
-        frames.append(df)
-    if not frames:
-        raise ValueError("no runs to compare")
-    return pd.concat(frames, ignore_index=True)
-
-
 SIDE_METRICS = ("complete@10", "max_r", "max_r_norm", "ndcg@1", "ndcg@10", "mrr", "same_lang_preference",
                 "same_over_other_gold", "pivot_over_gold", "pivot_intrusion@1")
 
 
-def side_by_side(stacked: pd.DataFrame, metrics: Sequence[str] = SIDE_METRICS) -> pd.DataFrame:
-    """Wide table: the baseline, then per run its 'after' with the 95% CI of the change and its q-value."""
+def side_by_side(stacked: pd.DataFrame, metrics: Sequence[str] = SIDE_METRICS,
+                 shared_baseline: bool | None = None) -> pd.DataFrame:
+    """Wide table: per run its 'after' with the 95% CI of the change and its q-value, and the baseline.
+
+    ``stacked`` holds several runs' compare tables with a ``run`` column. When the runs share their baseline
+    (``shared_baseline``; by default: every row's 'before' is the same in every run) it is one ``baseline``
+    column; otherwise every run has its own (``<run> baseline``), since a change is only meaningful against
+    the baseline it was measured from.
+    """
     df = stacked[stacked.metric.isin(metrics)]
     index = [*KEYS, "metric"]
-    base = df.drop_duplicates(index).set_index(index)["before"].rename("baseline")
-    parts = [base]
+    if shared_baseline is None:
+        spread = df.groupby(index, sort=False)["before"].agg(lambda v: float(v.max() - v.min()))
+        shared_baseline = bool((spread.abs() < 1e-9).all())
+    parts = [df.drop_duplicates(index).set_index(index)["before"].rename("baseline")] if shared_baseline else []
     for run, sub in df.groupby("run", sort=False):
         sub = sub.set_index(index)
+        if not shared_baseline:
+            parts.append(sub["before"].rename(f"{run} baseline"))
         parts.append(sub["after"].rename(f"{run}"))
         parts.append(sub.apply(lambda r: f"{r['delta']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]",
                                axis=1).rename(f"{run} Δ (95% CI)"))

@@ -40,6 +40,10 @@ class ParallelCorpus:
         dup = _first_duplicate(self.item_ids)
         if dup is not None:
             raise CorpusError(f"corpus {self.name!r}: item id {dup!r} occurs more than once")
+        clash = _whitespace_clash(self.item_ids)
+        if clash is not None:
+            raise CorpusError(f"corpus {self.name!r}: item ids {clash[0]!r} and {clash[1]!r} differ only in leading or "
+                              "trailing spaces (a spreadsheet or a CSV reader would merge them); rename one")
         for lang in self.passages:
             for kind, texts in (("passage", self.passages[lang]), ("question", self.questions[lang])):
                 if len(texts) != n:
@@ -66,6 +70,13 @@ class ParallelCorpus:
     @property
     def n_passages(self) -> int:
         return len(set(self.passage_keys))
+
+    def require_passages(self, minimum: int = 5) -> None:
+        """Refuse (one line) a corpus with fewer than ``minimum`` distinct passages per language: too few to rank
+        against each other or to draw (UMAP needs more neighbours than that)."""
+        if self.n_passages < minimum:
+            raise CorpusError(f"corpus {self.name!r} has {self.n_passages} distinct passage(s); at least {minimum} are "
+                              "needed")
 
     def require_langs(self, langs: Iterable[str]) -> None:
         """Raise a CorpusError naming every requested language the corpus lacks."""
@@ -155,4 +166,15 @@ def _first_duplicate(values: Iterable[str]) -> str | None:
         if v in seen:
             return v
         seen.add(v)
+    return None
+
+
+def _whitespace_clash(values: Iterable[str]) -> tuple[str, str] | None:
+    """Two values equal once stripped of surrounding whitespace (the first such pair), else None."""
+    seen: dict[str, str] = {}
+    for v in values:
+        key = v.strip()
+        if key in seen and seen[key] != v:
+            return seen[key], v
+        seen.setdefault(key, v)
     return None

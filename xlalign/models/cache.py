@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -13,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from xlalign.errors import XlalignError
 
 
 def default_cache_dir() -> Path:
@@ -25,10 +29,24 @@ def default_cache_dir() -> Path:
 
 
 class CacheWarning(UserWarning):
-    """The embedding cache was corrupted (moved aside and rebuilt) or is read-only (caching off)."""
+    """The embedding cache was corrupted (moved aside and rebuilt), is read-only (caching off), or its disk is
+    full (new embeddings not cached; the cache is kept)."""
 
+
+class CacheError(XlalignError, ValueError):
+    """The cache path holds a database that is not xlalign's: it is refused and never modified."""
+
+
+#: ``PRAGMA application_id`` of xlalign's cache ("XLAC"), and its schema version (``user_version``).
+APPLICATION_ID = 0x584C4143
+SCHEMA_VERSION = 1
+#: The one table, as (name, type, notnull, pk) per column (``PRAGMA table_info``).
+_LAYOUT = [("key", "BLOB", 0, 1), ("vec", "BLOB", 1, 0)]
+#: Below this many free bytes on the cache's device, an I/O error is a full disk, not a damaged file.
+_LOW_SPACE = 8 * 1024 * 1024
 
 _CORRUPT = ("file is not a database", "malformed", "database corrupt", "not a database")
+_FULL = ("database or disk is full", "no space left")
 
 
 _READ_ONLY = ("readonly", "read-only", "unable to open database", "permission denied", "disk i/o error")
@@ -38,14 +56,18 @@ class EmbeddingCache:
     """SQLite store of embeddings keyed by sha256(model fingerprint, prompt, language, text).
 
     Safe across processes (SQLite locking) and threads (one connection per thread). It heals itself:
-    a corrupted file is moved aside to ``<name>.corrupt-<time>`` with a :class:`CacheWarning` naming
-    it and a fresh cache is started; a read-only location turns caching off with a warning. A crash
-    mid-write loses at most the uncommitted batch.
+    a corrupted file (or one whose table has another layout) is moved aside to ``<name>.corrupt-<time>``
+    with a :class:`CacheWarning` naming it and a fresh cache is started; a read-only location turns
+    caching off with a warning; a full disk stops caching new embeddings with a warning and keeps the
+    cache. A database that is not xlalign's (another application's tables, or another application id) is
+    refused with :class:`CacheError` before anything is written to it. A crash mid-write loses at most the
+    uncommitted batch.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_cache_dir() / "embeddings.sqlite"
         self.enabled = True
+        self.writable = True
         self._local = threading.local()
         self._generation = 0
         self._lock = threading.Lock()
@@ -54,15 +76,40 @@ class EmbeddingCache:
     # ------------------------------------------------------------------ connections
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_file() and self.path.stat().st_size > 0:
+            self._check_ours()
         conn = sqlite3.connect(self.path, timeout=60)
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS emb (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
+            if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             conn.commit()
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _check_ours(self) -> None:
+        """Refuse a database of another application (read-only look, nothing written); a damaged file, or
+        ours with another table layout, raises sqlite3.DatabaseError (moved aside by :meth:`_guard`)."""
+        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+            layout = [(r[1], str(r[2]).upper(), r[3], r[5]) for r in conn.execute("PRAGMA table_info(emb)")]
+        finally:
+            conn.close()
+        if app_id == APPLICATION_ID:
+            if layout != _LAYOUT:
+                raise sqlite3.DatabaseError("malformed embedding cache: its table has another layout")
+            return
+        if app_id == 0 and (not tables or (tables == ["emb"] and layout == _LAYOUT)):
+            return  # empty, or a cache written before xlalign stamped its application id
+        what = f"application id {app_id:#x}" if app_id else f"tables {', '.join(tables[:5])}"
+        raise CacheError(f"{self.path} is an SQLite database that is not an xlalign embedding cache ({what}); "
+                         "xlalign leaves it untouched: choose another --cache-dir (or XLALIGN_CACHE_DIR)")
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -82,6 +129,9 @@ class EmbeddingCache:
                 return fn(self._conn())
             except (sqlite3.DatabaseError, OSError) as e:
                 message = str(e).lower()
+                if self._full(e, message):
+                    self._stop_writing(e)
+                    return default
                 # A truncated file reads as "disk I/O error" (a short read), as does a read-only location.
                 corrupt = any(s in message for s in _CORRUPT) or ("disk i/o error" in message and self._writable())
                 if corrupt and attempt == 0 and not isinstance(e, PermissionError):
@@ -91,6 +141,24 @@ class EmbeddingCache:
                 else:
                     raise
         return default
+
+    def _full(self, error: BaseException, message: str) -> bool:
+        """A full disk (SQLITE_FULL, ENOSPC, or an I/O error with next to no space left) is not a damaged cache."""
+        if any(s in message for s in _FULL) or getattr(error, "errno", None) == errno.ENOSPC:
+            return True
+        if "disk i/o error" in message:
+            try:
+                return shutil.disk_usage(self.path.parent).free < _LOW_SPACE
+            except OSError:
+                return False
+        return False
+
+    def _stop_writing(self, error: BaseException) -> None:
+        with self._lock:
+            if self.writable:
+                self.writable = False
+                warnings.warn(f"embedding cache {self.path}: no space left on its disk ({error}); new embeddings "
+                              "are not cached until space is freed (the cache is kept)", CacheWarning, stacklevel=4)
 
     def _writable(self) -> bool:
         """True when the cache file and its folder may be written (so an I/O error means a damaged file)."""
@@ -147,6 +215,8 @@ class EmbeddingCache:
         return self._guard(read, {})
 
     def put_many(self, keys: Sequence[bytes], vectors: np.ndarray) -> None:
+        if not self.writable:
+            return
         rows = [(k, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)]
 
         def write(conn: sqlite3.Connection) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from xlalign.core.encoder import ROLES, Role, l2_normalise
 from xlalign.core.loaders import hub_offline
-from xlalign.errors import ModelLoadError
+from xlalign.errors import ConfigError, ModelLoadError
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.device import gpu_task
 from xlalign.models.registry import model_info
@@ -183,8 +183,29 @@ def load_sentence_transformer(spec: ModelSpec, *, device: str | None = None, pro
                "Check the id, or whether the Hugging Face Hub is reachable; ")
             + f"offline, use the bundled default {DEFAULT_MODEL_ID}") from None
     if spec.max_seq_length is not None:
+        limit = model_token_limit(model)
+        if limit is not None and spec.max_seq_length > limit:
+            raise ConfigError(f"max sequence length {spec.max_seq_length} is above the limit of {spec.model} "
+                              f"({limit} tokens); pass at most {limit}, or leave it empty for the model's own limit")
         model.max_seq_length = spec.max_seq_length
     return model
+
+
+def model_token_limit(model: Any) -> int | None:
+    """The most tokens ``model`` (a SentenceTransformer) can read: its position embeddings (less the positions
+    RoBERTa-style models reserve for padding), else its tokenizer's limit; None when neither is known. (A saved
+    sentence-transformers model's tokenizer limit is its last ``max_seq_length``, not what the model can read.)"""
+    try:
+        first = model[0]
+        config = first.auto_model.config
+    except (AttributeError, IndexError, TypeError):
+        return None
+    positions = getattr(config, "max_position_embeddings", None)
+    if isinstance(positions, int) and positions > 0:
+        offset = (config.pad_token_id or 0) + 1 if "roberta" in str(getattr(config, "model_type", "")) else 0
+        return positions - offset
+    limit = getattr(getattr(first, "tokenizer", None), "model_max_length", None)
+    return int(limit) if isinstance(limit, int) and 0 < limit < 1_000_000 else None
 
 
 def directory_fingerprint(path: str | os.PathLike[str]) -> str:

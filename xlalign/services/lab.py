@@ -8,8 +8,8 @@ bounded LRU caches guarded by locks, encoders are stateless per call, and every 
 from __future__ import annotations
 
 import logging
+import os
 import shutil
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
@@ -20,8 +20,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
-from xlalign.align.finetune import Cancelled
-from xlalign.core.compare import compare_run_dirs, read_compare, side_by_side
+from xlalign.align.base import AlignSpec, ApplyInputs, Cancelled
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
 from xlalign.core.loaders import load_corpus
@@ -35,13 +34,15 @@ from xlalign.progress import Progress, silent, span
 from xlalign.report.provenance import MadeWith, made_with
 from xlalign.report.provenance import from_dict as provenance_from_dict
 from xlalign.report.verdict_text import sentence
-from xlalign.services.pipeline import run_alignment
-from xlalign.specs import AlignSpec, EvalSpec, ModelSpec, to_dict
+from xlalign.services.pipeline import check_alignment, run_alignment, run_summary
+from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.jobs import JobCancelled, JobContext, JobRunner
-from xlalign.store.runs import RunStore, read_status
+from xlalign.store.runs import Comparison, Run, RunConfig, RunStore, clean_leftovers, compare_runs
 
 log = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
+#: Fewest distinct passages a diagnosis accepts (the app's views rank and draw them; UMAP needs neighbours).
+MIN_PASSAGES = 5
 V = TypeVar("V")
 
 
@@ -101,15 +102,40 @@ class Lab:
                  max_models: int = 2, max_corpora: int = 6) -> None:
         self.cache = cache or EmbeddingCache()
         self.store = RunStore(runs_dir)
-        self.store.recover()  # runs a dead process left queued or running are marked interrupted
+        self.store.recover()  # runs a dead process left queued or running are marked interrupted (and work folders)
         self.jobs = JobRunner()
         self._encoders: LRU[ModelSpec, SentenceTransformerEncoder] = LRU(max_models)
         self._corpora: LRU[tuple[str, tuple[str, ...]], ParallelCorpus] = LRU(max_corpora)
+
+    def stop(self, message: str = "interrupted: the server was stopped") -> list[str]:
+        """Record this process's queued and running runs as interrupted and remove their scratch files (call it
+        when the process is about to exit); the run ids."""
+        stopped = self.jobs.interrupt_all(message)
+        for run_id in stopped:
+            clean_leftovers(self.store.root / run_id)
+        return stopped
+
+    def exit_on_sigterm(self) -> None:
+        """On SIGTERM (a Space or container being stopped): :meth:`stop`, then exit with status 143 at once (a
+        training thread would otherwise keep the process alive)."""
+        import signal
+
+        def handler(signum: int, frame: Any) -> None:
+            self.stop("interrupted: the server was stopped (SIGTERM)")
+            os._exit(143)
+
+        signal.signal(signal.SIGTERM, handler)
 
     # ------------------------------------------------------------------ data and models
     def corpus(self, data: str, langs: Sequence[str] | None = None) -> ParallelCorpus:
         key = (data, tuple(langs or ()))
         return self._corpora.get(key, lambda: load_corpus(data, list(langs) if langs else None))
+
+    def evaluated_corpus(self, data: str, langs: Sequence[str]) -> ParallelCorpus:
+        """The corpus a view evaluates: refused before any encoding when it is too small to rank and draw."""
+        corpus = self.corpus(data, langs)
+        corpus.require_passages(MIN_PASSAGES)
+        return corpus
 
     def languages(self, data: str) -> tuple[str, ...]:
         """The languages the data actually holds (hub datasets: the loader's known list)."""
@@ -131,7 +157,7 @@ class Lab:
     # ------------------------------------------------------------------ diagnosis
     def diagnose(self, model: ModelSpec, evaluation: EvalSpec, progress: Progress | None = None) -> Diagnosis:
         """Every scenario for every language of ``evaluation`` in one pool, with the verdicts."""
-        corpus = self.corpus(evaluation.data, evaluation.langs)
+        corpus = self.evaluated_corpus(evaluation.data, evaluation.langs)
         emb = encode_corpus(corpus, self.encoder(model), evaluation.langs, span(progress, 0.0, 0.9))
         result = evaluate_embeddings(corpus, emb, evaluation, span(progress, 0.9, 1.0))
         found = verdicts(result.summary_frame(), result.matrix_frame(), evaluation.pivot, evaluation.langs)
@@ -145,7 +171,7 @@ class Lab:
         Every text is encoded once (the pivot once for all targets); progress moves per language.
         """
         langs = (pivot, *targets)
-        corpus = self.corpus(data, langs)
+        corpus = self.evaluated_corpus(data, langs)
         emb = encode_corpus(corpus, self.encoder(model), langs, span(progress, 0.0, 0.9))
         report = progress or silent
         rows = []
@@ -245,15 +271,12 @@ class Lab:
 
     # ------------------------------------------------------------------ alignment runs
     def submit_alignment(self, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec) -> str:
-        if align.train_data not in ("split", "demo"):
-            from xlalign.align.finetune import load_triplets
-
-            load_triplets(align.train_data)  # validate the upload now, not after the baseline
+        check_alignment(evaluation, align)  # refuse now what would fail after the baseline (a bad upload, a rank)
         run_dir = self.store.new_run_dir(f"{align.method}-{'-'.join(evaluation.targets)}")
 
         def job(ctx: JobContext) -> dict[str, Any]:
             try:
-                out = run_alignment(model, evaluation, align, ctx.run_dir, encoder=self.encoder(model),
+                out = run_alignment(model, evaluation, align, ctx.run, encoder=self.encoder(model),
                                     progress=ctx.progress, should_stop=ctx.should_stop)
             except Cancelled as e:
                 raise JobCancelled(str(e)) from None
@@ -261,9 +284,8 @@ class Lab:
                 ctx.warn(w)
             return {"summary": {k: v for k, v in out.record.items() if isinstance(v, (int, float, str))}}
 
-        return self.jobs.submit(run_dir, job, method=align.method, describe=align.describe(),
-                                langs=list(evaluation.langs), data=evaluation.data, model=model.model,
-                                config={"model": to_dict(model), "eval": to_dict(evaluation), "align": to_dict(align)})
+        return self.jobs.submit(run_dir, job, **run_summary(model, evaluation, align),
+                                config=Run.config_dict(model, evaluation, align))
 
     def cancel(self, run_id: str) -> bool:
         self.store.path(run_id)  # refuses names outside the store
@@ -285,35 +307,35 @@ class Lab:
     def run_dir(self, run_id: str) -> Path:
         return self.store.path(run_id)
 
+    def run(self, run_id: str) -> Run:
+        return self.store.run(run_id)
+
     def run_compare(self, run_id: str) -> pd.DataFrame:
-        path = self.run_dir(run_id)
-        if not (path / "compare.csv").exists():
-            state = read_status(path).get("state", "unknown")
-            raise FileNotFoundError(f"run {run_id} has no results yet (state: {state})")
-        return read_compare(path / "compare.csv")
+        run = self.run(run_id)
+        if not run.is_finished():
+            raise FileNotFoundError(f"run {run_id} has no results yet (state: {run.state() or 'unknown'})")
+        return run.compare()
+
+    def compare(self, run_ids: Sequence[str]) -> Comparison:
+        """Finished runs side by side, each with its own baseline, with what a reader must know in words."""
+        return compare_runs([self.run_dir(r) for r in run_ids])
 
     def side_by_side(self, run_ids: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        stacked = compare_run_dirs([self.run_dir(r) for r in run_ids])
-        return stacked, side_by_side(stacked).reset_index()
+        """(stacked, wide) tables of :meth:`compare`; the wide table's ``attrs["notes"]`` holds its notes."""
+        found = self.compare(run_ids)
+        wide = found.wide().reset_index()
+        wide.attrs["notes"] = list(found.notes)
+        return found.stacked, wide
 
-    def run_config(self, run_id: str) -> tuple[ModelSpec, EvalSpec, AlignSpec]:
-        import json
-
-        from xlalign.specs import from_dict
-
-        config = json.loads((self.run_dir(run_id) / "config.json").read_text(encoding="utf-8"))
-        return from_dict(ModelSpec, config["model"]), from_dict(EvalSpec, config["eval"]), \
-            from_dict(AlignSpec, config["align"])
+    def run_config(self, run_id: str) -> RunConfig:
+        return self.run(run_id).config()
 
     def run_header(self, run_id: str) -> dict[str, Any]:
         """The facts a run's page is titled with: method and key options, model, data, languages, pool,
         training data, held-out queries, state and warnings (plain values; the app formats them)."""
-        import json
-
-        model, evaluation, align = self.run_config(run_id)
-        status = read_status(self.run_dir(run_id))
-        record_path = self.run_dir(run_id) / "run.json"
-        record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
+        run = self.run(run_id)
+        model, evaluation, align = run.config()
+        status, record = run.status(), run.record()
         data = Path(evaluation.data).name if Path(evaluation.data).exists() else evaluation.data
         return {"run": run_id, "describe": align.describe(), "method": align.method, "model": model.model,
                 "data": data, "langs": list(evaluation.langs), "pivot": evaluation.pivot, "pool": evaluation.pool,
@@ -326,28 +348,19 @@ class Lab:
                        langs: Sequence[str]) -> tuple[CorpusEmbeddings, str]:
         """``corpus`` embedded as the run's aligned model would (its transform on ``embeddings``, the base
         model's, or its tuned model), and the run's label."""
-        from xlalign.align.lsar import LanguageSubspaceRemoval
-        from xlalign.align.transform import LanguageAwareTransform
         from xlalign.errors import ConfigError
 
-        run_model, _, align = self.run_config(run_id)
-        run_dir = self.run_dir(run_id)
-        if read_status(run_dir).get("state") != "succeeded":
+        run = self.run(run_id)
+        run_model, _, align = run.config()
+        if run.state() != "succeeded":
             raise ConfigError(f"run {run_id} has not finished")
         if run_model.model != model.model:
             raise ConfigError(f"run {run_id} aligned {run_model.model}; this diagnosis used {model.model}")
-        if align.method == "finetune":
-            from xlalign.services.pipeline import tuned_spec
-
-            return encode_corpus(corpus, self.encoder(tuned_spec(model, run_dir / "model")), langs), align.describe()
-        if align.method == "lsar":
-            est = LanguageSubspaceRemoval.load(run_dir / "lsar.safetensors")
-            return embeddings.map(lambda lang, role, x: est.transform(x)), align.describe()
-        transform = LanguageAwareTransform.load(run_dir / "transform")
-        missing = [x for x in langs if x not in transform.langs]
-        if missing:
-            raise ConfigError(f"run {run_id} has no map for {', '.join(missing)} (it knows {', '.join(transform.langs)})")
-        return embeddings.map(lambda lang, role, x: transform.apply(x, lang, role)), align.describe()
+        try:
+            aligned = run.aligner().apply(ApplyInputs(corpus, tuple(langs), model, lambda: embeddings, self.encoder))
+        except ConfigError as e:
+            raise ConfigError(f"run {run_id}: {e}") from None
+        return aligned, align.describe()
 
     def leaderboard(self, models: Sequence[str], data: str, langs: Sequence[str], pool: str, precision: str = "auto",
                     progress: Progress | None = None) -> pd.DataFrame:
@@ -356,6 +369,7 @@ class Lab:
         each model's rows were made. A model that cannot be loaded or run gets one row with its ``error`` (a
         one-line reason) and the others keep theirs."""
         report = progress or silent
+        self.evaluated_corpus(data, langs)
         rows: list[dict[str, Any]] = []
         for n, name in enumerate(models):
             report(f"model {n + 1}/{len(models)}: {name}", n, len(models), overall=n / len(models))
@@ -396,14 +410,13 @@ class Lab:
                 ) -> tuple[ParallelCorpus, CorpusEmbeddings, MadeWith]:
         """A finished run's aligned embeddings of ``data``; on the run's own data, only its held-out part
         (the part its transform or fine-tune never saw)."""
-        import json
-
-        base_model, run_eval, _ = self.run_config(run_id)
+        run = self.run(run_id)
+        base_model, run_eval, _ = run.config()
         base_model = replace(base_model, precision=precision)
         corpus = self.corpus(data, langs)
-        split = json.loads((self.run_dir(run_id) / "split.json").read_text(encoding="utf-8"))
-        if run_eval.data == data and split.get("kind") == "group-split":
-            keep = set(split["test_items"])
+        held_out = run.eval_queries()
+        if run_eval.data == data and held_out is not None:
+            keep = set(held_out)
             corpus = corpus.subset([i for i, item in enumerate(corpus.item_ids) if item in keep])
         base = encode_corpus(corpus, self.encoder(base_model), langs)
         emb, label = self.run_embeddings(run_id, base_model, corpus, base, langs)
@@ -414,14 +427,19 @@ class Lab:
         """The run's export (:func:`xlalign.store.export.export_run`) as ``<run>-export.zip`` inside ``into``."""
         from xlalign.store.export import export_run
 
-        work = Path(tempfile.mkdtemp(prefix="xlalign-export-"))
-        try:
-            folder = export_run(self.run_dir(run_id), work / f"{run_id}-export")
-            archive = shutil.make_archive(str(into / f"{run_id}-export"), "zip", root_dir=folder.parent,
-                                          base_dir=folder.name)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        return Path(archive)
+        run_dir = self.run_dir(run_id)
+        with self.store.workdir("export") as work:  # inside the store: a killed export is cleaned at the next start
+            folder = export_run(run_dir, work / f"{run_id}-export")
+            archive = Path(shutil.make_archive(str(work / f"{run_id}-export"), "zip", root_dir=folder.parent,
+                                               base_dir=folder.name))
+            target = Path(into) / archive.name
+            partial = Path(into) / f".{archive.name}.tmp-{os.getpid()}"
+            try:
+                shutil.move(str(archive), partial)
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
+        return target
 
 
 def _short(text: str, n: int = 40) -> str:

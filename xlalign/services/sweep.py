@@ -109,28 +109,52 @@ def evaluate_cell(model: ModelSpec, data: str, pivot: str, targets: Sequence[str
             for r in rows]
 
 
+def _reason(error: BaseException) -> str:
+    from xlalign.errors import XlalignError
+
+    text = str(error).splitlines()[0] if str(error) else ""
+    return text if isinstance(error, XlalignError) else f"{type(error).__name__}: {text}".rstrip(": ")
+
+
 def run_sweep(spec: SweepSpec, *, engine: str = "local", ray_address: str | None = None,
               cache_dir: str | Path | None = None, progress: Progress | None = None) -> pd.DataFrame:
-    """The leaderboard of ``spec``'s grid, sorted by model then pair."""
+    """The leaderboard of ``spec``'s grid, sorted by model then pair, with an ``error`` column.
+
+    The data is loaded once first, so that a data error stops the sweep before any model. A model that
+    fails after that keeps the other models' rows: it gets one row with its error (``attrs["failed"]``
+    maps each failed model to its error); the caller decides the exit status.
+    """
+    from xlalign.core.loaders import load_corpus
+
     report = progress or silent
     cache_path = str(Path(cache_dir) / "embeddings.sqlite") if cache_dir else None
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"engine must be local or ray, got {engine!r}")
+    load_corpus(spec.data, [spec.pivot, *spec.targets])  # a data error is one line, before any model
+    failed: dict[str, str] = {}
     if engine == "local":
         rows: list[dict[str, Any]] = []
         for n, model in enumerate(spec.models):
             report("sweep", n, len(spec.models), model=model.model)
-            rows += evaluate_cell(model, spec.data, spec.pivot, spec.targets, spec.pool, cache_path)
+            try:
+                rows += evaluate_cell(model, spec.data, spec.pivot, spec.targets, spec.pool, cache_path)
+            except Exception as e:  # one model's failure must not lose the others' rows
+                failed[model.model] = _reason(e)
         report("sweep", len(spec.models), len(spec.models))
-    elif engine == "ray":
-        rows = _run_ray(spec, ray_address, cache_path, report)
     else:
-        raise ConfigError(f"engine must be local or ray, got {engine!r}")
+        rows = _run_ray(spec, ray_address, cache_path, report, failed)
+    rows += [{"model": name, "pair": "", "query_lang": "", "error": reason} for name, reason in failed.items()]
     board = pd.DataFrame(rows)
+    board["error"] = board["error"].fillna("") if "error" in board else ""
     order = {m.model: i for i, m in enumerate(spec.models)}
     board = board.assign(_m=board.model.map(order)).sort_values(["_m", "pair", "query_lang"], kind="stable")
-    return board.drop(columns="_m").reset_index(drop=True)
+    board = board.drop(columns="_m").reset_index(drop=True)
+    board.attrs["failed"] = failed
+    return board
 
 
-def _run_ray(spec: SweepSpec, address: str | None, cache_path: str | None, report: Progress) -> list[dict[str, Any]]:
+def _run_ray(spec: SweepSpec, address: str | None, cache_path: str | None, report: Progress,
+             failed: dict[str, str]) -> list[dict[str, Any]]:
     try:
         import ray
     except ImportError:
@@ -144,14 +168,15 @@ def _run_ray(spec: SweepSpec, address: str | None, cache_path: str | None, repor
                  runtime_env=env)
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     task = ray.remote(num_cpus=1, num_gpus=gpus)(evaluate_cell)
-    pending = [task.remote(m, spec.data, spec.pivot, (t,), spec.pool, cache_path) for m in spec.models
-               for t in spec.targets]
+    owner = {task.remote(m, spec.data, spec.pivot, (t,), spec.pool, cache_path): m.model for m in spec.models
+             for t in spec.targets}
+    pending = list(owner)
     total, rows = len(pending), []
     while pending:
         done, pending = ray.wait(pending, num_returns=1)
-        rows += ray.get(done[0])
+        try:
+            rows += ray.get(done[0])
+        except Exception as e:  # a failed task: its model is marked, the other cells are kept
+            failed.setdefault(owner[done[0]], _reason(getattr(e, "cause", None) or e))
         report("sweep (ray tasks)", total - len(pending), total)
     return rows
-
-
-__all__ = ["BOARD_METRICS", "SweepSpec", "evaluate_cell", "leaderboard_rows", "run_sweep"]

@@ -7,102 +7,46 @@
   self-contained ``xlalign_apply.py`` (a copy of :mod:`xlalign.align.standalone_apply`; numpy +
   safetensors): :class:`LanguageAwareTransform`, :func:`export_language_transform`.
 * :func:`render_model_card` writes the README.md (Hugging Face model card) for either.
+* :func:`export_run` exports a finished run through its method's ``export``
+  (:class:`xlalign.align.base.Aligner`), into an output folder xlalign owns.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import numbers
-import shutil
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from xlalign.align import standalone_apply as sa
 from xlalign.align.artefacts import publish_tree
-from xlalign.align.transform import LanguageAwareTransform
-
-ROLES = sa.ROLES
-
-
-# ----------------------------------------------------------------------------- atomic folders
-def _refuse_non_empty(out_dir: Path) -> None:
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise FileExistsError(f"{out_dir} already exists and is not an empty directory; choose a new path or remove it")
-
-
-@contextmanager
-def _atomic_dir(out_dir: Path) -> Iterator[Path]:
-    """Yield a temporary sibling folder; on success give every file the usual mode (0644: safetensors and torch
-    write theirs 0600) and rename it to ``out_dir``, otherwise delete it."""
-    _refuse_non_empty(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir()
-    try:
-        yield tmp
-        publish_tree(tmp)
-        _refuse_non_empty(out_dir)
-        if out_dir.exists():
-            out_dir.rmdir()
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+from xlalign.align.lsar import write_linear_model
+from xlalign.align.transform import LanguageAwareTransform, write_language_transform
+from xlalign.atomic import atomic_folder
 
 
 # ----------------------------------------------------------------------------- (a) linear maps
 def export_linear_model(base_model_dir: str | Path, matrix: np.ndarray, out_dir: str | Path, *, card: str) -> Path:
-    """Save ``base → [Normalize] → Dense(matrix) → Normalize`` as a sentence-transformers model dir.
-
-    The output is normalise(normalise(base(text)) @ matrix): ``matrix`` (d, d) acts on row vectors,
-    so the Dense weight (out, in) is ``matrix.T``. A Normalize is inserted before the Dense only when
-    the base does not already end with one. The base's prompts and similarity function are kept;
-    ``card`` becomes README.md. Written atomically; an existing non-empty ``out_dir`` is refused.
-    """
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.base.modules import Dense, Normalize
-
+    """Save ``base → [Normalize] → Dense(matrix) → Normalize`` as a sentence-transformers model dir
+    (:func:`xlalign.align.lsar.write_linear_model`), ``card`` as its README.md. Written atomically; an
+    existing non-empty ``out_dir`` is refused."""
     out_dir = Path(out_dir)
-    _refuse_non_empty(out_dir)
-    model = SentenceTransformer(str(base_model_dir), device="cpu")
-    if model.truncate_dim is not None:
-        raise ValueError(f"{base_model_dir} truncates embeddings to {model.truncate_dim} dimensions after the "
-                         f"modules; export a map for the untruncated model instead")
-    d = model.get_embedding_dimension()
-    p = np.asarray(matrix, dtype=np.float64)
-    if p.shape != (d, d):
-        raise ValueError(f"matrix must be ({d}, {d}) for {base_model_dir} (embedding dimension {d}), got {p.shape}")
-    if not np.isfinite(p).all():
-        raise ValueError("matrix contains NaN or infinite values")
-    if not isinstance(model[-1], Normalize):
-        model.append(Normalize())
-    model.append(Dense(d, d, bias=False, activation_function=None,
-                       init_weight=torch.tensor(p.T, dtype=torch.float32)))
-    model.append(Normalize())
-    with _atomic_dir(out_dir) as tmp:
-        model.save(str(tmp), create_model_card=False)
+    with atomic_folder(out_dir) as tmp:
+        write_linear_model(base_model_dir, matrix, tmp)
         (tmp / "README.md").write_text(card, encoding="utf-8")
+        publish_tree(tmp)
     return out_dir
 
 
 # ----------------------------------------------------------------------------- (b) language-aware maps
-
-
-
-
 def export_language_transform(transform: LanguageAwareTransform, out_dir: str | Path, *, card: str) -> Path:
     """Write the transform files, README.md (``card``) and ``xlalign_apply.py`` into a new ``out_dir``."""
     out_dir = Path(out_dir)
-    with _atomic_dir(out_dir) as tmp:
-        transform.save(tmp)
+    with atomic_folder(out_dir) as tmp:
+        write_language_transform(transform, tmp)
         (tmp / "README.md").write_text(card, encoding="utf-8")
-        shutil.copyfile(Path(sa.__file__), tmp / "xlalign_apply.py")
+        publish_tree(tmp)
     return out_dir
 
 
@@ -228,79 +172,73 @@ def usage_code(run_dir: str | Path, path: str, language_agnostic: bool) -> str:
     by a path that loads with sentence-transformers alone, the prompts the run used, the run's languages)."""
     from xlalign.models.encoders import resolve_model_path
     from xlalign.models.registry import model_info
+    from xlalign.store.runs import Run
 
-    run_dir = Path(run_dir)
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    record_path = run_dir / "run.json"
-    record = json.loads(record_path.read_text(encoding="utf-8")) if record_path.exists() else {}
-    base = config["model"]["model"]
-    info = model_info(base)
-    prompts = record.get("prompts") or {"query": info.query_prompt if info else "",
-                                        "passage": info.passage_prompt if info else ""}
+    run = Run(run_dir)
+    model, evaluation, _ = run.config()
+    info = model_info(model.model)
+    prompts = run.record().get("prompts") or {"query": info.query_prompt if info else "",
+                                              "passage": info.passage_prompt if info else ""}
     if language_agnostic:
         return ST_USAGE.format(path=path, query_prompt=prompts["query"], passage_prompt=prompts["passage"])
-    local = resolve_model_path(base)
-    note = "" if local == base else f"  # {base}, as converted for sentence-transformers on the machine that exported this"
-    langs = config["eval"]["langs"]
-    return _APPLY_USAGE.format(base_path=local, base_note=note, doc_lang=langs[1], query_lang=langs[0],
-                               query_prompt=prompts["query"], passage_prompt=prompts["passage"])
+    local = resolve_model_path(model.model)
+    note = "" if local == model.model else \
+        f"  # {model.model}, as converted for sentence-transformers on the machine that exported this"
+    return _APPLY_USAGE.format(base_path=local, base_note=note, doc_lang=evaluation.langs[1],
+                               query_lang=evaluation.langs[0], query_prompt=prompts["query"],
+                               passage_prompt=prompts["passage"])
 
 
 def run_card(run_dir: str | Path, language_agnostic: bool, usage: str) -> str:
     """The model card of a finished alignment run: its specs, split and held-out before/after headline."""
-    from xlalign.core.compare import read_compare
+    from xlalign.models.bundled import is_bundled_id
     from xlalign.report.tables import headline_compare
-    from xlalign.specs import AlignSpec, EvalSpec, ModelSpec, from_dict
+    from xlalign.store.runs import Run
 
-    run_dir = Path(run_dir)
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    model, evaluation = from_dict(ModelSpec, config["model"]), from_dict(EvalSpec, config["eval"])
-    align = from_dict(AlignSpec, config["align"])
-    table = headline_compare(read_compare(run_dir / "compare.csv"), evaluation.pivot)
+    run = Run(run_dir)
+    model, evaluation, align = run.config()
+    record, split = run.record(), run.split()
+    table = headline_compare(run.compare(), evaluation.pivot)
     keep = table[(table.query_lang != evaluation.pivot)
                  & (((table.scenario == "multi") & table.metric.isin(["complete@10", "max_r", "displaced_by_own@10",
                                                                       "displaced_by_pivot@10"]))
                     | ((table.scenario == "mono-same") & (table.metric == "ndcg@10")))]
     rows = [{"scenario": r.scenario, "query": r.query_lang, "metric": r.metric, "before": r.before, "after": r.after,
              "Δ": r.delta, "95% CI of Δ": (r.ci_low, r.ci_high), "q (BH)": r.q_value} for r in keep.itertuples()]
-    split = json.loads((run_dir / "split.json").read_text(encoding="utf-8"))
     split_text = (f"group split (seed {split.get('seed')}, held-out fraction {split.get('test_fraction')}); "
                   f"{record.get('n_eval_queries')} held-out queries" if split.get("kind") == "group-split"
                   else f"trained on {split.get('source')}; evaluated on all of {evaluation.data}")
     details = {k: v for k, v in (record.get(align.method) or {}).items() if isinstance(v, (int, float, str))}
-    from xlalign.models.bundled import is_bundled_id
-
     return render_model_card(
         title=f"{align.describe()} — {model.model}", base_model=model.model, method=align.describe(),
         method_details=details, data=evaluation.data, split=split_text, langs=list(evaluation.langs), headline=rows,
         licence="mit" if is_bundled_id(model.model) else "other", language_agnostic=language_agnostic, usage=usage)
 
 
-def export_run(run_dir: str | Path, out_dir: str | Path) -> Path:
-    """Export a finished run: LSAR and fine-tunes as sentence-transformers model dirs, centering and
-    Procrustes as language-aware transform folders; each with its model card (README.md)."""
-    from xlalign.errors import ConfigError
-    from xlalign.store.runs import read_status
+def card_for(run_dir: str | Path, language_agnostic: bool, path: str, base: str = "") -> str:
+    """The run's card with the usage of its export kind (a sentence-transformers model, or a transform folder),
+    runnable as written (:func:`usage_code`; ``base`` is read from the run)."""
+    return run_card(run_dir, language_agnostic, usage_code(run_dir, path, language_agnostic))
 
-    run_dir, out_dir = Path(run_dir), Path(out_dir)
-    if read_status(run_dir).get("state") != "succeeded" or not (run_dir / "compare.csv").is_file():
-        raise ConfigError(f"{run_dir.name} is not a finished alignment run (no succeeded status and compare.csv)")
-    config = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
-    method, base = config["align"]["method"], config["model"]["model"]
-    if method == "lsar":
-        from xlalign.align.lsar import LanguageSubspaceRemoval
-        from xlalign.models.encoders import resolve_model_path
 
-        est = LanguageSubspaceRemoval.load(run_dir / "lsar.safetensors")
-        card = run_card(run_dir, True, usage_code(run_dir, out_dir.name, True))
-        return export_linear_model(resolve_model_path(base), est.projection_matrix(), out_dir, card=card)
-    if method == "finetune":
-        card = run_card(run_dir, True, usage_code(run_dir, out_dir.name, True))
-        with _atomic_dir(out_dir) as tmp:
-            shutil.copytree(run_dir / "model", tmp, dirs_exist_ok=True)
-            (tmp / "README.md").write_text(card, encoding="utf-8")
-        return out_dir
-    transform = LanguageAwareTransform.load(run_dir / "transform")
-    card = run_card(run_dir, False, usage_code(run_dir, out_dir.name, False))
-    return export_language_transform(transform, out_dir, card=card)
+def export_run(run_dir: str | Path, out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """Export a finished run with its model card: language-agnostic methods as sentence-transformers model
+    folders, language-aware ones as transform folders with ``xlalign_apply.py`` (the method's ``export``).
+
+    ``out_dir`` follows the rule of every output folder (:class:`xlalign.store.runs.OutputFolder`): new or
+    empty, or an earlier export replaced with ``overwrite``; never the run itself or a folder holding it."""
+    from xlalign.store.runs import OutputFolder, Run
+
+    run, out_dir = Run(run_dir), Path(out_dir)
+    run.require_finished()
+    model = run.config().model
+    aligner = run.aligner()
+    card = card_for(run.dir, aligner.language_agnostic, out_dir.name, model.model)
+    folder = OutputFolder(out_dir, overwrite=overwrite, kind="export", inputs=[run.dir])
+    folder.finished_message = "{out} already holds an export; pass --overwrite to replace it, or choose another --out"
+    with folder:
+        aligner.export(folder.work, base_model=model.model)
+        (folder.work / "README.md").write_text(card, encoding="utf-8")
+        publish_tree(folder.work)  # safetensors and torch write 0600: exports are readable like the rest
+        folder.commit()
+    return out_dir

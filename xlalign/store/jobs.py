@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xlalign.progress import fraction
-from xlalign.store.runs import LOCK_NAME, acquire, folder_lock, now_iso, owner, write_status
+from xlalign.store.runs import LOCK_NAME, Run, StatusWriter, acquire, folder_lock, now_iso, owner
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +30,22 @@ class JobCancelled(Exception):
 
 @dataclass
 class JobContext:
-    """What a job function gets: where to write, how to report, whether to stop. It owns the status record."""
+    """What a job function gets: where to write, how to report, whether to stop. Its status record is
+    written by the run's :class:`~xlalign.store.runs.StatusWriter`."""
 
     run_dir: Path
     status: dict[str, Any]
     cancel_event: threading.Event = field(default_factory=threading.Event)
     run_lock: Any = None  # the run folder's lock, held from submission to the end
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _last_write: float = 0.0
+    writer: StatusWriter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.writer = StatusWriter(self.run_dir, self.status)
+
+    @property
+    def run(self) -> Run:
+        """The run folder this job writes."""
+        return Run(self.run_dir)
 
     def should_stop(self) -> bool:
         return self.cancel_event.is_set()
@@ -49,33 +56,14 @@ class JobContext:
 
     def update(self, **fields: Any) -> None:
         """Change fields of this run's status and write the whole record."""
-        with self._lock:
-            self.status.update(fields, heartbeat=now_iso())
-            write_status(self.run_dir, self.status)
-            self._last_write = time.monotonic()
+        self.writer.update(**fields)
 
     def progress(self, stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
-        """The :class:`~xlalign.progress.Progress` protocol, written to status.json (at most 4 times a second)."""
-        if time.monotonic() - self._last_write < 0.25 and total and done < total:
-            return
-        frac = fraction(done, total, metrics)
-        detail = {k: v for k, v in metrics.items() if k != "overall" and isinstance(v, (int, float, str)) and v is not None}
-        step = f" {int(done)}/{int(total)}" if total else ""
-        extra = (f" · loss {metrics['loss']:.3f}" if isinstance(metrics.get("loss"), (int, float)) else "") + (
-            f" · about {_duration(metrics['eta_s'])} left" if isinstance(metrics.get("eta_s"), (int, float)) else "")
-        self.update(message=f"{stage}{step}{extra}", detail=detail,
-                    progress=round(frac, 4) if frac is not None else self.status.get("progress"))
+        """The :class:`~xlalign.progress.Progress` protocol, written to status.json (throttled)."""
+        self.writer.progress(stage, done, total, **metrics)
 
     def warn(self, message: str) -> None:
-        with self._lock:
-            self.status.setdefault("warnings", [])
-            if message not in self.status["warnings"]:
-                self.status["warnings"].append(message)
-        self.update()
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+        self.writer.warn(message)
 
 
 JobFn = Callable[[JobContext], dict[str, Any] | None]
@@ -114,6 +102,19 @@ class JobRunner:
             ctx.update(state="cancelled", message="cancelled before it started", finished=now_iso(), progress=None)
             ctx.run_lock.release()
         return True
+
+    def interrupt_all(self, message: str) -> list[str]:
+        """Record every queued or running job as interrupted (the process is stopping); the run ids."""
+        with self._lock:
+            jobs = list(self._jobs.items())
+        stopped = []
+        for run_id, (ctx, future) in jobs:
+            if ctx.status.get("state") in ("queued", "running"):
+                ctx.cancel_event.set()
+                future.cancel()
+                ctx.update(state="interrupted", message=message, finished=now_iso(), progress=None)
+                stopped.append(run_id)
+        return stopped
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every submitted job has finished (for tests and the CLI)."""

@@ -1,0 +1,140 @@
+"""Files and folders that appear whole or not at all (base layer: every package may use it).
+
+* :func:`atomic_write_text` / :func:`atomic_write_json`: a file is written to a temporary name in its
+  folder (mode 0644 under the usual umask) and renamed into place.
+* :func:`atomic_folder`: the one way xlalign builds a folder: in a temporary sibling
+  ``.<name>.tmp-<pid>-<hex>``, renamed into place only when complete; an earlier folder is moved aside
+  (``.<name>.tmp-old-<hex>``) for the instant of the swap and put back if the swap fails.
+* :func:`clean_temp_siblings`: what a killed writer left next to a folder: the temporary sibling is
+  removed, an earlier folder caught aside is put back. Call it only where no other writer can be live
+  (under the folder's lock).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+#: Mode of every file xlalign writes (0644 under the usual umask 022) and of its folders (0755).
+FILE_MODE = 0o666 & ~_UMASK
+DIR_MODE = 0o777 & ~_UMASK
+#: Infix of temporary siblings; ``TMP_OLD`` marks an earlier folder moved aside during a swap.
+TMP = ".tmp-"
+TMP_OLD = ".tmp-old-"
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` so that readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def _occupied(target: Path) -> bool:
+    """True when ``target`` exists and is not an empty folder."""
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        return True
+    return target.is_dir() and any(target.iterdir())
+
+
+def _refuse_occupied(target: Path) -> None:
+    if _occupied(target):
+        raise FileExistsError(f"{target} already exists and is not an empty directory; choose a new path or remove it")
+
+
+def swap_in(tmp: Path, target: Path) -> None:
+    """Rename the complete folder ``tmp`` to ``target``; an existing ``target`` is moved aside first and
+    deleted after, or put back when the rename fails (Ctrl-C included)."""
+    if not (target.exists() or target.is_symlink()):
+        os.replace(tmp, target)
+        return
+    old = target.parent / f".{target.name}{TMP_OLD}{uuid.uuid4().hex[:8]}"
+    os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        os.replace(old, target)  # the earlier folder stays in place
+        raise
+    _remove(old)
+
+
+@contextmanager
+def atomic_folder(target: str | os.PathLike[str], *, replace: bool = False) -> Iterator[Path]:
+    """Yield a new, empty temporary sibling of ``target``; when the block ends normally it becomes
+    ``target`` (:func:`swap_in`), otherwise it is deleted and ``target`` is untouched.
+
+    Without ``replace`` a ``target`` that exists and is not an empty folder is refused
+    (:class:`FileExistsError`), before the block and again before the swap. With ``replace`` the caller
+    has decided that ``target`` may go (it checked that the folder is xlalign's own).
+    """
+    target = Path(target)
+    if not replace:
+        _refuse_occupied(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}{TMP}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        os.chmod(tmp, DIR_MODE)
+        if not replace:
+            _refuse_occupied(target)
+        swap_in(tmp, target)
+    finally:
+        if tmp.exists():
+            _remove(tmp)
+
+
+def temp_siblings(target: str | os.PathLike[str]) -> list[Path]:
+    """The temporary siblings of ``target`` (``.<name>.tmp-*``), earlier folders moved aside included."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    return sorted(target.parent.glob(f".{target.name}{TMP}*"))
+
+
+def clean_temp_siblings(target: str | os.PathLike[str]) -> list[str]:
+    """Remove what a killed writer of ``target`` left beside it; an earlier folder it had moved aside is put
+    back when ``target`` is missing. Only call it where no writer of ``target`` can be live."""
+    target = Path(target)
+    removed = []
+    for stale in temp_siblings(target):
+        if stale.name.startswith(f".{target.name}{TMP_OLD}") and not (target.exists() or target.is_symlink()):
+            os.replace(stale, target)
+        else:
+            _remove(stale)
+            removed.append(stale.name)
+    return removed
+
+
+__all__ = ["DIR_MODE", "FILE_MODE", "TMP", "TMP_OLD", "atomic_folder", "atomic_write_json", "atomic_write_text",
+           "clean_temp_siblings", "swap_in", "temp_siblings"]
