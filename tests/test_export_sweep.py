@@ -185,7 +185,8 @@ def test_cli_compare_end_to_end(tiny, tmp_path, capsys):
     runs = [_run(tiny, tmp_path, m) for m in ("centering", "lsar")]
     assert main(["compare", *map(str, runs), "--out", str(tmp_path / "cmp")]) == 0
     wide = pd.read_csv(tmp_path / "cmp" / "side_by_side.csv")
-    assert {"baseline", "centering", "lsar", "lsar Δ (95% CI)", "lsar q"} <= set(wide.columns)
+    assert {"baseline", "centering", "lsar", "lsar delta", "lsar lo", "lsar hi", "lsar q"} <= set(wide.columns)
+    assert all(pd.api.types.is_numeric_dtype(wide[c]) for c in ("lsar delta", "lsar lo", "lsar hi", "lsar q"))
     assert "baseline" in capsys.readouterr().out
 
 
