@@ -15,6 +15,7 @@ from xlalign.app.formatting import (
     cancel_message,
     compare_headline,
     compare_page,
+    display,
     empty_table,
     submitted_message,
 )
@@ -153,7 +154,7 @@ class Runs:
             gr.Warning(note)
         files = self.downloads.save({"compare_runs.csv": csv_text(stacked), "side_by_side.csv": csv_text(wide)})
         p = self.page
-        return {p.sbs_table: wide, p.sbs_files: files}
+        return {p.sbs_table: display(wide, 2), p.sbs_files: files}
 
 
 __all__ = ["Runs"]
