@@ -57,13 +57,14 @@ def test_cli_evaluate_writes_outputs_and_second_run_hits_cache(tiny_model, squad
     code, out, _ = _run(args, capsys)
     assert code == 0, out
     summary = pd.read_csv(tmp_path / "run1" / "summary.csv")
+    made = ["model", "model_fingerprint", "precision", "xlalign_version"]  # how the results were made
     assert list(summary.columns) == ["scenario", "pool", "query_lang", "doc_lang", "metric", "value", "n_queries",
-                                     "pool_size"]
+                                     "pool_size", *made]
     assert set(summary.scenario) == {"multi", "multi-1", "mono-same", "mono-cross"}
     assert {"max_r", "max_r_norm", "max_r_norm_of_mean", "complete@10", "ndcg@1", "mrr", "recall@10", "map",
             "pivot_intrusion@1", "english_intrusion@1"} <= set(summary.metric)
     matrix = pd.read_csv(tmp_path / "run1" / "matrix.csv")
-    assert list(matrix.columns) == ["query_lang", "doc_lang", "metric", "value", "n_queries", "pool_size"]
+    assert list(matrix.columns) == ["query_lang", "doc_lang", "metric", "value", "n_queries", "pool_size", *made]
     per_query = pd.read_csv(tmp_path / "run1" / "per_query.csv")
     assert {"rank_en", "rank_de", "query_id"} <= set(per_query.columns) and len(per_query) == 8 * 5
     run = json.loads((tmp_path / "run1" / "run.json").read_text())

@@ -482,7 +482,7 @@ def test_compare_of_runs_with_the_same_folder_name_or_one_run_twice(tmp_path, ca
     a, b = fake_run(tmp_path / "x", "run"), fake_run(tmp_path / "y", "run", "procrustes")
     assert cli(capsys, "compare", a, b, "--out", tmp_path / "cmp")[0] == 0
     wide = pd.read_csv(tmp_path / "cmp" / "side_by_side.csv")
-    assert {"x/run", "y/run", "x/run Δ (95% CI)", "y/run Δ (95% CI)"} <= set(wide.columns)
+    assert {"x/run", "y/run", "x/run delta", "y/run delta", "x/run lo", "y/run hi"} <= set(wide.columns)
     assert set(pd.read_csv(tmp_path / "cmp" / "compare.csv").run) == {"x/run", "y/run"}
     code, _, err = cli(capsys, "compare", a, tmp_path / "x" / ".." / "x" / "run", "--out", tmp_path / "cmp2")
     assert code == 2 and one_line(err) == f"error: run {a} is listed twice; list each run once"

@@ -112,6 +112,45 @@ def test_exported_centering_transform_reproduces_the_evaluated_scores(tiny, tmp_
     assert "language-aware" in (out / "README.md").read_text()
 
 
+#: Runs a model card's code block as a user would, with xlalign unimportable (a blocked module, not a path trick).
+_WITHOUT_XLALIGN = "import sys; sys.modules['xlalign'] = None; exec(compile(open(sys.argv[1]).read(), 'card', 'exec'))"
+
+
+def _card_code(card: str) -> str:
+    return card.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_cli_evaluate_says_how_its_results_were_made(tiny, tmp_path, capsys):
+    out = tmp_path / "eval"
+    assert main(["evaluate", "--model", str(tiny), "--device", "cpu", "--langs", "en,es", "--precision", "fp32",
+                 "--pool", "per-question", "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 0
+    stdout = capsys.readouterr().out
+    assert "made with: model" in stdout and "precision fp32 on cpu · per-question pools · xlalign " in stdout
+    record = json.loads((out / "run.json").read_text())
+    assert record["made_with"]["precision"] == "fp32" and record["made_with"]["pool"] == "per-question"
+    for name in ("summary.csv", "matrix.csv", "per_query.csv"):
+        frame = pd.read_csv(out / name)
+        assert (frame.model_fingerprint == record["model"]["fingerprint"]).all() and (frame.precision == "fp32").all()
+        assert frame.xlalign_version.nunique() == 1
+
+
+@pytest.mark.parametrize("method", ["centering", "procrustes", "lsar"])
+def test_the_model_cards_usage_code_runs_as_written_without_xlalign(tiny, tmp_path, method):
+    run = _run(tiny, tmp_path, method)
+    out = tmp_path / "export"
+    assert main(["export", str(run), "--out", str(out)]) == 0
+    code = _card_code((out / "README.md").read_text(encoding="utf-8"))
+    assert "xlalign_apply" in code if method != "lsar" else "SentenceTransformer(\"export\")" in code
+    (tmp_path / "card.py").write_text(code, encoding="utf-8")
+    cwd = out if method != "lsar" else tmp_path  # "run it in this folder" / the folder by its name
+    res = subprocess.run([sys.executable, "-c", _WITHOUT_XLALIGN, str(tmp_path / "card.py")], cwd=cwd,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "[[" in res.stdout  # it printed the query–document scores
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in out.rglob("*") if p.is_file()}
+    assert set(modes.values()) == {"0o644"}, modes  # safetensors writes 0600; exports are readable like the rest
+
+
 def test_export_refuses_an_unfinished_run_and_an_existing_folder(tiny, tmp_path, capsys):
     run = _run(tiny, tmp_path, "centering")
     write_status(run, {"state": "running"})
@@ -130,10 +169,19 @@ def test_cli_align_lsar_end_to_end(tiny, tmp_path, capsys):
                  "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     stdout = capsys.readouterr().out
     assert code == 0 and "lsar (rank=" in stdout and "python -m xlalign export" in stdout
+    from xlalign.models.device import resolve_precision
+
+    used = resolve_precision("auto", "cpu")  # bf16 on a CPU with bf16 units, fp32 elsewhere
+    assert f"made with: model {tiny} (fingerprint dir:" in stdout and f"precision {used} (auto) on cpu" in stdout
     status = json.loads((out / "status.json").read_text())
     assert status["state"] == "succeeded" and status["progress"] == 1.0
     record = json.loads((out / "run.json").read_text())
     assert record["lsar"]["rank_source"] == "held-out" and record["lsar"]["rank"] in (1, 2)
+    made = record["made_with"]
+    assert (made["precision"], made["requested_precision"], made["pool"]) == (used, "auto", "dedup")
+    assert made["fingerprint"] == record["model_fingerprint"] and made["version"]
+    before = pd.read_csv(out / "before" / "summary.csv")
+    assert (before.precision == used).all() and (before.model_fingerprint == made["fingerprint"]).all()
     assert main(["align", "--method", "lsar", "--model", str(tiny), "--langs", "en,es", "--out", str(out)]) == 2
     assert "already holds a finished run" in capsys.readouterr().err
 
@@ -142,7 +190,8 @@ def test_cli_compare_end_to_end(tiny, tmp_path, capsys):
     runs = [_run(tiny, tmp_path, m) for m in ("centering", "lsar")]
     assert main(["compare", *map(str, runs), "--out", str(tmp_path / "cmp")]) == 0
     wide = pd.read_csv(tmp_path / "cmp" / "side_by_side.csv")
-    assert {"baseline", "centering", "lsar", "lsar Δ (95% CI)", "lsar q"} <= set(wide.columns)
+    assert {"baseline", "centering", "lsar", "lsar delta", "lsar lo", "lsar hi", "lsar q"} <= set(wide.columns)
+    assert all(pd.api.types.is_numeric_dtype(wide[c]) for c in ("lsar delta", "lsar lo", "lsar hi", "lsar q"))
     assert "baseline" in capsys.readouterr().out
 
 
@@ -161,7 +210,10 @@ def test_local_sweep_writes_one_leaderboard(two_models, tmp_path, capsys):
     board = pd.read_csv(tmp_path / "sweep" / "leaderboard.csv")
     assert len(board) == 2 * 2 * 2  # models × targets × query languages
     assert list(board.model.unique()) == two_models and set(board.pair) == {"en+es", "en+de"}
-    assert board["verdict"].isin(["well aligned", "same-language clustering", "pivot inclination", "both"]).all()
+    kinds = ["well aligned", "same-language clustering", "pivot inclination", "both"]
+    assert board["verdict"].str.removesuffix(" (borderline)").isin(kinds).all()
+    assert {"model_fingerprint", "precision", "xlalign_version"} <= set(board.columns)
+    assert "made with: " in capsys.readouterr().out
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from xlalign.align.base import AlignSpec
 from xlalign.app import assemble
 from xlalign.app.controls import METHOD_FIELDS
 from xlalign.app.formatting import STALE, per_query_view
+from xlalign.app.inputs import UPLOADED
 from xlalign.core.loaders import load_demo
 from xlalign.report import figures
 from xlalign.services.lab import Lab
@@ -30,8 +31,16 @@ LATENT = ModelSpec(model="latent")
 class _Select:
     """What gradio passes to a .select handler."""
 
-    def __init__(self, index):
+    def __init__(self, index, row_value=None):
         self.index = index
+        self.row_value = row_value
+
+
+def _frame(value) -> pd.DataFrame:
+    """A table a callback returned, whether as a DataFrame or as a ``gr.Dataframe`` update."""
+    if isinstance(value, pd.DataFrame):
+        return value
+    return pd.DataFrame(value.value["data"], columns=value.value["headers"])
 
 
 def _no_progress(*args, **kwargs) -> None:
@@ -76,14 +85,23 @@ def test_diagnosis_states_the_finding_first(app, diagnosed):
     assert verdict.startswith("### Finding — German: English inclination")
     assert "**German queries: English inclination** — for 100% of queries" in verdict
     assert {"summary.csv", "matrix.csv", "per_query.csv"} == {Path(f).name for f in diagnosed[p.exports]}
-    per_query = diagnosed[p.per_query]
+    per_query = _frame(diagnosed[p.per_query])
     assert "query_lang" in per_query.columns and len(per_query) == 3 * 168
     assert list(diagnosed[p.matrix_table].columns) == ["query ↓ / documents →", "en", "de", "zh"]
-    assert (diagnosed[p.dd_lang].value, diagnosed[p.dd_query].value) == ("de", diag.corpus.item_ids[0])
+    # the drill-down is ready on the first target's queries against the pivot gold, worst-placed query first
+    table = _frame(diagnosed[p.dd_table])
+    assert (diagnosed[p.dd_lang].value, diagnosed[p.dd_gold].value) == ("de", "en")
+    assert diagnosed[p.dd_query].value == table.query_id.iloc[0] and table["en gold rank"].is_monotonic_decreasing
+    # the chart controls are back at their defaults, every control's value among its choices
+    assert (diagnosed[p.cdf_scenario], diagnosed[p.matrix_metric], diagnosed[p.pq_search]) == ("multi",
+                                                                                               "best_gold_share", "")
+    curves = diagnosed[p.cdf_curves]
+    assert curves.value == ["en>en", "de>en", "zh>en"] and set(curves.value) <= {v for _, v in curves.choices}
+    assert len(cdf.data) == 3  # q → pivot curves by default, not k² of them
     # the overview labels n/a (pivot queries have no pivot inclination) instead of drawing 0
     en = next(t for t in overview.data if t.name == "en queries")
     assert "n/a" in en.text and en.marker.opacity[list(en.text).index("n/a")] == 0.0
-    assert overview.layout.yaxis.range == (0, 110)
+    assert overview.layout.yaxis.range == (0, 118)  # fixed, room for labels above 100%
     assert cdf.layout.xaxis.type == "log" and cdf.layout.yaxis.range == (0, 100)
 
 
@@ -97,11 +115,14 @@ def test_exports_neutralise_formulas(app, diagnosed):
 def test_changing_the_configuration_clears_every_result(app):
     p = app.page
     cleared = app.diagnose.clear_results()
-    assert set(cleared) == _wired_outputs(app, "clear_results") and len(cleared) == 19
+    assert set(cleared) == _wired_outputs(app, "clear_results")
     assert cleared[p.diag] is None and cleared[p.verdict] == STALE
-    tables = (p.summary, p.summary_full, p.matrix_table, p.per_query)
-    assert all(len(cleared[c]) == 0 and len(cleared[c].columns) > 1 for c in tables)  # empty, with headers
+    tables = (p.summary, p.summary_full, p.matrix_table, p.per_query, p.dd_table)
+    assert all(len(_frame(cleared[c])) == 0 and len(_frame(cleared[c]).columns) > 1 for c in tables)  # with headers
     assert cleared[p.exports] is None and cleared[p.dd_info] == cleared[p.dd_docs] == ""
+    assert (cleared[p.dd_lang].value, cleared[p.dd_gold].value, cleared[p.dd_query].value) == (None, None, None)
+    assert (cleared[p.cdf_scenario], cleared[p.matrix_metric], cleared[p.pq_search], cleared[p.dd_search]) == (
+        "multi", "best_gold_share", "", "")
     assert all(len(cleared[c]) == 0 for c in (p.rank_table, p.lb_table))  # the language ranking and model comparison
     assert all(cleared[c].layout.annotations[0].text == "settings changed: run again"
                for c in (p.overview, p.cdf, p.matrix_plot, p.umap_before, p.umap_after, p.rank_plot, p.lb_plot))
@@ -111,53 +132,77 @@ def test_changing_the_configuration_clears_every_result(app):
     assert triggers == config_ids
 
 
-def test_drill_down_shows_full_wrapped_text_and_the_parallel_queries(app, diagnosed):
+def test_pair_drill_down_lists_the_queries_and_everything_above_the_gold(app, diagnosed):
     p = app.page
     diag = diagnosed[p.diag]
-    qid = diag.corpus.item_ids[3]
-    out = app.diagnose.on_drill(diag, "multi", "de", "(all)", qid, 5)
-    assert set(out) == _wired_outputs(app, "on_drill")
-    info, docs = out[p.dd_info], out[p.dd_docs]
-    assert diag.corpus.questions["de"][3] in info and diag.corpus.questions["en"][3] in info
-    assert "German gold at rank" in info or "German gold at rank".lower() in info.lower()
-    assert docs.count("<tr") == 6 and "dir='auto'" in docs
-    first_en = next(t for t in diag.corpus.passages["en"] if t in docs)
-    assert first_en in docs  # never cut
-    table = Lab.drill_down(diag, "multi", "de", qid, 5)
-    assert table.lang.iloc[0] == "en"  # the planted pull: an English document first
+    out = app.diagnose.on_pair(diag, "multi", "de", "en", 0, "")
+    assert set(out) == _wired_outputs(app, "on_pair")
+    table = _frame(out[p.dd_table])
+    ranks = Lab.pair_queries(diag, "multi", "de", "en")
+    assert len(table) == 168 and list(table.query_id) == list(ranks.query_id)
+    pq = diag.result.per_query
+    multi_de = pq[(pq.scenario == "multi") & (pq.query_lang == "de")].set_index("query_id")
+    assert (ranks.set_index("query_id").gold_rank == multi_de.rank_en.loc[ranks.query_id]).all()  # the same ranks
+    qid = out[p.dd_query].value
+    assert qid == table.query_id.iloc[0]  # worst first
+    docs = Lab.docs_above(diag, "multi", "de", "en", qid)
+    assert docs.position.iloc[-1] == multi_de.loc[qid, "rank_en"]  # the gold, at its rank
+    assert docs.copies.iloc[:-1].sum() == multi_de.loc[qid, "rank_en"] - 1  # exactly the documents above it
+    html_docs = out[p.dd_docs]
+    for lang, n in docs.iloc[:-1].groupby("lang").size().items():
+        assert f"{n} documents above the English gold" in html_docs, lang
+    assert diag.corpus.questions["de"][diag.corpus.item_ids.index(qid)] in out[p.dd_info]
+    # the filter: only queries whose gold ranks below k
+    k = int(ranks.gold_rank.median())
+    filtered = _frame(app.diagnose.on_pair(diag, "multi", "de", "en", k, "")[p.dd_table])
+    assert len(filtered) == int((ranks.gold_rank > k).sum()) and (filtered["en gold rank"] > k).all()
+    # a gold language that is not in the scenario's pool falls back to a valid one
+    out = app.diagnose.on_pair(diag, "mono-same", "de", "en", 0, "")
+    assert (out[p.dd_gold].value, [v for _, v in out[p.dd_gold].choices]) == ("de", ["de"])
 
 
 def test_drill_down_marks_the_gold_documents(app, diagnosed):
     diag = diagnosed[app.page.diag]
     qid = diag.corpus.item_ids[3]
-    table = Lab.drill_down(diag, "mono-same", "en", qid, 5)
-    assert table.gold.dtype == bool  # the service layer says which; the page draws the mark
-    golds = table.passage_of[table.gold].tolist()
-    assert golds == [qid]  # one gold, its own passage, among the English top 5
-    docs = app.diagnose.on_drill(diag, "mono-same", "en", "(all)", qid, 5)[app.page.dd_docs]
-    assert docs.count("✔") == 1 and docs.count("<tr class='gold'>") == 1
+    docs = Lab.docs_above(diag, "multi", "en", "de", qid)
+    assert docs.gold.dtype == bool and docs.gold.iloc[-1]  # the service layer says which; the page draws the mark
+    out = app.diagnose.on_query(diag, "multi", "en", "de", qid)
+    assert out[app.page.dd_docs].count("✔ gold") == int(docs.gold.sum())
 
 
 def test_drill_down_needs_a_diagnosis(app):
     with pytest.raises(gr.Error, match="Run a diagnosis first"):
-        app.diagnose.on_drill(None, "multi", "de", "(all)", "x", 5)
+        app.diagnose.on_query(None, "multi", "de", "en", "x")
+    assert app.diagnose.on_pair(None, "multi", "de", "en", 0, "")[app.page.dd_lang].value is None
 
 
-def test_query_search_and_clicks_open_the_drill_down(app, diagnosed):
+def test_clicks_open_the_pair_drill_down(app, diagnosed):
     p = app.page
     diag = diagnosed[p.diag]
-    word = diag.corpus.questions["zh"][7][:3]
-    found = app.diagnose.on_search(diag, "zh", word)
-    assert diag.corpus.item_ids[7] in [v for _, v in found.choices]
-    out = app.diagnose.on_matrix_select(diag, _Select((1, 1)))
+    out = app.diagnose.on_matrix_select(diag, _Select((2, 1), ["zh", 1.0, 2.0, 3.0]))  # cell zh → en
     assert set(out) == _wired_outputs(app, "on_matrix_select")
-    assert (out[p.dd_scenario].value, out[p.dd_lang].value, out[p.dd_doc].value) == ("multi", "de", "en")
-    assert out[p.tabs].selected == "drill"
-    out = app.diagnose.on_row_select(diag, _Select((170, 2)))
+    assert (out[p.dd_scenario].value, out[p.dd_lang].value, out[p.dd_gold].value) == ("multi", "zh", "en")
+    assert out[p.tabs].selected == "drill" and (out[p.dd_k], out[p.dd_search]) == (0, "")
+    view = per_query_view(diag)
+    row = view.iloc[170]
+    column = list(view.columns).index("rank_zh")
+    out = app.diagnose.on_row_select(diag, "", _Select((170, column)))
     assert set(out) == _wired_outputs(app, "on_row_select")
-    row = per_query_view(diag).iloc[170]
-    assert (out[p.dd_lang].value, out[p.dd_query].value) == (row.query_lang, row.query_id)
+    assert (out[p.dd_lang].value, out[p.dd_gold].value, out[p.dd_query].value) == (row.query_lang, "zh", row.query_id)
     assert "<table" in out[p.dd_docs] and html.escape(row.query_id) in out[p.dd_info]
+    out = app.diagnose.on_open_pair(diag, json.dumps({"point": ["zh", row.query_id]}))  # a map point
+    assert (out[p.dd_lang].value, out[p.dd_gold].value, out[p.dd_query].value) == ("zh", "en", row.query_id)
+    out = app.diagnose.on_open_pair(diag, json.dumps({"q": "en", "l": "de"}))  # a heatmap cell
+    assert (out[p.dd_lang].value, out[p.dd_gold].value) == ("en", "de")
+    with pytest.raises(gr.Error, match="not in this diagnosis"):
+        app.diagnose.on_open_pair(diag, json.dumps({"q": "xx", "l": "de"}))
+
+
+def test_per_query_filter_says_how_many_rows_match(app, diagnosed):
+    diag = diagnosed[app.page.diag]
+    qid = diag.corpus.item_ids[5]
+    out = app.diagnose.on_pq_search(diag, qid)
+    assert len(_frame(out)) == 3 and f"3 of {3 * 168} rows match '{qid}'" in out.label
 
 
 def test_umap_map_of_passages_and_questions(app, diagnosed):
@@ -166,8 +211,13 @@ def test_umap_map_of_passages_and_questions(app, diagnosed):
     assert set(out) == _wired_outputs(app, "on_umap")
     before, after = out[app.page.umap_before], out[app.page.umap_after]
     names = [t.name for t in before.data]
-    assert names[0] == "translations joined" and {"en passages", "de questions", "zh questions"} <= set(names)
-    assert len(before.data[1].x) == 12
+    assert names[0] == "translations joined" and {"en (English)", "de (German)", "zh (Chinese)"} <= set(names)
+    points = before.data[1]  # one shuffled layer: no language always underneath
+    langs = [c[0] for c in points.customdata]
+    assert len(langs) == 2 * 3 * 12 and langs[:3] != ["en"] * 3 and set(langs) == {"en", "de", "zh"}
+    assert {c[1] for c in points.customdata} <= set(diagnosed[app.page.diag].corpus.item_ids)  # click → drill-down
+    colors = {c[0]: m for c, m in zip(points.customdata, points.marker.color, strict=True)}
+    assert colors == {x: figures.lang_color(x) for x in ("en", "de", "zh")}  # one colour per language everywhere
     assert "pick a finished run" in after.layout.annotations[0].text
 
 
@@ -182,15 +232,36 @@ def test_language_view_puts_both_biases_on_a_fixed_axis(app):
     assert "German queries: English inclination" in out[p.rank_text]
 
 
-def test_models_side_by_side_and_paper_columns(app):
+def test_models_side_by_side_a_broken_model_keeps_the_others(app, tmp_path):
     p = app.page
-    out = app.explore.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent"], "",
+    broken = tmp_path / "not-a-model"
+    broken.mkdir()
+    (broken / "config.json").write_text("{ not json")
+    out = app.explore.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent", str(broken)], "",
                                      progress=_no_progress)
     assert set(out) == _wired_outputs(app, "on_leaderboard")
     board = out[p.lb_table]
-    assert set(board.query_lang) == {"en", "de"} and "paper complete@10" in board.columns
-    assert board["paper complete@10"].isna().all()  # the paper reports XQuAD per-question pools only
-    assert Path(out[p.lb_file]).name == "leaderboard.csv"
+    ok, bad = board[board.model == "latent"], board[board.model == str(broken)]
+    assert set(ok.query_lang) == {"en", "de"} and (ok.error == "").all()
+    assert len(bad) == 1 and "could not load model" in bad.error.iloc[0]  # its row says why
+    assert (bad.drop(columns=["model", "error"]) == "n/a").all(axis=None)  # n/a, never blank
+    assert not any(c.startswith("paper ") for c in board.columns)  # no empty paper columns…
+    note = out[p.lb_note]
+    assert "comparable only on XQuAD with per-question pools" in note and "the data is demo" in note  # …but why
+    assert "1 model(s) could not be evaluated" in note and "latent: fingerprint latent" in note
+    csv = pd.read_csv(out[p.lb_file])
+    assert set(csv.model) == {"latent", str(broken)} and "model_fingerprint" in csv.columns
+    assert [t.name for t in out[p.lb_plot].data] == ["en queries", "de queries"]
+    assert out[p.lb_plot].data[0].marker.color == figures.lang_color("en")
+
+
+def test_models_not_on_this_machine_are_marked(monkeypatch):
+    from xlalign.app.inputs import NOT_OFFLINE, model_choices
+
+    monkeypatch.setenv("HF_HUB_CACHE", "/nonexistent-hub-cache")
+    labels = dict((v, k) for k, v in model_choices())
+    assert labels["bundled:multilingual-e5-small"] == "bundled:multilingual-e5-small"
+    assert labels["BAAI/bge-m3"] == "BAAI/bge-m3" + NOT_OFFLINE
 
 
 def test_upload_of_new_languages_sets_the_language_lists(app, tmp_path):
@@ -202,6 +273,13 @@ def test_upload_of_new_languages_sets_the_language_lists(app, tmp_path):
     out = app.diagnose.on_data("demo", str(path), "en")
     assert set(out) == _wired_outputs(app, "on_data")
     assert out[p.pivot].value == "en" and out[p.targets].value == ["fr"] and "fr" in out[p.data_note]
+    # the dataset menu names the upload while it is in use (its value among its choices)
+    assert (out[p.dataset].value, dict(out[p.dataset].choices)["your file: mine.jsonl"]) == (UPLOADED, UPLOADED)
+    out = app.diagnose.on_dataset("demo", str(path), "en")  # a listed dataset chosen: the upload is set aside
+    assert set(out) == _wired_outputs(app, "on_dataset")
+    assert out[p.upload] is None and out[p.dataset].value == "demo" and "7 languages" in out[p.data_note]
+    out = app.diagnose.on_data(UPLOADED, None, "en")  # the upload removed: back to the demo
+    assert out[p.dataset].value == "demo" and UPLOADED not in [v for _, v in out[p.dataset].choices]
 
 
 def test_upload_errors_name_the_users_file_not_the_server_path(app, tmp_path):
@@ -245,12 +323,16 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
     assert {Path(f).name for f in out[p.cmp_files]} == {"compare.csv", "before_per_query.csv", "after_per_query.csv"}
     assert "change" in out[p.cmp_plot].layout.yaxis.title.text
     assert runs.on_compare_metric(run_id, "max_r").layout.title.text.startswith("Change in Max@R")
+    assert out[p.export_file] is None  # a run's page never offers another run's export
     archive = runs.on_export(run_id)
     names = zipfile.ZipFile(archive).namelist()
+    picked = runs.on_pick_run()  # another run picked: this run's page and export go
+    assert set(picked) == _wired_outputs(app, "on_pick_run") and picked[p.export_file] is None
+    assert picked[p.cmp_files] is None and "Show before / after" in picked[p.cmp_header]
     assert any(n.endswith("xlalign_apply.py") for n in names) and any(n.endswith("README.md") for n in names)
     out = runs.on_side_by_side([run_id])
     assert set(out) == _wired_outputs(app, "on_side_by_side")
-    assert f"{run_id} Δ (95% CI)" in out[p.sbs_table].columns
+    assert {f"{run_id} delta", f"{run_id} lo", f"{run_id} hi", f"{run_id} q"} <= set(_frame(out[p.sbs_table]).columns)
     with pytest.raises(gr.Error, match="has no map for zh"):  # the run aligned en+de; the diagnosis has zh too
         app.explore.on_umap(diagnosed[p.diag], 8, False, run_id)
     out = app.explore.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent", f"run:{run_id}"],
@@ -302,11 +384,15 @@ def test_compare_change_draws_the_change_with_its_ci():
     fig = figures.compare_change(table, "complete@10")
     bar = fig.data[0]
     assert list(bar.y) == [30.0] and list(bar.error_y.array) == [5.0] and list(bar.error_y.arrayminus) == [10.0]
-    assert bar.text[0].endswith("*")
+    label = fig.data[1]
+    assert label.text[0] == "+30.00 *" and label.y[0] > 35.0  # the label sits beyond the whisker, not across it
+    assert fig.layout.yaxis.title.text == "change (percentage points)"
+    assert figures.change_unit("max_r") == "ranks" and figures.change_unit("mrr") == "on the metric's 0–1 scale"
 
 
 def test_compare_finding_states_the_change_its_ci_and_the_cost():
-    from xlalign.core.verdict import compare_finding, direction
+    from xlalign.core.verdict import direction
+    from xlalign.report.verdict_text import compare_finding
 
     rows = [("multi", "de", "complete@10", 10.0, 40.0, 20.0, 35.0, 0.001),
             ("multi", "de", "displaced_by_own@10", 50.0, 5.0, -55.0, -35.0, 0.002),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,13 @@ def test_help_imports_neither_torch_nor_sentence_transformers(command):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120).stdout
     assert "HEAVY []" in out, out[-500:]
     assert "usage: python -m xlalign" in out
+
+
+@pytest.mark.parametrize("command", ["evaluate", "align", "sweep"])
+def test_help_shows_readable_metavars(command):
+    text = build_parser()._subparsers._group_actions[0].choices[command].format_help()  # type: ignore[union-attr]
+    assert "--model MODEL" in text if command != "sweep" else "--device DEVICE" in text
+    assert not re.search(r"\b[A-Z_]+\.[A-Z_]+\b", text)  # never MODEL.MODEL or EVAL.DATA
 
 
 def test_align_help_lists_every_method_option():

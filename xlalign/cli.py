@@ -69,7 +69,15 @@ def add_spec_options(parser: argparse.ArgumentParser | Any, spec: type, key: str
                                 help=o.help)
         else:
             parser.add_argument(_flag(o, prefix), dest=dest, type=_type(o), default=o.default, choices=o.choices,
-                                metavar=o.metavar, help=text)
+                                metavar=_metavar(o), help=text)
+
+
+def _metavar(o: OptionInfo) -> str | None:
+    """What ``--help`` shows for the value: the spec's, the choices ({a,b}), or the field's name (``MODEL``, never
+    argparse's ``MODEL.MODEL`` from the dest)."""
+    if o.metavar is not None or o.choices:
+        return o.metavar
+    return o.name.upper()
 
 
 def _shown(value: Any) -> str:
@@ -179,6 +187,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from xlalign.core.loaders import load_corpus
     from xlalign.models.encoders import SentenceTransformerEncoder
     from xlalign.progress import TqdmProgress
+    from xlalign.report.provenance import made_with, stamp
     from xlalign.report.tables import format_report
     from xlalign.store.runs import ResultFolder, csv_text, evaluation_record
 
@@ -190,12 +199,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             result = evaluate(corpus, encoder, evaluation, progress)
         finally:
             progress.close()
-        record = evaluation_record(corpus, model, evaluation, encoder)
-        folder.write({"summary.csv": csv_text(result.summary_frame()), "matrix.csv": csv_text(result.matrix_frame()),
-                      "per_query.csv": csv_text(result.per_query),
+        made = made_with(encoder, model, evaluation.pool)
+        record = {**evaluation_record(corpus, model, evaluation, encoder), "made_with": made.to_dict()}
+        folder.write({"summary.csv": csv_text(stamp(result.summary_frame(), made)),
+                      "matrix.csv": csv_text(stamp(result.matrix_frame(), made)),
+                      "per_query.csv": csv_text(stamp(result.per_query, made)),
                       "run.json": json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"})
     print(format_report(result, f"{model.model} on {corpus.name} ({len(corpus)} queries, {evaluation.pool} pools)"))
-    print(f"\nwrote {args.out}/summary.csv, matrix.csv, per_query.csv, run.json "
+    print(f"\nmade with: {made.footer()}")
+    print(f"wrote {args.out}/summary.csv, matrix.csv, per_query.csv, run.json "
           f"({record['encoder_calls']['texts_encoded']} texts encoded, the rest from the cache)")
     return 0
 
@@ -205,6 +217,7 @@ def cmd_align(args: argparse.Namespace) -> int:
     align = align_spec_from_args(args)
     from xlalign.align.base import Cancelled
     from xlalign.progress import TqdmProgress
+    from xlalign.report.provenance import from_dict as provenance_from_dict
     from xlalign.report.tables import format_compare
     from xlalign.services.pipeline import run_alignment
 
@@ -219,6 +232,9 @@ def cmd_align(args: argparse.Namespace) -> int:
         progress.close()
     print(format_compare(outcome.compare, f"{align.describe()} · {model.model} on {evaluation.data} "
                                           f"({'+'.join(evaluation.langs)}), held-out part", evaluation.pivot))
+    made = provenance_from_dict(outcome.record.get("made_with"))
+    if made is not None:
+        print(f"\nmade with: {made.footer()}")
     for w in outcome.record.get("warnings", []):
         print(f"warning: {w}")
     print(f"\nwrote {args.out}/compare.csv and the run record; export it with: python -m xlalign export {args.out} "
@@ -251,6 +267,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from xlalign.progress import TqdmProgress
+    from xlalign.report.provenance import short_fingerprint
     from xlalign.services.sweep import SweepSpec, run_sweep
     from xlalign.store.runs import ResultFolder, csv_text
 
@@ -267,8 +284,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         folder.write({"leaderboard.csv": csv_text(board)})
     failed = board.attrs.get("failed", {})
     shown = board[board["error"] == ""].drop(columns="error") if "error" in board else board
-    print(shown.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-    print(f"\nwrote {args.out}/leaderboard.csv")
+    print(shown.drop(columns=["model_fingerprint", "xlalign_version"], errors="ignore").to_string(
+        index=False, float_format=lambda v: f"{v:.2f}"))
+    if {"model_fingerprint", "precision", "xlalign_version"} <= set(shown.columns) and len(shown):
+        made = shown[["model", "model_fingerprint", "precision"]].drop_duplicates()
+        print("\nmade with: " + "; ".join(f"{m} (fingerprint {short_fingerprint(f)}, precision {p})"
+                                          for m, f, p in made.itertuples(index=False))
+              + f" · {args.pool} pools · xlalign {shown['xlalign_version'].iloc[0]}")
+    print(f"wrote {args.out}/leaderboard.csv")
     if failed:
         for name, reason in failed.items():
             print(f"error: {name}: {reason}", file=sys.stderr)

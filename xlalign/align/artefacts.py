@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+#: Files are readable by everyone, like any other written file (safetensors itself writes 0600).
+FILE_MODE = 0o666 & ~_UMASK
+
+
+def publish(path: str | Path) -> None:
+    """Give a file the usual mode (0644 under the usual umask): safetensors and torch write theirs 0600."""
+    os.chmod(path, FILE_MODE)
+
+
+def publish_tree(folder: str | Path) -> None:
+    """:func:`publish` every file under ``folder`` (folders get the matching mode with the search bit)."""
+    for root, dirs, files in os.walk(folder):
+        for d in dirs:
+            os.chmod(Path(root) / d, FILE_MODE | ((FILE_MODE & 0o444) >> 2))
+        for f in files:
+            publish(Path(root) / f)
 
 
 def save_arrays(path: str | Path, kind: str, arrays: dict[str, np.ndarray], **meta: Any) -> None:
@@ -14,6 +34,7 @@ def save_arrays(path: str | Path, kind: str, arrays: dict[str, np.ndarray], **me
 
     save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}, str(path),
               metadata={"kind": kind, **{k: str(v) for k, v in meta.items()}})
+    publish(path)
 
 
 def load_arrays(path: str | Path, kind: str) -> tuple[dict[str, str], dict[str, np.ndarray]]:

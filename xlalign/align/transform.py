@@ -12,6 +12,7 @@ import numpy as np
 
 from xlalign import __version__
 from xlalign.align import standalone_apply as sa
+from xlalign.align.artefacts import publish
 from xlalign.align.base import AlignerBase, ApplyInputs
 from xlalign.errors import ConfigError
 
@@ -172,6 +173,7 @@ class LanguageAwareTransform:
             if b is not None:
                 tensors[f"b.{role}.{lang}"] = b
         save_file(tensors, str(folder / sa.TENSORS_FILE), metadata={"kind": sa.KIND})
+        publish(folder / sa.TENSORS_FILE)
         (folder / sa.CONFIG_FILE).write_text(json.dumps(self.config(), indent=2, default=str) + "\n", encoding="utf-8")
         return folder
 

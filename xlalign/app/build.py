@@ -19,7 +19,7 @@ import gradio as gr
 from xlalign.app.diagnose import Diagnose
 from xlalign.app.explore import Explore
 from xlalign.app.failures import Blocks
-from xlalign.app.formatting import CSS
+from xlalign.app.formatting import CLICK_JS, CSS
 from xlalign.app.inputs import default_model
 from xlalign.app.layout import Page, build_page
 from xlalign.app.runs import Runs
@@ -82,10 +82,11 @@ def build_app(lab: Lab | None = None) -> gr.Blocks:
 
 
 def launch_options() -> dict[str, Any]:
-    """``launch()`` keyword arguments: host, port, CSS and, in public mode, the upload limit."""
+    """``launch()`` keyword arguments: host, port, CSS, the page's click script and, in public mode, the upload
+    limit."""
     return {"server_name": os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
             "server_port": int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", 7860))),
-            "max_file_size": max_upload_bytes() if public_mode() else None, "css": CSS}
+            "max_file_size": max_upload_bytes() if public_mode() else None, "css": CSS, "head": CLICK_JS}
 
 
 def check_server() -> None:

@@ -1,35 +1,51 @@
 """Callbacks of the configuration row, the Diagnose tab and the Drill-down tab.
 
 The data's languages fill the language controls; any configuration change clears every result panel
-(nothing stale); Diagnose fills the Diagnose tab and prepares the drill-down; a click on a matrix cell
-or a per-query row opens the drill-down.
+(nothing stale); Diagnose fills the Diagnose tab, resets its chart controls and prepares the drill-down.
+The drill-down is one language pair (query language q, gold language l): every change of its controls
+redraws all of it, so it never shows a previous pair or query. A matrix cell, a rank in the per-query
+table, a heatmap cell or a point on the embedding map opens it.
+
+Every control keeps a value that is one of its choices: whenever choices change, the value is chosen
+among them in the same update.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from xlalign.app.failures import guarded, refuse
+from xlalign.app.failures import guarded, refuse, upload_path
 from xlalign.app.formatting import (
+    CDF_DEFAULT,
     EMPTY_MATRIX,
+    EMPTY_PAIR,
     EMPTY_PER_QUERY,
     EMPTY_SUMMARY,
     HEADERS,
+    MATRIX_DEFAULT,
     STALE,
-    docs_html,
+    display,
+    docs_above_html,
     drill_info_html,
     empty_table,
     matrix_table,
+    pair_caption,
+    pair_choices,
+    pair_rows,
+    pair_view,
+    per_query_caption,
     per_query_view,
-    query_choices,
     verdict_markdown,
 )
-from xlalign.app.inputs import data_spec, gr_progress, language_choices, language_spec, model_spec
+from xlalign.app.inputs import DATASETS, UPLOADED, data_spec, gr_progress, language_choices, language_spec, model_spec
 from xlalign.app.layout import Page, Updates
 from xlalign.app.visitors import Visitors
 from xlalign.report import figures
+from xlalign.report.provenance import stamp
 from xlalign.report.tables import summary_pivot
 from xlalign.services.lab import Diagnosis, Lab
 from xlalign.specs import SCENARIOS, EvalSpec
@@ -41,6 +57,9 @@ INTERNAL = {"api_visibility": "private"}
 #: Diagnoses of cached texts are light and run side by side; the encoding of new texts waits for the lab's
 #: encoding slot inside (:meth:`Lab.encode`), so a cached diagnosis never queues behind someone's encoding.
 DIAGNOSE = {"concurrency_id": "diagnose", "concurrency_limit": 8}
+PER_QUERY_LABEL = "Per-query gold ranks (Multi) — click a rank to drill into that pair"
+#: Query choices offered at once in the drill-down (the table lists every query; search narrows both).
+MAX_QUERY_CHOICES = 500
 
 
 class Diagnose:
@@ -54,54 +73,98 @@ class Diagnose:
         """Attach the callbacks to their events (inside the app's ``gr.Blocks`` context). Diagnose and the
         drill-down are the public API; the events only the page sends are private (:data:`INTERNAL`)."""
         p = self.page
-        p.dataset.change(self.on_data, [p.dataset, p.upload, p.pivot], self.data_outputs())
-        p.upload.change(self.on_data, [p.dataset, p.upload, p.pivot], self.data_outputs(), **INTERNAL)
-        p.pivot.input(self.on_pivot, [p.dataset, p.upload, p.pivot, p.targets], p.targets, **INTERNAL)
+        p.dataset.input(self.on_dataset, [p.dataset, p.upload, p.pivot], self.data_outputs(), **INTERNAL)
+        p.upload.change(self.on_data, [p.dataset, p.upload, p.pivot], self.data_outputs()[:1] + self.data_outputs()[2:],
+                        api_name="on_data")
+        p.pivot.change(self.on_pivot, [p.dataset, p.upload, p.pivot, p.targets], p.targets, **INTERNAL)
         for c in p.config:
             c.change(self.clear_results, None, self.result_panels(), **INTERNAL)
         p.run_btn.click(self.run_diagnosis, p.config, self.diagnosis_outputs(), **DIAGNOSE)
-        p.cdf_scenario.change(self.on_cdf_scenario, [p.diag, p.cdf_scenario], p.cdf, **INTERNAL)
-        p.matrix_metric.change(self.on_matrix_metric, [p.diag, p.matrix_metric], [p.matrix_plot, p.matrix_table],
-                               **INTERNAL)
+        p.cdf_scenario.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves], **INTERNAL)
+        p.cdf_curves.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves], **INTERNAL)
+        p.matrix_metric.input(self.on_matrix_metric, [p.diag, p.matrix_metric], [p.matrix_plot, p.matrix_table],
+                              **INTERNAL)
+        live = {"trigger_mode": "always_last", **INTERNAL}  # as the visitor types: the last value is always shown
+        p.pq_search.input(self.on_pq_search, [p.diag, p.pq_search], p.per_query, **live)
+        p.pq_search.submit(self.on_pq_search, [p.diag, p.pq_search], p.per_query, **INTERNAL)
         p.matrix_table.select(self.on_matrix_select, p.diag, self.drill_outputs(), **INTERNAL)
-        p.per_query.select(self.on_row_select, p.diag, self.drill_outputs(), **INTERNAL)
-        p.dd_search.change(self.on_search, [p.diag, p.dd_lang, p.dd_search], p.dd_query, **INTERNAL)
-        p.dd_lang.input(self.on_search, [p.diag, p.dd_lang, p.dd_search], p.dd_query, **INTERNAL)
-        p.dd_btn.click(self.on_drill, [p.diag, p.dd_scenario, p.dd_lang, p.dd_doc, p.dd_query, p.dd_k],
-                       [p.dd_info, p.dd_docs])
+        p.per_query.select(self.on_row_select, [p.diag, p.pq_search], self.drill_outputs(), **INTERNAL)
+        p.open_pair.change(self.on_open_pair, [p.diag, p.open_pair], self.drill_outputs(), **INTERNAL)
+        pair_inputs = [p.diag, p.dd_scenario, p.dd_lang, p.dd_gold, p.dd_k, p.dd_search]
+        for control in (p.dd_scenario, p.dd_lang, p.dd_gold):
+            control.input(self.on_pair, pair_inputs, self.pair_outputs(), **INTERNAL)
+        p.dd_k.submit(self.on_pair, pair_inputs, self.pair_outputs(), api_name="on_drill")
+        p.dd_k.input(self.on_pair, pair_inputs, self.pair_outputs(), **live)
+        p.dd_search.input(self.on_pair, pair_inputs, self.pair_outputs(), **live)
+        p.dd_search.submit(self.on_pair, pair_inputs, self.pair_outputs(), **INTERNAL)
+        p.dd_table.select(self.on_pair_row, [p.diag, p.dd_scenario, p.dd_lang, p.dd_gold],
+                          [p.dd_query, p.dd_info, p.dd_docs], **INTERNAL)
+        p.dd_query.input(self.on_query, [p.diag, p.dd_scenario, p.dd_lang, p.dd_gold, p.dd_query],
+                         [p.dd_info, p.dd_docs], **INTERNAL)
 
     # ------------------------------------------------------------------ outputs of each event
     def data_outputs(self) -> list[gr.components.Component]:
-        return [self.page.pivot, self.page.targets, self.page.data_note]
+        return [self.page.dataset, self.page.upload, self.page.pivot, self.page.targets, self.page.data_note]
 
     def result_panels(self) -> list[gr.components.Component]:
-        """Every panel that shows a result of the configuration (cleared when it changes)."""
+        """Every panel that shows a result of the configuration (cleared when it changes), and the controls
+        whose choices come from a result (emptied with it)."""
         p = self.page
-        return [p.diag, p.verdict, p.summary, p.summary_full, p.overview, p.cdf, p.matrix_plot, p.matrix_table,
-                p.per_query, p.exports, p.dd_info, p.dd_docs, p.umap_before, p.umap_after, p.rank_plot, p.rank_table,
-                p.rank_text, p.lb_table, p.lb_plot]
+        return [p.diag, p.verdict, p.summary, p.summary_full, p.overview, p.cdf, p.cdf_scenario, p.cdf_curves,
+                p.matrix_plot, p.matrix_metric, p.matrix_table, p.pq_search, p.per_query, p.exports,
+                *self.pair_outputs(), p.dd_k, p.dd_search, p.umap_before, p.umap_after, p.rank_plot, p.rank_table,
+                p.rank_text, p.lb_table, p.lb_plot, p.lb_note]
 
     def diagnosis_outputs(self) -> list[gr.components.Component]:
         p = self.page
-        return [p.diag, p.verdict, p.summary, p.summary_full, p.overview, p.cdf, p.matrix_plot, p.matrix_table,
-                p.per_query, p.exports, p.dd_lang, p.dd_doc, p.dd_query, p.umap_n]
+        return [p.diag, p.verdict, p.summary, p.summary_full, p.overview, p.cdf, p.cdf_scenario, p.cdf_curves,
+                p.matrix_plot, p.matrix_metric, p.matrix_table, p.pq_search, p.per_query, p.exports,
+                *self.pair_outputs(), p.dd_k, p.dd_search, p.umap_n, p.umap_before, p.umap_after]
+
+    def pair_outputs(self) -> list[gr.components.Component]:
+        """What a change of the drill-down's pair redraws: every part of the drill-down."""
+        p = self.page
+        return [p.dd_scenario, p.dd_lang, p.dd_gold, p.dd_table, p.dd_query, p.dd_info, p.dd_docs]
 
     def drill_outputs(self) -> list[gr.components.Component]:
+        """What opening a pair from elsewhere sets: the tab, the pair and its filters (reset)."""
         p = self.page
-        return [p.tabs, p.dd_scenario, p.dd_lang, p.dd_doc, p.dd_query, p.dd_info, p.dd_docs]
+        return [p.tabs, *self.pair_outputs(), p.dd_k, p.dd_search]
 
     # ------------------------------------------------------------------ configuration
-    @guarded
-    def on_data(self, dataset: str, upload: Any, pivot: str, request: gr.Request = None) -> Updates:
-        """The language lists come from the data actually loaded."""
-        langs = list(self.lab.languages(data_spec(dataset, upload, self.lab, self.visitors.key(request))))
+    def _data_updates(self, dataset: str, upload: Any, pivot: str, visitor: str | None) -> Updates:
+        """The dataset menu (naming the upload while one is in use) and the language lists of the data."""
+        path = upload_path(upload)
+        choices: list[Any] = list(DATASETS)
+        if path is not None:
+            choices.append((f"your file: {Path(path).name}", UPLOADED))
+            dataset = UPLOADED
+        elif dataset == UPLOADED:
+            dataset = "demo"
+        langs = list(self.lab.languages(data_spec(dataset, upload, self.lab, visitor)))
+        if dataset not in DATASETS and dataset != UPLOADED:  # a server path (not in public mode): still a choice
+            choices.append(dataset)
         new_pivot = pivot if pivot in langs else ("en" if "en" in langs else langs[0])
         targets = [x for x in langs if x != new_pivot]
         default = ["zh"] if "zh" in targets else targets[:1]
         p = self.page
-        return {p.pivot: gr.Dropdown(choices=language_choices(langs), value=new_pivot),
+        return {p.dataset: gr.Dropdown(choices=choices, value=dataset),
+                p.pivot: gr.Dropdown(choices=language_choices(langs), value=new_pivot),
                 p.targets: gr.Dropdown(choices=language_choices(targets), value=default, multiselect=True),
                 p.data_note: f"{len(langs)} languages in this data: {', '.join(langs)}."}
+
+    @guarded
+    def on_dataset(self, dataset: str, upload: Any, pivot: str, request: gr.Request = None) -> Updates:
+        """A listed dataset chosen: the upload (if any) is set aside and the languages come from that dataset."""
+        visitor = self.visitors.key(request)
+        if dataset == UPLOADED and upload is not None:
+            return self._data_updates(dataset, upload, pivot, visitor)
+        return {**self._data_updates(dataset, None, pivot, visitor), self.page.upload: None}
+
+    @guarded
+    def on_data(self, dataset: str, upload: Any, pivot: str, request: gr.Request = None) -> Updates:
+        """A file uploaded (or removed): the dataset menu names it, the language lists come from it."""
+        return self._data_updates(dataset, upload, pivot, self.visitors.key(request))
 
     @guarded
     def on_pivot(self, dataset: str, upload: Any, pivot: str, targets: Any, request: gr.Request = None) -> Any:
@@ -113,109 +176,224 @@ class Diagnose:
 
     @guarded
     def clear_results(self) -> Updates:
-        """What every result panel shows after the data, languages, model or pool changed: nothing stale."""
+        """What every result panel shows after the data, languages, model or pool changed: nothing stale, and
+        every control whose choices came from the old result empty (value None) or at its default."""
         p = self.page
         empty = figures.empty("settings changed: run again")
         return {p.diag: None, p.verdict: STALE, p.summary: empty_table(*EMPTY_SUMMARY),
-                p.summary_full: empty_table(*EMPTY_SUMMARY), p.overview: empty, p.cdf: empty, p.matrix_plot: empty,
-                p.matrix_table: empty_table(*EMPTY_MATRIX), p.per_query: empty_table(*EMPTY_PER_QUERY),
-                p.exports: None, p.dd_info: "", p.dd_docs: "", p.umap_before: empty, p.umap_after: empty,
-                p.rank_plot: empty, p.rank_table: empty_table(*HEADERS["rank"]), p.rank_text: "",
-                p.lb_table: empty_table(*HEADERS["board"]), p.lb_plot: empty}
+                p.summary_full: empty_table(*EMPTY_SUMMARY), p.overview: empty, p.cdf: empty,
+                p.cdf_scenario: CDF_DEFAULT, p.cdf_curves: gr.Dropdown(choices=[], value=[], multiselect=True),
+                p.matrix_plot: empty, p.matrix_metric: MATRIX_DEFAULT, p.matrix_table: empty_table(*EMPTY_MATRIX),
+                p.pq_search: "", p.per_query: gr.Dataframe(empty_table(*EMPTY_PER_QUERY), label=PER_QUERY_LABEL),
+                p.exports: None, **self._empty_pair(), p.dd_k: 0, p.dd_search: "", p.umap_before: empty,
+                p.umap_after: empty, p.rank_plot: empty, p.rank_table: empty_table(*HEADERS["rank"]), p.rank_text: "",
+                p.lb_table: empty_table(*HEADERS["board"]), p.lb_plot: empty, p.lb_note: ""}
+
+    def _empty_pair(self) -> Updates:
+        p = self.page
+        return {p.dd_scenario: gr.Dropdown(choices=list(SCENARIOS), value="multi"),
+                p.dd_lang: gr.Dropdown(choices=[], value=None), p.dd_gold: gr.Dropdown(choices=[], value=None),
+                p.dd_table: empty_table(*EMPTY_PAIR), p.dd_query: gr.Dropdown(choices=[], value=None), p.dd_info: "",
+                p.dd_docs: ""}
 
     # ------------------------------------------------------------------ diagnosis
     @guarded
     def run_diagnosis(self, dataset: str, upload: Any, pivot: str, targets: Any, model: str, precision: str,
                       pool: str, remote: bool, progress: gr.Progress = gr.Progress(), request: gr.Request = None
                       ) -> Updates:
-        """Every scenario for the chosen languages in one pool: the verdict, tables, figures and CSVs. Texts
+        """Every scenario for the chosen languages in one pool: the verdict, tables, figures and CSVs; the chart
+        controls at their defaults, the drill-down on the first target's queries against the pivot gold. Texts
         not yet in the embedding cache wait for the lab's encoding slot; cached ones never do."""
         visitor = self.visitors.key(request)
         spec = EvalSpec(data=data_spec(dataset, upload, self.lab, visitor), langs=language_spec(pivot, targets),
                         pool=pool)
         diag = self.lab.diagnose(model_spec(model, precision, remote), spec, gr_progress(progress), visitor=visitor)
         res, summary = diag.result, diag.result.summary_frame()
-        files = self.downloads.save({"summary.csv": csv_text(summary), "matrix.csv": csv_text(res.matrix_frame()),
-                                     "per_query.csv": csv_text(res.per_query)})
+        made = diag.made_with
+        files = self.downloads.save({name: csv_text(stamp(frame, made) if made else frame) for name, frame in (
+            ("summary.csv", summary), ("matrix.csv", res.matrix_frame()), ("per_query.csv", res.per_query))})
         langs = list(spec.langs)
         n_passages = len(diag.corpus.passage_first_items())
+        curves = figures.default_curves(res.per_query, spec.pivot)
         p = self.page
-        return {p.diag: diag, p.verdict: verdict_markdown(diag), p.summary: summary_pivot(summary).reset_index(),
-                p.summary_full: summary_pivot(summary, headline_only=False).reset_index(),
-                p.overview: figures.multi_overview(summary, spec.pivot), p.cdf: figures.rank_cdf(res.per_query, "multi"),
-                p.matrix_plot: figures.bias_matrix(res.matrix_frame(), "best_gold_share"),
-                p.matrix_table: matrix_table(diag, "best_gold_share"), p.per_query: per_query_view(diag),
-                p.exports: files, p.dd_lang: gr.Dropdown(choices=langs, value=langs[1]),
-                p.dd_doc: gr.Dropdown(choices=["(all)", *langs], value="(all)"),
-                p.dd_query: gr.Dropdown(choices=query_choices(diag, langs[1], ""), value=diag.corpus.item_ids[0]),
-                p.umap_n: gr.Slider(minimum=4, maximum=n_passages, value=min(60, n_passages), step=1)}
+        return {p.diag: diag, p.verdict: verdict_markdown(diag), p.summary: display(summary_pivot(summary).reset_index()),
+                p.summary_full: display(summary_pivot(summary, headline_only=False).reset_index()),
+                p.overview: figures.multi_overview(summary, spec.pivot),
+                p.cdf: figures.rank_cdf(res.per_query, CDF_DEFAULT, curves, made=made), p.cdf_scenario: CDF_DEFAULT,
+                p.cdf_curves: gr.Dropdown(choices=figures.curve_choices(res.per_query, CDF_DEFAULT), value=curves,
+                                          multiselect=True),
+                p.matrix_plot: figures.bias_matrix(res.matrix_frame(), MATRIX_DEFAULT), p.matrix_metric: MATRIX_DEFAULT,
+                p.matrix_table: matrix_table(diag, MATRIX_DEFAULT), p.pq_search: "",
+                p.per_query: gr.Dataframe(display(per_query_view(diag)), label=per_query_caption(diag, 0, "")),
+                p.exports: files, **self._pair(diag, "multi", langs[1], spec.pivot, 0, ""), p.dd_k: 0,
+                p.dd_search: "", p.umap_n: gr.Slider(minimum=4, maximum=n_passages, value=min(60, n_passages), step=1),
+                p.umap_before: figures.empty("press Draw UMAP"), p.umap_after: figures.empty("press Draw UMAP")}
 
     @guarded
-    def on_cdf_scenario(self, diag: Diagnosis | None, scenario: str) -> Any:
-        return figures.rank_cdf(diag.result.per_query, scenario) if diag else figures.empty("press Diagnose")
+    def on_cdf(self, diag: Diagnosis | None, scenario: str, curves: Any) -> Updates:
+        """The rank distribution of ``scenario``: the chosen curves that exist there, else its default curves."""
+        p = self.page
+        if diag is None:
+            return {p.cdf: figures.empty("press Diagnose"), p.cdf_curves: gr.Dropdown(choices=[], value=[], multiselect=True)}
+        pq = diag.result.per_query
+        choices = figures.curve_choices(pq, scenario)
+        valid = [c for c in (curves or []) if c in [v for _, v in choices]]
+        chosen = valid or figures.default_curves(pq, diag.spec.pivot, scenario)
+        return {p.cdf: figures.rank_cdf(pq, scenario, chosen, made=diag.made_with),
+                p.cdf_curves: gr.Dropdown(choices=choices, value=chosen, multiselect=True)}
 
     @guarded
     def on_matrix_metric(self, diag: Diagnosis | None, metric: str) -> Updates:
         p = self.page
         if diag is None:
-            return {p.matrix_plot: figures.empty("press Diagnose"), p.matrix_table: None}
+            return {p.matrix_plot: figures.empty("press Diagnose"), p.matrix_table: empty_table(*EMPTY_MATRIX)}
         return {p.matrix_plot: figures.bias_matrix(diag.result.matrix_frame(), metric),
                 p.matrix_table: matrix_table(diag, metric)}
 
-    # ------------------------------------------------------------------ drill-down
     @guarded
-    def on_drill(self, diag: Diagnosis | None, scenario: str, query_lang: str, doc_lang: str, query_id: str, k: int
+    def on_pq_search(self, diag: Diagnosis | None, search: str) -> Any:
+        """The per-query table narrowed to the queries matching ``search``; its label says how many match."""
+        if diag is None:
+            return gr.Dataframe(empty_table(*EMPTY_PER_QUERY), label=PER_QUERY_LABEL)
+        view = per_query_view(diag, search)
+        return gr.Dataframe(display(view), label=per_query_caption(diag, len(view), search))
+
+    # ------------------------------------------------------------------ drill-down
+    def _pair(self, diag: Diagnosis, scenario: str, query_lang: str, gold_lang: str | None, below: Any, search: str,
+              query_id: str | None = None) -> Updates:
+        """Every part of the drill-down for one pair: valid controls, the query table, the chosen query's page.
+
+        An invalid scenario, query or gold language falls back to a valid one (never a value outside its
+        choices); the chosen query is ``query_id`` when it is listed, else the worst-placed listed one.
+        """
+        p = self.page
+        langs = list(diag.spec.langs)
+        scenario = scenario if scenario in SCENARIOS else "multi"
+        query_lang = query_lang if query_lang in langs else langs[1]
+        golds = list(Lab.gold_langs(diag, scenario, query_lang))
+        if gold_lang not in golds:
+            gold_lang = diag.spec.pivot if diag.spec.pivot in golds and query_lang != diag.spec.pivot else golds[0]
+        k = _whole(below)
+        table = Lab.pair_queries(diag, scenario, query_lang, gold_lang)
+        rows = pair_rows(table, k, search)
+        choices = pair_choices(rows.head(MAX_QUERY_CHOICES))
+        ids = [v for _, v in choices]
+        if query_id is not None and query_id in set(rows.query_id) and query_id not in ids:
+            choices.insert(0, next(c for c in pair_choices(rows[rows.query_id == query_id])))
+            ids.insert(0, query_id)
+        chosen = query_id if query_id in ids else (ids[0] if ids else None)
+        out = {p.dd_scenario: gr.Dropdown(choices=list(SCENARIOS), value=scenario),
+               p.dd_lang: gr.Dropdown(choices=language_choices(langs), value=query_lang),
+               p.dd_gold: gr.Dropdown(choices=language_choices(golds), value=gold_lang),
+               p.dd_table: gr.Dataframe(pair_view(rows, query_lang, gold_lang),
+                                        label=pair_caption(rows, len(table), query_lang, gold_lang, scenario, k, search)),
+               p.dd_query: gr.Dropdown(choices=choices, value=chosen)}
+        if chosen is None:
+            return {**out, p.dd_info: "", p.dd_docs: "<p>No query matches these filters.</p>"}
+        return {**out, **self._query(diag, scenario, query_lang, gold_lang, chosen)}
+
+    def _query(self, diag: Diagnosis, scenario: str, query_lang: str, gold_lang: str, query_id: str) -> Updates:
+        docs = Lab.docs_above(diag, scenario, query_lang, gold_lang, query_id)
+        pq = diag.result.per_query
+        sel = pq[(pq.scenario == scenario) & (pq.query_lang == query_lang) & (pq.query_id == query_id)
+                 & ((pq.doc_lang == gold_lang) if scenario == "mono-cross" else True)]
+        doc = gold_lang if scenario == "mono-cross" else None
+        return {self.page.dd_info: drill_info_html(diag, scenario, query_lang, doc, query_id),
+                self.page.dd_docs: docs_above_html(docs, query_lang, gold_lang, int(sel.pool_size.iloc[0]))}
+
+    @guarded
+    def on_pair(self, diag: Diagnosis | None, scenario: str, query_lang: str, gold_lang: str, below: Any,
+                search: str) -> Updates:
+        """Any drill-down control changed: redraw the whole drill-down for the new pair and filters."""
+        if diag is None:
+            return self._empty_pair()
+        return self._pair(diag, scenario, query_lang, gold_lang, below, search or "")
+
+    @guarded
+    def on_query(self, diag: Diagnosis | None, scenario: str, query_lang: str, gold_lang: str, query_id: str
                  ) -> Updates:
-        """The query, where its golds rank, and the top ``k`` documents of its pool."""
         if diag is None:
             raise refuse("Run a diagnosis first.")
-        return self._drill(diag, scenario, query_lang, doc_lang, query_id, int(k))
-
-    def _drill(self, diag: Diagnosis, scenario: str, query_lang: str, doc_lang: str, query_id: str, k: int
-               ) -> Updates:
-        dl = None if doc_lang in (None, "", "(all)") else doc_lang
-        if scenario == "mono-cross" and dl in (None, query_lang):
-            dl = next((x for x in diag.spec.langs if x != query_lang), None)
-        table = Lab.drill_down(diag, scenario, query_lang, query_id, k, dl)
-        return {self.page.dd_info: drill_info_html(diag, scenario, query_lang, dl, query_id),
-                self.page.dd_docs: docs_html(table)}
+        if not query_id:
+            return {self.page.dd_info: "", self.page.dd_docs: ""}
+        return self._query(diag, scenario, query_lang, gold_lang, query_id)
 
     @guarded
-    def on_search(self, diag: Diagnosis | None, lang: str, text: str) -> Any:
+    def on_pair_row(self, diag: Diagnosis | None, scenario: str, query_lang: str, gold_lang: str,
+                    evt: gr.SelectData) -> Updates:
+        """A click on a query of the pair's table shows that query (the table's order may be the user's own)."""
         if diag is None:
-            return gr.Dropdown(choices=[], value=None)
-        choices = query_choices(diag, lang, text or "")
-        return gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
+            raise refuse("Run a diagnosis first.")
+        query_id = str(evt.row_value[0]) if evt.row_value else None
+        if query_id not in diag.corpus.item_ids:
+            raise refuse("Click a row of the table.")
+        return {**self._query(diag, scenario, query_lang, gold_lang, query_id),
+                self.page.dd_query: gr.Dropdown(value=query_id)}
+
+    def _open(self, diag: Diagnosis, query_lang: str, gold_lang: str, query_id: str | None = None) -> Updates:
+        """The Drill-down tab on the Multi pool's pair (query_lang, gold_lang), its filters reset."""
+        return {self.page.tabs: gr.Tabs(selected="drill"),
+                **self._pair(diag, "multi", query_lang, gold_lang, 0, "", query_id), self.page.dd_k: 0,
+                self.page.dd_search: ""}
+
+    def _partner(self, diag: Diagnosis, query_lang: str) -> str:
+        """The pair a language's queries open by default: against the pivot (the pivot: the first target)."""
+        return diag.spec.pivot if query_lang != diag.spec.pivot else diag.spec.langs[1]
 
     @guarded
     def on_matrix_select(self, diag: Diagnosis | None, evt: gr.SelectData) -> Updates:
-        """A click on a matrix cell opens the drill-down for that (query language, document language) pair."""
+        """A click on a matrix cell (q, l) opens the pair: q's queries by where the l gold ranks, worst first."""
         if diag is None:
             raise refuse("Run a diagnosis first.")
-        row, col = evt.index if isinstance(evt.index, (list, tuple)) else (evt.index, 1)
         langs = list(diag.spec.langs)
-        qlang, dlang = langs[int(row)], langs[max(0, int(col) - 1)]
-        scenario = "mono-same" if qlang == dlang else "multi"
-        return self._open_drill(diag, scenario, qlang, dlang, diag.corpus.item_ids[0])
+        row, col = evt.index if isinstance(evt.index, (list, tuple)) else (evt.index, 0)
+        query_lang = str(evt.row_value[0]) if evt.row_value else langs[int(row)]
+        columns = ["", *langs]
+        gold_lang = columns[int(col)] if 0 < int(col) < len(columns) else self._partner(diag, query_lang)
+        return self._open(diag, query_lang, gold_lang)
 
     @guarded
-    def on_row_select(self, diag: Diagnosis | None, evt: gr.SelectData) -> Updates:
-        """A click on a per-query row opens its drill-down (Multi)."""
+    def on_row_select(self, diag: Diagnosis | None, search: str, evt: gr.SelectData) -> Updates:
+        """A click in the per-query table opens that query's pair: against the clicked rank's language, or (on
+        any other column) against the pivot gold."""
         if diag is None:
             raise refuse("Run a diagnosis first.")
-        row = int(evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index)
-        r = per_query_view(diag).iloc[row]
-        return self._open_drill(diag, "multi", r.query_lang, "(all)", r.query_id)
+        view = per_query_view(diag, search)
+        row, col = evt.index if isinstance(evt.index, (list, tuple)) else (evt.index, 0)
+        values = list(evt.row_value) if evt.row_value else list(view.iloc[int(row)])
+        record = dict(zip(view.columns, values, strict=False))
+        query_lang, query_id = str(record["query_lang"]), str(record["query_id"])
+        column = view.columns[int(col)] if 0 <= int(col) < len(view.columns) else ""
+        gold_lang = column.removeprefix("rank_") if column.startswith("rank_") else self._partner(diag, query_lang)
+        return self._open(diag, query_lang, gold_lang, query_id)
 
-    def _open_drill(self, diag: Diagnosis, scenario: str, qlang: str, dlang: str, query_id: str) -> Updates:
-        """The Drill-down tab, its controls set to this query, and its top 10."""
-        p = self.page
+    @guarded
+    def on_open_pair(self, diag: Diagnosis | None, payload: str) -> Updates:
+        """A heatmap cell ``{"q", "l"}`` or a map point ``{"point": [lang, item id]}`` clicked in the page."""
+        if diag is None:
+            raise refuse("Run a diagnosis first.")
+        try:
+            msg = json.loads(payload or "{}")
+        except json.JSONDecodeError:
+            raise refuse("Could not read what was clicked.") from None
         langs = list(diag.spec.langs)
-        return {p.tabs: gr.Tabs(selected="drill"), p.dd_scenario: gr.Dropdown(choices=list(SCENARIOS), value=scenario),
-                p.dd_lang: gr.Dropdown(choices=langs, value=qlang),
-                p.dd_doc: gr.Dropdown(choices=["(all)", *langs], value=dlang),
-                p.dd_query: gr.Dropdown(choices=query_choices(diag, qlang, ""), value=query_id),
-                **self._drill(diag, scenario, qlang, dlang, query_id, 10)}
+        if isinstance(msg.get("point"), list) and len(msg["point"]) >= 2:
+            lang, item = str(msg["point"][0]), str(msg["point"][1])
+            if lang not in langs or item not in diag.corpus.item_ids:
+                raise refuse("That point is not in this diagnosis.")
+            return self._open(diag, lang, self._partner(diag, lang), item)
+        q, g = str(msg.get("q", "")), str(msg.get("l", ""))
+        if q not in langs or g not in langs:
+            raise refuse("That cell is not in this diagnosis.")
+        return self._open(diag, q, g)
+
+
+def _whole(value: Any) -> int:
+    """A rank bound from the number box: whole and ≥ 0 (empty or invalid: 0, every query)."""
+    try:
+        return max(0, int(float(value)))
+    except (TypeError, ValueError):
+        return 0
 
 
 __all__ = ["Diagnose"]

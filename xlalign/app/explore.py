@@ -7,7 +7,7 @@ from typing import Any
 import gradio as gr
 
 from xlalign.app.failures import guarded, refuse
-from xlalign.app.formatting import inclination_table, inclination_text
+from xlalign.app.formatting import board_note, board_view, data_name, inclination_table, inclination_text
 from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_spec
 from xlalign.app.layout import Page, Updates
 from xlalign.app.visitors import Visitors
@@ -38,7 +38,7 @@ class Explore:
         p.rank_btn.click(self.on_inclination, [p.dataset, p.upload, p.pivot, p.model, p.precision, p.pool, p.remote],
                          [p.rank_plot, p.rank_table, p.rank_text], concurrency_id="languages", concurrency_limit=4)
         p.lb_btn.click(self.on_leaderboard, [p.dataset, p.upload, p.pivot, p.targets, p.pool, p.precision, p.lb_models,
-                                             p.lb_extra], [p.lb_table, p.lb_plot, p.lb_file],
+                                             p.lb_extra], [p.lb_table, p.lb_plot, p.lb_file, p.lb_note],
                        concurrency_id="models", concurrency_limit=4)
 
     @guarded
@@ -53,10 +53,12 @@ class Explore:
                   for u in rows]
         items = first[rows]
 
+        ids = [diag.corpus.item_ids[i] for i in items]
+
         def draw(emb: Any, title: str) -> Any:
             points = {x: emb.passages[x][rows] for x in diag.spec.langs}
             queries = {x: emb.queries[x][items] for x in diag.spec.langs} if with_queries else None
-            return figures.umap_pairs(points, labels, title=title, queries=queries)
+            return figures.umap_pairs(points, labels, title=title, queries=queries, ids=ids, made=diag.made_with)
 
         p = self.page
         before = draw(diag.embeddings, f"{diag.model.model} (UMAP, cosine)")
@@ -76,11 +78,11 @@ class Explore:
         targets = [x for x in self.lab.languages(data) if x != pivot]
         if dataset in HUB_DATASETS and upload is None:
             targets = targets[:HUB_TARGETS]
-        rows = self.lab.inclination(model_spec(model, precision, remote), data, pivot, targets, pool,
-                                    gr_progress(progress), visitor=visitor)
+        spec = model_spec(model, precision, remote)
+        rows = self.lab.inclination(spec, data, pivot, targets, pool, gr_progress(progress), visitor=visitor)
         p = self.page
         return {p.rank_plot: figures.inclination_view(rows, pivot), p.rank_table: inclination_table(rows),
-                p.rank_text: inclination_text(rows)}
+                p.rank_text: inclination_text(rows, self.lab.made_with(spec, pool))}
 
     @guarded
     def on_leaderboard(self, dataset: str, upload: Any, pivot: str, targets: Any, pool: str, precision: str,
@@ -93,12 +95,12 @@ class Explore:
         if not chosen:
             raise refuse("Pick one or more models.")
         visitor = self.visitors.key(request)
-        board = self.lab.leaderboard(chosen, data_spec(dataset, upload, self.lab, visitor),
-                                     language_spec(pivot, targets), pool, precision, gr_progress(progress),
-                                     visitor=visitor)
+        data, langs = data_spec(dataset, upload, self.lab, visitor), language_spec(pivot, targets)
+        board = self.lab.leaderboard(chosen, data, langs, pool, precision, gr_progress(progress), visitor=visitor)
         p = self.page
-        return {p.lb_table: board.round(2), p.lb_plot: figures.leaderboard_chart(board),
-                p.lb_file: self.downloads.save({"leaderboard.csv": csv_text(board)})[0]}
+        return {p.lb_table: board_view(board), p.lb_plot: figures.leaderboard_chart(board[board.error == ""]),
+                p.lb_file: self.downloads.save({"leaderboard.csv": csv_text(board)})[0],
+                p.lb_note: board_note(board, data_name(data), pool, langs)}
 
 
 __all__ = ["Explore"]

@@ -12,10 +12,12 @@ from typing import Any
 
 import pandas as pd
 
-from xlalign.core.verdict import headline as verdict_headline
-from xlalign.core.verdict import lang_name
+from xlalign.report.paper import PAPER_COLUMNS, comparability_note
+from xlalign.report.provenance import MadeWith
 from xlalign.report.tables import headline_compare, matrix_pivot
-from xlalign.services.lab import Diagnosis, Lab
+from xlalign.report.verdict_text import RULE, lang_name, sentence
+from xlalign.report.verdict_text import headline as verdict_headline
+from xlalign.services.lab import Diagnosis
 
 CSS = """
 .xl-docs td { vertical-align: top; padding: 4px 8px; border-bottom: 1px solid #e5e5e5; }
@@ -23,6 +25,36 @@ CSS = """
 .xl-docs .text { white-space: pre-wrap; overflow-wrap: anywhere; max-width: 900px; }
 .xl-docs tr.gold { background: #eaf7ea; }
 .xl-query { white-space: pre-wrap; overflow-wrap: anywhere; }
+.xl-docs h4 { margin: 14px 0 4px 0; }
+.xl-more { color: #555; font-style: italic; }
+"""
+#: The page's one script: a click on a heatmap cell or an embedding-map point writes what was clicked into the
+#: hidden ``open-pair`` textbox, whose change event opens that pair's drill-down (``gr.Plot`` has no click event).
+CLICK_JS = """
+<script>
+(() => {
+  const seen = new WeakMap();
+  const send = (msg) => {
+    const box = document.querySelector('#open-pair textarea, #open-pair input');
+    if (!box) return;
+    box.value = JSON.stringify({...msg, at: Date.now()});
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  };
+  setInterval(() => {
+    for (const [id, kind] of [['matrix-plot', 'cell'], ['umap-before', 'point']]) {
+      const plot = document.querySelector('#' + id + ' .js-plotly-plot');
+      if (!plot || typeof plot.on !== 'function' || !plot.data || seen.get(plot) === plot.data) continue;
+      seen.set(plot, plot.data);
+      plot.on('plotly_click', (ev) => {
+        const p = ev && ev.points && ev.points[0];
+        if (!p) return;
+        if (kind === 'cell') send({q: String(p.y), l: String(p.x)});
+        else if (p.customdata) send({point: p.customdata});
+      });
+    }
+  }, 500);
+})();
+</script>
 """
 START = "_Choose data, languages and a model, then press **Diagnose**._"
 STALE = "_Settings changed since the last diagnosis: press **Diagnose** to see results for the new settings._"
@@ -35,6 +67,12 @@ EMPTY_PER_QUERY = ("query_lang", "query_id", "query", "rank per gold language �
 #: widths (percent of the table) chosen so that it needs no sideways scrolling at 1400 px (long cells wrap).
 RUNS_COLUMNS = ("state", "progress", "time left", "message", "label", "run")
 RUNS_COLUMN_WIDTHS = ["9%", "7%", "11%", "33%", "22%", "18%"]
+EMPTY_PAIR = ("query_id", "query", "gold rank", "own-language gold rank", "irrelevant documents above the gold")
+#: The chart controls' values after a new diagnosis (and after the settings change).
+CDF_DEFAULT = "multi"
+MATRIX_DEFAULT = "best_gold_share"
+#: Documents shown per language above a gold before "… and N more".
+DOCS_PER_LANG = 15
 HEADERS = {
     "rank": ("target", "verdict", "inclination %", "clustering %", "complete@10 %", "max_r"),
     "board": ("model", "pair", "query_lang", "verdict", "multi complete@10", "multi max_r"),
@@ -56,42 +94,135 @@ def data_name(data: str) -> str:
 
 
 # ---------------------------------------------------------------------------------- diagnosis
+def made_with_line(made: MadeWith | None, extra: str = "") -> str:
+    """The footer every result carries: how it was made (model fingerprint, precision, pool, version)."""
+    facts = [extra] if extra else []
+    facts.append(made.footer() if made is not None else "made with: not recorded")
+    return f"<small>{' · '.join(facts)}</small>"
+
+
 def verdict_markdown(diag: Diagnosis) -> str:
-    """The finding first (one line per query language), then how it was made."""
+    """The finding first (one line per language pair), then how it was made."""
     spec = diag.spec
-    lines = [f"### {verdict_headline(diag.verdicts, spec.pivot)}", ""]
+    lines = [f"### {verdict_headline(diag.verdicts, spec.pivot, with_rule=False)}", ""]
     for v in diag.verdicts:
-        lead, _, rest = v.sentence.partition(" — ")
+        lead, _, rest = sentence(v).partition(" — ")
         lines.append(f"- **{lead}** — {rest}")
+    lines += ["", f"<small>Rule: {RULE}.</small>"]
     sizes = ", ".join(f"{p.scenario} {p.pool_size}" for p in diag.result.pools if p.query_lang == spec.pivot
                       and p.scenario != "mono-cross")
-    lines += ["", f"<small>{len(diag.corpus)} queries per language · {diag.model.model} · {spec.pool} pools "
-              f"({sizes} documents) · data: {data_name(spec.data)}</small>"]
+    lines += ["", made_with_line(diag.made_with, f"{len(diag.corpus)} queries per language · {len(spec.langs)} "
+                                                 f"languages in one pool ({sizes} documents) · data: "
+                                                 f"{data_name(spec.data)}")]
     return "\n".join(lines)
 
 
 def matrix_table(diag: Diagnosis, metric: str) -> pd.DataFrame:
     """The language-bias matrix as a table whose first column names the query language."""
-    table = matrix_pivot(diag.result.matrix_frame(), metric).round(1)
+    table = matrix_pivot(diag.result.matrix_frame(), metric)
     table.insert(0, "query ↓ / documents →", table.index)
-    return table.reset_index(drop=True)
+    return display(table.reset_index(drop=True), 1)
 
 
-def per_query_view(diag: Diagnosis) -> pd.DataFrame:
-    """Multi: each query's gold rank per language and its top document."""
+def per_query_view(diag: Diagnosis, search: str = "") -> pd.DataFrame:
+    """Multi: each query's gold rank per language and its top document; with ``search``, only the queries whose
+    text or id contains it."""
     pq = diag.result.per_query
     pq = pq[pq.scenario == "multi"]
+    needle = (search or "").strip().casefold()
+    if needle:
+        pq = pq[pq["query"].str.casefold().str.contains(needle, regex=False)
+                | pq.query_id.str.casefold().str.contains(needle, regex=False)]
     cols = ["query_lang", "query_id", "query", *[f"rank_{x}" for x in diag.spec.langs], "top1_lang", "top1_id",
             "top1_is_gold"]
     return pq[cols].reset_index(drop=True)
 
 
-def query_choices(diag: Diagnosis, lang: str, text: str) -> list[tuple[str, str]]:
-    """(label, id) of up to 200 ``lang`` queries matching ``text``, for the query dropdown."""
-    return [(f"{qid}: {q[:90]}", qid) for qid, q in Lab.find_queries(diag, text, lang, limit=200)]
+def per_query_caption(diag: Diagnosis, shown: int, search: str) -> str:
+    """The per-query table's label: what it lists, and how many rows a filter left."""
+    total = int((diag.result.per_query.scenario == "multi").sum())
+    what = "Per-query gold ranks (Multi) — click a rank to drill into that pair"
+    return what if not (search or "").strip() else f"{what} · {shown} of {total} rows match '{search.strip()}'"
 
 
 # ---------------------------------------------------------------------------------- drill-down
+def pair_rows(table: pd.DataFrame, below: int, search: str) -> pd.DataFrame:
+    """The rows of :meth:`Lab.pair_queries` whose gold ranks below ``below`` (0: all) and whose text or id
+    contains ``search``."""
+    keep = table.gold_rank > below if below > 0 else pd.Series(True, index=table.index)
+    needle = (search or "").strip().casefold()
+    if needle:
+        keep &= table["query"].str.casefold().str.contains(needle, regex=False) | \
+            table.query_id.str.casefold().str.contains(needle, regex=False)
+    return table[keep]
+
+
+def pair_view(rows: pd.DataFrame, query_lang: str, gold_lang: str) -> pd.DataFrame:
+    """The pair's queries as shown: id, text, where the gold ranks, and which languages' documents sit above it."""
+    above = [c for c in rows.columns if c.startswith("above_")]
+    counts = [" · ".join(f"{c.removeprefix('above_')} {n}" for c, n in sorted(zip(above, r, strict=True),
+                                                                          key=lambda x: -x[1]) if n)
+              or "none" for r in rows[above].itertuples(index=False)]
+    view = pd.DataFrame({"query_id": rows.query_id, "query": [q if len(q) <= 90 else q[:89] + "…" for q in rows["query"]],
+                         f"{gold_lang} gold rank": rows.gold_rank})
+    if gold_lang != query_lang and rows.own_rank.notna().any():
+        view[f"{query_lang} gold rank"] = rows.own_rank.astype(object).where(rows.own_rank.notna(), "n/a")
+    view["irrelevant documents above it"] = counts
+    return view.reset_index(drop=True)
+
+
+def pair_choices(rows: pd.DataFrame) -> list[tuple[str, str]]:
+    """(label, id) of the listed queries, in the table's order."""
+    return [(f"{qid} (gold at {r}): {q[:80]}", qid) for qid, q, r in zip(rows.query_id, rows["query"], rows.gold_rank,
+                                                                         strict=True)]
+
+
+def pair_caption(rows: pd.DataFrame, total: int, query_lang: str, gold_lang: str, scenario: str, below: int,
+                 search: str) -> str:
+    """The label of the pair's query table: what it lists and why rows are missing."""
+    what = f"{lang_name(query_lang)} queries by the rank of the {lang_name(gold_lang)} gold ({scenario} pool)"
+    filters = ([f"gold below rank {below}"] if below > 0 else []) + ([f"matching '{search.strip()}'"]
+                                                                     if (search or "").strip() else [])
+    shown = f"{len(rows)} of {total}" + (f" ({', '.join(filters)})" if filters else "")
+    return f"{what}: {shown}, worst first — click one to see what ranks above it"
+
+
+def docs_above_html(docs: pd.DataFrame, query_lang: str, gold_lang: str, pool_size: int,
+                    limit: int = DOCS_PER_LANG) -> str:
+    """Every document above the gold, grouped by language (most numerous first, best first within), then the
+    gold itself; full wrapped text, ``dir="auto"`` for right-to-left scripts."""
+    gold, above = docs.iloc[-1], docs.iloc[:-1]
+    g = lang_name(gold_lang)
+    counts = above.groupby("lang", sort=False)["copies"].sum().sort_values(ascending=False, kind="stable")
+    summary = ", ".join(f"{n} {lang_name(x)}" for x, n in counts.items())
+    golds = int(above.gold.sum())
+    with_golds = f" ({golds} of them golds in other languages)" if golds else ""
+    head = (f"<p>The {html.escape(g)} gold of this {html.escape(lang_name(query_lang))} query ranks <b>{gold.position}"
+            f"</b> of {pool_size}: " + (f"{int(counts.sum())} documents above it{with_golds} — {html.escape(summary)}."
+                                         "</p>" if len(above) else "nothing ranks above it.</p>"))
+    parts = [head]
+    for lang in counts.index:
+        sub = above[above.lang == lang]
+        parts.append(f"<h4>{html.escape(lang_name(lang))}: {int(counts[lang])} documents above the {html.escape(g)} "
+                     f"gold</h4>" + _docs_rows(sub.head(limit)))
+        if len(sub) > limit:
+            parts.append(f"<p class='xl-more'>… and {len(sub) - limit} more {html.escape(lang_name(lang))} documents "
+                         f"(scores {sub.score.iloc[limit:].max():.4f} to {sub.score.min():.4f}).</p>")
+    parts.append(f"<h4>The {html.escape(g)} gold</h4>" + _docs_rows(docs.iloc[-1:]))
+    return f"<div class='xl-docs'>{''.join(parts)}</div>"
+
+
+def _docs_rows(table: pd.DataFrame) -> str:
+    rows = []
+    for r in table.itertuples():
+        mark = "✔ gold" if r.gold else ""
+        rows.append(f"<tr class='{'gold' if r.gold else ''}'><td>{r.position}</td><td>{r.lang}</td>"
+                    f"<td>{html.escape(str(r.passage_of))}</td><td>{r.score:.4f}</td><td>{mark}</td><td>{r.copies}</td>"
+                    f"<td class='text' dir='auto'>{html.escape(r.text)}</td></tr>")
+    head = "<tr><th>rank</th><th>lang</th><th>passage of</th><th>score</th><th>gold</th><th>copies</th><th>text</th></tr>"
+    return f"<table class='xl-docs'>{head}{''.join(rows)}</table>"
+
+
 def drill_info_html(diag: Diagnosis, scenario: str, query_lang: str, doc_lang: str | None, query_id: str) -> str:
     """The query, its parallel queries in the other languages, and where each gold ranks."""
     i = diag.corpus.item_ids.index(query_id)
@@ -106,7 +237,8 @@ def drill_info_html(diag: Diagnosis, scenario: str, query_lang: str, doc_lang: s
                        f"</span></li>" for x in diag.spec.langs if x != query_lang)
     return (f"<p><b>Query ({query_lang}, {html.escape(query_id)})</b>: <span dir='auto' class='xl-query'>"
             f"{html.escape(diag.corpus.questions[query_lang][i])}</span></p>"
-            f"<p>Parallel queries:</p><ul>{parallel}</ul><p>{md_bold(ranks)} in a pool of {int(row['pool_size'])}.</p>")
+            f"<p>Parallel queries:</p><ul>{parallel}</ul><p>{md_bold(ranks)} in the {html.escape(scenario)} pool of "
+            f"{int(row['pool_size'])}.</p>" + made_with_line(diag.made_with))
 
 
 def md_bold(text: str) -> str:
@@ -115,28 +247,53 @@ def md_bold(text: str) -> str:
     return "".join(html.escape(p) if n % 2 == 0 else f"<b>{html.escape(p)}</b>" for n, p in enumerate(parts))
 
 
-def docs_html(table: pd.DataFrame) -> str:
-    """The top documents as an HTML table: full, wrapped text, ``dir="auto"`` for right-to-left scripts."""
-    rows = []
-    for r in table.itertuples():
-        rows.append(f"<tr class='{'gold' if r.gold else ''}'><td>{r.position}</td><td>{r.lang}</td>"
-                    f"<td>{html.escape(str(r.passage_of))}</td><td>{r.score:.4f}</td><td>{'✔' if r.gold else ''}</td>"
-                    f"<td>{r.copies}</td><td class='text' dir='auto'>{html.escape(r.text)}</td></tr>")
-    head = "<tr><th>#</th><th>lang</th><th>passage of</th><th>score</th><th>gold</th><th>copies</th><th>text</th></tr>"
-    return f"<table class='xl-docs'>{head}{''.join(rows)}</table>"
-
-
 # ---------------------------------------------------------------------------------- languages
 def inclination_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The per-language rates with their intervals as "lo–hi" ("n/a" where there is none)."""
-    shown = rows.drop(columns=["sentence"]).copy()
+    shown = rows.drop(columns=[c for c in rows.columns if c.endswith("sentence")]).copy()
     for col in ("inclination CI", "clustering CI"):
         shown[col] = [f"{c[0]:.0f}–{c[1]:.0f}" if isinstance(c, tuple) else "n/a" for c in shown[col]]
-    return shown.round(2)
+    return display(shown)
 
 
-def inclination_text(rows: pd.DataFrame) -> str:
-    return "\n".join(f"- {s}" for s in rows["sentence"])
+def inclination_text(rows: pd.DataFrame, made: MadeWith | None = None) -> str:
+    """One sentence per pair (the target's queries, then the pivot's against that target), and the footer."""
+    said = [f"- {s}" for col in [c for c in rows.columns if c.endswith("sentence")] for s in rows[col]]
+    return "\n".join([*said, "", made_with_line(made, "each pair in its own pivot + target pool")])
+
+
+# ---------------------------------------------------------------------------------- models
+def board_view(board: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard as shown: a failed model's reason beside its name, the paper's columns only where the
+    paper reports this setting, numbers to 2 decimals, n/a for what does not apply."""
+    shown = board.drop(columns=[c for c in PAPER_COLUMNS if c in board and board[c].isna().all()])
+    shown = shown.drop(columns=[c for c in ("model_fingerprint", "xlalign_version") if c in shown])
+    lead = [c for c in ("model", "error") if c in shown]
+    return display(shown[lead + [c for c in shown.columns if c not in lead]])
+
+
+def board_note(board: pd.DataFrame, data: str, pool: str, langs: tuple[str, ...]) -> str:
+    """Why the paper's values are (not) beside ours, and how each model's rows were made."""
+    ok = board[board.error == ""] if "error" in board else board
+    made = [f"{m}: fingerprint {fp}, precision {pr}" for m, fp, pr in
+            ok[["model", "model_fingerprint", "precision"]].drop_duplicates().itertuples(index=False)] \
+        if "model_fingerprint" in ok else []
+    failed = int((board.error != "").sum()) if "error" in board else 0
+    lines = [comparability_note(data, pool, langs[0], list(dict.fromkeys(board.model)), list(langs[1:]))]
+    if failed:
+        lines.append(f"{failed} model(s) could not be evaluated: see the error column.")
+    version = ok["xlalign_version"].iloc[0] if "xlalign_version" in ok and len(ok) else ""
+    lines.append(f"<small>{' · '.join(made)} · {pool} pools · xlalign {version}</small>" if made else "")
+    return "\n\n".join(x for x in lines if x)
+
+
+def display(frame: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
+    """A table as the page shows it: numbers rounded, and "n/a" (never a blank cell) where a value does not apply."""
+    out = frame.round(decimals)
+    for col in out.columns:
+        if out[col].isna().any():
+            out[col] = out[col].astype(object).where(out[col].notna(), "n/a")
+    return out
 
 
 # ---------------------------------------------------------------------------------- runs
@@ -169,7 +326,8 @@ def compare_page(header: dict[str, Any], finding: str) -> str:
             f"**training data** {train} · **held-out queries** {'?' if held_out is None else held_out} · "
             f"state **{header['state']}**")
     warnings = [f"> ⚠ {w}" for w in header.get("warnings", [])]
-    return "\n\n".join([f"### {header.get('label') or header['describe']}", "**Finding**", finding, made, *warnings])
+    return "\n\n".join([f"### {header.get('label') or header['describe']}", "**Finding**", finding, made, *warnings,
+                        made_with_line(header.get("made_with"))])
 
 
 def compare_headline(table: pd.DataFrame, pivot: str) -> pd.DataFrame:
@@ -181,7 +339,10 @@ def compare_headline(table: pd.DataFrame, pivot: str) -> pd.DataFrame:
     return head
 
 
-__all__ = ["CSS", "EMPTY_MATRIX", "EMPTY_PER_QUERY", "EMPTY_SUMMARY", "HEADERS", "RUNS_COLUMNS", "RUNS_COLUMN_WIDTHS",
-           "STALE", "START", "cancel_message", "compare_headline", "compare_page", "data_name", "docs_html",
-           "drill_info_html", "empty_table", "finished_message", "inclination_table", "inclination_text", "matrix_table",
-           "md_bold", "per_query_view", "query_choices", "runs_view", "submitted_message", "verdict_markdown"]
+__all__ = ["CDF_DEFAULT", "CLICK_JS", "CSS", "DOCS_PER_LANG", "EMPTY_MATRIX", "EMPTY_PAIR", "EMPTY_PER_QUERY",
+           "EMPTY_SUMMARY", "HEADERS", "MATRIX_DEFAULT", "RUNS_COLUMNS", "RUNS_COLUMN_WIDTHS", "STALE", "START",
+           "board_note", "board_view", "cancel_message", "compare_headline", "compare_page", "data_name", "display",
+           "docs_above_html", "drill_info_html", "empty_table", "finished_message", "inclination_table",
+           "inclination_text", "made_with_line", "matrix_table", "md_bold", "pair_caption", "pair_choices",
+           "pair_rows", "pair_view", "per_query_caption", "per_query_view", "runs_view", "submitted_message",
+           "verdict_markdown"]

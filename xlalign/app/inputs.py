@@ -12,7 +12,7 @@ from typing import Any
 
 from xlalign.app.failures import upload_path
 from xlalign.errors import XlalignError
-from xlalign.models.registry import allowed_models
+from xlalign.models.registry import allowed_models, available_offline
 from xlalign.policy import max_upload_bytes, public_mode, uploaded_file
 from xlalign.progress import Progress, fraction
 from xlalign.report.tables import language_label
@@ -20,6 +20,8 @@ from xlalign.services.lab import Lab
 from xlalign.specs import DEFAULT_MODEL_ID, ModelSpec
 
 DATASETS = ["demo", "xquad", "belebele"]
+#: The dataset menu's value while an uploaded file is in use (its label names the file).
+UPLOADED = "uploaded-file"
 
 
 def default_model() -> str:
@@ -27,9 +29,15 @@ def default_model() -> str:
     return os.environ.get("XLALIGN_DEFAULT_MODEL", DEFAULT_MODEL_ID)
 
 
-def model_choices() -> list[str]:
-    """The default model first, then the allowed list."""
-    return list(dict.fromkeys([default_model(), *allowed_models()]))
+#: How a model that is not on this machine is marked in the model menus.
+NOT_OFFLINE = " — not on this machine (downloads from the Hub)"
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(label, id) of the default model, then the allowed list; models that would need the Hugging Face Hub
+    (not bundled, not a local folder, not in the local hub cache) are marked."""
+    ids = list(dict.fromkeys([default_model(), *allowed_models()]))
+    return [(m if available_offline(m) else m + NOT_OFFLINE, m) for m in ids]
 
 
 def language_choices(langs: list[str] | tuple[str, ...]) -> list[tuple[str, str]]:
@@ -44,6 +52,8 @@ def data_spec(dataset: str, upload: Any, lab: Lab | None = None, visitor: str | 
     upload folder only, the size limit, and the visitor's total upload bytes).
     """
     path = upload_path(upload)
+    if path is None and dataset == UPLOADED:
+        raise XlalignError("the uploaded file was removed: upload it again or choose a dataset")
     if path is None:
         if public_mode() and dataset not in DATASETS:
             raise XlalignError(f"dataset must be one of {', '.join(DATASETS)} or an uploaded file")
@@ -80,5 +90,5 @@ def gr_progress(progress: Any) -> Progress:
     return report
 
 
-__all__ = ["DATASETS", "data_spec", "default_model", "gr_progress", "language_choices", "language_spec",
-           "model_choices", "model_spec"]
+__all__ = ["DATASETS", "NOT_OFFLINE", "UPLOADED", "data_spec", "default_model", "gr_progress", "language_choices",
+           "language_spec", "model_choices", "model_spec"]

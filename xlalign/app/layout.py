@@ -12,7 +12,18 @@ import gradio as gr
 
 from xlalign.align.base import AlignSpec
 from xlalign.app.controls import control, method_controls
-from xlalign.app.formatting import EMPTY_MATRIX, EMPTY_PER_QUERY, EMPTY_SUMMARY, HEADERS, RUNS_COLUMN_WIDTHS, START, empty_table
+from xlalign.app.formatting import (
+    CDF_DEFAULT,
+    EMPTY_MATRIX,
+    EMPTY_PAIR,
+    EMPTY_PER_QUERY,
+    EMPTY_SUMMARY,
+    HEADERS,
+    MATRIX_DEFAULT,
+    RUNS_COLUMN_WIDTHS,
+    START,
+    empty_table,
+)
 from xlalign.app.inputs import DATASETS, default_model, language_choices, model_choices
 from xlalign.app.visitors import browser_secret
 from xlalign.policy import public_mode
@@ -54,21 +65,24 @@ class Page:
     overview: gr.Plot
     cdf: gr.Plot
     cdf_scenario: gr.Radio
+    cdf_curves: gr.Dropdown
     matrix_plot: gr.Plot
     matrix_metric: gr.Radio
     matrix_table: gr.Dataframe
+    pq_search: gr.Textbox
     per_query: gr.Dataframe
     exports: gr.File
     # Drill-down
     dd_scenario: gr.Dropdown
     dd_lang: gr.Dropdown
-    dd_doc: gr.Dropdown
-    dd_k: gr.Slider
+    dd_gold: gr.Dropdown
+    dd_k: gr.Number
     dd_search: gr.Textbox
+    dd_table: gr.Dataframe
     dd_query: gr.Dropdown
-    dd_btn: gr.Button
     dd_info: gr.HTML
     dd_docs: gr.HTML
+    open_pair: gr.Textbox
     # Embedding map
     umap_n: gr.Slider
     umap_queries: gr.Checkbox
@@ -88,6 +102,7 @@ class Page:
     lb_table: gr.Dataframe
     lb_plot: gr.Plot
     lb_file: gr.File
+    lb_note: gr.Markdown
     # Align
     method: gr.components.Component
     train_data: gr.Radio
@@ -134,6 +149,9 @@ def build_page(lab: Lab) -> Page:
     page.visitor = gr.BrowserState(None, storage_key="xlalign-visitor", secret=browser_secret(lab.store.root))
     gr.Markdown(TITLE)
     _config_row(page, lab)
+    # Filled by the page's script when a heatmap cell or a map point is clicked (formatting.CLICK_JS); outside the
+    # tabs, so that it is in the page whichever tab has been opened.
+    page.open_pair = gr.Textbox(visible="hidden", elem_id="open-pair")
     with gr.Tabs() as page.tabs:
         _diagnose_tab(page)
         _drill_tab(page)
@@ -176,34 +194,49 @@ def _diagnose_tab(page: Page) -> None:
         with gr.Accordion("All metrics", open=False):
             page.summary_full = gr.Dataframe(empty_table(*EMPTY_SUMMARY), interactive=False, elem_id="summary-full")
         with gr.Row():
-            page.overview = gr.Plot(label="Multi pool")
-            page.cdf = gr.Plot(label="Gold-rank distribution")
-        page.cdf_scenario = gr.Radio(list(SCENARIOS), value="multi", label="Rank distribution for scenario")
-        with gr.Row():
-            page.matrix_plot = gr.Plot(label="Language-bias matrix")
+            page.overview = gr.Plot(label="Multi pool", elem_id="overview")
             with gr.Column():
-                page.matrix_metric = gr.Radio(list(figures.METRIC_MATRIX_TITLES), value="best_gold_share",
-                                              label="Matrix metric")
+                page.cdf = gr.Plot(label="Gold-rank distribution", elem_id="cdf")
+                with gr.Row():
+                    page.cdf_scenario = gr.Radio(list(SCENARIOS), value=CDF_DEFAULT, label="Rank distribution for scenario",
+                                                 elem_id="cdf-scenario")
+                    page.cdf_curves = gr.Dropdown([], value=[], multiselect=True, label="Curves (query → gold language)",
+                                                  info="default: every language's queries → the pivot gold",
+                                                  elem_id="cdf-curves", allow_custom_value=True)
+        with gr.Row():
+            page.matrix_plot = gr.Plot(label="Language-bias matrix", elem_id="matrix-plot")
+            with gr.Column():
+                page.matrix_metric = gr.Radio([(t, m) for m, t in figures.MATRIX_CHOICES.items()],
+                                              value=MATRIX_DEFAULT, label="Matrix metric", elem_id="matrix-metric")
                 page.matrix_table = gr.Dataframe(empty_table(*EMPTY_MATRIX),
-                                                 label="Click a cell to drill down into that language pair",
+                                                 label="Click a cell (or a heatmap cell) to drill into that language pair",
                                                  interactive=False, elem_id="matrix-table")
+        page.pq_search = gr.Textbox(label="Filter the per-query table (text or id)", elem_id="pq-search")
         page.per_query = gr.Dataframe(empty_table(*EMPTY_PER_QUERY), interactive=False,
-                                      label="Per-query ranks (Multi) — click a row for its drill-down",
-                                      max_height=320, elem_id="per-query", show_search="search")
+                                      label="Per-query gold ranks (Multi) — click a rank to drill into that pair",
+                                      max_height=320, elem_id="per-query")
         page.exports = gr.File(label="Export (CSV)", file_count="multiple")
 
 
 def _drill_tab(page: Page) -> None:
     with gr.Tab("Drill-down", id="drill"):
+        gr.Markdown("One language pair: the queries of one language by where the gold of another language ranks, "
+                    "worst first; pick a query to see every document above that gold, grouped by language. Opens "
+                    "from a matrix cell, a rank in the per-query table, or a point on the embedding map.")
         with gr.Row():
-            page.dd_scenario = gr.Dropdown(list(SCENARIOS), value="multi", label="Scenario")
-            page.dd_lang = gr.Dropdown([], label="Query language", elem_id="dd-lang")
-            page.dd_doc = gr.Dropdown(["(all)"], value="(all)", label="Document language (mono-cross)")
-            page.dd_k = gr.Slider(1, 50, value=10, step=1, label="top k")
-        with gr.Row():
+            # allow_custom_value: the callbacks check these themselves (and fall back to a valid value), because a
+            # dropdown sends its input event twice, the second time with the other controls' previous values.
+            page.dd_scenario = gr.Dropdown(list(SCENARIOS), value="multi", label="Scenario (pool)", elem_id="dd-scenario",
+                                           allow_custom_value=True)
+            page.dd_lang = gr.Dropdown([], value=None, label="Query language", elem_id="dd-lang",
+                                       allow_custom_value=True)
+            page.dd_gold = gr.Dropdown([], value=None, label="Gold language", elem_id="dd-gold", allow_custom_value=True)
+            page.dd_k = gr.Number(0, precision=0, minimum=0, label="Only queries whose gold ranks below",
+                                  info="0 = every query", elem_id="dd-k")
             page.dd_search = gr.Textbox(label="Search queries (text or id)", elem_id="dd-search")
-            page.dd_query = gr.Dropdown([], label="Query", elem_id="dd-query")
-        page.dd_btn = gr.Button("Show top documents")
+        page.dd_table = gr.Dataframe(empty_table(*EMPTY_PAIR), interactive=False, max_height=300, elem_id="dd-table",
+                                     label="Queries, worst-placed gold first — click one to see what ranks above it")
+        page.dd_query = gr.Dropdown([], value=None, label="Query", elem_id="dd-query", allow_custom_value=True)
         page.dd_info = gr.HTML(elem_id="dd-info")
         page.dd_docs = gr.HTML(elem_id="dd-docs")
 
@@ -214,7 +247,9 @@ def _map_tab(page: Page) -> None:
             page.umap_n = gr.Slider(4, 168, value=60, step=1, label="passages to plot (bounded by the data)")
             page.umap_queries = gr.Checkbox(True, label="also plot the questions")
             page.umap_run = gr.Dropdown([""], value="", label="…and beside it, after a finished run")
-        page.umap_btn = gr.Button("Draw UMAP")
+        page.umap_btn = gr.Button("Draw UMAP", elem_id="umap-btn")
+        gr.Markdown("Click a point to open its drill-down: that item's query in the point's language, against the "
+                    "pivot gold (pivot points: against the first target's gold).")
         with gr.Row():
             page.umap_before = gr.Plot(elem_id="umap-before")
             page.umap_after = gr.Plot(elem_id="umap-after")
@@ -225,15 +260,16 @@ def _languages_tab(page: Page) -> None:
         gr.Markdown("Every language of the data against the pivot (pivot + target pool, Multi): both biases with "
                     "their 95% intervals, worst first. The pivot is encoded once for all targets.")
         page.rank_btn = gr.Button("Rank languages", elem_id="rank-btn")
-        page.rank_plot = gr.Plot()
-        page.rank_table = gr.Dataframe(empty_table(*HEADERS["rank"]), interactive=False)
-        page.rank_text = gr.Markdown()
+        page.rank_plot = gr.Plot(elem_id="rank-plot")
+        page.rank_table = gr.Dataframe(empty_table(*HEADERS["rank"]), interactive=False, elem_id="rank-table")
+        page.rank_text = gr.Markdown(elem_id="rank-text")
 
 
 def _models_tab(page: Page) -> None:
     with gr.Tab("Models", id="models"):
-        gr.Markdown("Several models on the same data and languages (cached per model). For XQuAD with per-question "
-                    "pools, the paper's printed Multi values (Hong et al. 2026, Tables 1 and 4) sit beside ours.")
+        gr.Markdown("Several models on the same data and language pairs (pivot + each target; cached per model). A "
+                    "model that cannot be loaded shows why in its row; models marked *not on this machine* download "
+                    "from the Hugging Face Hub first.")
         with gr.Row():
             page.lb_models = gr.Dropdown(model_choices(), value=[default_model()], multiselect=True,
                                          label="Models (and finished runs)", elem_id="lb-models")
@@ -241,6 +277,7 @@ def _models_tab(page: Page) -> None:
                                        visible=not public_mode())
         page.lb_btn = gr.Button("Compare models", elem_id="lb-btn")
         page.lb_table = gr.Dataframe(empty_table(*HEADERS["board"]), interactive=False, elem_id="leaderboard")
+        page.lb_note = gr.Markdown(elem_id="lb-note")
         page.lb_plot = gr.Plot()
         page.lb_file = gr.File(label="Export (CSV)")
 
@@ -271,7 +308,7 @@ def _compare_tab(page: Page) -> None:
         with gr.Row():
             page.cmp_pick = gr.Dropdown([], label="Finished run", elem_id="cmp-pick")
             page.cmp_btn = gr.Button("Show before / after", elem_id="cmp-btn")
-            page.export_btn = gr.Button("Export the aligned model (zip)")
+            page.export_btn = gr.Button("Export the aligned model (zip)", elem_id="export-btn")
         page.cmp_header = gr.Markdown(elem_id="cmp-header")
         page.cmp_table = gr.Dataframe(empty_table(*HEADERS["cmp"]),
                                       label="Headline: target-language queries first; change with 95% CI and "
@@ -281,7 +318,7 @@ def _compare_tab(page: Page) -> None:
         page.cmp_metric = gr.Dropdown([], label="Metric to plot")
         page.cmp_plot = gr.Plot()
         page.cmp_files = gr.File(label="Downloads", file_count="multiple")
-        page.export_file = gr.File(label="Export")
+        page.export_file = gr.File(label="Export", elem_id="export-file")
         page.sbs_pick = gr.Dropdown([], multiselect=True, label="Finished runs side by side")
         page.sbs_btn = gr.Button("Compare runs")
         page.sbs_table = gr.Dataframe(empty_table(*HEADERS["sbs"]),

@@ -17,9 +17,12 @@ from xlalign.align.base import AlignSpec
 from xlalign.app.controls import METHOD_FIELDS, nested_options
 from xlalign.app.failures import guarded, refuse
 from xlalign.app.formatting import (
+    HEADERS,
     cancel_message,
     compare_headline,
     compare_page,
+    display,
+    empty_table,
     finished_message,
     runs_view,
     submitted_message,
@@ -27,9 +30,9 @@ from xlalign.app.formatting import (
 from xlalign.app.inputs import data_spec, language_spec, model_choices, model_spec
 from xlalign.app.layout import Page, Updates
 from xlalign.app.visitors import Visitors
-from xlalign.core.verdict import compare_finding
 from xlalign.report import figures
 from xlalign.report.tables import HEADLINE, METRIC_LABELS
+from xlalign.report.verdict_text import compare_finding
 from xlalign.services.lab import Lab
 from xlalign.specs import EvalSpec
 from xlalign.store.downloads import DownloadArea
@@ -61,7 +64,9 @@ class Runs:
         blocks.load(self.visitors.on_load, p.visitor, p.visitor, **INTERNAL).then(
             self.on_refresh, [p.watch, p.current_tab], self.refresh_outputs(), **INTERNAL)
         p.cancel_btn.click(self.on_cancel, p.run_pick, [p.submit_msg, p.runs], api_name="cancel_run")
-        p.cmp_btn.click(self.on_show_run, [p.cmp_pick, p.cmp_metric], self.show_outputs(), api_name="show_run")
+        p.cmp_btn.click(self.on_show_run, [p.cmp_pick, p.cmp_metric], self.compare_outputs(), api_name="show_run")
+        p.cmp_pick.input(self.on_pick_run, None, self.compare_outputs(), **INTERNAL)
+        p.sbs_pick.input(self.on_pick_runs, None, [p.sbs_table, p.sbs_files], **INTERNAL)
         p.cmp_metric.input(self.on_compare_metric, [p.cmp_pick, p.cmp_metric], p.cmp_plot, **INTERNAL)
         p.export_btn.click(self.on_export, p.cmp_pick, p.export_file, api_name="export_run", **HEAVY)
         p.sbs_btn.click(self.on_side_by_side, p.sbs_pick, [p.sbs_table, p.sbs_files], api_name="side_by_side")
@@ -71,14 +76,15 @@ class Runs:
         p = self.page
         return [p.submit_msg, p.runs, p.run_pick, p.watch]
 
-    def show_outputs(self) -> list[gr.components.Component]:
+    def compare_outputs(self) -> list[gr.components.Component]:
+        """One run's page: everything it shows, the export included (never another run's)."""
         p = self.page
-        return [p.cmp_header, p.cmp_table, p.cmp_full, p.cmp_plot, p.cmp_files, p.cmp_metric]
+        return [p.cmp_header, p.cmp_table, p.cmp_full, p.cmp_plot, p.cmp_files, p.cmp_metric, p.export_file]
 
     def refresh_outputs(self) -> list[gr.components.Component]:
         p = self.page
         return [p.runs, p.run_pick, p.sbs_pick, p.umap_run, p.cmp_pick, p.lb_models, p.watch, p.submit_msg, p.tabs,
-                *self.show_outputs()]
+                *self.compare_outputs()]
 
     # ------------------------------------------------------------------ alignment runs
     @guarded
@@ -169,7 +175,22 @@ class Runs:
         return {p.cmp_header: compare_page(header, compare_finding(table, pivot)),
                 p.cmp_table: compare_headline(table, pivot), p.cmp_full: table.round(4),
                 p.cmp_plot: figures.compare_change(table, metric), p.cmp_files: self.downloads.save(files),
-                p.cmp_metric: gr.Dropdown(choices=[(METRIC_LABELS.get(m, m), m) for m in choices], value=metric)}
+                p.cmp_metric: gr.Dropdown(choices=[(METRIC_LABELS.get(m, m), m) for m in choices], value=metric),
+                p.export_file: None}
+
+    @guarded
+    def on_pick_run(self) -> Updates:
+        """Another run picked: the previous run's page (and its export) goes until this one is shown."""
+        p = self.page
+        return {p.cmp_header: "_Press **Show before / after** for this run._",
+                p.cmp_table: empty_table(*HEADERS["cmp"]), p.cmp_full: empty_table(*HEADERS["cmp_full"]),
+                p.cmp_plot: figures.empty("press Show before / after"), p.cmp_files: None,
+                p.cmp_metric: gr.Dropdown(choices=[], value=None), p.export_file: None}
+
+    @guarded
+    def on_pick_runs(self) -> Updates:
+        """Other runs picked for the side-by-side: the previous table and its CSVs go."""
+        return {self.page.sbs_table: empty_table(*HEADERS["sbs"]), self.page.sbs_files: None}
 
     @guarded
     def on_compare_metric(self, run_id: str, metric: str, request: gr.Request = None) -> Any:
@@ -195,7 +216,7 @@ class Runs:
             gr.Warning(note)
         files = self.downloads.save({"compare_runs.csv": csv_text(stacked), "side_by_side.csv": csv_text(wide)})
         p = self.page
-        return {p.sbs_table: wide, p.sbs_files: files}
+        return {p.sbs_table: display(wide, 2), p.sbs_files: files}
 
 
 def _with_request(fn: Any, extra: list[str]) -> Any:

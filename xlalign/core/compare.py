@@ -147,12 +147,14 @@ def read_compare(path: str | Path) -> pd.DataFrame:
 
 
 SIDE_METRICS = ("complete@10", "max_r", "max_r_norm", "ndcg@1", "ndcg@10", "mrr", "same_lang_preference",
+                "displaced_by_own@10", "displaced_by_pivot@10",
                 "same_over_other_gold", "pivot_over_gold", "pivot_intrusion@1")
 
 
 def side_by_side(stacked: pd.DataFrame, metrics: Sequence[str] = SIDE_METRICS,
                  shared_baseline: bool | None = None) -> pd.DataFrame:
-    """Wide table: per run its 'after' with the 95% CI of the change and its q-value, and the baseline.
+    """Wide table: per run its 'after', the change (``<run> delta``), its 95% CI (``<run> lo``, ``<run> hi``) and
+    its q-value (``<run> q``), all numbers; and the baseline.
 
     ``stacked`` holds several runs' compare tables with a ``run`` column. When the runs share their baseline
     (``shared_baseline``; by default: every row's 'before' is the same in every run) it is one ``baseline``
@@ -170,9 +172,8 @@ def side_by_side(stacked: pd.DataFrame, metrics: Sequence[str] = SIDE_METRICS,
         if not shared_baseline:
             parts.append(sub["before"].rename(f"{run} baseline"))
         parts.append(sub["after"].rename(f"{run}"))
-        parts.append(sub.apply(lambda r: f"{r['delta']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]",
-                               axis=1).rename(f"{run} Δ (95% CI)"))
-        parts.append(sub["q_value"].rename(f"{run} q"))
+        parts += [sub[col].rename(f"{run} {name}") for col, name in (("delta", "delta"), ("ci_low", "lo"),
+                                                                       ("ci_high", "hi"), ("q_value", "q"))]
     wide = pd.concat(parts, axis=1)
     order = sorted(wide.index, key=lambda k: (scenario_order(k[0]), k[2], k[3], metric_order(k[4])))
     return wide.loc[order].round(4)

@@ -32,7 +32,10 @@ METRIC_ORDER = ("complete@10", "max_r", "max_r_norm", "max_r_norm_of_mean", "map
                 "recall@1", "recall@10", "same_lang_preference", "displaced_by_own@10", "displaced_by_pivot@10",
                 "same_over_other_gold", "pivot_over_gold", "pivot_intrusion@1")
 #: Language-bias matrix metrics (Multi pool), per (query language, document language).
-MATRIX_METRICS = ("mean_rank", "median_rank", "best_gold_share", "distractor_over_own_gold")
+MATRIX_METRICS = ("mean_rank", "median_rank", "best_gold_share", "distractor_over_own_gold", "clustering@10",
+                  "inclination@10", "median_own_above")
+#: The verdict's clustering rate; pivot queries carry one per target, as ``displaced_by_own@10:<target>``.
+CLUSTERING_METRIC = "displaced_by_own@10"
 
 
 class SummaryRow(TypedDict):
@@ -152,44 +155,60 @@ def per_query_metrics(ranks: np.ndarray, pool_size: int | np.ndarray, ks: Sequen
 def language_metrics(pool: Pool, res: RankResult, pivot: str) -> dict[str, np.ndarray]:
     """Multi pool: where the golds of each language stand and which irrelevant documents beat them.
 
-    * ``same_lang_preference`` — the best-ranked gold is in the query's language (ties ½).
-    * ``same_over_other_gold`` — an irrelevant query-language document outranks every other-language
-      gold.
-    * ``displaced_by_own@10`` — at least 10 irrelevant query-language documents outrank the best
-      other-language gold (same-language clustering: the translations of the answer sink).
-    * ``pivot_over_gold`` — (non-pivot queries) an irrelevant pivot-language document outranks the
-      query-language gold (Hong et al.'s English inclination when the pivot is English).
+    Pair rates (the verdict's; each counts documents of one language above the gold of one language,
+    so it is the same in a pivot + target pool and in any k-language pool holding that pair):
+
+    * ``displaced_by_own@10`` — (non-pivot queries) at least 10 irrelevant query-language documents
+      outrank the pivot-language gold (same-language clustering: the translation of the answer sinks).
+    * ``displaced_by_own@10:<t>`` — (pivot queries, one per target t) at least 10 irrelevant
+      pivot-language documents outrank the t gold.
     * ``displaced_by_pivot@10`` — (non-pivot queries) at least 10 irrelevant pivot-language documents
-      outrank the query-language gold.
+      outrank the query-language gold (pivot inclination; Hong et al.'s English inclination).
+    * ``pivot_over_gold`` — (non-pivot queries) an irrelevant pivot-language document outranks the
+      query-language gold.
+
+    Rates of the whole pool (they change with the languages it holds):
+
+    * ``same_lang_preference`` — the best-ranked gold is in the query's language (ties ½).
+    * ``same_over_other_gold`` — an irrelevant query-language document outranks every other-language gold.
     * ``pivot_intrusion@1`` — (non-pivot queries) the top-1 document is an irrelevant pivot-language one.
     """
     code = {lang: i for i, lang in enumerate(pool.doc_langs)}
+    gold = {lang: j for j, lang in enumerate(pool.gold_langs)}
     q = pool.query_lang
-    rows = np.arange(pool.n_queries)
-    best_other = 1 + np.argmin(res.ranks[:, 1:], axis=1)  # gold index of the best other-language gold
     values = {
         "same_lang_preference": M.preference_rate(res.ranks[:, 0], res.ranks[:, 1:].min(axis=1)),
         "same_over_other_gold": M.intrusion_rate(res.best_non_gold[:, code[q]], res.gold_scores[:, 1:].max(axis=1)),
-        "displaced_by_own@10": M.displaced(res.above[rows, best_other, code[q]], 10),
     }
-    if q != pivot:
-        intruder = res.best_non_gold[:, code[pivot]]
-        rest = [code[x] for x in pool.doc_langs if x != pivot]
-        best_else = np.maximum(res.gold_scores.max(axis=1), res.best_non_gold[:, rest].max(axis=1))
-        values["pivot_intrusion@1"] = M.intrusion_rate(intruder, best_else)
-        values["pivot_over_gold"] = M.intrusion_rate(intruder, res.gold_scores[:, 0])
-        values["displaced_by_pivot@10"] = M.displaced(res.above[:, 0, code[pivot]], 10)
-        if pivot == "en":
-            for alias, name in PIVOT_ALIASES.items():
-                values[alias] = values[name]
+    if q == pivot:
+        for t in pool.gold_langs[1:]:
+            values[f"{CLUSTERING_METRIC}:{t}"] = M.displaced(res.above[:, gold[t], code[q]], 10)
+        return values
+    values[CLUSTERING_METRIC] = M.displaced(res.above[:, gold[pivot], code[q]], 10)
+    intruder = res.best_non_gold[:, code[pivot]]
+    rest = [code[x] for x in pool.doc_langs if x != pivot]
+    best_else = np.maximum(res.gold_scores.max(axis=1), res.best_non_gold[:, rest].max(axis=1))
+    values["pivot_intrusion@1"] = M.intrusion_rate(intruder, best_else)
+    values["pivot_over_gold"] = M.intrusion_rate(intruder, res.gold_scores[:, 0])
+    values["displaced_by_pivot@10"] = M.displaced(res.above[:, 0, code[pivot]], 10)
+    if pivot == "en":
+        for alias, name in PIVOT_ALIASES.items():
+            values[alias] = values[name]
     return values
 
 
 def matrix_rows(pool: Pool, res: RankResult) -> list[MatrixRow]:
-    """The language-bias matrix row of ``pool.query_lang`` (Multi pool): per document language l, the mean
-    and median rank of the l gold, the share of queries whose best gold is in l, and the share where an
-    irrelevant l document outranks the query-language gold."""
+    """The language-bias matrix row of ``pool.query_lang`` (Multi pool), per document language l:
+
+    * of the whole pool: ``mean_rank``, ``median_rank`` of the l gold; ``best_gold_share``, the share of
+      queries whose best gold is in l;
+    * of the pair (q, l) alone, l ≠ q (the same in any pool holding both): ``distractor_over_own_gold``,
+      an irrelevant l document outranks the q gold; ``clustering@10``, at least 10 irrelevant q documents
+      outrank the l gold; ``inclination@10``, at least 10 irrelevant l documents outrank the q gold;
+      ``median_own_above``, the median number of irrelevant q documents above the l gold.
+    """
     code = {lang: i for i, lang in enumerate(pool.doc_langs)}
+    q = code[pool.query_lang]
     best = np.argmin(res.ranks, axis=1)
     rows: list[MatrixRow] = []
     for j, lang in enumerate(pool.gold_langs):
@@ -200,6 +219,12 @@ def matrix_rows(pool: Pool, res: RankResult) -> list[MatrixRow]:
             "distractor_over_own_gold": float(M.intrusion_rate(res.best_non_gold[:, code[lang]],
                                                                res.gold_scores[:, 0]).mean()),
         }
+        if lang != pool.query_lang:
+            values.update({
+                "clustering@10": float(M.displaced(res.above[:, j, q], 10).mean()),
+                "inclination@10": float(M.displaced(res.above[:, 0, code[lang]], 10).mean()),
+                "median_own_above": float(np.median(res.above[:, j, q])),
+            })
         rows += [MatrixRow(query_lang=pool.query_lang, doc_lang=lang, metric=m, value=v, n_queries=pool.n_queries,
                            pool_size=pool.pool_size) for m, v in values.items()]
     return rows
@@ -320,9 +345,15 @@ def evaluate(corpus: ParallelCorpus, encoder: Encoder, spec: EvalSpec, progress:
     return evaluate_embeddings(corpus, emb, spec, progress)
 
 
+def metric_base(metric: str) -> str:
+    """A metric's name without its gold language: ``displaced_by_own@10:zh`` → ``displaced_by_own@10``."""
+    return metric.split(":", 1)[0]
+
+
 def metric_order(metric: str) -> tuple[int, str]:
-    """A stable display order for metric names."""
-    return (METRIC_ORDER.index(metric), metric) if metric in METRIC_ORDER else (len(METRIC_ORDER), metric)
+    """A stable display order for metric names (per-target variants after their base metric)."""
+    base = metric_base(metric)
+    return (METRIC_ORDER.index(base), metric) if base in METRIC_ORDER else (len(METRIC_ORDER), metric)
 
 
 def scenario_order(scenario: str) -> int:
@@ -330,6 +361,7 @@ def scenario_order(scenario: str) -> int:
 
 
 __all__ = [
+    "CLUSTERING_METRIC",
     "MATRIX_COLUMNS",
     "MATRIX_METRICS",
     "METRIC_ORDER",
@@ -344,6 +376,7 @@ __all__ = [
     "evaluate_embeddings",
     "language_metrics",
     "matrix_rows",
+    "metric_base",
     "metric_order",
     "per_query_metrics",
     "scenario_order",

@@ -75,6 +75,24 @@ def check_model(model_id: str, trust_remote_code: bool) -> None:
                              "models (operators extend the list with XLALIGN_ALLOWED_MODELS)")
 
 
+def available_offline(model_id: str) -> bool:
+    """True when the model loads without the Hugging Face Hub: the bundled default, a local folder, a
+    finished run (``run:<id>``), or a hub id whose files are already in the local hub cache."""
+    if model_id == DEFAULT_MODEL_ID or model_id.startswith(("bundled:", "run:")):
+        return True
+    try:
+        if Path(model_id).expanduser().is_dir():
+            return True
+    except (OSError, ValueError):
+        return False
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
+    except Exception:  # a malformed id, no hub client: not known to be here
+        return False
+
+
 def _run_model(model_id: str) -> bool:
     """A model this server trained itself: a ``model`` folder directly inside a run of its runs folder."""
     try:
@@ -85,4 +103,4 @@ def _run_model(model_id: str) -> bool:
     return path.name == "model" and path.parent.parent == root and path.is_dir()
 
 
-__all__ = ["REGISTRY", "ModelInfo", "allowed_models", "check_model", "model_info"]
+__all__ = ["REGISTRY", "ModelInfo", "allowed_models", "available_offline", "check_model", "model_info"]

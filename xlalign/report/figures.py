@@ -1,27 +1,66 @@
 """Plotly figures. Inputs are result tables and embeddings; no metric is computed here.
 
-Rules every figure follows: rates are drawn on a fixed 0–100 axis, ranks on a log axis that starts
-at 1, "not applicable" is written as such and never drawn as 0, and axis titles say what is shown.
+Rules every figure follows: rates are drawn on a fixed 0–100 axis, ranks on a log axis that starts at 1
+with ticks written out (1, 2, 5, 10, 20, 50, 100, …), "not applicable" is written "n/a" and never drawn
+as 0, axis titles say what is shown and in which unit, value labels never sit under a whisker, and a
+language has **one colour in every figure** (:func:`lang_color`: the same code, the same colour).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from xlalign.core.verdict import THRESHOLD, lang_name
+from xlalign.core.verdict import THRESHOLD
+from xlalign.report.provenance import MadeWith
 from xlalign.report.tables import METRIC_LABELS
+from xlalign.report.verdict_text import lang_name
 
-LANG_COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-               "#7f7f7f"]
+#: One colour per language, the same in every figure (Tableau 10 first, then more distinct hues).
+LANG_PALETTE: dict[str, str] = {
+    "en": "#1f77b4", "zh": "#d62728", "es": "#ff7f0e", "ar": "#2ca02c", "de": "#9467bd", "hi": "#8c564b",
+    "ur": "#e377c2", "fr": "#17becf", "th": "#bcbd22", "vi": "#7f7f7f", "el": "#393b79", "ro": "#637939",
+    "tr": "#8c6d31", "ru": "#843c39", "ja": "#7b4173", "ko": "#3182bd", "pt": "#e6550d", "it": "#31a354",
+}
+_SPARE = ("#6b6ecf", "#b5cf6b", "#e7ba52", "#d6616b", "#ce6dbd", "#9c9ede", "#cedb9c", "#e7969c", "#de9ed6",
+          "#5254a3", "#8ca252", "#bd9e39", "#ad494a", "#a55194")
 RATE_METRICS = ("complete@10", "same_lang_preference", "displaced_by_own@10", "displaced_by_pivot@10")
+#: Matrix metrics the page offers, with the title each heatmap carries.
+MATRIX_CHOICES = {
+    "best_gold_share": "Share of queries whose best-ranked gold is in each language (%)",
+    "median_rank": "Median rank of the gold in each language",
+    "clustering@10": "Clustering: ≥10 irrelevant query-language documents above that language's gold (%)",
+    "inclination@10": "Inclination: ≥10 irrelevant documents of that language above the query-language gold (%)",
+    "distractor_over_own_gold": "An irrelevant document of that language beats the query-language gold (%)",
+    "mean_rank": "Mean rank of the gold in each language",
+}
+METRIC_MATRIX_TITLES = MATRIX_CHOICES
+#: Metrics measured in percent (a change of one is in percentage points).
+PERCENT_METRICS = ("complete@", "ndcg@", "recall@", "max_r_norm", "same_lang_preference", "displaced_by_",
+                   "pivot_over_gold", "pivot_intrusion@", "same_over_other_gold", "english_")
 
 
-def _color(lang: str, langs: Sequence[str]) -> str:
-    return LANG_COLORS[list(langs).index(lang) % len(LANG_COLORS)] if lang in langs else "#7f7f7f"
+def lang_color(lang: str) -> str:
+    """The colour of ``lang`` in every figure (unknown codes get a stable colour from their name)."""
+    if lang in LANG_PALETTE:
+        return LANG_PALETTE[lang]
+    return _SPARE[int.from_bytes(hashlib.md5(lang.encode()).digest()[:2], "little") % len(_SPARE)]
+
+
+def rank_ticks(size: int) -> tuple[list[int], list[str]]:
+    """Log-axis ticks 1, 2, 5, 10, 20, 50, … up to ``size``, written out in full."""
+    ticks = [m * 10**e for e in range(0, 8) for m in (1, 2, 5) if m * 10**e <= max(size, 1)]
+    return ticks, [f"{t:,}" for t in ticks]
+
+
+def _footer(fig: go.Figure, made: MadeWith | None) -> None:
+    if made is not None:
+        fig.add_annotation(text=made.brief(), showarrow=False, xref="paper", yref="paper", x=0, y=-0.01,
+                           xanchor="left", yanchor="top", yshift=-46, font=dict(size=10, color="#777"))
 
 
 def empty(message: str) -> go.Figure:
@@ -33,111 +72,176 @@ def empty(message: str) -> go.Figure:
     return fig
 
 
+def _overview_values(df: pd.DataFrame, lang: str) -> np.ndarray:
+    """The four rates of one query language; a pivot with one target shows its clustering against it."""
+    sub = df[df.query_lang == lang].set_index("metric")["value"]
+    per_target = [m for m in sub.index if m.startswith("displaced_by_own@10:")]
+    if "displaced_by_own@10" not in sub and len(per_target) == 1:
+        sub = pd.concat([sub, pd.Series({"displaced_by_own@10": sub[per_target[0]]})])
+    return sub.reindex(list(RATE_METRICS)).to_numpy(dtype=float)
+
+
 def multi_overview(summary: pd.DataFrame, pivot: str) -> go.Figure:
-    """Grouped bars of the Multi-scenario rates per query language on 0–100; n/a (pivot queries have no pivot
-    inclination) is labelled, not drawn as 0."""
-    df = summary[(summary.scenario == "multi") & summary.metric.isin(RATE_METRICS)]
+    """Grouped bars of the Multi-scenario rates per query language on 0–100. n/a (pivot queries have no pivot
+    inclination, and in a pool of several targets their clustering is one rate per target: the matrix) is
+    written, not drawn as 0; labels stand upright for up to three languages and turn sideways beyond."""
+    df = summary[(summary.scenario == "multi") & (summary.metric.isin(RATE_METRICS)
+                                                  | summary.metric.str.startswith("displaced_by_own@10:"))]
     langs = list(dict.fromkeys(df.query_lang))
-    labels = {"complete@10": "Complete@10", "same_lang_preference": "best gold<br>in own language",
-              "displaced_by_own@10": "clustering<br>(≥10 own-language<br>docs above)",
-              "displaced_by_pivot@10": f"inclination<br>(≥10 {lang_name(pivot)}<br>docs above)"}
+    labels = {"complete@10": "Complete@10", "same_lang_preference": "best gold in<br>own language",
+              "displaced_by_own@10": f"clustering:<br>≥10 own-language<br>docs above the<br>{lang_name(pivot)} gold",
+              "displaced_by_pivot@10": f"inclination:<br>≥10 {lang_name(pivot)}<br>docs above the<br>own gold"}
+    many = len(langs) > 3
     fig = go.Figure()
     for lang in langs:
-        sub = df[df.query_lang == lang].set_index("metric").reindex(list(RATE_METRICS))
-        values = sub["value"].to_numpy(dtype=float)
+        values = _overview_values(df, lang)
         fig.add_bar(name=f"{lang} queries", x=[labels[m] for m in RATE_METRICS], y=np.nan_to_num(values, nan=0.0),
-                    marker_color=_color(lang, langs), text=["n/a" if np.isnan(v) else f"{v:.0f}%" for v in values],
-                    textposition="outside", marker_opacity=[0.0 if np.isnan(v) else 1.0 for v in values],
+                    marker_color=lang_color(lang), text=["n/a" if np.isnan(v) else f"{v:.0f}%" for v in values],
+                    textposition="outside", textangle=-90 if many else 0, textfont=dict(size=10 if many else 12),
+                    cliponaxis=False, marker_opacity=[0.0 if np.isnan(v) else 1.0 for v in values],
                     hovertemplate="%{x}: %{text}<extra>" + lang + " queries</extra>")
     fig.add_hline(y=THRESHOLD, line_dash="dot", line_color="#999",
                   annotation_text=f"verdict threshold {THRESHOLD:.0f}%", annotation_position="top right")
-    fig.update_layout(barmode="group", title="Multi pool: every language version of every passage",
-                      xaxis=dict(tickangle=0), yaxis=dict(title="% of queries", range=[0, 110], fixedrange=True),
-                      height=440, margin=dict(t=60, b=90), legend=dict(orientation="h", y=1.08, x=0))
+    fig.update_layout(barmode="group", bargap=0.25, title="Multi pool: every language version of every passage",
+                      xaxis=dict(tickangle=0), yaxis=dict(title="% of queries", range=[0, 118], fixedrange=True,
+                                                          tickvals=[0, 20, 40, 60, 80, 100]),
+                      height=470, margin=dict(t=60, b=120),
+                      legend=dict(orientation="h", y=-0.3, x=0, title_text="query language:"))
     return fig
 
 
-def rank_cdf(per_query: pd.DataFrame, scenario: str = "multi") -> go.Figure:
-    """Share of queries whose gold in language g ranks ≤ r, one line per (query language, gold language),
-    on a log rank axis from 1 to the pool size."""
+def curve_choices(per_query: pd.DataFrame, scenario: str) -> list[tuple[str, str]]:
+    """(label, "q>g") of every (query language, gold language) curve ``scenario`` has."""
+    df = per_query[per_query.scenario == scenario]
+    out = []
+    for q in dict.fromkeys(df.query_lang):
+        sub = df[df.query_lang == q]
+        for col in [c for c in df.columns if c.startswith("rank_")]:
+            if sub[col].notna().any():
+                g = col.removeprefix("rank_")
+                out.append((f"{q} queries → {g} gold", f"{q}>{g}"))
+    return list(dict.fromkeys(out))
+
+
+def default_curves(per_query: pd.DataFrame, pivot: str, scenario: str = "multi") -> list[str]:
+    """The curves drawn first: each language's queries → the pivot gold (pivot queries → their own gold);
+    where the pivot holds no gold (Mono-Same, Mono-Cross of the pivot), each query language's first curve."""
+    choices = [v for _, v in curve_choices(per_query, scenario)]
+    chosen = [c for c in choices if c.endswith(f">{pivot}")]
+    firsts = {c.split(">")[0]: c for c in reversed(choices)}
+    have = {c.split(">")[0] for c in chosen}
+    return chosen + [c for q, c in firsts.items() if q not in have]
+
+
+def rank_cdf(per_query: pd.DataFrame, scenario: str = "multi", curves: Sequence[str] | None = None, *,
+             made: MadeWith | None = None) -> go.Figure:
+    """Share of queries whose gold in language g ranks ≤ r, one line per chosen ``"q>g"`` curve (default: each
+    language's queries → the pivot gold, the first language being the pivot), on a log rank axis from 1 to the
+    pool size. Colour: the query language; solid: its own gold, dashed: another language's gold."""
     df = per_query[per_query.scenario == scenario]
     if df.empty:
         return empty(f"no {scenario} results")
-    rank_cols = [c for c in df.columns if c.startswith("rank_")]
-    langs = [c.removeprefix("rank_") for c in rank_cols]
+    if curves is None:
+        curves = default_curves(per_query, str(df.query_lang.iloc[0]), scenario)
     fig = go.Figure()
-    for qlang in dict.fromkeys(df.query_lang):
+    for curve in curves:
+        qlang, _, gold = curve.partition(">")
         sub = df[df.query_lang == qlang]
-        for col in rank_cols:
-            ranks = np.sort(pd.to_numeric(sub[col], errors="coerce").dropna().to_numpy())
-            if len(ranks) == 0:
-                continue
-            gold = col.removeprefix("rank_")
-            x = np.concatenate([[1], ranks])
-            y = np.concatenate([[0.0], 100.0 * np.arange(1, len(ranks) + 1) / len(ranks)])
-            fig.add_scatter(x=x, y=y, mode="lines", line_shape="hv", name=f"{qlang} query → {gold} gold",
-                            line=dict(color=_color(gold, langs), dash="solid" if qlang == gold else "dash"))
+        if f"rank_{gold}" not in sub:
+            continue
+        ranks = np.sort(pd.to_numeric(sub[f"rank_{gold}"], errors="coerce").dropna().to_numpy())
+        if len(ranks) == 0:
+            continue
+        x = np.concatenate([[1], ranks])
+        y = np.concatenate([[0.0], 100.0 * np.arange(1, len(ranks) + 1) / len(ranks)])
+        fig.add_scatter(x=x, y=y, mode="lines", line_shape="hv", name=f"{qlang} queries → {gold} gold",
+                        line=dict(color=lang_color(qlang), dash="solid" if qlang == gold else "dash", width=2))
     size = int(df.pool_size.max())
-    fig.update_layout(title=f"Where the golds rank ({scenario}); solid: gold in the query's language",
-                      xaxis=dict(title=f"rank (log scale; pool of {size})", type="log", range=[0, np.log10(size)]),
+    ticks, text = rank_ticks(size)
+    fig.update_layout(title=f"Where the golds rank ({scenario})",
+                      xaxis=dict(title=f"rank (log scale; pool of {size:,})", type="log", range=[0, np.log10(size)],
+                                 tickvals=ticks, ticktext=text),
                       yaxis=dict(title="% of queries with the gold at or above this rank", range=[0, 100]),
-                      height=420, margin=dict(t=60, b=40))
+                      height=440, margin=dict(t=60, b=90 if made else 40), legend=dict(font=dict(size=11)))
+    _footer(fig, made)
     return fig
 
 
+def _cell_text(v: float, ranks: bool) -> str:
+    if np.isnan(v):
+        return "n/a"
+    if ranks:
+        return f"{v:.0f}" if float(v).is_integer() else f"{v:.1f}"
+    return f"{v:.1f}%"
+
+
 def bias_matrix(matrix: pd.DataFrame, metric: str = "best_gold_share") -> go.Figure:
-    """Heatmap query language × document language of one matrix metric, fixed scale, values written in."""
+    """Heatmap query language × document language of one matrix metric, fixed scale, values written in (rates
+    to one decimal, so 26.5% is never shown as 26; n/a where a cell does not apply, e.g. a pair rate's diagonal)."""
     sel = matrix[matrix.metric == metric]
     langs = list(dict.fromkeys(matrix.query_lang))
     grid = sel.pivot_table(index="query_lang", columns="doc_lang", values="value").reindex(index=langs, columns=langs)
     ranks = metric in ("mean_rank", "median_rank")
-    z = np.log10(grid.to_numpy(dtype=float)) if ranks else grid.to_numpy(dtype=float)
+    values = grid.to_numpy(dtype=float)
+    z = np.log10(values) if ranks else values
     size = int(sel.pool_size.max()) if len(sel) else 1
-    text = [[f"{v:.0f}" if ranks else f"{v:.0f}%" for v in row] for row in grid.to_numpy(dtype=float)]
+    text = [[_cell_text(v, ranks) for v in row] for row in values]
+    ticks, tick_text = rank_ticks(size)
     fig = go.Figure(go.Heatmap(
         z=z, x=langs, y=langs, text=text, texttemplate="%{text}", colorscale="Reds" if not ranks else "Blues_r",
-        zmin=0, zmax=np.log10(size) if ranks else 100, hovertemplate="query %{y} → %{x} documents: %{text}<extra></extra>",
-        colorbar=dict(title="rank (log)" if ranks else "%", tickvals=[0, 1, 2, 3] if ranks else None,
-                      ticktext=["1", "10", "100", "1000"] if ranks else None)))
-    fig.update_layout(title=METRIC_MATRIX_TITLES.get(metric, metric), xaxis=dict(title="document language"),
-                      yaxis=dict(title="query language", autorange="reversed"), height=120 + 45 * len(langs),
-                      margin=dict(t=60, b=40))
+        zmin=0, zmax=np.log10(size) if ranks else 100, hoverongaps=False,
+        hovertemplate="%{y} queries → %{x}: %{text}<extra>click to drill down</extra>",
+        colorbar=dict(title="rank" if ranks else "%", tickvals=np.log10(ticks).tolist() if ranks else None,
+                      ticktext=tick_text if ranks else None)))
+    fig.update_layout(title=MATRIX_CHOICES.get(metric, metric), xaxis=dict(title="document (gold) language", side="bottom"),
+                      yaxis=dict(title="query language", autorange="reversed"), height=140 + 45 * len(langs),
+                      margin=dict(t=60, b=40), plot_bgcolor="#f4f4f4")
     return fig
 
 
-METRIC_MATRIX_TITLES = {
-    "best_gold_share": "Share of queries whose best-ranked gold is in each language (%)",
-    "distractor_over_own_gold": "Share of queries where an irrelevant document of that language beats the "
-                                "query-language gold (%)",
-    "median_rank": "Median rank of the gold in each language",
-    "mean_rank": "Mean rank of the gold in each language",
-}
-
-
 def inclination_view(rows: pd.DataFrame, pivot: str) -> go.Figure:
-    """Both biases per target language on a fixed 0–100 axis with their 95% CIs, worst first."""
+    """Both biases per target language on a fixed 0–100 axis with their 95% CIs, worst first; the pivot's
+    queries against each target's gold beside them. Marker shape is the bias (colour stays the languages')."""
     df = rows.iloc[::-1]
     fig = go.Figure()
-    for col, ci, name, color in (("clustering %", "clustering CI", "same-language clustering", "#9467bd"),
-                                 ("inclination %", "inclination CI", f"{lang_name(pivot)} inclination", "#d62728")):
+    series = [("clustering %", "clustering CI", "same-language clustering (target queries)", "circle", "#444")]
+    series.append(("inclination %", "inclination CI", f"{lang_name(pivot)} inclination (target queries)",
+                   "diamond-open", "#000"))
+    back = f"{pivot} queries: clustering %"
+    for col, ci, name, symbol, color in series:
         lo = [c[0] if isinstance(c, (tuple, list)) else np.nan for c in df[ci]]
         hi = [c[1] if isinstance(c, (tuple, list)) else np.nan for c in df[ci]]
-        fig.add_scatter(x=df[col], y=df["target"], mode="markers", name=name, marker=dict(size=13, color=color),
-                        error_x=dict(type="data", symmetric=False, array=np.array(hi) - df[col].to_numpy(dtype=float),
-                                     arrayminus=df[col].to_numpy(dtype=float) - np.array(lo)),
+        x = df[col].to_numpy(dtype=float)
+        fig.add_scatter(x=x, y=df["target"], mode="markers", name=name,
+                        marker=dict(size=13, symbol=symbol, color=color, line=dict(width=2, color=color)),
+                        error_x=dict(type="data", symmetric=False, array=np.array(hi) - x, arrayminus=x - np.array(lo),
+                                     color=color, thickness=1.2),
                         hovertemplate="%{y}: %{x:.1f}%<extra>" + name + "</extra>")
+    if back in df:
+        fig.add_scatter(x=df[back].to_numpy(dtype=float), y=df["target"], mode="markers",
+                        name=f"{lang_name(pivot)} queries: clustering against the target gold",
+                        marker=dict(size=10, symbol="x-thin", color="#777", line=dict(width=2, color="#777")),
+                        hovertemplate="%{y} gold: %{x:.1f}%<extra>" + lang_name(pivot) + " queries</extra>")
     fig.add_vline(x=THRESHOLD, line_dash="dot", line_color="#999", annotation_text=f"verdict threshold {THRESHOLD:.0f}%")
-    fig.update_layout(title=f"Language bias per target language ({lang_name(pivot)} + target, Multi pool; 95% CI)",
-                      xaxis=dict(title="% of queries where ≥10 irrelevant documents push the gold down", range=[-2, 102]),
-                      yaxis=dict(title="target language", type="category"), height=160 + 45 * len(df),
-                      margin=dict(t=60, b=50), legend=dict(orientation="h", y=-0.25))
+    fig.update_layout(title=f"Language bias per target language ({lang_name(pivot)} + target; 95% CI)",
+                      xaxis=dict(title="% of queries where ≥10 irrelevant documents of one language push a gold down",
+                                 range=[-2, 102]),
+                      yaxis=dict(title="target language", type="category",
+                                 tickvals=list(df["target"]),
+                                 ticktext=[f"<span style='color:{lang_color(t)}'>{t}</span>" for t in df["target"]]),
+                      height=170 + 45 * len(df), margin=dict(t=60, b=50), legend=dict(orientation="h", y=-0.3))
     return fig
 
 
 def umap_pairs(points: dict[str, np.ndarray], labels: Sequence[str], *, title: str, seed: int = 42,
-               queries: dict[str, np.ndarray] | None = None) -> go.Figure:
+               queries: dict[str, np.ndarray] | None = None, ids: Sequence[str] | None = None,
+               made: MadeWith | None = None) -> go.Figure:
     """UMAP (cosine) of parallel passages (and, optionally, their questions) coloured by language; the
-    versions of one passage are joined by grey lines. ``points[lang]`` rows are parallel across languages."""
+    versions of one passage are joined by grey lines. ``points[lang]`` rows are parallel across languages.
+
+    Points are drawn in one shuffled layer (no language is always underneath); the legend names the languages.
+    Each point carries ``[lang, item id]`` (``ids``) so that a click can open its drill-down.
+    """
     import umap
 
     langs = list(points)
@@ -161,18 +265,27 @@ def umap_pairs(points: dict[str, np.ndarray], labels: Sequence[str], *, title: s
         ys.append(None)
     fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.3)", width=1),
                     name="translations joined", hoverinfo="skip")
-    for k, lang in enumerate(langs):
-        part = xy[k * n:(k + 1) * n]
-        fig.add_scatter(x=part[:, 0], y=part[:, 1], mode="markers", name=f"{lang} passages", text=list(labels),
-                        marker=dict(size=7, color=_color(lang, langs), line=dict(width=0.5, color="white")),
-                        hovertemplate="%{text}<extra>" + lang + "</extra>")
-        if queries:
-            q = xy[(len(langs) + k) * n:(len(langs) + k + 1) * n]
-            fig.add_scatter(x=q[:, 0], y=q[:, 1], mode="markers", name=f"{lang} questions", text=list(labels),
-                            marker=dict(size=6, symbol="x", color=_color(lang, langs)),
-                            hovertemplate="question · %{text}<extra>" + lang + "</extra>")
-    fig.update_layout(title=title, height=520, xaxis=dict(visible=False), yaxis=dict(visible=False),
-                      margin=dict(t=60, b=20))
+    item_ids = list(ids) if ids is not None else [str(i) for i in range(n)]
+    rows = [(b, k, i) for b in range(2 if queries else 1) for k in range(len(langs)) for i in range(n)]
+    order = np.random.default_rng(seed).permutation(len(rows))
+    shuffled = [rows[j] for j in order]
+    fig.add_scatter(
+        x=[float(xy[(b * len(langs) + k) * n + i, 0]) for b, k, i in shuffled],
+        y=[float(xy[(b * len(langs) + k) * n + i, 1]) for b, k, i in shuffled], mode="markers", showlegend=False,
+        marker=dict(size=[7 if b == 0 else 8 for b, _, _ in shuffled], color=[lang_color(langs[k]) for _, k, _ in shuffled],
+                    symbol=["circle" if b == 0 else "x" for b, _, _ in shuffled], line=dict(width=0.5, color="white")),
+        text=[("question · " if b else "") + labels[i] for b, _, i in shuffled],
+        customdata=[[langs[k], item_ids[i]] for _, k, i in shuffled],
+        hovertemplate="%{text}<extra>%{customdata[0]} — click to drill down</extra>", name="points")
+    for lang in langs:  # legend entries (no points of their own)
+        fig.add_scatter(x=[None], y=[None], mode="markers", name=f"{lang} ({lang_name(lang)})",
+                        marker=dict(size=9, color=lang_color(lang)))
+    if queries:
+        fig.add_scatter(x=[None], y=[None], mode="markers", name="● passage  ✕ question",
+                        marker=dict(size=1, color="rgba(0,0,0,0)"))
+    fig.update_layout(title=title, height=540, xaxis=dict(visible=False), yaxis=dict(visible=False),
+                      margin=dict(t=60, b=60 if made else 20))
+    _footer(fig, made)
     return fig
 
 
@@ -186,43 +299,66 @@ def warm_up() -> None:
         rng.normal(size=(40, 8)).astype(np.float32))
 
 
+def change_unit(metric: str) -> str:
+    """The unit of a change in ``metric``: percentage points for rates, ranks for Max@R, else the metric's own."""
+    base = metric.split(":", 1)[0]
+    if base.startswith(PERCENT_METRICS):
+        return "percentage points"
+    if base in ("max_r",):
+        return "ranks"
+    return "on the metric's 0–1 scale" if base in ("mrr", "map") else "metric units"
+
+
 def compare_change(table: pd.DataFrame, metric: str) -> go.Figure:
-    """The change of one metric per scenario × query language, as its own bar with its 95% CI; a
-    star marks a Benjamini–Hochberg q < 0.05."""
+    """The change of one metric per scenario × query language, as its own bar with its 95% CI; a star marks a
+    Benjamini–Hochberg q < 0.05. Each label sits beyond its whisker, never across it."""
     df = table[table.metric == metric]
     if df.empty:
         return empty(f"{metric}: not in this comparison")
     x = [f"{s} · {q}" + (f" → {d}" if s == "mono-cross" else "") for s, q, d in
          zip(df.scenario, df.query_lang, df.doc_lang, strict=True)]
     colors = ["#2ca02c" if d > 0 else "#d62728" if d < 0 else "#999" for d in df["delta"]]
+    delta, lo, hi = (df[c].to_numpy(dtype=float) for c in ("delta", "ci_low", "ci_high"))
     fig = go.Figure(go.Bar(
-        x=x, y=df["delta"], marker_color=colors,
-        error_y=dict(type="data", symmetric=False, array=df["ci_high"] - df["delta"], arrayminus=df["delta"] - df["ci_low"]),
-        text=[f"{d:+.2f}{' *' if q < 0.05 else ''}" for d, q in zip(df["delta"], df["q_value"], strict=True)],
-        textposition="outside", customdata=np.stack([df["before"], df["after"], df["q_value"]], axis=1),
-        hovertemplate="%{x}<br>before %{customdata[0]:.2f} → after %{customdata[1]:.2f}<br>change %{y:+.2f}"
-                      "<br>q = %{customdata[2]:.3g}<extra></extra>"))
+        x=x, y=delta, marker_color=colors, name="change",
+        error_y=dict(type="data", symmetric=False, array=hi - delta, arrayminus=delta - lo, color="#333"),
+        customdata=np.stack([df["before"], df["after"], df["q_value"], lo, hi], axis=1),
+        hovertemplate="%{x}<br>before %{customdata[0]:.2f} → after %{customdata[1]:.2f}<br>change %{y:+.2f} "
+                      "(95% CI %{customdata[3]:+.2f}…%{customdata[4]:+.2f})<br>q = %{customdata[2]:.3g}<extra></extra>"))
+    span = max(float(np.nanmax(np.abs(np.concatenate([lo, hi, [0.0]])))), 1e-9)
+    label_y = np.where(delta >= 0, hi + 0.04 * span, lo - 0.04 * span)
+    fig.add_scatter(x=x, y=label_y, mode="text", showlegend=False, hoverinfo="skip",
+                    text=[f"{d:+.2f}{' *' if q < 0.05 else ''}" for d, q in zip(delta, df["q_value"], strict=True)],
+                    textposition=["top center" if d >= 0 else "bottom center" for d in delta])
     fig.add_hline(y=0, line_color="#444")
-    fig.update_layout(title=f"Change in {METRIC_LABELS.get(metric, metric)} (after − before; bars: 95% CI; "
-                            "* q < 0.05)", yaxis_title="change", height=420, margin=dict(t=60, b=80))
+    fig.update_layout(title=f"Change in {METRIC_LABELS.get(metric.split(':', 1)[0], metric)} (after − before; bars: "
+                            "95% CI; * q < 0.05)", yaxis=dict(title=f"change ({change_unit(metric)})",
+                                                             range=[min(0.0, float(np.nanmin(lo))) - 0.15 * span,
+                                                                    max(0.0, float(np.nanmax(hi))) + 0.15 * span]),
+                      height=440, margin=dict(t=60, b=80), showlegend=False)
     return fig
 
 
 def leaderboard_chart(board: pd.DataFrame, metric: str = "multi complete@10") -> go.Figure:
-    """One bar per model × query language for a leaderboard column; rates on 0–100."""
-    if board.empty:
-        return empty("no models diagnosed yet")
+    """One bar per model × query language for a leaderboard column, coloured by query language; rates on 0–100,
+    Max@R on a log axis."""
+    if board.empty or metric not in board:
+        return empty("no model could be evaluated" if not board.empty else "no models diagnosed yet")
     fig = go.Figure()
     for qlang in dict.fromkeys(board.query_lang):
         sub = board[board.query_lang == qlang]
-        fig.add_bar(name=f"{qlang} queries", x=[f"{m} ({p})" for m, p in zip(sub.model, sub.pair, strict=True)],
-                    y=sub[metric])
+        fig.add_bar(name=f"{qlang} queries", x=[f"{m}<br>({p})" for m, p in zip(sub.model, sub.pair, strict=True)],
+                    y=sub[metric], marker_color=lang_color(str(qlang)))
     is_rate = "max_r" not in metric or "norm" in metric
-    fig.update_layout(barmode="group", title=f"{metric} by model", height=420, margin=dict(t=60, b=120),
-                      yaxis=dict(title=metric, range=[0, 100] if is_rate else None,
-                                 type="linear" if is_rate else "log"))
+    ticks, text = rank_ticks(int(np.nanmax(board[metric])) * 2 if not is_rate else 1)
+    fig.update_layout(barmode="group", title=f"{metric} by model and language pair", height=440,
+                      margin=dict(t=60, b=140), legend=dict(orientation="h", y=-0.35, title_text="query language:"),
+                      yaxis=dict(title=f"{metric} (%)" if is_rate else f"{metric} (rank, log)",
+                                 range=[0, 100] if is_rate else None, type="linear" if is_rate else "log",
+                                 tickvals=None if is_rate else ticks, ticktext=None if is_rate else text))
     return fig
 
 
-__all__ = ["LANG_COLORS", "bias_matrix", "compare_change", "empty", "inclination_view", "leaderboard_chart",
-           "multi_overview", "rank_cdf", "umap_pairs"]
+__all__ = ["LANG_PALETTE", "MATRIX_CHOICES", "METRIC_MATRIX_TITLES", "bias_matrix", "change_unit", "compare_change",
+           "curve_choices", "default_curves", "empty", "inclination_view", "lang_color", "leaderboard_chart",
+           "multi_overview", "rank_cdf", "rank_ticks", "umap_pairs"]

@@ -106,4 +106,30 @@ def paper_values(model: str, pivot: str, target: str, query_lang: str) -> dict[s
     return {"complete@10": float(r["complete@10"]), "max_r": float(r["max_r"]), "max_r_norm": float(r["max_r_norm"])}
 
 
-__all__ = ["PAPER", "paper_table", "paper_values"]
+PAPER_COLUMNS = ("paper complete@10", "paper max_r", "paper max_r_norm")
+
+
+def comparability_note(data: str, pool: str, pivot: str, models: list[str], targets: list[str]) -> str:
+    """When the paper's printed values sit beside ours, and why they do not here (one or two sentences)."""
+    t = paper_table()
+    reported = ", ".join(dict.fromkeys(t.model))
+    langs = ", ".join(dict.fromkeys(t.target))
+    rule = (f"{PAPER} are comparable only on XQuAD with per-question pools (1190 documents per language), an "
+            f"English pivot, and the models and targets the paper reports ({reported}; {langs}).")
+    missing = []
+    if "xquad" not in data.lower():
+        missing.append(f"the data is {data}, not XQuAD")
+    if pool != "per-question":
+        missing.append(f"the pools are {pool}")
+    if pivot != "en":
+        missing.append(f"the pivot is {pivot}")
+    if not any(m in set(t.model) for m in models):
+        missing.append("none of these models is in the paper")
+    elif not any(x in set(t.target) for x in targets):
+        missing.append("none of these targets is in the paper")
+    if not missing:
+        return rule + " The paper columns show them where the paper reports the model and target."
+    return rule + " Not shown here: " + "; ".join(missing) + "."
+
+
+__all__ = ["PAPER", "PAPER_COLUMNS", "comparability_note", "paper_table", "paper_values"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from xlalign.core.evaluate import PIVOT_ALIASES, EvalResult, metric_order, scenario_order
-from xlalign.core.verdict import compare_finding, headline, lang_name, verdicts
+from xlalign.core.evaluate import PIVOT_ALIASES, EvalResult, metric_base, metric_order, scenario_order
+from xlalign.core.verdict import verdicts
+from xlalign.report.verdict_text import compare_finding, headline, lang_name, sentence
 
 #: Headline metrics per scenario (Hong et al. report Complete@10/Max@R for Multi, NDCG@1/MRR otherwise).
 HEADLINE: dict[str, tuple[str, ...]] = {
@@ -24,8 +25,8 @@ METRIC_LABELS: dict[str, str] = {
     "map": "mAP over the golds (0–1)",
     "same_lang_preference": "best gold is in the query's language (%)",
     "same_over_other_gold": "≥1 irrelevant same-language doc above the other-language gold (%)",
-    "displaced_by_own@10": "≥10 irrelevant same-language docs above the other-language gold (%)",
-    "displaced_by_pivot@10": "≥10 irrelevant pivot-language docs above the same-language gold (%)",
+    "displaced_by_own@10": "clustering: ≥10 irrelevant same-language docs above the pivot-language gold (%)",
+    "displaced_by_pivot@10": "inclination: ≥10 irrelevant pivot-language docs above the same-language gold (%)",
     "pivot_over_gold": "≥1 irrelevant pivot-language doc above the same-language gold (%)",
     "pivot_intrusion@1": "top-1 is an irrelevant pivot-language doc (%)",
     "ndcg@1": "NDCG@1 (%)", "ndcg@10": "NDCG@10 (%)", "mrr": "MRR (0–1)", "recall@10": "Recall@10 (%)",
@@ -36,9 +37,17 @@ METRIC_LABELS: dict[str, str] = {
 DOCS_LABEL = {"multi": "all languages", "multi-1": "all but own", "mono-same": "own language"}
 
 
+def metric_label(metric: str) -> str:
+    """What a metric holds; a per-target variant names its gold (``displaced_by_own@10:zh``)."""
+    base, _, gold = metric.partition(":")
+    if base == "displaced_by_own@10" and gold:
+        return f"clustering: ≥10 irrelevant pivot-language docs above the {lang_name(gold)} gold (%)"
+    return METRIC_LABELS.get(base, metric)
+
+
 def _headline_rows(summary: pd.DataFrame) -> pd.Series:
-    return pd.Series([m in HEADLINE.get(s, ()) for s, m in zip(summary["scenario"], summary["metric"], strict=True)],
-                     index=summary.index)
+    return pd.Series([metric_base(m) in HEADLINE.get(s, ()) for s, m in zip(summary["scenario"], summary["metric"],
+                                                                            strict=True)], index=summary.index)
 
 
 def summary_pivot(summary: pd.DataFrame, headline_only: bool = True, decimals: int = 2) -> pd.DataFrame:
@@ -76,7 +85,7 @@ def format_report(result: EvalResult, title: str) -> str:
     """The finding first (one sentence per query language), then the summary and the language-bias matrix."""
     summary, matrix = result.summary_frame(), result.matrix_frame()
     found = verdicts(summary, matrix, result.spec.pivot, result.spec.langs)
-    lines = [title, headline(found, result.spec.pivot), *[f"  · {v.sentence}" for v in found], "",
+    lines = [title, headline(found, result.spec.pivot), *[f"  · {sentence(v)}" for v in found], "",
              format_summary(summary)]
     if not matrix.empty:
         lines += ["", "language-bias matrix, Multi pool — median rank of the gold in each document language:",
@@ -109,4 +118,4 @@ def language_label(code: str) -> str:
 
 
 __all__ = ["HEADLINE", "METRIC_LABELS", "format_compare", "format_report", "format_summary", "headline_compare",
-           "language_label", "matrix_pivot", "summary_pivot"]
+           "language_label", "matrix_pivot", "metric_label", "summary_pivot"]

@@ -16,6 +16,7 @@ folder's ``inputs/``), so that no server path reaches a runs list, a run record 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import threading
@@ -32,13 +33,17 @@ from xlalign.align.base import AlignSpec, ApplyInputs, Cancelled, languages_to_f
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
 from xlalign.core.loaders import load_corpus
-from xlalign.core.ranking import top_k
+from xlalign.core.ranking import rank_golds
+from xlalign.core.scenarios import Pool
 from xlalign.core.verdict import Verdict, verdicts
-from xlalign.errors import ConfigError
+from xlalign.errors import ConfigError, XlalignError
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.policy import PolicyError, PublicLimits, contained, max_upload_bytes, public_mode, uploaded_file
 from xlalign.progress import Progress, silent, span
+from xlalign.report.provenance import MadeWith, made_with
+from xlalign.report.provenance import from_dict as provenance_from_dict
+from xlalign.report.verdict_text import sentence
 from xlalign.services.pipeline import check_alignment, recorded_specs, run_alignment, run_summary
 from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.downloads import DownloadArea
@@ -54,6 +59,7 @@ from xlalign.store.runs import (
     read_status,
 )
 
+log = logging.getLogger(__name__)
 K = TypeVar("K", bound=Hashable)
 #: Fewest distinct passages a diagnosis accepts (the app's views rank and draw them; UMAP needs neighbours).
 MIN_PASSAGES = 5
@@ -102,6 +108,7 @@ class Diagnosis:
     embeddings: CorpusEmbeddings
     result: EvalResult
     verdicts: list[Verdict] = field(default_factory=list)
+    made_with: MadeWith | None = None
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -262,6 +269,10 @@ class Lab:
     def encoder(self, model: ModelSpec) -> SentenceTransformerEncoder:
         return self._encoders.get(model, lambda: SentenceTransformerEncoder(model, cache=self.cache))
 
+    def made_with(self, model: ModelSpec, pool: str) -> MadeWith:
+        """How results of ``model`` in ``pool`` pools are made here: fingerprint, resolved precision, version."""
+        return made_with(self.encoder(model), model, pool)
+
     # ------------------------------------------------------------------ diagnosis
     def diagnose(self, model: ModelSpec, evaluation: EvalSpec, progress: Progress | None = None, *,
                  visitor: str | None = None) -> Diagnosis:
@@ -271,11 +282,12 @@ class Lab:
         emb = self.encode(corpus, self.encoder(model), evaluation.langs, span(progress, 0.0, 0.9), visitor)
         result = evaluate_embeddings(corpus, emb, evaluation, span(progress, 0.9, 1.0))
         found = verdicts(result.summary_frame(), result.matrix_frame(), evaluation.pivot, evaluation.langs)
-        return Diagnosis(model, evaluation, corpus, emb, result, found)
+        return Diagnosis(model, evaluation, corpus, emb, result, found, self.made_with(model, evaluation.pool))
 
     def inclination(self, model: ModelSpec, data: str, pivot: str, targets: Sequence[str], pool: str = "dedup",
                     progress: Progress | None = None, *, visitor: str | None = None) -> pd.DataFrame:
-        """Per target language (pivot + target pool, Multi): both biases, Complete@10 and Max@R, worst first.
+        """Per target language (pivot + target pool, Multi): the pair's verdict both ways (the target's
+        queries, and the pivot's against the target gold), Complete@10 and Max@R of the pair pool, worst first.
 
         Every text is encoded once (the pivot once for all targets); progress moves per language.
         """
@@ -289,56 +301,95 @@ class Lab:
             report(f"ranking {pivot}+{tgt}", n, len(targets), overall=0.9 + 0.1 * n / len(targets))
             spec = EvalSpec(data=data, langs=(pivot, tgt), pool=pool, scenarios=("multi",))
             res = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
-            v = verdicts(res.summary_frame(), res.matrix_frame(), pivot, spec.langs)[0]
-            rows.append({"target": tgt, "verdict": v.kind, "inclination %": v.inclination,
+            found = verdicts(res.summary_frame(), res.matrix_frame(), pivot, spec.langs)
+            v, back = found[0], found[1]
+            rows.append({"target": tgt, "verdict": v.kind, "borderline": v.borderline, "inclination %": v.inclination,
                          "inclination CI": v.inclination_ci, "clustering %": v.clustering,
-                         "clustering CI": v.clustering_ci, "complete@10 %": v.complete_at_10, "max_r": v.max_r,
-                         "pool_size": v.pool_size, "n_queries": v.n_queries, "sentence": v.sentence})
+                         "clustering CI": v.clustering_ci, f"{pivot} queries: verdict": back.kind,
+                         f"{pivot} queries: clustering %": back.clustering,
+                         "complete@10 %": res.value("multi", tgt, "complete@10"),
+                         "max_r": res.value("multi", tgt, "max_r"), "docs per language": v.docs_per_lang,
+                         "n_queries": v.n_queries, "sentence": sentence(v), f"{pivot} sentence": sentence(back)})
         report("done", 1, 1, overall=1.0)
         table = pd.DataFrame(rows)
         return table.assign(_s=table[["inclination %", "clustering %"]].max(axis=1)).sort_values(
             "_s", ascending=False).drop(columns="_s").reset_index(drop=True)
 
     @staticmethod
-    def drill_down(diag: Diagnosis, scenario: str, query_lang: str, query_id: str, k: int = 10,
-                   doc_lang: str | None = None) -> pd.DataFrame:
-        """Top-k documents for one query in one scenario: position, language, passage, score, gold (bool),
-        copies, text."""
-        pools = [p for p in diag.result.pools if p.scenario == scenario and p.query_lang == query_lang
-                 and (doc_lang is None or doc_lang in p.doc_langs)]
-        if not pools:
-            raise ValueError(f"no {scenario} pool for {query_lang} queries in this diagnosis")
-        pool = pools[0]
+    def gold_langs(diag: Diagnosis, scenario: str, query_lang: str) -> tuple[str, ...]:
+        """The languages whose gold a ``query_lang`` query has in ``scenario`` (Mono-Cross: each other language)."""
+        langs = diag.spec.langs
+        others = tuple(x for x in langs if x != query_lang)
+        return {"multi": (query_lang, *others), "multi-1": others, "mono-same": (query_lang,),
+                "mono-cross": others}.get(scenario, ())
+
+    @staticmethod
+    def _pair_pool(diag: Diagnosis, scenario: str, query_lang: str, gold_lang: str) -> Pool:
+        """The pool in which ``query_lang`` queries have a ``gold_lang`` gold (a ValueError naming the pair if none)."""
+        for pool in diag.result.pools:
+            if pool.scenario == scenario and pool.query_lang == query_lang and gold_lang in pool.gold_langs \
+                    and (scenario != "mono-cross" or pool.doc_langs == (gold_lang,)):
+                return pool
+        raise ValueError(f"{scenario}: {query_lang} queries have no {gold_lang} gold in this diagnosis")
+
+    @staticmethod
+    def pair_queries(diag: Diagnosis, scenario: str, query_lang: str, gold_lang: str) -> pd.DataFrame:
+        """The ``query_lang`` queries by where their ``gold_lang`` gold ranks in ``scenario``'s pool, worst first.
+
+        Columns: ``query_id``, ``query``, ``gold_rank`` (of the ``gold_lang`` gold), ``own_rank`` (of the
+        query-language gold, <NA> where the pool has none or it is the same gold), ``pool_size``, and per pool
+        language x ``above_<x>``: the irrelevant x documents above the ``gold_lang`` gold (the exact ranker's
+        counts, the ones the verdict counts); the golds above it make up the rest of ``gold_rank - 1``.
+        """
+        pool = Lab._pair_pool(diag, scenario, query_lang, gold_lang)
+        res = rank_golds(diag.embeddings.queries[query_lang], diag.embeddings.units(pool), pool.unit_weight,
+                         pool.gold_units, pool.removed_unit, pool.unit_lang_code, removed_count=pool.removed_count)
+        j = pool.gold_langs.index(gold_lang)
+        table = pd.DataFrame({"query_id": list(diag.corpus.item_ids), "query": list(diag.corpus.questions[query_lang]),
+                              "gold_rank": res.ranks[:, j], "pool_size": pool.pool_sizes})
+        own = pool.gold_langs.index(query_lang) if query_lang in pool.gold_langs and gold_lang != query_lang else None
+        table.insert(3, "own_rank", pd.array(res.ranks[:, own] if own is not None else [pd.NA] * len(table),
+                                             dtype="Int64"))
+        for c, lang in enumerate(pool.doc_langs):
+            table[f"above_{lang}"] = res.above[:, j, c]
+        return table.sort_values(["gold_rank", "query_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+    @staticmethod
+    def docs_above(diag: Diagnosis, scenario: str, query_lang: str, gold_lang: str, query_id: str) -> pd.DataFrame:
+        """Every document ranked above the ``gold_lang`` gold of one query (the gold itself last), best first.
+
+        Columns: ``position`` (1 + documents scoring strictly higher, copies counted), ``lang``, ``passage_of``,
+        ``score``, ``gold`` (bool), ``copies``, ``text``. Ties follow the ranking's policy: a gold beats a tied
+        irrelevant document, and tied golds keep their gold order; removed copies (Multi-1) are not counted.
+        """
+        pool = Lab._pair_pool(diag, scenario, query_lang, gold_lang)
         if query_id not in diag.corpus.item_ids:
             raise ValueError(f"no query {query_id!r} in this diagnosis")
         qi = diag.corpus.item_ids.index(query_id)
+        scores = diag.embeddings.units(pool) @ diag.embeddings.queries[query_lang][qi]
+        weight = pool.unit_weight.copy()
+        if pool.removed_unit[qi] >= 0:
+            weight[pool.removed_unit[qi]] -= pool.removed_count[qi]
+        golds = pool.gold_units[qi]
+        j = pool.gold_langs.index(gold_lang)
+        target = scores[golds[j]]
+        is_gold = np.zeros(len(scores), dtype=bool)
+        is_gold[golds] = True
+        above = (scores > target) & (weight > 0)
+        tied = [g for h, g in enumerate(golds[:j]) if scores[g] == target and g != golds[j]]
+        above[tied] = True
+        above[golds[j]] = False
+        units = [*np.flatnonzero(above)[np.argsort(-scores[above], kind="stable")], int(golds[j])]
         first_item = diag.corpus.passage_first_items()
-        units = diag.embeddings.units(pool)
-        removed = pool.removed_unit[qi: qi + 1] if scenario == "multi-1" else None
-        count = pool.removed_count[qi: qi + 1] if scenario == "multi-1" else None
-        scores, idx = top_k(diag.embeddings.queries[query_lang][qi: qi + 1], units, k, removed, pool.unit_weight, count)
-        gold = set(pool.gold_units[qi].tolist())
         rows = []
-        for rank, (s, u) in enumerate(zip(scores[0], idx[0], strict=True), 1):
-            if u < 0:
-                continue
+        for u in units:
             lang, item = str(pool.unit_lang[u]), int(first_item[int(pool.unit_index[u])])
-            rows.append({"position": rank, "lang": lang, "passage_of": diag.corpus.item_ids[item],
-                         "score": round(float(s), 4), "gold": bool(u in gold),
-                         "copies": int(pool.unit_weight[u]), "text": diag.corpus.passages[lang][item]})
+            higher = int(weight[(scores > scores[u]) & (weight > 0)].sum())
+            rows.append({"position": 1 + higher, "lang": lang, "passage_of": diag.corpus.item_ids[item],
+                         "score": float(scores[u]), "gold": bool(is_gold[u]), "copies": int(weight[u]),
+                         "text": diag.corpus.passages[lang][item]})
+        rows[-1]["position"] = 1 + int(weight[above & ~np.isin(np.arange(len(scores)), tied)].sum()) + len(tied)
         return pd.DataFrame(rows, columns=["position", "lang", "passage_of", "score", "gold", "copies", "text"])
-
-    @staticmethod
-    def find_queries(diag: Diagnosis, text: str, lang: str, limit: int = 50) -> list[tuple[str, str]]:
-        """(id, question) of queries in ``lang`` whose text or id contains ``text`` (case-insensitive)."""
-        needle = text.strip().casefold()
-        out = []
-        for qid, q in zip(diag.corpus.item_ids, diag.corpus.questions[lang], strict=True):
-            if not needle or needle in q.casefold() or needle in qid.casefold():
-                out.append((qid, q))
-                if len(out) >= limit:
-                    break
-        return out
 
     # ------------------------------------------------------------------ alignment runs
     def submit_alignment(self, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, *,
@@ -493,6 +544,7 @@ class Lab:
                 "langs": list(evaluation.langs), "pivot": evaluation.pivot, "pool": evaluation.pool,
                 "train_data": align.train_data if align.train_data in ("split", "demo") else
                 _shown_data(align.train_data), "n_eval_queries": record.get("n_eval_queries"),
+                "made_with": provenance_from_dict(record.get("made_with")),
                 "state": status.get("state"),
                 "warnings": list(status.get("warnings", []) or record.get("warnings", []))}
 
@@ -520,30 +572,50 @@ class Lab:
     def leaderboard(self, models: Sequence[str], data: str, langs: Sequence[str], pool: str, precision: str = "auto",
                     progress: Progress | None = None, *, visitor: str | None = None) -> pd.DataFrame:
         """Several models (hub ids, paths, or ``run:<id>`` for a finished run's aligned model) on the same data
-        and pairs (pivot + each target): the sweep's leaderboard rows, each text encoded once per model."""
-        from xlalign.services.sweep import leaderboard_rows
-
+        and pairs (pivot + each target): the sweep's leaderboard rows, each text encoded once per model, with how
+        each model's rows were made. A model that cannot be loaded or run gets one row with its ``error`` (a
+        one-line reason) and the others keep theirs."""
         self.check_langs(langs)
         report = progress or silent
         self.evaluated_corpus(data, langs)
         rows: list[dict[str, Any]] = []
         for n, name in enumerate(models):
             report(f"model {n + 1}/{len(models)}: {name}", n, len(models), overall=n / len(models))
-            if name.startswith("run:"):
-                corpus, emb = self._run_on(name.removeprefix("run:"), data, langs, pool, precision, visitor)
-            else:
-                corpus = self.corpus(data, langs)
-                emb = self.encode(corpus, self.encoder(ModelSpec(model=name, precision=precision)), langs,
-                                  visitor=visitor)
-            for target in langs[1:]:
-                spec = EvalSpec(data=data, langs=(langs[0], target), pool=pool)
-                result = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
-                rows += [{**r, "queries": len(corpus)} for r in leaderboard_rows(name, result, _shown_data(data))]
+            try:
+                rows += self._board_rows(name, data, langs, pool, precision, visitor)
+            except Exception as e:  # one model's failure is that model's row, not the whole board's
+                reason = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+                if not isinstance(e, (XlalignError, OSError, ValueError)):
+                    log.warning("leaderboard: %s failed", name, exc_info=e)
+                rows.append({"model": name, "error": reason})
         report("done", 1, 1, overall=1.0)
-        return pd.DataFrame(rows)
+        board = pd.DataFrame(rows)
+        if "error" not in board:
+            board["error"] = ""
+        return board.fillna({"error": ""})
+
+    def _board_rows(self, name: str, data: str, langs: Sequence[str], pool: str, precision: str,
+                    visitor: str | None = None) -> list[dict[str, Any]]:
+        from xlalign.services.sweep import leaderboard_rows
+
+        if name.startswith("run:"):
+            corpus, emb, made = self._run_on(name.removeprefix("run:"), data, langs, pool, precision, visitor)
+        else:
+            spec = ModelSpec(model=name, precision=precision)
+            corpus = self.corpus(data, langs)
+            emb = self.encode(corpus, self.encoder(spec), langs, visitor=visitor)
+            made = self.made_with(spec, pool)
+        rows: list[dict[str, Any]] = []
+        for target in langs[1:]:
+            spec_t = EvalSpec(data=data, langs=(langs[0], target), pool=pool)
+            result = evaluate_embeddings(corpus.select_langs(spec_t.langs), emb.select(spec_t.langs), spec_t)
+            rows += [{**r, "queries": len(corpus), "model_fingerprint": made.fingerprint,
+                      "precision": made.precision, "xlalign_version": made.version}
+                     for r in leaderboard_rows(name, result, _shown_data(data))]
+        return rows
 
     def _run_on(self, run_id: str, data: str, langs: Sequence[str], pool: str, precision: str,
-                visitor: str | None = None) -> tuple[ParallelCorpus, CorpusEmbeddings]:
+                visitor: str | None = None) -> tuple[ParallelCorpus, CorpusEmbeddings, MadeWith]:
         """A finished run's aligned embeddings of ``data``; on the run's own data, only its held-out part
         (the part its transform or fine-tune never saw)."""
         run = self.run(run_id, visitor=visitor)
@@ -555,8 +627,9 @@ class Lab:
             keep = set(held_out)
             corpus = corpus.subset([i for i, item in enumerate(corpus.item_ids) if item in keep])
         base = self.encode(corpus, self.encoder(base_model), langs, visitor=visitor)
-        emb, _ = self.run_embeddings(run_id, base_model, corpus, base, langs, visitor=visitor)
-        return corpus, emb
+        emb, label = self.run_embeddings(run_id, base_model, corpus, base, langs, visitor=visitor)
+        made = self.made_with(base_model, pool)
+        return corpus, emb, replace(made, model=f"{made.model} + run {run_id} ({label})")
 
     def export_zip(self, run_id: str, into: Path | None = None, *, visitor: str | None = None) -> Path:
         """The run's export (:func:`xlalign.store.export.export_run`) as ``<run>-export.zip`` inside ``into``

@@ -30,6 +30,7 @@ from xlalign.core.loaders import load_corpus
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import CachedEncoder, SentenceTransformerEncoder
 from xlalign.progress import Progress, silent, span
+from xlalign.report.provenance import made_with
 from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.runs import Run, RunFolder, package_versions
 
@@ -103,7 +104,8 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
         encoder = SentenceTransformerEncoder(model, cache=cache if cache is not None else EmbeddingCache())
     emb = encode_corpus(data.eval_corpus, encoder, evaluation.langs, span(report, 0.0, 0.25))
     before = evaluate_embeddings(data.eval_corpus, emb, evaluation, span(report, 0.25, 0.3))
-    run.write_eval("before", before)
+    made = made_with(encoder, model, evaluation.pool)
+    run.write_eval("before", before, made=made)
     if should_stop is not None and should_stop():
         raise Cancelled("cancelled after the baseline")
     method = align.aligner
@@ -119,13 +121,20 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
     aligned = aligner.apply(ApplyInputs(data.eval_corpus, evaluation.langs, model, lambda: emb, encoder_for,
                                         span(report, 0.8, 0.85)))
     after = evaluate_embeddings(data.eval_corpus, aligned, evaluation, span(report, 0.85, 0.95))
-    run.write_eval("after", after)
+    if method.model_folder:  # the after side was encoded by the run's own model
+        tuned = SentenceTransformerEncoder(replace(model, model=str(run.dir / method.model_folder)))
+        made_after = replace(made, model=f"{model.model}, tuned in this run", fingerprint=tuned.fingerprint)
+    else:
+        made_after = replace(made, model=f"{model.model} + this run's {align.method}")
+    run.write_eval("after", after, made=made_after)
     report("comparing", 0, 1, overall=0.95)
     table = compare_results(before.summary_frame(), before.per_query, after.summary_frame(), after.per_query)
     run.write_compare(table)
     record: dict[str, Any] = {"method": align.method, "describe": align.describe(), "train_source": data.source,
                               "n_train_triplets": len(data.triplets), "n_eval_queries": len(data.eval_corpus),
-                              "model_fingerprint": encoder.fingerprint, "warnings": list(fitted.warnings),
+                              "model_fingerprint": encoder.fingerprint, "made_with": made.to_dict(),
+                              "prompts": {"query": encoder.prompt_for("query"), "passage": encoder.prompt_for("passage")},
+                              "warnings": list(fitted.warnings),
                               align.method: fitted.to_dict(),
                               "seconds": round(time.time() - started, 2), "versions": package_versions()}
     run.write_record(model, shown_eval, shown_align, record)

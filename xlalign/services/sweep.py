@@ -19,10 +19,11 @@ from typing import Any
 import pandas as pd
 
 from xlalign.core.evaluate import EvalResult
-from xlalign.core.verdict import verdicts
+from xlalign.core.verdict import CLUSTERING, clustering_metric, verdicts
 from xlalign.errors import ConfigError
 from xlalign.progress import Progress, silent
 from xlalign.report.paper import paper_values
+from xlalign.report.provenance import made_with
 from xlalign.specs import POOL_MODES, EvalSpec, ModelSpec, check_langs
 
 #: Leaderboard columns: (scenario, metric) → column name.
@@ -69,10 +70,13 @@ def leaderboard_rows(model: str, result: EvalResult, data: str) -> list[dict[str
     found = {v.query_lang: v for v in verdicts(summary, result.matrix_frame(), spec.pivot, spec.langs)}
     rows = []
     for q in spec.langs:
+        v = found.get(q)
         row: dict[str, Any] = {"model": model, "pair": "+".join(spec.langs), "query_lang": q, "pool": spec.pool,
-                               "verdict": found[q].kind if q in found else ""}
+                               "verdict": "" if v is None else v.kind + (" (borderline)" if v.borderline else "")}
         sel = summary[summary.query_lang == q]
         for (scenario, metric), column in BOARD_METRICS.items():
+            if v is not None and metric == CLUSTERING:  # the pair's rate (pivot queries: against the target gold)
+                metric = clustering_metric(q, spec.pivot, v.against)
             values = sel[(sel.scenario == scenario) & (sel.metric == metric)]["value"]
             row[column] = float(values.mean()) if len(values) else float("nan")
         paper = paper_values(model, spec.pivot, spec.langs[1], q) if (
@@ -97,12 +101,14 @@ def evaluate_cell(model: ModelSpec, data: str, pivot: str, targets: Sequence[str
     corpus = load_corpus(data, list(langs))
     encoder = SentenceTransformerEncoder(model, cache=EmbeddingCache(cache_path) if cache_path else EmbeddingCache())
     emb = encode_corpus(corpus, encoder, langs, progress)
+    made = made_with(encoder, model, pool)
     rows = []
     for target in targets:
         spec = EvalSpec(data=data, langs=(pivot, target), pool=pool)
         rows += leaderboard_rows(model.model, evaluate_embeddings(corpus.select_langs(spec.langs),
                                                                  emb.select(spec.langs), spec), data)
-    return rows
+    return [{**r, "model_fingerprint": made.fingerprint, "precision": made.precision, "xlalign_version": made.version}
+            for r in rows]
 
 
 def _reason(error: BaseException) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from xlalign.align.artefacts import publish_tree
 from xlalign.align.lsar import write_linear_model
 from xlalign.align.transform import LanguageAwareTransform, write_language_transform
 from xlalign.atomic import atomic_folder
@@ -34,6 +35,7 @@ def export_linear_model(base_model_dir: str | Path, matrix: np.ndarray, out_dir:
     with atomic_folder(out_dir) as tmp:
         write_linear_model(base_model_dir, matrix, tmp)
         (tmp / "README.md").write_text(card, encoding="utf-8")
+        publish_tree(tmp)
     return out_dir
 
 
@@ -44,6 +46,7 @@ def export_language_transform(transform: LanguageAwareTransform, out_dir: str | 
     with atomic_folder(out_dir) as tmp:
         write_language_transform(transform, tmp)
         (tmp / "README.md").write_text(card, encoding="utf-8")
+        publish_tree(tmp)
     return out_dir
 
 
@@ -145,16 +148,45 @@ def render_model_card(*, title: str, base_model: str, method: str, method_detail
 ST_USAGE = '''from sentence_transformers import SentenceTransformer
 
 model = SentenceTransformer("{path}")
-query_emb = model.encode(["your question"], prompt_name="query")
-doc_embs = model.encode(["a document", "another document"], prompt_name="passage")
-scores = query_emb @ doc_embs.T  # embeddings are L2-normalised: cosine similarity'''
-_APPLY_USAGE = '''import xlalign_apply  # the file next to this README (numpy + safetensors)
+query_emb = model.encode(["your question"], prompt={query_prompt!r})
+doc_embs = model.encode(["a document", "another document"], prompt={passage_prompt!r})
+scores = query_emb @ doc_embs.T  # embeddings are L2-normalised: cosine similarity
+print(scores)'''
+_APPLY_USAGE = '''# Run it in this folder (next to xlalign_apply.py): numpy, safetensors and sentence-transformers only.
+import xlalign_apply
 from sentence_transformers import SentenceTransformer
 
-model = SentenceTransformer("{base}")
-t = xlalign_apply.load("{path}")
-doc_embs = t.apply(model.encode(docs, prompt_name="passage", normalize_embeddings=True), doc_lang, "passage")
-query_emb = t.apply(model.encode([query], prompt_name="query", normalize_embeddings=True), query_lang, "query")'''
+model = SentenceTransformer("{base_path}"){base_note}
+transform = xlalign_apply.load(".")
+docs, doc_lang = ["a document", "another document"], "{doc_lang}"  # the language of every document
+query, query_lang = "your question", "{query_lang}"  # the query's language (UI locale or a language-ID model)
+doc_embs = transform.apply(model.encode(docs, prompt={passage_prompt!r}, normalize_embeddings=True), doc_lang, "passage")
+query_emb = transform.apply(model.encode([query], prompt={query_prompt!r}, normalize_embeddings=True), query_lang,
+                            "query")
+scores = query_emb @ doc_embs.T  # cosine similarities of the aligned embeddings
+print(scores)'''
+
+
+def usage_code(run_dir: str | Path, path: str, language_agnostic: bool) -> str:
+    """The card's usage code for a run's export at ``path``: runnable as written, without xlalign (the base model
+    by a path that loads with sentence-transformers alone, the prompts the run used, the run's languages)."""
+    from xlalign.models.encoders import resolve_model_path
+    from xlalign.models.registry import model_info
+    from xlalign.store.runs import Run
+
+    run = Run(run_dir)
+    model, evaluation, _ = run.config()
+    info = model_info(model.model)
+    prompts = run.record().get("prompts") or {"query": info.query_prompt if info else "",
+                                              "passage": info.passage_prompt if info else ""}
+    if language_agnostic:
+        return ST_USAGE.format(path=path, query_prompt=prompts["query"], passage_prompt=prompts["passage"])
+    local = resolve_model_path(model.model)
+    note = "" if local == model.model else \
+        f"  # {model.model}, as converted for sentence-transformers on the machine that exported this"
+    return _APPLY_USAGE.format(base_path=local, base_note=note, doc_lang=evaluation.langs[1],
+                               query_lang=evaluation.langs[0], query_prompt=prompts["query"],
+                               passage_prompt=prompts["passage"])
 
 
 def run_card(run_dir: str | Path, language_agnostic: bool, usage: str) -> str:
@@ -200,10 +232,10 @@ def _shown_data(data: str) -> str:
     return Path(data).name if "/" in data or "\\" in data else data
 
 
-def card_for(run_dir: str | Path, language_agnostic: bool, path: str, base: str) -> str:
-    """The run's card with the usage of its export kind: a sentence-transformers model, or a transform folder."""
-    usage = ST_USAGE.format(path=path) if language_agnostic else _APPLY_USAGE.format(base=base, path=path)
-    return run_card(run_dir, language_agnostic, usage)
+def card_for(run_dir: str | Path, language_agnostic: bool, path: str, base: str = "") -> str:
+    """The run's card with the usage of its export kind (a sentence-transformers model, or a transform folder),
+    runnable as written (:func:`usage_code`; ``base`` is read from the run)."""
+    return run_card(run_dir, language_agnostic, usage_code(run_dir, path, language_agnostic))
 
 
 def export_run(run_dir: str | Path, out_dir: str | Path, *, overwrite: bool = False) -> Path:
@@ -224,5 +256,6 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, overwrite: bool = Fa
     with folder:
         aligner.export(folder.work, base_model=model.model)
         (folder.work / "README.md").write_text(card, encoding="utf-8")
+        publish_tree(folder.work)  # safetensors and torch write 0600: exports are readable like the rest
         folder.commit()
     return out_dir

@@ -48,6 +48,7 @@ from xlalign.atomic import (
 )
 from xlalign.errors import ConfigError, XlalignError
 from xlalign.policy import contained, default_runs_dir
+from xlalign.report.provenance import MadeWith, stamp
 
 if TYPE_CHECKING:
     from xlalign.align.base import Aligner, AlignSpec
@@ -530,14 +531,15 @@ class Run:
     def write_split(self, split: Mapping[str, Any]) -> None:
         atomic_write_json(self.dir / self.SPLIT, dict(split))
 
-    def write_eval(self, which: str, result: EvalResult) -> None:
-        """``before/`` or ``after/``: the evaluation's summary, matrix and per-query tables."""
+    def write_eval(self, which: str, result: EvalResult, made: MadeWith | None = None) -> None:
+        """``before/`` or ``after/``: the evaluation's summary, matrix and per-query tables (with ``made``, each
+        says how it was made: :func:`xlalign.report.provenance.stamp`)."""
         if which not in ("before", "after"):
             raise ValueError(f"which must be before or after, got {which!r}")
         folder = self.dir / which
         for name, frame in zip(self.EVAL_FILES, (result.summary_frame(), result.matrix_frame(), result.per_query),
                                strict=True):
-            atomic_write_csv(folder / name, frame)
+            atomic_write_csv(folder / name, stamp(frame, made) if made is not None else frame)
 
     def write_compare(self, table: pd.DataFrame) -> None:
         atomic_write_csv(self.dir / self.COMPARE, table)
