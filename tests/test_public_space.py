@@ -383,7 +383,7 @@ def test_cancel_shows_cancelling_at_once_and_stops_after_the_batch_in_hand(tmp_p
     gated.go.set()
     assert lab.jobs.wait(GATE_TIMEOUT)
     status = read_status(lab.store.root / run_id)
-    assert status["state"] == "cancelled" and status["message"].startswith("cancelled during encoding en passages")
+    assert status["state"] == "cancelled" and status["message"].startswith("cancelled during encoding en, de passages")
     assert gated.calls == 1  # the batch in hand finished; no other batch was encoded after the cancel
     run_dir = lab.store.root / run_id
     assert not (run_dir / "compare.csv").exists() and not (run_dir / "before").exists()
