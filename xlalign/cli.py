@@ -101,7 +101,8 @@ def align_spec_from_args(args: argparse.Namespace) -> AlignSpec:
             if o.cli and getattr(args, f"{name}.{o.name}", o.default) != o.default:
                 raise ConfigError(f"{_flag(o, cls.flag_prefix)} is an option of --method {name}, not of "
                                   f"--method {chosen.name}")
-    return spec_from_args(AlignSpec, args, "align", options=built[chosen.name])
+    spec: AlignSpec = spec_from_args(AlignSpec, args, "align", options=built[chosen.name])
+    return spec
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -311,7 +312,7 @@ def _setup_logging(verbose: bool) -> None:
     def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
         print(f"warning: {message}", file=sys.stderr)
 
-    warnings.showwarning = show  # type: ignore[assignment]
+    warnings.showwarning = show
 
 
 @contextmanager

@@ -94,7 +94,7 @@ def check_number(what: str, value: Any, lo: float, hi: float, kind: str = "[]", 
     if integer:
         if not v.is_integer():
             raise ConfigError(f"{what} must be a whole number, got {shown}")
-        value = int(value)
+        value = math.trunc(value)
     low_ok = v > lo if kind[0] == "(" else v >= lo
     high_ok = v < hi if kind[1] == ")" else v <= hi
     if low_ok and high_ok:
@@ -347,7 +347,9 @@ def options(spec: type) -> Iterator[OptionInfo]:
     for f in dataclasses.fields(spec):
         kind, optional = _base_type(hints[f.name])
         meta = dict(f.metadata)
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        factory = f.default_factory
+        default = f.default if f.default is not dataclasses.MISSING else (
+            factory() if callable(factory) else None)
         help_text = meta.get("help", "")
         choices = meta.get("choices")
         yield OptionInfo(spec, f.name, default, kind, optional, help_text() if callable(help_text) else help_text,
@@ -383,7 +385,7 @@ def to_dict(spec: Any) -> dict[str, Any]:
             return {k: plain(x) for k, x in v.items()}
         return v
 
-    return plain(dataclasses.asdict(spec))
+    return {k: plain(v) for k, v in dataclasses.asdict(spec).items()}
 
 
 def from_dict(spec: type, data: Mapping[str, Any]) -> Any:

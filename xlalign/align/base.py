@@ -33,8 +33,8 @@ from xlalign.specs import check_langs, check_numbers, opt, options, split_list
 
 if TYPE_CHECKING:
     from xlalign.core.corpus import ParallelCorpus
+    from xlalign.core.encoder import Encoder
     from xlalign.core.evaluate import CorpusEmbeddings
-    from xlalign.models.encoders import CachedEncoder
     from xlalign.progress import Progress
     from xlalign.specs import EvalSpec, ModelSpec
 
@@ -84,7 +84,7 @@ class FitInputs:
     evaluation: EvalSpec
     align: AlignSpec
     data: TrainingData
-    encoder: CachedEncoder
+    encoder: Encoder
     eval_embeddings: CorpusEmbeddings
     work_dir: Path
     progress: Progress
@@ -104,7 +104,7 @@ class FitInputs:
         return self._train
 
 
-def _training_embeddings(data: TrainingData, encoder: CachedEncoder, langs: Sequence[str], pivot: str,
+def _training_embeddings(data: TrainingData, encoder: Encoder, langs: Sequence[str], pivot: str,
                          progress: Progress) -> CorpusEmbeddings:
     from xlalign.core.evaluate import CorpusEmbeddings, encode_corpus
 
@@ -128,7 +128,7 @@ class ApplyInputs:
     langs: tuple[str, ...]
     model: ModelSpec
     base: Callable[[], CorpusEmbeddings]
-    encoder_for: Callable[[ModelSpec], CachedEncoder]
+    encoder_for: Callable[[ModelSpec], Encoder]
     progress: Progress | None = None
 
 
@@ -219,7 +219,8 @@ def register(cls: type[Any]) -> type[Any]:
     name = cls.name
     if not isinstance(name, str) or not _NAME.match(name):
         raise ValueError(f"aligner name must be a lower-case identifier, got {name!r}")
-    if not (dataclasses.is_dataclass(cls.Options) and cls.Options.__dataclass_params__.frozen):
+    params = getattr(cls.Options, "__dataclass_params__", None) if isinstance(cls.Options, type) else None
+    if params is None or not params.frozen:
         raise TypeError(f"{cls.__name__}.Options must be a frozen dataclass")
     if name in _REGISTRY and _REGISTRY[name] is not cls:
         raise ValueError(f"an aligner named {name!r} is already registered ({_REGISTRY[name].__name__})")
@@ -287,9 +288,9 @@ class AlignSpec:
         for name, value in (("method", method), ("train_data", train_data), ("test_fraction", test_fraction),
                             ("split_seed", split_seed), ("fit_langs", fit_langs), ("options", options)):
             object.__setattr__(self, name, value)
-        self.__post_init__(per_method)
+        self._validate(per_method)
 
-    def __post_init__(self, per_method: Mapping[str, Any]) -> None:
+    def _validate(self, per_method: Mapping[str, Any]) -> None:
         cls = aligner_class(self.method)
         unknown = sorted(set(per_method) - set(_REGISTRY))
         if unknown:
@@ -348,7 +349,7 @@ class AlignSpec:
         if unknown:
             raise ConfigError(f"AlignSpec: unknown option(s) {', '.join(unknown)}")
         raw = data.get("options", data.get(method, {}))
-        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in scalars}
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in scalars}
         return cls(**kwargs, options=from_dict(opts_cls, raw or {}))
 
 

@@ -67,7 +67,8 @@ class LanguageCentering:
             return -self.means_[lang]
         if lang == self.pivot:
             return np.zeros_like(self.means_[lang])
-        return self.means_[self.pivot] - self.means_[lang]
+        shift: np.ndarray = self.means_[self.pivot] - self.means_[lang]
+        return shift
 
     def transform(self, x: np.ndarray, lang: str) -> np.ndarray:
         """(n, d) → (n, d), rows re-normalised to unit length."""

@@ -69,7 +69,7 @@ class InfoNCELoss(nn.Module):
         super().__init__()
         if scale <= 0:
             raise ValueError(f"scale must be > 0, got {scale}")
-        from sentence_transformers.losses import MultipleNegativesRankingLoss
+        from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
         self.scale = scale
         # The model is only used by MNRL.forward, which is never called here.

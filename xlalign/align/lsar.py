@@ -40,8 +40,8 @@ from xlalign.specs import EvalSpec, LsarOptions
 
 if TYPE_CHECKING:
     from xlalign.align.base import AlignSpec, TrainingData
+    from xlalign.core.encoder import Encoder
     from xlalign.core.evaluate import CorpusEmbeddings
-    from xlalign.models.encoders import CachedEncoder
     from xlalign.progress import Progress
 
 KIND = "xlalign.LanguageSubspaceRemoval"
@@ -135,7 +135,8 @@ class LanguageSubspaceRemoval:
         """P = I − U_r U_rᵀ, (d, d), symmetric and idempotent; ``transform(x) = normalise(x P)``."""
         self._check_fitted()
         u = self.components_[:, : self.rank_]
-        return np.eye(self.n_features_in_) - u @ u.T
+        p: np.ndarray = np.eye(self.n_features_in_) - u @ u.T
+        return p
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         """(n, d) → (n, d) float32, language subspace removed, rows re-normalised to unit length."""
@@ -187,6 +188,8 @@ def write_linear_model(base_model_dir: str | Path, matrix: np.ndarray, into: str
         raise ValueError(f"{base_model_dir} truncates embeddings to {model.truncate_dim} dimensions after the "
                          f"modules; export a map for the untruncated model instead")
     d = model.get_embedding_dimension()
+    if d is None:
+        raise ValueError(f"{base_model_dir} does not state its embedding dimension; cannot append a linear map")
     p = np.asarray(matrix, dtype=np.float64)
     if p.shape != (d, d):
         raise ValueError(f"matrix must be ({d}, {d}) for {base_model_dir} (embedding dimension {d}), got {p.shape}")
@@ -211,7 +214,7 @@ def _removed(emb: CorpusEmbeddings, est: LanguageSubspaceRemoval) -> CorpusEmbed
     return emb.map(lambda lang, role, x: est.transform(x))
 
 
-def choose_rank(data: TrainingData, encoder: CachedEncoder, evaluation: EvalSpec, langs: Sequence[str],
+def choose_rank(data: TrainingData, encoder: Encoder, evaluation: EvalSpec, langs: Sequence[str],
                 roles: str, seed: int, progress: Progress) -> tuple[int | None, list[dict[str, float]]]:
     """Pick the LSAR rank on a held-out part of the training groups: the rank r ≥ 1 with the lowest mean
     Multi Max@R over the evaluated query languages (ties → the smaller rank). Max@R, not Complete@10:

@@ -55,9 +55,10 @@ def span_procrustes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     d = x.shape[1]
     q = orth(np.concatenate([x, y]).T)  # (d, k): basis of the span of every row of X and Y
     if q.shape[1] >= d:
-        return orthogonal_procrustes(x, y)[0]
+        return np.asarray(orthogonal_procrustes(x, y)[0])
     r, _ = orthogonal_procrustes(x @ q, y @ q)
-    return np.eye(d) - q @ q.T + q @ r @ q.T
+    w: np.ndarray = np.eye(d) - q @ q.T + q @ r @ q.T
+    return w
 
 
 class FewPairsWarning(UserWarning):

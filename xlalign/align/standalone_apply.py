@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import load_file
@@ -48,13 +49,14 @@ def affine_normalise(x: np.ndarray, a: np.ndarray | None, b: np.ndarray | None) 
     if b is not None:
         rows = rows + np.asarray(b, dtype=np.float64)
     out = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
-    return (out[0] if single else out).astype(np.float32)
+    result: np.ndarray = (out[0] if single else out).astype(np.float32)
+    return result
 
 
 class Transform:
     """Per-(role, language) affine maps read from an exported folder; see the module docstring."""
 
-    def __init__(self, tensors: dict[str, np.ndarray], config: dict) -> None:
+    def __init__(self, tensors: dict[str, np.ndarray], config: dict[str, Any]) -> None:
         self.config = config
         self.dimension = int(config["dimension"])
         self.method = str(config.get("method", ""))

@@ -37,8 +37,15 @@ class CompareFileError(XlalignError, ValueError):
 def _stat_fn(metric: str, pool_size: float, n_gold: int) -> tuple[str, Stat]:
     """(per-query column, statistic ``f(x, axis)`` over queries)."""
     if metric == "max_r_norm_of_mean":
-        return "max_r", lambda x, axis=-1: np.asarray(M.normalise_max_r(np.mean(x, axis=axis), pool_size, n_gold))
-    return metric, lambda x, axis=-1: np.mean(x, axis=axis)
+        def norm_of_mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+            return np.asarray(M.normalise_max_r(np.asarray(np.mean(x, axis=axis)), pool_size, n_gold))
+
+        return "max_r", norm_of_mean
+    return metric, _mean
+
+
+def _mean(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.asarray(np.mean(x, axis=axis))
 
 
 def paired_test(before: np.ndarray, after: np.ndarray, stat: Stat | None = None, n_boot: int = 2000,
@@ -57,7 +64,7 @@ def paired_test(before: np.ndarray, after: np.ndarray, stat: Stat | None = None,
         raise ValueError("n_boot and n_perm must be ≥ 1")
     if not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise ValueError("before/after values must be finite")
-    f = stat or (lambda x, axis=-1: np.mean(x, axis=axis))
+    f = stat or _mean
 
     def delta(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
         # Rounded to 1e-9: resampled sums taken in another order differ in the last bits, and scipy's
@@ -85,7 +92,7 @@ def compare_results(before_summary: pd.DataFrame, before_pq: pd.DataFrame, after
     keep = ~before_summary.metric.isin(list(PIVOT_ALIASES))
     merged = before_summary[keep].merge(after_summary, on=[*KEYS, "metric"], suffixes=("_before", "_after"))
     for key, group in merged.groupby(KEYS, sort=False):
-        scenario, pool, qlang, dlang = key  # type: ignore[misc]
+        scenario, pool, qlang, dlang = key
         sel_b = before_pq[(before_pq.scenario == scenario) & (before_pq.pool == pool) & (before_pq.query_lang == qlang)
                           & (before_pq.doc_lang == dlang)]
         sel_a = after_pq[(after_pq.scenario == scenario) & (after_pq.pool == pool) & (after_pq.query_lang == qlang)
@@ -94,7 +101,7 @@ def compare_results(before_summary: pd.DataFrame, before_pq: pd.DataFrame, after
         if len(paired) != len(sel_b) or len(paired) != len(sel_a):
             raise ValueError(f"{scenario}/{qlang}: before and after cover different queries; cannot pair them")
         pool_size = float(sel_b["pool_size"].mean())
-        n_gold = int(sel_b[[c for c in sel_b if c.startswith("rank_")]].notna().sum(axis=1).iloc[0])
+        n_gold = int(sel_b[[c for c in sel_b if str(c).startswith("rank_")]].notna().sum(axis=1).iloc[0])
         for _, r in group.iterrows():
             col, stat = _stat_fn(r["metric"], pool_size, n_gold)
             if f"{col}_b" not in paired:
@@ -105,7 +112,7 @@ def compare_results(before_summary: pd.DataFrame, before_pq: pd.DataFrame, after
                          "metric": r["metric"], "before": float(r["value_before"]), "after": float(r["value_after"]),
                          **test, "n_queries": len(paired)})
     out = pd.DataFrame(rows, columns=[c for c in COMPARE_COLUMNS if c != "q_value"])
-    out.insert(out.columns.get_loc("p_value") + 1, "q_value", adjusted_p(out["p_value"].to_numpy()))
+    out.insert(list(out.columns).index("p_value") + 1, "q_value", adjusted_p(out["p_value"].to_numpy()))
     order = sorted(range(len(out)), key=lambda i: (scenario_order(out.scenario[i]), str(out.query_lang[i]),
                                                    str(out.doc_lang[i]), metric_order(out.metric[i])))
     return out.iloc[order].reset_index(drop=True)
@@ -116,7 +123,7 @@ def adjusted_p(p_values: np.ndarray) -> np.ndarray:
     from scipy.stats import false_discovery_control
 
     p = np.asarray(p_values, dtype=np.float64)
-    return false_discovery_control(p, method="bh") if len(p) else p
+    return np.asarray(false_discovery_control(p, method="bh")) if len(p) else p
 
 
 def read_compare(path: str | Path) -> pd.DataFrame:

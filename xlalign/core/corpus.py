@@ -100,7 +100,10 @@ class ParallelCorpus:
 
     def subset(self, indices: Sequence[int] | np.ndarray, name: str | None = None) -> ParallelCorpus:
         idx = [int(i) for i in indices]
-        pick = lambda seq: tuple(seq[i] for i in idx)
+
+        def pick(seq: Sequence[str]) -> tuple[str, ...]:
+            return tuple(seq[i] for i in idx)
+
         return ParallelCorpus(
             name or self.name,
             pick(self.item_ids),

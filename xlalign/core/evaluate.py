@@ -18,7 +18,7 @@ import pandas as pd
 
 from xlalign.core import metrics as M
 from xlalign.core.corpus import ParallelCorpus
-from xlalign.core.encoder import Encoder, EncodeRequest, encode_requests
+from xlalign.core.encoder import EncodeRequest, TextEncoder, encode_requests
 from xlalign.core.ranking import RankResult, rank_golds
 from xlalign.core.scenarios import Pool, build_pools
 from xlalign.errors import ConfigError
@@ -118,7 +118,7 @@ class EvalResult:
         raise KeyError((scenario, query_lang, metric, doc_lang))
 
 
-def encode_corpus(corpus: ParallelCorpus, encoder: Encoder, langs: Sequence[str],
+def encode_corpus(corpus: ParallelCorpus, encoder: TextEncoder, langs: Sequence[str],
                   progress: Progress | None = None) -> CorpusEmbeddings:
     """Encode every distinct passage (role ``passage``) and every question (role ``query``) once.
 
@@ -339,7 +339,7 @@ def _tidy_per_query(parts: list[dict[str, object]], langs: Sequence[str]) -> pd.
     return pd.DataFrame(columns, copy=False)
 
 
-def evaluate(corpus: ParallelCorpus, encoder: Encoder, spec: EvalSpec, progress: Progress | None = None) -> EvalResult:
+def evaluate(corpus: ParallelCorpus, encoder: TextEncoder, spec: EvalSpec, progress: Progress | None = None) -> EvalResult:
     """Encode (cached) and evaluate every scenario for every query language."""
     emb = encode_corpus(corpus, encoder, spec.langs, progress)
     return evaluate_embeddings(corpus, emb, spec, progress)

@@ -32,7 +32,8 @@ def _check_k(k: int) -> None:
 
 def max_r(ranks: np.ndarray) -> np.ndarray:
     """Max@R (Hong et al. 2026, Eq. 1): rank of the worst-placed gold document, max_{r∈R_q} rank(r)."""
-    return _check(ranks).max(axis=1).astype(np.float64)
+    out: np.ndarray = _check(ranks).max(axis=1).astype(np.float64)
+    return out
 
 
 def normalise_max_r(value: np.ndarray | float, pool_size: np.ndarray | float, n_gold: int) -> np.ndarray | float:
@@ -41,7 +42,8 @@ def normalise_max_r(value: np.ndarray | float, pool_size: np.ndarray | float, n_
         raise ValueError(f"Max@R_norm needs pool_size > n_gold, got {np.min(pool_size)} ≤ {n_gold}")
     if n_gold < 1:
         raise ValueError(f"n_gold must be ≥ 1, got {n_gold}")
-    return 100.0 * (np.log2(pool_size) - np.log2(value)) / (np.log2(pool_size) - np.log2(n_gold))
+    out: np.ndarray | float = 100.0 * (np.log2(pool_size) - np.log2(value)) / (np.log2(pool_size) - np.log2(n_gold))
+    return out
 
 
 def max_r_norm(ranks: np.ndarray, pool_size: int | np.ndarray) -> np.ndarray:
@@ -74,13 +76,15 @@ def max_r_norm_of_mean(mean_max_r: float, pool_size: float, n_gold: int) -> floa
 def complete_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
     """Complete@K (Qu et al. 2024): 100 if every gold is in the top K, else 0."""
     _check_k(k)
-    return 100.0 * (_check(ranks) <= k).all(axis=1)
+    out = np.asarray(100.0 * (_check(ranks) <= k).all(axis=1))
+    return out
 
 
 def recall_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
     """Recall@k: 100 · |{gold with rank ≤ k}| / |R|."""
     _check_k(k)
-    return 100.0 * (_check(ranks) <= k).mean(axis=1)
+    out: np.ndarray = 100.0 * (_check(ranks) <= k).mean(axis=1)
+    return out
 
 
 def ndcg_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
@@ -92,12 +96,14 @@ def ndcg_at_k(ranks: np.ndarray, k: int) -> np.ndarray:
     r = _check(ranks)
     gains = np.where(r <= k, 1.0 / np.log2(r.astype(np.float64) + 1.0), 0.0).sum(axis=1)
     ideal = (1.0 / np.log2(np.arange(2, min(r.shape[1], k) + 2))).sum()
-    return 100.0 * gains / ideal
+    out: np.ndarray = 100.0 * gains / ideal
+    return out
 
 
 def reciprocal_rank(ranks: np.ndarray) -> np.ndarray:
     """Reciprocal rank of the first gold, 1/min_{r∈R_q} rank(r); its mean is MRR (0–1)."""
-    return 1.0 / _check(ranks).min(axis=1)
+    out: np.ndarray = 1.0 / _check(ranks).min(axis=1)
+    return out
 
 
 def average_precision(ranks: np.ndarray) -> np.ndarray:
@@ -110,7 +116,8 @@ def average_precision(ranks: np.ndarray) -> np.ndarray:
     """
     r = np.sort(_check(ranks), axis=1).astype(np.float64)
     hits = np.arange(1, r.shape[1] + 1, dtype=np.float64)
-    return (hits / r).mean(axis=1)
+    out: np.ndarray = (hits / r).mean(axis=1)
+    return out
 
 
 def wilson_interval(successes: float, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -135,7 +142,8 @@ def preference_rate(first_ranks: np.ndarray, second_ranks: np.ndarray) -> np.nda
     a, b = np.asarray(first_ranks), np.asarray(second_ranks)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"expected two (Q,) arrays of equal shape, got {a.shape} and {b.shape}")
-    return 100.0 * ((a < b) + 0.5 * (a == b))
+    out: np.ndarray = 100.0 * ((a < b) + 0.5 * (a == b))
+    return out
 
 
 def intrusion_rate(intruder_best: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -149,7 +157,8 @@ def intrusion_rate(intruder_best: np.ndarray, reference: np.ndarray) -> np.ndarr
     a, b = np.asarray(intruder_best, dtype=np.float64), np.asarray(reference, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 1:
         raise ValueError(f"expected two (Q,) arrays of equal shape, got {a.shape} and {b.shape}")
-    return 100.0 * (a > b)
+    out: np.ndarray = 100.0 * (a > b)
+    return out
 
 
 def displaced(n_above: np.ndarray, k: int) -> np.ndarray:
@@ -163,4 +172,5 @@ def displaced(n_above: np.ndarray, k: int) -> np.ndarray:
     a = np.asarray(n_above)
     if a.ndim != 1 or (a.size and a.min() < 0):
         raise ValueError(f"expected a (Q,) array of non-negative counts, got shape {a.shape}")
-    return 100.0 * (a >= k)
+    out: np.ndarray = 100.0 * (a >= k)
+    return out

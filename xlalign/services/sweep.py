@@ -170,7 +170,7 @@ def loopback_only() -> None:
     os.environ[_RAY_CLUSTER_ENV] = "0"
     constants = sys.modules.get("ray._private.ray_constants")
     if constants is not None and hasattr(constants, "ENABLE_RAY_CLUSTER"):
-        constants.ENABLE_RAY_CLUSTER = False  # ray was imported before the variable was set
+        constants.ENABLE_RAY_CLUSTER = False  # type: ignore[attr-defined]  # ray was imported before the variable was set
 
 
 def local_ray_options(**extra: Any) -> dict[str, Any]:

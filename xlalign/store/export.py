@@ -209,7 +209,8 @@ def run_card(run_dir: str | Path, language_agnostic: bool, usage: str) -> str:
     split_text = (f"group split (seed {split.get('seed')}, held-out fraction {split.get('test_fraction')}); "
                   f"{record.get('n_eval_queries')} held-out queries" if split.get("kind") == "group-split"
                   else f"trained on {split.get('source')}; evaluated on all of {data}")
-    details = {k: v for k, v in (record.get(align.method) or {}).items() if isinstance(v, (int, float, str))}
+    details: dict[str, object] = {str(k): v for k, v in (record.get(align.method) or {}).items()
+                                  if isinstance(v, (int, float, str))}
     return render_model_card(
         title=f"{_described(align, record)} — {model.model}", base_model=model.model, method=_described(align, record),
         method_details=details, data=data, split=split_text, langs=list(evaluation.langs), headline=rows,

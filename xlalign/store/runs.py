@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import json
 import os
@@ -33,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 import pandas as pd
 
@@ -52,6 +53,8 @@ from xlalign.report.provenance import MadeWith, stamp
 
 if TYPE_CHECKING:
     from xlalign.align.base import Aligner, AlignSpec
+    from xlalign.core.corpus import ParallelCorpus
+    from xlalign.core.encoder import Encoder
     from xlalign.core.evaluate import EvalResult
     from xlalign.specs import EvalSpec, ModelSpec
 
@@ -140,7 +143,7 @@ def package_versions(names: Iterable[str] = PACKAGES) -> dict[str, str]:
     return out
 
 
-def evaluation_record(corpus: Any, model: Any, evaluation: Any, encoder: Any) -> dict[str, Any]:
+def evaluation_record(corpus: ParallelCorpus, model: ModelSpec, evaluation: EvalSpec, encoder: Encoder) -> dict[str, Any]:
     """``run.json`` of an evaluation: data, specs, model identity and prompts, work done, versions."""
     from xlalign.specs import to_dict
 
@@ -413,7 +416,7 @@ class OutputFolder:
         clean_temp_siblings(self.out)
 
     # ------------------------------------------------------------------ protocol
-    def __enter__(self) -> OutputFolder:
+    def __enter__(self) -> Self:
         self._restore_aside()
         self._check()
         self._created = not self.out.exists()
@@ -888,7 +891,7 @@ class RunStore:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
-    def clean_work(self) -> list[str]:
+    def clean_work(self) -> builtins.list[str]:
         """Remove work folders whose process is gone."""
         removed = []
         root = self.root / self.WORK
@@ -899,7 +902,7 @@ class RunStore:
                 removed.append(entry.name)
         return removed
 
-    def recover(self) -> list[str]:
+    def recover(self) -> builtins.list[str]:
         """Mark queued/running runs whose owner is dead (their lock is free) as interrupted; clean their leftovers
         and the work folders of dead processes."""
         self.clean_work()
