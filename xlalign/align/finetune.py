@@ -86,7 +86,8 @@ def _window_max(values: np.ndarray, starts: np.ndarray, width: int) -> np.ndarra
     table = ext
     for j in range(level):  # table[i] = max(ext[i : i + 2^(j+1)])
         table = np.maximum(table[: len(table) - (1 << j)], table[1 << j:])
-    return np.maximum(table[starts], table[starts + width - (1 << level)])
+    out: np.ndarray = np.maximum(table[starts], table[starts + width - (1 << level)])
+    return out
 
 
 def _distinct_steps(triplets: Sequence[dict[str, str]], options: FinetuneOptions,

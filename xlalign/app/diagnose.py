@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gradio as gr
+from gradio.blocks import Block
 
 from xlalign.app.failures import guarded, refuse, upload_path
 from xlalign.app.formatting import (
@@ -42,7 +43,7 @@ from xlalign.app.formatting import (
     verdict_markdown,
 )
 from xlalign.app.inputs import DATASETS, UPLOADED, data_spec, gr_progress, language_choices, language_spec, model_spec
-from xlalign.app.layout import Page, Updates
+from xlalign.app.layout import DIAGNOSE, INTERNAL, Page, Updates
 from xlalign.app.visitors import Visitors
 from xlalign.report import figures
 from xlalign.report.provenance import stamp
@@ -52,11 +53,6 @@ from xlalign.specs import SCENARIOS, EvalSpec
 from xlalign.store.downloads import DownloadArea
 from xlalign.store.runs import csv_text
 
-#: Events only the page itself sends: not offered to API clients.
-INTERNAL = {"api_visibility": "private"}
-#: Diagnoses of cached texts are light and run side by side; the encoding of new texts waits for the lab's
-#: encoding slot inside (:meth:`Lab.encode`), so a cached diagnosis never queues behind someone's encoding.
-DIAGNOSE = {"concurrency_id": "diagnose", "concurrency_limit": 8}
 PER_QUERY_LABEL = "Per-query gold ranks (Multi) — click a rank to drill into that pair"
 #: Query choices offered at once in the drill-down (the table lists every query; search narrows both).
 MAX_QUERY_CHOICES = 500
@@ -78,7 +74,7 @@ class Diagnose:
                         api_name="on_data")
         p.pivot.change(self.on_pivot, [p.dataset, p.upload, p.pivot, p.targets], p.targets, **INTERNAL)
         for c in p.config:
-            c.change(self.clear_results, None, self.result_panels(), **INTERNAL)
+            cast(Any, c).change(self.clear_results, None, self.result_panels(), **INTERNAL)
         p.run_btn.click(self.run_diagnosis, p.config, self.diagnosis_outputs(), **DIAGNOSE)
         p.cdf_scenario.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves], **INTERNAL)
         p.cdf_curves.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves], **INTERNAL)
@@ -103,10 +99,10 @@ class Diagnose:
                          [p.dd_info, p.dd_docs], **INTERNAL)
 
     # ------------------------------------------------------------------ outputs of each event
-    def data_outputs(self) -> list[gr.components.Component]:
+    def data_outputs(self) -> list[Block]:
         return [self.page.dataset, self.page.upload, self.page.pivot, self.page.targets, self.page.data_note]
 
-    def result_panels(self) -> list[gr.components.Component]:
+    def result_panels(self) -> list[Block]:
         """Every panel that shows a result of the configuration (cleared when it changes), and the controls
         whose choices come from a result (emptied with it)."""
         p = self.page
@@ -115,18 +111,18 @@ class Diagnose:
                 *self.pair_outputs(), p.dd_k, p.dd_search, p.umap_before, p.umap_after, p.rank_plot, p.rank_table,
                 p.rank_text, p.lb_table, p.lb_plot, p.lb_note]
 
-    def diagnosis_outputs(self) -> list[gr.components.Component]:
+    def diagnosis_outputs(self) -> list[Block]:
         p = self.page
         return [p.diag, p.verdict, p.summary, p.summary_full, p.overview, p.cdf, p.cdf_scenario, p.cdf_curves,
                 p.matrix_plot, p.matrix_metric, p.matrix_table, p.pq_search, p.per_query, p.exports,
                 *self.pair_outputs(), p.dd_k, p.dd_search, p.umap_n, p.umap_before, p.umap_after]
 
-    def pair_outputs(self) -> list[gr.components.Component]:
+    def pair_outputs(self) -> list[Block]:
         """What a change of the drill-down's pair redraws: every part of the drill-down."""
         p = self.page
         return [p.dd_scenario, p.dd_lang, p.dd_gold, p.dd_table, p.dd_query, p.dd_info, p.dd_docs]
 
-    def drill_outputs(self) -> list[gr.components.Component]:
+    def drill_outputs(self) -> list[Block]:
         """What opening a pair from elsewhere sets: the tab, the pair and its filters (reset)."""
         p = self.page
         return [p.tabs, *self.pair_outputs(), p.dd_k, p.dd_search]
@@ -154,7 +150,7 @@ class Diagnose:
                 p.data_note: f"{len(langs)} languages in this data: {', '.join(langs)}."}
 
     @guarded
-    def on_dataset(self, dataset: str, upload: Any, pivot: str, request: gr.Request = None) -> Updates:
+    def on_dataset(self, dataset: str, upload: Any, pivot: str, request: gr.Request | None = None) -> Updates:
         """A listed dataset chosen: the upload (if any) is set aside and the languages come from that dataset."""
         visitor = self.visitors.key(request)
         if dataset == UPLOADED and upload is not None:
@@ -162,12 +158,12 @@ class Diagnose:
         return {**self._data_updates(dataset, None, pivot, visitor), self.page.upload: None}
 
     @guarded
-    def on_data(self, dataset: str, upload: Any, pivot: str, request: gr.Request = None) -> Updates:
+    def on_data(self, dataset: str, upload: Any, pivot: str, request: gr.Request | None = None) -> Updates:
         """A file uploaded (or removed): the dataset menu names it, the language lists come from it."""
         return self._data_updates(dataset, upload, pivot, self.visitors.key(request))
 
     @guarded
-    def on_pivot(self, dataset: str, upload: Any, pivot: str, targets: Any, request: gr.Request = None) -> Any:
+    def on_pivot(self, dataset: str, upload: Any, pivot: str, targets: Any, request: gr.Request | None = None) -> Any:
         """The targets: every other language; the chosen ones stay chosen unless one is now the pivot."""
         langs = list(self.lab.languages(data_spec(dataset, upload, self.lab, self.visitors.key(request))))
         keep = [t for t in (targets or []) if t != pivot and t in langs]
@@ -199,7 +195,7 @@ class Diagnose:
     # ------------------------------------------------------------------ diagnosis
     @guarded
     def run_diagnosis(self, dataset: str, upload: Any, pivot: str, targets: Any, model: str, precision: str,
-                      pool: str, remote: bool, progress: gr.Progress = gr.Progress(), request: gr.Request = None
+                      pool: str, remote: bool, progress: gr.Progress = gr.Progress(), request: gr.Request | None = None
                       ) -> Updates:
         """Every scenario for the chosen languages in one pool: the verdict, tables, figures and CSVs; the chart
         controls at their defaults, the drill-down on the first target's queries against the pivot gold. Texts
@@ -282,7 +278,7 @@ class Diagnose:
             choices.insert(0, next(c for c in pair_choices(rows[rows.query_id == query_id])))
             ids.insert(0, query_id)
         chosen = query_id if query_id in ids else (ids[0] if ids else None)
-        out = {p.dd_scenario: gr.Dropdown(choices=list(SCENARIOS), value=scenario),
+        out: Updates = {p.dd_scenario: gr.Dropdown(choices=list(SCENARIOS), value=scenario),
                p.dd_lang: gr.Dropdown(choices=language_choices(langs), value=query_lang),
                p.dd_gold: gr.Dropdown(choices=language_choices(golds), value=gold_lang),
                p.dd_table: gr.Dataframe(pair_view(rows, query_lang, gold_lang),

@@ -43,7 +43,7 @@ class Explore:
 
     @guarded
     def on_umap(self, diag: Diagnosis | None, n: int, with_queries: bool, run_id: str | None,
-                request: gr.Request = None) -> Updates:
+                request: gr.Request | None = None) -> Updates:
         """UMAP of up to ``n`` parallel passages (and their questions); beside it, the same after a finished run."""
         if diag is None:
             raise refuse("Run a diagnosis first.")
@@ -71,7 +71,7 @@ class Explore:
 
     @guarded
     def on_inclination(self, dataset: str, upload: Any, pivot: str, model: str, precision: str, pool: str,
-                       remote: bool, progress: gr.Progress = gr.Progress(), request: gr.Request = None) -> Updates:
+                       remote: bool, progress: gr.Progress = gr.Progress(), request: gr.Request | None = None) -> Updates:
         """Every language of the data against the pivot, worst first: chart, table and one sentence each."""
         visitor = self.visitors.key(request)
         data = data_spec(dataset, upload, self.lab, visitor)
@@ -86,7 +86,7 @@ class Explore:
 
     @guarded
     def on_leaderboard(self, dataset: str, upload: Any, pivot: str, targets: Any, pool: str, precision: str,
-                       models: Any, extra: str, progress: gr.Progress = gr.Progress(), request: gr.Request = None
+                       models: Any, extra: str, progress: gr.Progress = gr.Progress(), request: gr.Request | None = None
                        ) -> Updates:
         """Several models (and finished runs) on the same data and pairs: table, chart and CSV. In public mode
         the free-text model box is hidden and ignored (only listed models and the visitor's own runs)."""

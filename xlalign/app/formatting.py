@@ -66,7 +66,7 @@ EMPTY_PER_QUERY = ("query_lang", "query_id", "query", "rank per gold language â†
 #: The runs list: what a visitor follows first (state, progress, time left, message), then what the run is;
 #: widths (percent of the table) chosen so that it needs no sideways scrolling at 1400 px (long cells wrap).
 RUNS_COLUMNS = ("state", "progress", "time left", "message", "label", "run")
-RUNS_COLUMN_WIDTHS = ["9%", "7%", "11%", "33%", "22%", "18%"]
+RUNS_COLUMN_WIDTHS: list[str | int] = ["9%", "7%", "11%", "33%", "22%", "18%"]
 EMPTY_PAIR = ("query_id", "query", "gold rank", "own-language gold rank", "irrelevant documents above the gold")
 #: The chart controls' values after a new diagnosis (and after the settings change).
 CDF_DEFAULT = "multi"
@@ -194,7 +194,7 @@ def docs_above_html(docs: pd.DataFrame, query_lang: str, gold_lang: str, pool_si
     gold, above = docs.iloc[-1], docs.iloc[:-1]
     g = lang_name(gold_lang)
     counts = above.groupby("lang", sort=False)["copies"].sum().sort_values(ascending=False, kind="stable")
-    summary = ", ".join(f"{n} {lang_name(x)}" for x, n in counts.items())
+    summary = ", ".join(f"{n} {lang_name(str(x))}" for x, n in counts.items())
     golds = int(above.gold.sum())
     with_golds = f" ({golds} of them golds in other languages)" if golds else ""
     head = (f"<p>The {html.escape(g)} gold of this {html.escape(lang_name(query_lang))} query ranks <b>{gold.position}"
@@ -218,7 +218,7 @@ def _docs_rows(table: pd.DataFrame) -> str:
         mark = "âœ” gold" if r.gold else ""
         rows.append(f"<tr class='{'gold' if r.gold else ''}'><td>{r.position}</td><td>{r.lang}</td>"
                     f"<td>{html.escape(str(r.passage_of))}</td><td>{r.score:.4f}</td><td>{mark}</td><td>{r.copies}</td>"
-                    f"<td class='text' dir='auto'>{html.escape(r.text)}</td></tr>")
+                    f"<td class='text' dir='auto'>{html.escape(str(r.text))}</td></tr>")
     head = "<tr><th>rank</th><th>lang</th><th>passage of</th><th>score</th><th>gold</th><th>copies</th><th>text</th></tr>"
     return f"<table class='xl-docs'>{head}{''.join(rows)}</table>"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from gradio.blocks import Block
 
 from xlalign.align.base import AlignSpec
 from xlalign.app.controls import control, method_controls
@@ -36,7 +37,15 @@ TITLE = ("# xlalign — cross-lingual alignment lab\nDoes a query in your langua
          "k-language pools, and fixes you can export.")
 #: What a callback with several outputs returns: ``{component: new value or gr.update}``; outputs left out
 #: stay as they are.
-Updates = dict[gr.components.Component, Any]
+Updates = dict[Block, Any]
+#: Event options (keyword arguments of ``.click``/``.change``…). Events only the page itself sends: not offered
+#: to API clients.
+INTERNAL: dict[str, Any] = {"api_visibility": "private"}
+#: Diagnoses of cached texts are light and run side by side; the encoding of new texts waits for the lab's
+#: encoding slot inside (:meth:`Lab.encode`), so a cached diagnosis never queues behind someone's encoding.
+DIAGNOSE: dict[str, Any] = {"concurrency_id": "diagnose", "concurrency_limit": 8}
+#: Queue of the always-heavy requests (exports: a model copied or re-saved, then zipped); one at a time.
+HEAVY: dict[str, Any] = {"concurrency_id": "heavy", "concurrency_limit": 1}
 
 
 class Page:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import gradio as gr
+from gradio.blocks import Block
 
 from xlalign.align.base import AlignSpec
 from xlalign.app.controls import METHOD_FIELDS, nested_options
@@ -28,7 +29,7 @@ from xlalign.app.formatting import (
     submitted_message,
 )
 from xlalign.app.inputs import data_spec, language_spec, model_choices, model_spec
-from xlalign.app.layout import Page, Updates
+from xlalign.app.layout import HEAVY, INTERNAL, Page, Updates
 from xlalign.app.visitors import Visitors
 from xlalign.report import figures
 from xlalign.report.tables import HEADLINE, METRIC_LABELS
@@ -38,10 +39,6 @@ from xlalign.specs import EvalSpec
 from xlalign.store.downloads import DownloadArea
 from xlalign.store.runs import csv_text
 
-#: Queue of the always-heavy requests (exports: a model copied or re-saved, then zipped); one at a time.
-HEAVY = {"concurrency_id": "heavy", "concurrency_limit": 1}
-#: Events only the page itself sends: not offered to API clients.
-INTERNAL = {"api_visibility": "private"}
 ENDED = ("succeeded", "failed", "cancelled", "interrupted", "unreadable")
 
 
@@ -72,16 +69,16 @@ class Runs:
         p.sbs_btn.click(self.on_side_by_side, p.sbs_pick, [p.sbs_table, p.sbs_files], api_name="side_by_side")
         p.tabs.select(self.on_tab, None, p.current_tab, **INTERNAL)
 
-    def submit_outputs(self) -> list[gr.components.Component]:
+    def submit_outputs(self) -> list[Block]:
         p = self.page
         return [p.submit_msg, p.runs, p.run_pick, p.watch]
 
-    def compare_outputs(self) -> list[gr.components.Component]:
+    def compare_outputs(self) -> list[Block]:
         """One run's page: everything it shows, the export included (never another run's)."""
         p = self.page
         return [p.cmp_header, p.cmp_table, p.cmp_full, p.cmp_plot, p.cmp_files, p.cmp_metric, p.export_file]
 
-    def refresh_outputs(self) -> list[gr.components.Component]:
+    def refresh_outputs(self) -> list[Block]:
         p = self.page
         return [p.runs, p.run_pick, p.sbs_pick, p.umap_run, p.cmp_pick, p.lb_models, p.watch, p.submit_msg, p.tabs,
                 *self.compare_outputs()]
@@ -90,7 +87,7 @@ class Runs:
     @guarded
     def on_submit(self, method: str, dataset: str, upload: Any, pivot: str, targets: Any, model: str, precision: str,
                   pool: str, remote: bool, train_data: str, train_upload: Any, test_fraction: float,
-                  *method_values: Any, request: gr.Request = None) -> Updates:
+                  *method_values: Any, request: gr.Request | None = None) -> Updates:
         """Queue an alignment run on the configuration and the Align tab's options; preselect it."""
         visitor = self.visitors.key(request)
         if train_data == "upload" and not train_upload:
@@ -102,13 +99,13 @@ class Runs:
                         pool=pool)
         run_id = self.lab.submit_alignment(model_spec(model, precision, remote), spec, align, visitor=visitor)
         table = self.lab.runs_table(visitor=visitor)
-        label = table.set_index("run").loc[run_id, "label"] if run_id in set(table.run) else align.describe()
+        label = str(table.set_index("run").at[run_id, "label"]) if run_id in set(table.run) else align.describe()
         p = self.page
         return {p.submit_msg: submitted_message(run_id, label), p.runs: runs_view(table),
                 p.run_pick: gr.Dropdown(choices=table["run"].tolist(), value=run_id), p.watch: run_id}
 
     @guarded
-    def on_refresh(self, watch: str | None = None, current_tab: str | None = None, request: gr.Request = None
+    def on_refresh(self, watch: str | None = None, current_tab: str | None = None, request: gr.Request | None = None
                    ) -> Updates:
         """The visitor's runs list and every run picker (finished runs also as models to compare). When the
         run this page submitted has ended, say so; when it succeeded, open its comparison (and show the Compare
@@ -123,7 +120,7 @@ class Runs:
                         p.lb_models: gr.Dropdown(choices=model_choices() + [f"run:{r}" for r in done])}
         states = dict(zip(table["run"], table["state"], strict=True))
         if watch and states.get(watch) in ENDED:
-            label = table.set_index("run").loc[watch, "label"]
+            label = str(table.set_index("run").at[watch, "label"])
             out[p.watch] = None
             out[p.submit_msg] = finished_message(watch, label, states[watch])
             if states[watch] == "succeeded":
@@ -136,7 +133,7 @@ class Runs:
         return {c: out.get(c, gr.skip()) for c in self.refresh_outputs()}  # the rest stays as it is
 
     @guarded
-    def on_cancel(self, run_id: str, request: gr.Request = None) -> Updates:
+    def on_cancel(self, run_id: str, request: gr.Request | None = None) -> Updates:
         """Ask a queued or running run to stop; the list shows ``cancelling`` at once."""
         if not run_id:
             raise refuse("Pick a run to cancel.")
@@ -153,7 +150,7 @@ class Runs:
 
     # ------------------------------------------------------------------ comparison
     @guarded
-    def on_show_run(self, run_id: str, metric: str = "complete@10", request: gr.Request = None) -> Updates:
+    def on_show_run(self, run_id: str, metric: str = "complete@10", request: gr.Request | None = None) -> Updates:
         """A finished run's page: the finding, the headline and full tables, the change plot, the CSVs."""
         if not run_id:
             raise refuse("Pick a finished run.")
@@ -193,20 +190,20 @@ class Runs:
         return {self.page.sbs_table: empty_table(*HEADERS["sbs"]), self.page.sbs_files: None}
 
     @guarded
-    def on_compare_metric(self, run_id: str, metric: str, request: gr.Request = None) -> Any:
+    def on_compare_metric(self, run_id: str, metric: str, request: gr.Request | None = None) -> Any:
         if not run_id:
             return figures.empty("pick a run")
         return figures.compare_change(self.lab.run_compare(run_id, visitor=self.visitors.key(request)), metric)
 
     @guarded
-    def on_export(self, run_id: str, request: gr.Request = None) -> str:
+    def on_export(self, run_id: str, request: gr.Request | None = None) -> str:
         """The aligned model as a zip (see :func:`xlalign.store.export.export_run`), in the download area."""
         if not run_id:
             raise refuse("Pick a finished run.")
         return str(self.lab.export_zip(run_id, visitor=self.visitors.key(request)))
 
     @guarded
-    def on_side_by_side(self, run_ids: list[str], request: gr.Request = None) -> Updates:
+    def on_side_by_side(self, run_ids: list[str], request: gr.Request | None = None) -> Updates:
         """Several finished runs beside their baseline (each its own when they were measured on different
         queries: said in a warning), with the two CSVs."""
         if not run_ids:

@@ -70,7 +70,7 @@ class Visitors:
                 self._tokens.move_to_end(session)
                 while len(self._tokens) > self.capacity:
                     self._tokens.popitem(last=False)
-        return token
+        return str(token)
 
     def key(self, request: Any) -> str:
         """The visitor key of ``request``: its page's token, else its session; ``"local"`` without a request

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -142,8 +143,9 @@ def verdicts(summary: pd.DataFrame, matrix: pd.DataFrame | None, pivot: str, lan
         if metric not in rows.index:
             continue
         size, k = int(rows["pool_size"].iloc[0]), len(str(rows["doc_lang"].iloc[0]).split("+"))
-        inclination = float(rows.loc[INCLINATION, "value"]) if q != pivot and INCLINATION in rows.index else None
-        out.append(pair_verdict(float(rows.loc[metric, "value"]), inclination, int(rows["n_queries"].iloc[0]),
+        value: dict[Any, float] = rows["value"].astype(float).to_dict()
+        inclination = value[INCLINATION] if q != pivot and INCLINATION in value else None
+        out.append(pair_verdict(value[metric], inclination, int(rows["n_queries"].iloc[0]),
                                 size // k, query_lang=q, against=against, pivot=pivot,
                                 median_own_above=_matrix_value(matrix, q, against, "median_own_above")))
     return sorted(out, key=lambda v: (v.query_lang == pivot, not v.judged, -v.severity))

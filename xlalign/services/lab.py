@@ -348,8 +348,8 @@ class Lab:
         table = pd.DataFrame({"query_id": list(diag.corpus.item_ids), "query": list(diag.corpus.questions[query_lang]),
                               "gold_rank": res.ranks[:, j], "pool_size": pool.pool_sizes})
         own = pool.gold_langs.index(query_lang) if query_lang in pool.gold_langs and gold_lang != query_lang else None
-        table.insert(3, "own_rank", pd.array(res.ranks[:, own] if own is not None else [pd.NA] * len(table),
-                                             dtype="Int64"))
+        table.insert(3, "own_rank", pd.Series(res.ranks[:, own] if own is not None else [pd.NA] * len(table),
+                                              dtype="Int64", index=table.index))
         for c, lang in enumerate(pool.doc_langs):
             table[f"above_{lang}"] = res.above[:, j, c]
         return table.sort_values(["gold_rank", "query_id"], ascending=[False, True], kind="stable").reset_index(drop=True)

@@ -219,7 +219,7 @@ def run_card(run_dir: str | Path, language_agnostic: bool, usage: str) -> str:
 
 def _described(align: object, record: Mapping[str, object]) -> str:
     """``align.describe()`` with what the run chose: LSAR's rank when it was chosen on held-out data."""
-    text = align.describe()  # type: ignore[attr-defined]
+    text = str(align.describe())  # type: ignore[attr-defined]
     chosen = record.get("lsar") if getattr(align, "method", "") == "lsar" else None
     if isinstance(chosen, Mapping) and chosen.get("rank_source") != "given" and chosen.get("rank") is not None:
         text = text.replace("rank=auto", f"rank={chosen['rank']} (chosen on held-out data)")
