@@ -86,30 +86,53 @@ def render_model_card(*, title: str, base_model: str, method: str, method_detail
     ``language_agnostic=True`` describes a sentence-transformers model dir (:func:`export_linear_model`;
     front matter ``library_name: sentence-transformers``); ``False`` a language-aware transform folder
     (:func:`export_language_transform`). ``headline`` rows are rendered with whatever keys they have.
-    Long on purpose: it is the card's text, section after section.
+    The card's text, section after section; each section is a helper below.
     """
+    front = _card_front_matter(base_model, method, langs, licence, language_agnostic)
+    results = _table(headline) if headline else "_No headline results recorded._"
+    code = usage.strip("\n")
+    if not code.lstrip().startswith("```"):
+        code = f"```python\n{code}\n```"
+    return "\n".join([
+        f"---\n{front.rstrip()}\n---", "", f"# {title}", "",
+        "## What it is", "", _card_what(base_model, method, language_agnostic), "",
+        "## How it was made", "", _card_made(base_model, method, method_details, data, split, langs), "",
+        "## Results: before and after", "", results, "",
+        "## Usage", "", code, "",
+        "## When to prefer a language-agnostic method", "", _card_prefer(language_agnostic), "",
+    ])
+
+
+def _card_front_matter(base_model: str, method: str, langs: Sequence[str], licence: str,
+                       language_agnostic: bool) -> str:
     from huggingface_hub import ModelCardData
 
     slug = "".join(ch if ch.isalnum() else "-" for ch in method.lower()).strip("-")
     tags = ["xlalign", "cross-lingual-alignment", *([slug] if slug else [])]
     if language_agnostic:
         tags = ["sentence-transformers", "sentence-similarity", "feature-extraction", *tags]
-    front = ModelCardData(base_model=base_model, language=list(langs), license=licence, tags=tags,
-                          library_name="sentence-transformers" if language_agnostic else None,
-                          pipeline_tag="sentence-similarity" if language_agnostic else None).to_yaml()
+    front: str = ModelCardData(base_model=base_model, language=list(langs), license=licence, tags=tags,
+                               library_name="sentence-transformers" if language_agnostic else None,
+                               pipeline_tag="sentence-similarity" if language_agnostic else None).to_yaml()
+    return front
 
+
+def _card_what(base_model: str, method: str, language_agnostic: bool) -> str:
     if language_agnostic:
-        what = (f"A sentence-transformers model: `{base_model}` followed by a fixed {method} linear map and L2 "
+        return (f"A sentence-transformers model: `{base_model}` followed by a fixed {method} linear map and L2 "
                 f"normalisation, which makes its embeddings more language-agnostic. It loads with "
                 f"`SentenceTransformer(path)` alone (no xlalign needed), keeps the base model's prompts, and needs "
                 f"no language tag: the same map is applied to every text.")
-    else:
-        what = (f"A language-aware {method} alignment for embeddings of `{base_model}`: one affine map per "
-                f"language (and role), x ↦ normalise(x A + b). The base model is unchanged; apply the maps to its "
-                f"L2-normalised embeddings with the bundled `xlalign_apply.py` (numpy + safetensors, no xlalign). "
-                f"The language of every text must be known.")
+    return (f"A language-aware {method} alignment for embeddings of `{base_model}`: one affine map per "
+            f"language (and role), x ↦ normalise(x A + b). The base model is unchanged; apply the maps to its "
+            f"L2-normalised embeddings with the bundled `xlalign_apply.py` (numpy + safetensors, no xlalign). "
+            f"The language of every text must be known.")
+
+
+def _card_made(base_model: str, method: str, method_details: dict[str, object], data: str, split: str,
+               langs: Sequence[str]) -> str:
     details = "\n".join(f"  - {k}: {_cell(v) if isinstance(v, numbers.Number) else v}" for k, v in method_details.items())
-    made = "\n".join([
+    return "\n".join([
         f"- Base model: `{base_model}`",
         f"- Data: {data}",
         f"- Split: {split} (group-disjoint: no group of related texts is in both the fitting and the evaluation "
@@ -117,13 +140,12 @@ def render_model_card(*, title: str, base_model: str, method: str, method_detail
         f"- Languages: {', '.join(langs)}",
         f"- Method: {method}" + (f"\n{details}" if details else ""),
     ])
-    results = _table(headline) if headline else "_No headline results recorded._"
-    code = usage.strip("\n")
-    if not code.lstrip().startswith("```"):
-        code = f"```python\n{code}\n```"
+
+
+def _card_prefer(language_agnostic: bool) -> str:
     this = ("This model is language-agnostic." if language_agnostic
             else "This transform is language-aware: pass each text's language to `apply`.")
-    prefer = "\n".join([
+    return "\n".join([
         this,
         "",
         "- **Language-agnostic (LSAR: language-subspace removal)**: no language tag needed at inference, one matrix "
@@ -133,14 +155,6 @@ def render_model_card(*, title: str, base_model: str, method: str, method_detail
         "time, queries at query time (UI locale or a language-ID model); a wrong or missing tag applies the wrong "
         "map, and a language outside the fitted set cannot be handled. Procrustes also needs parallel pairs. Prefer "
         "them when languages are known reliably and they measure better on your languages.",
-    ])
-    return "\n".join([
-        f"---\n{front.rstrip()}\n---", "", f"# {title}", "",
-        "## What it is", "", what, "",
-        "## How it was made", "", made, "",
-        "## Results: before and after", "", results, "",
-        "## Usage", "", code, "",
-        "## When to prefer a language-agnostic method", "", prefer, "",
     ])
 
 
