@@ -290,6 +290,26 @@ def test_pipeline_on_demo_writes_a_complete_run(tmp_path, method):
     assert out.record["n_eval_queries"] == len(split["test_items"])
 
 
+def test_pipeline_logs_its_phase_timings_at_debug(tmp_path, caplog):
+    """One DEBUG line per phase, in run order, on the module loggers: encode (evaluation texts), rank and
+    metrics (before), encode (centering's training texts, inside fit), fit, rank and metrics (after)."""
+    with caplog.at_level("DEBUG", logger="xlalign"):
+        run_alignment(ModelSpec("fake"), EvalSpec(langs=("en", "de")), AlignSpec(method="centering"), tmp_path,
+                      encoder=BagOfCharsEncoder())
+    timings = [(r.name.rsplit(".", 1)[1], r.levelname, r.getMessage().split()[1]) for r in caplog.records
+               if r.getMessage().startswith("timing: ")]
+    assert timings == [("evaluate", "DEBUG", "encode"), ("evaluate", "DEBUG", "rank"), ("evaluate", "DEBUG", "metrics"),
+                       ("evaluate", "DEBUG", "encode"), ("pipeline", "DEBUG", "fit"),
+                       ("evaluate", "DEBUG", "rank"), ("evaluate", "DEBUG", "metrics")]
+    fit = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("timing: fit "))
+    assert "method=centering" in fit
+    caplog.clear()
+    with caplog.at_level("INFO", logger="xlalign"):
+        run_alignment(ModelSpec("fake"), EvalSpec(langs=("en", "de")), AlignSpec(method="centering"),
+                      tmp_path / "quiet", encoder=BagOfCharsEncoder())
+    assert not [r for r in caplog.records if r.getMessage().startswith("timing: ")]
+
+
 @pytest.mark.parametrize("mode", ["shift", "subtract"])
 def test_centering_removes_a_planted_english_inclination(tmp_path, mode):
     from xlalign.core.loaders import load_demo
