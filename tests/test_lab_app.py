@@ -459,8 +459,22 @@ def test_lab_diagnose_directly(tmp_path):
     assert lab.jobs.wait(120)
     assert lab.runs_table().set_index("run").loc[run_id, "state"] == "succeeded"
     emb, label = lab.run_embeddings(run_id, diag.model, diag.corpus, diag.embeddings, diag.spec.langs)
-    assert label.startswith("LSAR · rank ") and "None" not in label  # the rank the run chose, not "rank=None"
-    assert emb.passages["de"].shape == diag.embeddings.passages["de"].shape
+    # The run's subspace, read from its file here (safetensors, not xlalign), applied by hand: x ↦ normalise(x − x U Uᵀ)
+    from safetensors import safe_open
+
+    with safe_open(str(lab.run(run_id).dir / "lsar.safetensors"), "numpy") as f:
+        rank = int(f.metadata()["rank_"])
+        u = f.get_tensor("components")[:, :rank].astype(np.float64)
+    assert rank >= 1 and label.split(" · ")[:2] == ["LSAR", f"rank {rank} (held-out)"]  # the rank the run chose
+    for role in ("passages", "queries"):
+        for lang in ("en", "de"):
+            x = getattr(diag.embeddings, role)[lang].astype(np.float64)
+            removed = x - (x @ u) @ u.T
+            expected = removed / np.linalg.norm(removed, axis=1, keepdims=True)
+            np.testing.assert_allclose(getattr(emb, role)[lang], expected, atol=1e-5)
+            assert np.abs(getattr(emb, role)[lang] @ u).max() < 1e-5  # nothing left along the language subspace
+    gap = [np.linalg.norm(e.passages["de"].mean(0) - e.passages["en"].mean(0)) for e in (diag.embeddings, emb)]
+    assert gap[1] < 0.5 * gap[0]  # the planted language offset is mostly gone
 
 
 def test_public_mode_reads_only_listed_datasets_and_uploads(app, monkeypatch, tmp_path):
