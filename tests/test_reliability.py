@@ -33,7 +33,6 @@ from xlalign.models.registry import allowed_models, check_model
 from xlalign.policy import PathRefused, redact_paths
 from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.runs import (
-    FILE_MODE,
     LOCK_NAME,
     MARKER,
     ResultFolder,
@@ -836,18 +835,25 @@ def test_csv_text_round_trip_keeps_numbers_and_prefixes_formulas():
     assert back["rank"].tolist() == [1, 2, 3] and back["delta"].tolist() == [-0.5, 0.25, -10.0]
 
 
-def test_atomic_writes_are_world_readable_and_leave_no_temp_files(tmp_path):
-    old = os.umask(0o022)
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)])
+def test_atomic_writes_follow_the_umask_and_leave_no_temp_files(tmp_path, umask, mode):
+    """Files get what the umask *at write time* allows of 0666 (set here, whatever it was at import), and
+    artefacts written 0600 by safetensors are published the same way."""
+    from xlalign.align.artefacts import save_arrays
+
+    old = os.umask(umask)
     try:
         atomic_write_text(tmp_path / "a.txt", "one\n")
         atomic_write_text(tmp_path / "a.txt", "two\n")
         atomic_write_json(tmp_path / "b.json", {"x": 1})
         with ResultFolder(tmp_path / "out") as folder:
             folder.write({"summary.csv": "s\n"})
+        save_arrays(tmp_path / "c.safetensors", "test", {"x": np.zeros(2)})
     finally:
         os.umask(old)
-    assert FILE_MODE == 0o644
-    for p in (tmp_path / "a.txt", tmp_path / "b.json", tmp_path / "out" / "summary.csv"):
-        assert (p.stat().st_mode & 0o777) == 0o644, p
+    for p in (tmp_path / "a.txt", tmp_path / "b.json", tmp_path / "out" / "summary.csv", tmp_path / "c.safetensors"):
+        assert (p.stat().st_mode & 0o777) == mode, p
+    assert (tmp_path / "out").stat().st_mode & 0o777 == mode | 0o111 & ~umask  # a folder: the search bits too
     assert (tmp_path / "a.txt").read_text() == "two\n"
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["a.txt", "b.json", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["a.txt", "b.json",
+                                                                                        "c.safetensors", "out"]

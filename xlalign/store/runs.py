@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Self
 import pandas as pd
 
 from xlalign.atomic import (
-    FILE_MODE,
     TMP,
     atomic_folder,
     atomic_write_json,
@@ -71,7 +70,7 @@ KINDS = ("evaluate", "align", "compare", "sweep", "export")
 #: Seconds between two progress writes of status.json (the last step of a stage is always written).
 STATUS_INTERVAL = 0.25
 
-__all__ = ["ACTIVE", "FILE_MODE", "KINDS", "LOCK_NAME", "MARKER", "RESULT_FILES", "STATES", "Comparison",
+__all__ = ["ACTIVE", "KINDS", "LOCK_NAME", "MARKER", "RESULT_FILES", "STATES", "Comparison",
            "OutputFolder", "ResultFolder", "Run", "RunBusy", "RunConfig", "RunFileError", "RunFolder", "RunStore",
            "StatusWriter", "Terminated", "acquire", "atomic_write_csv", "atomic_write_json", "atomic_write_text",
            "clean_leftovers", "compare_runs", "csv_text", "folder_lock", "is_locked", "now_iso", "owner",
