@@ -540,7 +540,7 @@ def test_restart_marks_dead_runs_interrupted_but_not_live_ones(tmp_path):
     assert {r["run"] for r in again.list()} == {dead.name, live.name, done.name}
 
 
-def test_status_is_replaced_not_merged(tmp_path):
+def test_write_status_replaces_the_file_instead_of_merging(tmp_path):
     write_status(tmp_path, {"state": "failed", "error": "boom"})
     write_status(tmp_path, {"state": "succeeded"})
     assert read_status(tmp_path) == {"state": "succeeded"}

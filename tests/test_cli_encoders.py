@@ -120,7 +120,7 @@ def test_unknown_model_offline_names_the_bundled_default(monkeypatch, squad_fold
     assert code == 2 and "bundled:multilingual-e5-small" in err and err.count("\n") == 1
 
 
-def test_remote_code_model_needs_opt_in():
+def test_encoder_refuses_a_remote_code_model_without_opt_in():
     enc = SentenceTransformerEncoder(ModelSpec("Alibaba-NLP/gte-multilingual-base", device="cpu"))
     with pytest.raises(ModelLoadError, match="trust-remote-code"):
         _ = enc.model

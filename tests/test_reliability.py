@@ -330,7 +330,7 @@ def public(monkeypatch):
     monkeypatch.delenv("XLALIGN_ALLOWED_MODELS", raising=False)
 
 
-def test_remote_code_model_needs_opt_in(offline):
+def test_remote_code_refusal_names_the_opt_in_flag(offline):
     with pytest.raises(ModelLoadError) as info:
         load_sentence_transformer(ModelSpec("jinaai/jina-embeddings-v3"))
     assert str(info.value) == ("jinaai/jina-embeddings-v3 runs code from its repository; opt in with "
@@ -672,7 +672,7 @@ def test_run_folder_live_run_gets_run_busy(tmp_path):
     assert snapshot(run) == before
 
 
-def test_status_is_replaced_not_merged(tmp_path):
+def test_an_overwritten_failed_run_keeps_no_trace_of_its_error(tmp_path):
     run = tmp_path / "run"
     with pytest.raises(RuntimeError, match="boom"), RunFolder(run, record={"method": "lsar"}):
         raise RuntimeError("boom")

@@ -1,13 +1,17 @@
-"""No function over 60 lines in xlalign/ and app.py, unless its def line says why (``# long: <reason>``).
+"""Rules of the code base that review would otherwise have to catch.
 
-Measured with ``ast``: ``end_lineno - lineno + 1`` of every ``def`` (decorators not counted, docstring and
-nested functions counted). Split a long function into named helpers instead of adding a reason.
+* No function over 60 lines in xlalign/ and app.py, unless its def line says why (``# long: <reason>``).
+  Measured with ``ast``: ``end_lineno - lineno + 1`` of every ``def`` (decorators not counted, docstring and
+  nested functions counted). Split a long function into named helpers instead of adding a reason.
+* No test name used twice in tests/ (a second definition in one file hides the first; across files a name
+  no longer says which test failed).
 """
 
 from __future__ import annotations
 
 import ast
 import re
+from collections import Counter
 from pathlib import Path
 
 from conftest import ROOT
@@ -53,3 +57,11 @@ def test_no_function_over_60_lines():
                                                               str(Path(path).relative_to(ROOT)))]
     assert found == [], "split these into named helpers (or say why on the def line: # long: <reason>):\n" + \
         "\n".join(found)
+
+
+def test_no_test_name_is_used_twice():
+    names = Counter(node.name for path in sorted((ROOT / "tests").glob("test_*.py"))
+                    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test_"))
+    assert len(names) > 400
+    assert [name for name, n in names.items() if n > 1] == []
