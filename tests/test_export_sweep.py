@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import import_or_skip
 from tiny_model import build_tiny_model
 
 from xlalign.align.base import AlignSpec
@@ -218,7 +219,7 @@ def test_local_sweep_writes_one_leaderboard(two_models, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_ray_sweep_equals_the_local_sweep(two_models, tmp_path):
-    ray = pytest.importorskip("ray")
+    ray = import_or_skip("ray")
     spec = SweepSpec(models=tuple(ModelSpec(m, device="cpu") for m in two_models), data="demo", pivot="en",
                      targets=("es", "de"))
     local = run_sweep(spec, cache_dir=tmp_path / "local")

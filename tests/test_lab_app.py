@@ -13,6 +13,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import import_or_skip
 from fakes import LatentEncoder
 
 from xlalign.align.base import AlignSpec
@@ -232,7 +233,7 @@ def test_per_query_filter_says_how_many_rows_match(app, diagnosed):
 
 
 def test_umap_map_of_passages_and_questions(app, diagnosed):
-    pytest.importorskip("umap")
+    import_or_skip("umap")
     out = app.explore.on_umap(diagnosed[app.page.diag], 12, True, "")
     assert set(out) == _wired_outputs(app, "on_umap")
     before, after = out[app.page.umap_before], out[app.page.umap_after]
