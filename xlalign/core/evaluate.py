@@ -35,9 +35,6 @@ PIVOT_ALIASES: dict[str, str] = {"english_over_gold": "pivot_over_gold", "englis
 METRIC_ORDER = ("complete@10", "max_r", "max_r_norm", "max_r_norm_of_mean", "map", "ndcg@1", "ndcg@10", "mrr",
                 "recall@1", "recall@10", "same_lang_preference", "displaced_by_own@10", "displaced_by_pivot@10",
                 "same_over_other_gold", "pivot_over_gold", "pivot_intrusion@1")
-#: Language-bias matrix metrics (Multi pool), per (query language, document language).
-MATRIX_METRICS = ("mean_rank", "median_rank", "best_gold_share", "distractor_over_own_gold", "clustering@10",
-                  "inclination@10", "median_own_above")
 #: The verdict's clustering rate; pivot queries carry one per target, as ``displaced_by_own@10:<target>``.
 CLUSTERING_METRIC = "displaced_by_own@10"
 
@@ -373,7 +370,6 @@ def scenario_order(scenario: str) -> int:
 __all__ = [
     "CLUSTERING_METRIC",
     "MATRIX_COLUMNS",
-    "MATRIX_METRICS",
     "METRIC_ORDER",
     "PIVOT_ALIASES",
     "SUMMARY_COLUMNS",

@@ -1,4 +1,4 @@
-"""Exact ranks of every gold document, by blocked matrix products; faiss top-k for drill-downs.
+"""Exact ranks of every gold document, by blocked matrix products.
 
 Tie policy (used everywhere in xlalign)
 ---------------------------------------
@@ -502,38 +502,3 @@ def rank_golds(
         args = (block, block.view(np.int32), *(a[start:stop] for a in per_query), *per_unit)
         _scan_block(stop - start, u, args, outputs, start)
     return RankResult(ranks, gold_out, best, best_unit, above)
-
-
-def top_k(
-    query_emb: np.ndarray, unit_emb: np.ndarray, k: int, removed_unit: np.ndarray | None = None,
-    unit_weight: np.ndarray | None = None, removed_count: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k distinct texts per query with faiss (exact inner product), for drill-downs.
-
-    A unit all of whose copies were removed for a query (``multi-1``) is skipped.
-    Returns (scores, units), each (Q, k'), with k' = min(k, U); missing slots have unit -1.
-    """
-    import faiss
-
-    u = unit_emb.shape[0]
-    if u == 0:
-        raise ValueError("empty document pool")
-    if k < 1:
-        raise ValueError(f"k must be ≥ 1, got {k}")
-    k_eff = min(k, u)
-    index = faiss.IndexFlatIP(unit_emb.shape[1])
-    index.add(np.ascontiguousarray(unit_emb, dtype=np.float32))
-    extra = 1 if removed_unit is not None else 0
-    scores, units = index.search(np.ascontiguousarray(query_emb, dtype=np.float32), min(u, k_eff + extra))
-    if removed_unit is None:
-        return scores, units
-    weight = unit_weight if unit_weight is not None else np.ones(u, dtype=np.int64)
-    count = removed_count if removed_count is not None else np.ones(len(units), dtype=np.int64)
-    out_s = np.full((len(units), k_eff), -np.inf, dtype=np.float32)
-    out_u = np.full((len(units), k_eff), -1, dtype=np.int64)
-    for i in range(len(units)):
-        keep = [(s, x) for s, x in zip(scores[i], units[i], strict=True)
-                if x >= 0 and not (x == removed_unit[i] and weight[x] <= count[i])][:k_eff]
-        for j, (s, x) in enumerate(keep):
-            out_s[i, j], out_u[i, j] = s, x
-    return out_s, out_u

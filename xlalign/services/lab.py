@@ -51,7 +51,6 @@ from xlalign.store.jobs import JobCancelled, JobContext, JobRunner, visitor_id
 from xlalign.store.runs import (
     Comparison,
     Run,
-    RunConfig,
     RunStore,
     clean_leftovers,
     compare_runs,
@@ -82,12 +81,11 @@ class LRU(Generic[K, V]):
                 self._items.move_to_end(key)
                 return self._items[key]
             value = make()
-            self._items[key] = value
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+            self.put(key, value)
             return value
 
     def put(self, key: K, value: V) -> None:
+        """Keep ``value`` under ``key`` (most recent), dropping the least recently used beyond capacity."""
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
@@ -209,11 +207,6 @@ class Lab:
                                       f"{self.limits.visitor_upload_mb:g} MB this server accepts per visitor")
                 used[key] = size
         return path
-
-    def upload_bytes(self, visitor: str | None) -> int:
-        """Bytes of the distinct uploads ``visitor`` has used (public mode)."""
-        with self._uploads_lock:
-            return sum(self._uploads.get(visitor_id(visitor or ""), {}).values())
 
     def check_langs(self, langs: Sequence[str]) -> None:
         """Public mode: at most ``max_langs`` languages in one request."""
@@ -521,10 +514,6 @@ class Lab:
         wide = found.wide().reset_index()
         wide.attrs["notes"] = list(found.notes)
         return found.stacked, wide
-
-    def run_config(self, run_id: str, *, visitor: str | None = None) -> RunConfig:
-        """The run's three specs as recorded (an uploaded file as ``upload:<name>``, see :meth:`run_input`)."""
-        return self.run(run_id, visitor=visitor).config()
 
     def run_input(self, run_id: str, data: str, *, visitor: str | None = None) -> str:
         """A recorded data spec made loadable: ``upload:<name>`` is the copy in the run's ``inputs/``."""

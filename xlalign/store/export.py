@@ -2,10 +2,11 @@
 
 * Language-agnostic linear maps (LSAR, or any (d, d) matrix P) become a plain sentence-transformers
   model directory: base model → Normalize → Dense(P, no bias, identity) → Normalize
-  (:func:`export_linear_model`); ``SentenceTransformer(path).encode(texts, prompt_name=...)``.
+  (:func:`xlalign.align.lsar.write_linear_model`); ``SentenceTransformer(path).encode(texts, prompt_name=...)``.
 * Language-aware transforms (centering, Procrustes) become a small folder read by the
   self-contained ``xlalign_apply.py`` (a copy of :mod:`xlalign.align.standalone_apply`; numpy +
-  safetensors): :class:`LanguageAwareTransform`, :func:`export_language_transform`.
+  safetensors): :class:`~xlalign.align.transform.LanguageAwareTransform`,
+  :func:`~xlalign.align.transform.write_language_transform`.
 * :func:`render_model_card` writes the README.md (Hugging Face model card) for either.
 * :func:`export_run` exports a finished run through its method's ``export``
   (:class:`xlalign.align.base.Aligner`), into an output folder xlalign owns.
@@ -21,33 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from xlalign.align.artefacts import publish_tree
-from xlalign.align.lsar import write_linear_model
-from xlalign.align.transform import LanguageAwareTransform, write_language_transform
-from xlalign.atomic import atomic_folder
-
-
-# ----------------------------------------------------------------------------- (a) linear maps
-def export_linear_model(base_model_dir: str | Path, matrix: np.ndarray, out_dir: str | Path, *, card: str) -> Path:
-    """Save ``base → [Normalize] → Dense(matrix) → Normalize`` as a sentence-transformers model dir
-    (:func:`xlalign.align.lsar.write_linear_model`), ``card`` as its README.md. Written atomically; an
-    existing non-empty ``out_dir`` is refused."""
-    out_dir = Path(out_dir)
-    with atomic_folder(out_dir) as tmp:
-        write_linear_model(base_model_dir, matrix, tmp)
-        (tmp / "README.md").write_text(card, encoding="utf-8")
-        publish_tree(tmp)
-    return out_dir
-
-
-# ----------------------------------------------------------------------------- (b) language-aware maps
-def export_language_transform(transform: LanguageAwareTransform, out_dir: str | Path, *, card: str) -> Path:
-    """Write the transform files, README.md (``card``) and ``xlalign_apply.py`` into a new ``out_dir``."""
-    out_dir = Path(out_dir)
-    with atomic_folder(out_dir) as tmp:
-        write_language_transform(transform, tmp)
-        (tmp / "README.md").write_text(card, encoding="utf-8")
-        publish_tree(tmp)
-    return out_dir
 
 
 # ----------------------------------------------------------------------------- (d) model card
@@ -83,9 +57,9 @@ def render_model_card(*, title: str, base_model: str, method: str, method_detail
                       language_agnostic: bool, usage: str) -> str:
     """A Hugging Face model-card README.md.
 
-    ``language_agnostic=True`` describes a sentence-transformers model dir (:func:`export_linear_model`;
+    ``language_agnostic=True`` describes a sentence-transformers model dir (:func:`~xlalign.align.lsar.write_linear_model`;
     front matter ``library_name: sentence-transformers``); ``False`` a language-aware transform folder
-    (:func:`export_language_transform`). ``headline`` rows are rendered with whatever keys they have.
+    (:func:`~xlalign.align.transform.write_language_transform`). ``headline`` rows are rendered with whatever keys they have.
     The card's text, section after section; each section is a helper below.
     """
     front = _card_front_matter(base_model, method, langs, licence, language_agnostic)
