@@ -109,8 +109,9 @@ def test_1_diagnose_demo_en_zh_states_the_verdict(page):
 
 def test_2_drill_down_and_every_tab_render(page):
     page.locator("#per-query").get_by_role("gridcell").nth(5).click()  # a row opens its drill-down
-    page.locator("#dd-docs table").wait_for(timeout=60_000)
-    assert "dir=\"auto\"" in page.locator("#dd-docs").inner_html()
+    page.locator("#dd-docs table").first.wait_for(timeout=60_000)  # one table per language above the gold, then it
+    html = page.locator("#dd-docs").inner_html()
+    assert "dir=\"auto\"" in html and "✔ gold" in html
     _shot(page, "2-drill-down")
     for name in TABS:
         page.get_by_role("tab", name=name).click()

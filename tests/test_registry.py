@@ -128,7 +128,7 @@ def test_a_toy_fifth_method_runs_end_to_end(toy, tmp_path, capsys):
     # compare: side by side with a built-in method, from the command line
     assert main(["compare", str(toy_run), str(centering_run), "--out", str(tmp_path / "cmp")]) == 0
     wide = pd.read_csv(tmp_path / "cmp" / "side_by_side.csv")
-    assert {"baseline", "toy", "toy Δ (95% CI)", "centering"} <= set(wide.columns)
+    assert {"baseline", "toy", "toy delta", "toy lo", "toy hi", "toy q", "centering"} <= set(wide.columns)
 
     # export: through the method's own export, with the run's model card
     assert main(["export", str(toy_run), "--out", str(tmp_path / "export")]) == 0
