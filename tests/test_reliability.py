@@ -549,6 +549,18 @@ def earlier(tmp_path) -> Path:
     return out
 
 
+def test_result_folders_log_what_became_of_them(tmp_path, caplog):
+    out = tmp_path / "out"
+    with caplog.at_level("INFO", logger="xlalign.store.runs"):
+        with ResultFolder(out) as folder:
+            folder.write(RESULTS)
+        with pytest.raises(RuntimeError, match="boom"), ResultFolder(out, overwrite=True):
+            raise RuntimeError("boom")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"evaluate folder {out} written (swapped in whole)", f"evaluate folder {out} not completed (RuntimeError)"]
+    assert sorted(snapshot(out)) == sorted([*RESULTS, MARKER])  # the earlier results are kept
+
+
 def test_result_folder_refuses_earlier_results_unless_overwrite(earlier):
     before = snapshot(earlier)
     with pytest.raises(ConfigError) as info, ResultFolder(earlier):
