@@ -160,5 +160,6 @@ def test_cli_verbose_shows_phase_timings_on_stderr(tiny_model, squad_folder, tmp
     assert lines["encode"][0].startswith("DEBUG xlalign.core.evaluate: timing: encode ")
     assert "languages=2" in lines["encode"][0] and "texts=16" in lines["encode"][0]  # 3 passages + 5 questions, ×2
     assert re.search(r"timing: rank \d+\.\d{3} s \(calls=\d+, pools=\d+, queries=5\)", lines["rank"][0])
+    assert "DEBUG xlalign.models.encoders: " in err and ": 16 distinct texts, 0 from the embedding cache, 16 to encode" in err
     quiet = _cli_stderr([*args, "--out", str(tmp_path / "quiet")])
     assert "timing:" not in quiet and "DEBUG" not in quiet
