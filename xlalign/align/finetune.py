@@ -20,7 +20,7 @@ import math
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,11 +32,13 @@ from xlalign.align.data import TRIPLET_COLUMNS, load_triplets, triplets_from_cor
 from xlalign.atomic import atomic_folder
 from xlalign.errors import ConfigError
 from xlalign.models.device import gpu_task
+from xlalign.policy import PolicyError
 from xlalign.progress import Progress, silent
 from xlalign.specs import FinetuneOptions, ModelSpec, to_dict
 
 if TYPE_CHECKING:
     from xlalign.core.evaluate import CorpusEmbeddings
+    from xlalign.policy import PublicLimits
 #: CPU cost model of a training step (forward + backward of the three columns), for the up-front
 #: estimate only (once steps run, the ETA comes from the measured step times, on every device): a
 #: column of n rows padded to L tokens costs n·L·(a + b·n·L) seconds — the cost per token grows with
@@ -374,6 +376,26 @@ class FinetuneAligner(AlignerBase):
     options: FinetuneOptions
     model_dir_: Path
     model_spec_: ModelSpec | None = None
+
+    @classmethod
+    def bounded(cls, options: FinetuneOptions, limits: PublicLimits) -> FinetuneOptions:
+        """Refuse epochs or steps beyond the server's caps; a fine-tune without a step cap gets the cap."""
+        if options.epochs > limits.max_epochs:
+            raise PolicyError(f"epochs {options.epochs:g} is more than this server allows ({limits.max_epochs:g})")
+        if options.max_steps is not None and options.max_steps > limits.max_steps:
+            raise PolicyError(f"max steps {options.max_steps} is more than this server allows ({limits.max_steps})")
+        return options if options.max_steps is not None else replace(options, max_steps=limits.max_steps)
+
+    @classmethod
+    def label_parts(cls, options: FinetuneOptions, done: Mapping[str, object]) -> list[str] | None:
+        """``fine-tune jsd+nce · λ 1 · 1 epoch · ≤300 steps`` (and the steps run, once known)."""
+        o = options
+        parts = [f"fine-tune {o.variant}", f"λ {o.jsd_weight:g}", f"{o.epochs:g} epoch{'s' if o.epochs != 1 else ''}"]
+        if o.max_steps is not None:
+            parts.append(f"≤{o.max_steps} steps")
+        if done.get("steps") is not None:
+            parts.append(f"{done['steps']} steps run")
+        return parts
 
     def fit(self, inputs: FitInputs) -> FinetuneRecord:
         from xlalign.models.encoders import SentenceTransformerEncoder

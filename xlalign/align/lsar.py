@@ -271,6 +271,22 @@ class LsarAligner(AlignerBase):
     estimator_: LanguageSubspaceRemoval
 
     @classmethod
+    def label_parts(cls, options: LsarOptions, done: Mapping[str, object]) -> list[str] | None:
+        """``LSAR · rank 3 (held-out) · both``: the rank the run chose, else the rank asked for."""
+        if done.get("rank") is not None:
+            rank = f"rank {done['rank']} ({done.get('rank_source', 'given')})"
+        else:
+            rank = f"rank {options.rank}" if options.rank is not None else "rank chosen on held-out data"
+        return ["LSAR", rank, options.roles]
+
+    @classmethod
+    def described(cls, text: str, done: Mapping[str, object]) -> str:
+        """LSAR's rank when it was chosen on held-out data."""
+        if done.get("rank_source") != "given" and done.get("rank") is not None:
+            return text.replace("rank=auto", f"rank={done['rank']} (chosen on held-out data)")
+        return text
+
+    @classmethod
     def check(cls, options: Any, evaluation: EvalSpec, align: AlignSpec) -> None:
         """A given rank must fit the directions the fit languages can give: Σ over roles of (languages − 1)."""
         if options.rank is None:

@@ -131,7 +131,7 @@ def encode_corpus(corpus: ParallelCorpus, encoder: TextEncoder, langs: Sequence[
     requests = [EncodeRequest([corpus.passages[lang][i] for i in first_item], lang, "passage") for lang in langs]
     requests += [EncodeRequest(list(corpus.questions[lang]), lang, "query") for lang in langs]
     with timed(log, "encode", languages=len(langs), texts=sum(len(r.texts) for r in requests),
-               encoder=encoder.name):
+               encoder=getattr(encoder, "name", type(encoder).__name__)):
         out = encode_requests(encoder, requests, progress)
     return CorpusEmbeddings(dict(zip(langs, out[: len(langs)], strict=True)),
                             dict(zip(langs, out[len(langs):], strict=True)))

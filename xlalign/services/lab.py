@@ -424,15 +424,11 @@ class Lab:
                                 config=Run.config_dict(model, shown_eval, shown_align))
 
     def _bounded(self, align: AlignSpec) -> AlignSpec:
-        """Public mode: refuse a fine-tune beyond the epoch and step caps; one without a step cap gets the cap."""
-        if not self.public or align.method != "finetune":
+        """Public mode: the method's options within this server's limits (a fine-tune's epoch and step caps)."""
+        bounded = getattr(align.aligner, "bounded", None)  # optional in the Aligner protocol
+        if not self.public or bounded is None:
             return align
-        opts, lim = align.options, self.limits
-        if opts.epochs > lim.max_epochs:
-            raise PolicyError(f"epochs {opts.epochs:g} is more than this server allows ({lim.max_epochs:g})")
-        if opts.max_steps is not None and opts.max_steps > lim.max_steps:
-            raise PolicyError(f"max steps {opts.max_steps} is more than this server allows ({lim.max_steps})")
-        return align if opts.max_steps is not None else replace(align, options=replace(opts, max_steps=lim.max_steps))
+        return replace(align, options=bounded(align.options, self.limits))
 
     def _check_capacity(self, visitor: str | None) -> None:
         if not self.public:
@@ -646,25 +642,11 @@ class Lab:
 def run_label(align: AlignSpec, record: dict[str, Any] | None = None) -> str:
     """A short run label: the method, its key options, and what the run chose (LSAR's rank), e.g.
     ``LSAR · rank 3 (held-out) · both``, ``fine-tune jsd+nce · λ 1 · 1 epoch · ≤300 steps``."""
-    o, done = align.options, (record or {}).get(align.method) or {}
-    if align.method not in ("centering", "procrustes", "lsar", "finetune"):  # a method registered elsewhere
+    done = (record or {}).get(align.method) or {}
+    label_parts = getattr(align.aligner, "label_parts", None)  # optional in the Aligner protocol
+    parts = label_parts(align.options, done) if label_parts is not None else None
+    if parts is None:
         return align.describe()
-    if align.method == "centering":
-        parts = ["centering", o.mode, f"queries {o.queries}"]
-    elif align.method == "procrustes":
-        parts = ["Procrustes", "centred" if o.center else "not centred", f"pairs {o.fit_on}"]
-    elif align.method == "lsar":
-        if done.get("rank") is not None:
-            rank = f"rank {done['rank']} ({done.get('rank_source', 'given')})"
-        else:
-            rank = f"rank {o.rank}" if o.rank is not None else "rank chosen on held-out data"
-        parts = ["LSAR", rank, o.roles]
-    else:
-        parts = [f"fine-tune {o.variant}", f"λ {o.jsd_weight:g}", f"{o.epochs:g} epoch{'s' if o.epochs != 1 else ''}"]
-        if o.max_steps is not None:
-            parts.append(f"≤{o.max_steps} steps")
-        if done.get("steps") is not None:
-            parts.append(f"{done['steps']} steps run")
     if align.train_data != "split":
         parts.append(f"trained on {'demo' if align.train_data == 'demo' else 'triplets'}")
     return " · ".join(parts)

@@ -18,10 +18,14 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from xlalign.align.artefacts import publish_tree
+
+if TYPE_CHECKING:
+    from xlalign.align.base import AlignSpec
 
 
 # ----------------------------------------------------------------------------- (d) model card
@@ -205,13 +209,12 @@ def run_card(run_dir: str | Path, language_agnostic: bool, usage: str) -> str:
         licence="mit" if is_bundled_id(model.model) else "other", language_agnostic=language_agnostic, usage=usage)
 
 
-def _described(align: object, record: Mapping[str, object]) -> str:
-    """``align.describe()`` with what the run chose: LSAR's rank when it was chosen on held-out data."""
-    text = str(align.describe())  # type: ignore[attr-defined]
-    chosen = record.get("lsar") if getattr(align, "method", "") == "lsar" else None
-    if isinstance(chosen, Mapping) and chosen.get("rank_source") != "given" and chosen.get("rank") is not None:
-        text = text.replace("rank=auto", f"rank={chosen['rank']} (chosen on held-out data)")
-    return text
+def _described(align: AlignSpec, record: Mapping[str, object]) -> str:
+    """``align.describe()`` with what the run chose (the method's ``described``, e.g. LSAR's chosen rank)."""
+    text = align.describe()
+    done = record.get(align.method)
+    described = getattr(align.aligner, "described", None)  # optional in the Aligner protocol
+    return str(described(text, done)) if described is not None and isinstance(done, Mapping) else text
 
 
 def _shown_data(data: str) -> str:
