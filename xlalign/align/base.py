@@ -138,7 +138,11 @@ class ApplyInputs:
 # --------------------------------------------------------------------------------------------
 @runtime_checkable
 class Aligner(Protocol):
-    """One alignment method (see the module docstring). Class attributes describe it to the front ends."""
+    """One alignment method (see the module docstring). Class attributes describe it to the front ends.
+
+    Optional classmethods (defaults in :class:`AlignerBase`; callers look them up with ``getattr``):
+    ``label_parts(options, done)`` (the runs list's short label), ``described(text, done)`` (a model card's
+    title with what the run chose) and ``bounded(options, limits)`` (public mode's caps)."""
 
     #: Registry key, ``AlignSpec.method`` and ``run.json`` key.
     name: ClassVar[str]
