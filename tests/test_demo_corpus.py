@@ -183,7 +183,11 @@ def test_cli_evaluates_all_seven_languages_in_one_pool(tmp_path, capsys, bundled
         ".xlalign.json", "matrix.csv", "per_query.csv", "run.json", "summary.csv"]
     matrix = pd.read_csv(out_dir / "matrix.csv")
     assert set(matrix.query_lang) == set(matrix.doc_lang) == set(LANGS)
-    assert len(matrix) == 7 * 7 * 4
+    per_pair = matrix.groupby(["query_lang", "doc_lang"]).metric.apply(frozenset)
+    whole_pool = {"mean_rank", "median_rank", "best_gold_share", "distractor_over_own_gold"}
+    pair_only = {"clustering@10", "inclination@10", "median_own_above"}  # defined for l ≠ q only
+    assert len(per_pair) == 7 * 7 and len(matrix) == 7 * 7 * 4 + 7 * 6 * 3
+    assert all(m == (whole_pool if q == d else whole_pool | pair_only) for (q, d), m in per_pair.items())
     summary = pd.read_csv(out_dir / "summary.csv")
     multi = summary[(summary.scenario == "multi") & (summary.metric == "max_r")]
     assert (multi.pool_size == 7 * 168).all() and len(multi) == 7

@@ -85,6 +85,21 @@ def test_one_sorted_list_over_languages_and_roles_keeps_every_row_in_place(tiny)
             np.testing.assert_allclose(row, alone, atol=2e-6)
 
 
+def test_a_request_list_found_whole_in_the_cache_never_loads_the_model(tiny, tmp_path):
+    """A fresh encoder on a filled cache (a restarted server, the Space image): the rows come back from the
+    cache and the weights are never read."""
+    from xlalign.models.cache import EmbeddingCache
+
+    reqs = [EncodeRequest(_texts(5, 7), "en", "passage"), EncodeRequest(_texts(4, 8), "de", "query")]
+    spec = ModelSpec(str(tiny), device="cpu", precision="fp32", batch_size=4)
+    first = SentenceTransformerEncoder(spec, cache=EmbeddingCache(tmp_path / "e.sqlite")).encode_many(reqs)
+    fresh = SentenceTransformerEncoder(spec, cache=EmbeddingCache(tmp_path / "e.sqlite"))
+    again = fresh.encode_many(reqs)
+    assert fresh._model is None and (fresh.n_model_calls, fresh.n_texts_encoded) == (0, 0)
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_the_plan_sorts_all_items_by_tokens_and_prepends_prompts_when_pooling_includes_them(tiny):
     enc = _encoder(tiny)
     model = enc.model

@@ -387,7 +387,10 @@ class SentenceTransformerEncoder(CachedEncoder):
     def _encode_pieces(self, items: list[Item]) -> Iterator[tuple[list[int], np.ndarray]]:
         """Every text of the request list ordered by token length at once (all languages and roles),
         cut into batches padded to a multiple of :data:`PAD_MULTIPLE` tokens, one model call per batch
-        (per :attr:`chunk_size` texts on ZeroGPU, where each call reserves the GPU)."""
+        (per :attr:`chunk_size` texts on ZeroGPU, where each call reserves the GPU). Nothing to encode: the
+        model is not loaded."""
+        if not items:
+            return
         model, device = self.prepared_model, self.device
         plan = plan_batches(model, items, self.batch_size)
         call = self.chunk_size if on_zero_gpu() else self.batch_size
