@@ -290,6 +290,26 @@ def test_pipeline_on_demo_writes_a_complete_run(tmp_path, method):
     assert out.record["n_eval_queries"] == len(split["test_items"])
 
 
+def test_pipeline_logs_its_phase_timings_at_debug(tmp_path, caplog):
+    """One DEBUG line per phase, in run order, on the module loggers: encode (evaluation texts), rank and
+    metrics (before), encode (centering's training texts, inside fit), fit, rank and metrics (after)."""
+    with caplog.at_level("DEBUG", logger="xlalign"):
+        run_alignment(ModelSpec("fake"), EvalSpec(langs=("en", "de")), AlignSpec(method="centering"), tmp_path,
+                      encoder=BagOfCharsEncoder())
+    timings = [(r.name.rsplit(".", 1)[1], r.levelname, r.getMessage().split()[1]) for r in caplog.records
+               if r.getMessage().startswith("timing: ")]
+    assert timings == [("evaluate", "DEBUG", "encode"), ("evaluate", "DEBUG", "rank"), ("evaluate", "DEBUG", "metrics"),
+                       ("evaluate", "DEBUG", "encode"), ("pipeline", "DEBUG", "fit"),
+                       ("evaluate", "DEBUG", "rank"), ("evaluate", "DEBUG", "metrics")]
+    fit = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("timing: fit "))
+    assert "method=centering" in fit
+    caplog.clear()
+    with caplog.at_level("INFO", logger="xlalign"):
+        run_alignment(ModelSpec("fake"), EvalSpec(langs=("en", "de")), AlignSpec(method="centering"),
+                      tmp_path / "quiet", encoder=BagOfCharsEncoder())
+    assert not [r for r in caplog.records if r.getMessage().startswith("timing: ")]
+
+
 @pytest.mark.parametrize("mode", ["shift", "subtract"])
 def test_centering_removes_a_planted_english_inclination(tmp_path, mode):
     from xlalign.core.loaders import load_demo
@@ -481,8 +501,8 @@ def test_cancel_queued_and_running_jobs(tmp_path):
 
     def slow(ctx):
         started.set()
-        for _ in range(200):
-            ctx.check_cancelled()
+        for i in range(200):
+            ctx.progress("slow", i, 200)  # a job's progress report raises once a cancel was asked for
             time.sleep(0.01)
         return {}
 
@@ -520,7 +540,7 @@ def test_restart_marks_dead_runs_interrupted_but_not_live_ones(tmp_path):
     assert {r["run"] for r in again.list()} == {dead.name, live.name, done.name}
 
 
-def test_status_is_replaced_not_merged(tmp_path):
+def test_write_status_replaces_the_file_instead_of_merging(tmp_path):
     write_status(tmp_path, {"state": "failed", "error": "boom"})
     write_status(tmp_path, {"state": "succeeded"})
     assert read_status(tmp_path) == {"state": "succeeded"}

@@ -20,6 +20,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from conftest import import_or_skip, require_or_skip
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -38,9 +39,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, bundled_dir, bundled_cache_dir):
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed")
-    pytest.importorskip("playwright.sync_api")
+    require_or_skip(CHROMIUM is not None, "chromium is not installed")
+    import_or_skip("playwright.sync_api")
     root = tmp_path_factory.mktemp("app")
     mp = pytest.MonkeyPatch()
     mp.delenv("XLALIGN_DEFAULT_MODEL", raising=False)

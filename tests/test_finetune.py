@@ -153,9 +153,8 @@ def test_finetune_run_end_to_end_through_the_pipeline(tiny, tmp_path):
     steps = [e for e in log if e["step"] >= 1]
     assert [e["step"] for e in steps] == [1, 2] and "jsd" in steps[0] and "nce" in steps[0]
     assert all(e["eta_s"] is not None for e in steps)  # measured from step times
-    table = pd.read_csv(run / "compare.csv")
-    assert len(table) > 0 and out.record["finetune"]["steps"] == 2
-    assert (run / "train_triplets.csv").exists()
+    assert out.record["finetune"]["steps"] == 2 and (run / "train_triplets.csv").exists()
+    _compare_table_equals_a_fresh_evaluation(run, model, cache, out.after.spec)
     # The "after" evaluation used the tuned model: its embeddings are cached under the tuned model's fingerprint.
     tuned = SentenceTransformerEncoder(ModelSpec(str(run / "model"), device="cpu"), cache=cache)
     before_fp = out.record["model_fingerprint"]
@@ -165,6 +164,30 @@ def test_finetune_run_end_to_end_through_the_pipeline(tiny, tmp_path):
     n = tuned.n_texts_encoded
     tuned.encode([text], lang=q, role="query")
     assert tuned.n_texts_encoded == n  # served from the cache the after-evaluation filled
+
+
+def _compare_table_equals_a_fresh_evaluation(run: Path, model: ModelSpec, cache: EmbeddingCache, spec: EvalSpec):
+    """compare.csv's before and after columns equal the core's metrics on the held-out items (split.json),
+    encoded here by the base model and by the tuned model, and the fine-tune changed the embeddings."""
+    from xlalign.core.evaluate import PIVOT_ALIASES, encode_corpus, evaluate_embeddings
+
+    corpus = load_demo(list(spec.langs))
+    held_out = set(json.loads((run / "split.json").read_text())["test_items"])
+    corpus = corpus.subset([i for i, item in enumerate(corpus.item_ids) if item in held_out])
+    keys = ["scenario", "pool", "query_lang", "doc_lang", "metric"]
+    table = pd.read_csv(run / "compare.csv").fillna({"doc_lang": ""}).set_index(keys)
+    embeddings = {}
+    for side, path in (("before", model.model), ("after", str(run / "model"))):
+        encoder = SentenceTransformerEncoder(ModelSpec(path, device="cpu"), cache=cache)
+        embeddings[side] = encode_corpus(corpus, encoder, spec.langs)
+        fresh = evaluate_embeddings(corpus, embeddings[side], spec).summary_frame()
+        fresh = fresh.fillna({"doc_lang": ""}).set_index(keys)["value"]
+        aliases = {metric for *_, metric in set(fresh.index) - set(table.index)}
+        assert set(table.index) <= set(fresh.index) and aliases <= set(PIVOT_ALIASES)  # compare skips the aliases
+        np.testing.assert_allclose(table[side], fresh.loc[table.index], rtol=1e-9, atol=1e-9, err_msg=side)
+    moved = np.abs(embeddings["after"].passages["es"] - embeddings["before"].passages["es"]).max()
+    assert moved > 1e-3  # two steps at the default learning rate move the embeddings
+    assert (table["delta"].abs() > 0).any()
 
 
 def test_every_model_load_carries_the_model_spec(tiny, tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import import_or_skip
 from fakes import LatentEncoder
 
 from xlalign.align.base import AlignSpec
@@ -161,13 +162,39 @@ def test_pair_drill_down_lists_the_queries_and_everything_above_the_gold(app, di
     assert (out[p.dd_gold].value, [v for _, v in out[p.dd_gold].choices]) == ("de", ["de"])
 
 
-def test_drill_down_marks_the_gold_documents(app, diagnosed):
+def test_drill_down_equals_a_brute_force_ranking_and_marks_the_gold_documents(app, diagnosed):
+    """The rows above the German gold of an English query, recomputed here from the embeddings: score every
+    passage of every pool language against the query, keep those above the gold, best first, gold last."""
     diag = diagnosed[app.page.diag]
-    qid = diag.corpus.item_ids[3]
+    corpus, emb = diag.corpus, diag.embeddings
+    qi = 3
+    qid = corpus.item_ids[qi]
+    _, item_to_passage = corpus.unique_passages()
+    first_item = corpus.passage_first_items()
+    query = emb.queries["en"][qi]
+    pool = [(lang, p, float(emb.passages[lang][p] @ query)) for lang in ("en", "de", "zh")
+            for p in range(len(first_item))]
+    assert len({corpus.passages[lang][first_item[p]] for lang, p, _ in pool}) == len(pool)  # no shared texts
+    gold = item_to_passage[qi]
+    target = next(score for lang, p, score in pool if (lang, p) == ("de", gold))
+    tied = [(lang, p) for lang, p, score in pool if score == target and (lang, p) != ("de", gold)]
+    assert all(p == gold for _, p in tied)  # only other golds tie with it (the fake's languages share an offset)
+    # the tie policy: a gold beats a tied irrelevant document, tied golds keep their order (en, de, zh)
+    above = [(lang, p) for lang, p, score in pool if score > target] + [(lang, p) for lang, p in tied if lang == "en"]
     docs = Lab.docs_above(diag, "multi", "en", "de", qid)
-    assert docs.gold.dtype == bool and docs.gold.iloc[-1]  # the service layer says which; the page draws the mark
+    shown = list(zip(docs.lang, docs.passage_of, strict=True))
+    assert shown[-1] == ("de", qid) and sorted(shown[:-1]) == sorted((lang, corpus.item_ids[first_item[p]])
+                                                                     for lang, p in above)
+    scores = dict(((lang, corpus.item_ids[first_item[p]]), score) for lang, p, score in pool)
+    np.testing.assert_allclose(docs.score, [scores[d] for d in shown], rtol=1e-5)
+    assert (np.diff(docs.score) <= 0).all()  # best first
+    assert list(docs.position) == [1 + sum(s > scores[d] for *_, s in pool) for d in shown[:-1]] + [len(shown)]
+    assert (docs.copies == 1).all() and list(docs.gold) == [passage == qid for _, passage in shown]
+    pq = diag.result.per_query
+    assert pq[(pq.scenario == "multi") & (pq.query_lang == "en") & (pq.query_id == qid)].rank_de.item() == len(shown)
     out = app.diagnose.on_query(diag, "multi", "en", "de", qid)
-    assert out[app.page.dd_docs].count("✔ gold") == int(docs.gold.sum())
+    golds_above = sum(p == gold for _, p in above)  # the query's passage in another language, ranked higher
+    assert out[app.page.dd_docs].count("✔ gold") == 1 + golds_above
 
 
 def test_drill_down_needs_a_diagnosis(app):
@@ -206,7 +233,7 @@ def test_per_query_filter_says_how_many_rows_match(app, diagnosed):
 
 
 def test_umap_map_of_passages_and_questions(app, diagnosed):
-    pytest.importorskip("umap")
+    import_or_skip("umap")
     out = app.explore.on_umap(diagnosed[app.page.diag], 12, True, "")
     assert set(out) == _wired_outputs(app, "on_umap")
     before, after = out[app.page.umap_before], out[app.page.umap_after]
@@ -433,8 +460,22 @@ def test_lab_diagnose_directly(tmp_path):
     assert lab.jobs.wait(120)
     assert lab.runs_table().set_index("run").loc[run_id, "state"] == "succeeded"
     emb, label = lab.run_embeddings(run_id, diag.model, diag.corpus, diag.embeddings, diag.spec.langs)
-    assert label.startswith("LSAR · rank ") and "None" not in label  # the rank the run chose, not "rank=None"
-    assert emb.passages["de"].shape == diag.embeddings.passages["de"].shape
+    # The run's subspace, read from its file here (safetensors, not xlalign), applied by hand: x ↦ normalise(x − x U Uᵀ)
+    from safetensors import safe_open
+
+    with safe_open(str(lab.run(run_id).dir / "lsar.safetensors"), "numpy") as f:
+        rank = int(f.metadata()["rank_"])
+        u = f.get_tensor("components")[:, :rank].astype(np.float64)
+    assert rank >= 1 and label.split(" · ")[:2] == ["LSAR", f"rank {rank} (held-out)"]  # the rank the run chose
+    for role in ("passages", "queries"):
+        for lang in ("en", "de"):
+            x = getattr(diag.embeddings, role)[lang].astype(np.float64)
+            removed = x - (x @ u) @ u.T
+            expected = removed / np.linalg.norm(removed, axis=1, keepdims=True)
+            np.testing.assert_allclose(getattr(emb, role)[lang], expected, atol=1e-5)
+            assert np.abs(getattr(emb, role)[lang] @ u).max() < 1e-5  # nothing left along the language subspace
+    gap = [np.linalg.norm(e.passages["de"].mean(0) - e.passages["en"].mean(0)) for e in (diag.embeddings, emb)]
+    assert gap[1] < 0.5 * gap[0]  # the planted language offset is mostly gone
 
 
 def test_public_mode_reads_only_listed_datasets_and_uploads(app, monkeypatch, tmp_path):

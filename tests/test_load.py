@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from conftest import import_or_skip
 from tiny_model import build_tiny_model
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ def _rss() -> int | None:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """(the app's lab, url, tiny model path, model-load counter) with the app listening on loopback."""
-    pytest.importorskip("gradio_client")
+    import_or_skip("gradio_client")
     import xlalign.models.encoders as encoders
     from xlalign.core.loaders import load_demo
 
@@ -147,7 +148,7 @@ CLIENTS, SUBMITS_EACH = 12, 3
 @pytest.fixture(scope="module")
 def served_public(tmp_path_factory):
     """(lab, url, tiny model path) with the app in public mode on loopback (caps: 2 per visitor, 8 in all)."""
-    pytest.importorskip("gradio_client")
+    import_or_skip("gradio_client")
     from xlalign.core.loaders import load_demo
 
     root = tmp_path_factory.mktemp("load-public")

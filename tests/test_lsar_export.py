@@ -16,11 +16,11 @@ from tiny_model import build_tiny_model
 
 from xlalign.align import standalone_apply
 from xlalign.align.centering import LanguageCentering
-from xlalign.align.lsar import LanguageSubspaceRemoval
+from xlalign.align.lsar import LanguageSubspaceRemoval, write_linear_model
 from xlalign.align.procrustes import OrthogonalProcrustes
-from xlalign.align.transform import LanguageAwareTransform
+from xlalign.align.transform import LanguageAwareTransform, write_language_transform
 from xlalign.core.encoder import l2_normalise
-from xlalign.store.export import export_language_transform, export_linear_model, render_model_card
+from xlalign.store.export import render_model_card
 
 TEXTS = {
     "en": ["Cats purr when content.", "The Nile is a long river.", "Bread is baked in an oven.",
@@ -190,46 +190,40 @@ def _assert_export_matches(base_dir: Path, out: Path, lsar: LanguageSubspaceRemo
         np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-def test_export_linear_model_loads_with_sentence_transformers_alone(tiny, tiny_lsar, tmp_path):
+def test_linear_model_loads_with_sentence_transformers_alone(tiny, tiny_lsar, tmp_path):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Dense, Normalize
 
-    out = export_linear_model(tiny, tiny_lsar.projection_matrix(), tmp_path / "export", card="# card\n")
-    assert out == tmp_path / "export"
-    assert (out / "README.md").read_text(encoding="utf-8") == "# card\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["export"]  # no temporary sibling left behind
+    out = tmp_path / "export"
+    write_linear_model(tiny, tiny_lsar.projection_matrix(), out)
     modules = list(SentenceTransformer(str(out), device="cpu"))
     assert [type(m) for m in modules[-3:]] == [Normalize, Dense, Normalize]  # base's Normalize reused
     assert len(modules) == 5
     _assert_export_matches(tiny, out, tiny_lsar)
 
 
-def test_export_linear_model_inserts_normalize_when_the_base_lacks_it(tiny, tiny_lsar, tmp_path):
+def test_linear_model_inserts_normalize_when_the_base_lacks_it(tiny, tiny_lsar, tmp_path):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Dense, Normalize
 
     full = SentenceTransformer(str(tiny), device="cpu")
     raw = SentenceTransformer(modules=list(full)[:2], prompts=dict(full.prompts), device="cpu")
     raw.save(str(tmp_path / "raw"), create_model_card=False)
-    out = export_linear_model(tmp_path / "raw", tiny_lsar.projection_matrix(), tmp_path / "export", card="c")
+    out = tmp_path / "export"
+    write_linear_model(tmp_path / "raw", tiny_lsar.projection_matrix(), out)
     modules = list(SentenceTransformer(str(out), device="cpu"))
     assert [type(m) for m in modules[2:]] == [Normalize, Dense, Normalize]
     _assert_export_matches(tmp_path / "raw", out, tiny_lsar)
 
 
-def test_export_linear_model_refuses_non_empty_dir_and_bad_matrix(tiny, tmp_path):
-    (tmp_path / "taken").mkdir()
-    (tmp_path / "taken" / "x").write_text("keep")
-    with pytest.raises(FileExistsError, match="not an empty directory"):
-        export_linear_model(tiny, np.eye(32), tmp_path / "taken", card="c")
-    assert (tmp_path / "taken" / "x").read_text() == "keep"
+def test_linear_model_refuses_a_bad_matrix_before_writing(tiny, tmp_path):
     with pytest.raises(ValueError, match=r"must be \(32, 32\)"):
-        export_linear_model(tiny, np.eye(16), tmp_path / "bad", card="c")
+        write_linear_model(tiny, np.eye(16), tmp_path / "bad")
     with pytest.raises(ValueError, match="NaN"):
-        export_linear_model(tiny, np.full((32, 32), np.nan), tmp_path / "bad", card="c")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
-    (tmp_path / "empty").mkdir()  # an existing empty dir is fine
-    assert (export_linear_model(tiny, np.eye(32), tmp_path / "empty", card="c") / "modules.json").is_file()
+        write_linear_model(tiny, np.full((32, 32), np.nan), tmp_path / "bad")
+    assert list(tmp_path.iterdir()) == []
+    write_linear_model(tiny, np.eye(32), tmp_path / "good")
+    assert (tmp_path / "good" / "modules.json").is_file()
 
 
 # ----------------------------------------------------------------------------- language-aware transforms
@@ -309,13 +303,11 @@ def _centering_transform(unit_langs: dict[str, np.ndarray]) -> LanguageAwareTran
     return LanguageAwareTransform.from_centering(passages, queries)
 
 
-def test_export_language_transform_writes_a_self_contained_folder(unit_langs, tmp_path):
+def test_language_transform_folder_is_self_contained(unit_langs, tmp_path):
     t = _centering_transform(unit_langs)
-    out = export_language_transform(t, tmp_path / "export", card="# card\n")
-    assert sorted(p.name for p in out.iterdir()) == ["README.md", "transform.json", "transform.safetensors",
-                                                     "xlalign_apply.py"]
+    out = write_language_transform(t, tmp_path / "export")
+    assert sorted(p.name for p in out.iterdir()) == ["transform.json", "transform.safetensors", "xlalign_apply.py"]
     assert (out / "xlalign_apply.py").read_bytes() == Path(standalone_apply.__file__).read_bytes()
-    assert (out / "README.md").read_text(encoding="utf-8") == "# card\n"
     spec = importlib.util.spec_from_file_location("xlalign_apply_copy", out / "xlalign_apply.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -326,8 +318,6 @@ def test_export_language_transform_writes_a_self_contained_folder(unit_langs, tm
             np.testing.assert_array_equal(loaded.apply(x, lang, role), t.apply(x, lang, role))
     with pytest.raises(KeyError, match=r"unknown language 'xx'.*\['de', 'en', 'fr'\]"):
         loaded.apply(unit_langs["de"], "xx")
-    with pytest.raises(FileExistsError):
-        export_language_transform(t, out, card="again")
 
 
 _ISOLATED = """
@@ -350,7 +340,7 @@ assert not any(m.split(".")[0] == "xlalign" for m in sys.modules)
 
 def test_standalone_apply_runs_isolated_without_xlalign(unit_langs, tmp_path):
     t = _centering_transform(unit_langs)
-    out = export_language_transform(t, tmp_path / "export", card="c")
+    out = write_language_transform(t, tmp_path / "export")
     x = unit_langs["de"][:7]
     np.save(out / "x.npy", x)
     res = subprocess.run([sys.executable, "-I", "-c", _ISOLATED], cwd=out, capture_output=True, text=True, timeout=120)

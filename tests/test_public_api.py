@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import import_or_skip
 from fakes import BagOfCharsEncoder, LatentEncoder
 
 from xlalign.core.loaders import load_demo
@@ -20,7 +21,7 @@ from xlalign.models.cache import EmbeddingCache
 from xlalign.specs import ModelSpec
 from xlalign.store.runs import read_status
 
-pytest.importorskip("gradio_client")
+import_or_skip("gradio_client")
 
 GUARD = 300  # seconds: only a guard against a hang, nothing is timed
 PUBLIC_ENDPOINTS = {"/on_data", "/run_diagnosis", "/on_drill", "/on_umap", "/on_inclination", "/on_leaderboard",

@@ -95,7 +95,7 @@ def test_a_visitor_lists_only_their_own_runs(two_visitors):
     assert status["visitor"] == visitor_id(ALICE) and ALICE not in json.dumps(status)  # only a hash on disk
 
 
-@pytest.mark.parametrize("call", ["run_dir", "run_compare", "run_header", "run_config", "cancel", "export_zip",
+@pytest.mark.parametrize("call", ["run_dir", "run_compare", "run_header", "run", "cancel", "export_zip",
                                   "side_by_side"])
 def test_another_visitors_run_is_refused_like_a_run_that_does_not_exist(two_visitors, call):
     lab, run_id, _, _ = two_visitors
@@ -301,9 +301,11 @@ def test_upload_bytes_are_bounded_per_visitor(tmp_path, monkeypatch):
     total = (size + second.stat().st_size) / 2**20
     with pytest.raises(PolicyError, match=re.escape(f"your uploads add up to {total:.1f} MB, more than the 0.1 MB")):
         lab.use_upload(second, ALICE)
-    assert lab.upload_bytes(ALICE) == size
-    lab.use_upload(second, BOB)  # another visitor has their own budget
-    assert lab.upload_bytes(BOB) == second.stat().st_size
+    small = _write_upload(tmp_path / "gradio-uploads" / "c", "three.jsonl", n_items=2)
+    lab.use_upload(small, ALICE)  # fits: the refused file was not counted
+    lab.use_upload(second, BOB)  # another visitor has their own budget…
+    with pytest.raises(PolicyError, match="your uploads add up to"):
+        lab.use_upload(first, BOB)  # …which the file just used counts against
     with pytest.raises(PolicyError, match="that file is not an upload"):
         lab.use_upload(_write_upload(tmp_path / "elsewhere", "x.jsonl", n_items=2), ALICE)
     assert first.exists() and second.exists()  # refusing deletes nothing

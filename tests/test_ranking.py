@@ -12,7 +12,7 @@ import pytest
 from oracles import brute_force_best_non_gold, brute_force_ranks, gold_ranks
 
 from xlalign.core import ranking
-from xlalign.core.ranking import DEFAULT_BLOCK_ELEMENTS, rank_golds, top_k
+from xlalign.core.ranking import DEFAULT_BLOCK_ELEMENTS, rank_golds
 
 
 def _random_case(seed: int, n_q: int = 40, n_u: int = 30, n_gold: int = 2):
@@ -121,19 +121,6 @@ def test_best_non_gold_skips_a_removed_single_copy():
     assert res.best_non_gold[0, 0] == pytest.approx(0.7)
 
 
-def test_top_k_matches_numpy_and_skips_removed():
-    rng = np.random.default_rng(0)
-    q = rng.normal(size=(5, 8)).astype(np.float32)
-    u = rng.normal(size=(20, 8)).astype(np.float32)
-    s, idx = top_k(q, u, 3)
-    np.testing.assert_array_equal(idx, np.argsort(-(q @ u.T), axis=1)[:, :3])
-    removed = idx[:, 0].copy()
-    s2, idx2 = top_k(q, u, 3, removed, np.ones(20, dtype=int))
-    # the removed (single-copy) best document is skipped: ranks 2–4 of the full order remain
-    np.testing.assert_array_equal(idx2, np.argsort(-(q @ u.T), axis=1)[:, 1:4])
-    assert (idx2 != removed[:, None]).all() and (s2[:, 0] <= s[:, 0]).all()
-
-
 # ----------------------------------------------------------------------------- invalid input
 def test_rejects_empty_pool():
     with pytest.raises(ValueError, match="empty document pool"):
@@ -169,11 +156,6 @@ def test_rejects_removed_shape():
     with pytest.raises(ValueError, match="removed_unit"):
         gold_ranks(np.ones((2, 2), np.float32), np.ones((3, 2), np.float32), np.ones(3, int),
                    np.zeros((2, 1), int), np.array([0]))
-
-
-def test_top_k_rejects_bad_k():
-    with pytest.raises(ValueError, match="k must be"):
-        top_k(np.ones((1, 2), np.float32), np.ones((3, 2), np.float32), 0)
 
 
 def test_top1_units_follow_the_tie_policy():

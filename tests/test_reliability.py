@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import rerun_where_file_modes_bind
 from fakes import BagOfCharsEncoder
 
 from xlalign.cli import main
@@ -33,7 +34,6 @@ from xlalign.models.registry import allowed_models, check_model
 from xlalign.policy import PathRefused, redact_paths
 from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.runs import (
-    FILE_MODE,
     LOCK_NAME,
     MARKER,
     ResultFolder,
@@ -331,7 +331,7 @@ def public(monkeypatch):
     monkeypatch.delenv("XLALIGN_ALLOWED_MODELS", raising=False)
 
 
-def test_remote_code_model_needs_opt_in(offline):
+def test_remote_code_refusal_names_the_opt_in_flag(offline):
     with pytest.raises(ModelLoadError) as info:
         load_sentence_transformer(ModelSpec("jinaai/jina-embeddings-v3"))
     assert str(info.value) == ("jinaai/jina-embeddings-v3 runs code from its repository; opt in with "
@@ -510,13 +510,14 @@ def test_two_corruptions_in_the_same_second_keep_both_copies(tmp_path, monkeypat
     assert kept == [b"first ", b"second"]
 
 
-def test_read_only_cache_folder_turns_caching_off(tmp_path, squad_folder):
+def test_read_only_cache_folder_turns_caching_off(tmp_path, squad_folder, request):
     folder = tmp_path / "ro"
     folder.mkdir()
     os.chmod(folder, 0o500)
+    if os.access(folder, os.W_OK):  # root: chmod does not bind it; run this test where it does
+        rerun_where_file_modes_bind(request)
+        return
     try:
-        if os.access(folder, os.W_OK):
-            pytest.skip("running as root: chmod does not make the folder read-only")
         with pytest.warns(CacheWarning, match=r"embedding cache .*embeddings\.sqlite is not writable .*; continuing "
                                               "without caching"):
             cache = EmbeddingCache(folder / "embeddings.sqlite")
@@ -546,6 +547,18 @@ def earlier(tmp_path) -> Path:
     with ResultFolder(out) as folder:
         folder.write(RESULTS)
     return out
+
+
+def test_result_folders_log_what_became_of_them(tmp_path, caplog):
+    out = tmp_path / "out"
+    with caplog.at_level("INFO", logger="xlalign.store.runs"):
+        with ResultFolder(out) as folder:
+            folder.write(RESULTS)
+        with pytest.raises(RuntimeError, match="boom"), ResultFolder(out, overwrite=True):
+            raise RuntimeError("boom")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"evaluate folder {out} written (swapped in whole)", f"evaluate folder {out} not completed (RuntimeError)"]
+    assert sorted(snapshot(out)) == sorted([*RESULTS, MARKER])  # the earlier results are kept
 
 
 def test_result_folder_refuses_earlier_results_unless_overwrite(earlier):
@@ -673,7 +686,7 @@ def test_run_folder_live_run_gets_run_busy(tmp_path):
     assert snapshot(run) == before
 
 
-def test_status_is_replaced_not_merged(tmp_path):
+def test_an_overwritten_failed_run_keeps_no_trace_of_its_error(tmp_path):
     run = tmp_path / "run"
     with pytest.raises(RuntimeError, match="boom"), RunFolder(run, record={"method": "lsar"}):
         raise RuntimeError("boom")
@@ -836,18 +849,25 @@ def test_csv_text_round_trip_keeps_numbers_and_prefixes_formulas():
     assert back["rank"].tolist() == [1, 2, 3] and back["delta"].tolist() == [-0.5, 0.25, -10.0]
 
 
-def test_atomic_writes_are_world_readable_and_leave_no_temp_files(tmp_path):
-    old = os.umask(0o022)
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640)])
+def test_atomic_writes_follow_the_umask_and_leave_no_temp_files(tmp_path, umask, mode):
+    """Files get what the umask *at write time* allows of 0666 (set here, whatever it was at import), and
+    artefacts written 0600 by safetensors are published the same way."""
+    from xlalign.align.artefacts import save_arrays
+
+    old = os.umask(umask)
     try:
         atomic_write_text(tmp_path / "a.txt", "one\n")
         atomic_write_text(tmp_path / "a.txt", "two\n")
         atomic_write_json(tmp_path / "b.json", {"x": 1})
         with ResultFolder(tmp_path / "out") as folder:
             folder.write({"summary.csv": "s\n"})
+        save_arrays(tmp_path / "c.safetensors", "test", {"x": np.zeros(2)})
     finally:
         os.umask(old)
-    assert FILE_MODE == 0o644
-    for p in (tmp_path / "a.txt", tmp_path / "b.json", tmp_path / "out" / "summary.csv"):
-        assert (p.stat().st_mode & 0o777) == 0o644, p
+    for p in (tmp_path / "a.txt", tmp_path / "b.json", tmp_path / "out" / "summary.csv", tmp_path / "c.safetensors"):
+        assert (p.stat().st_mode & 0o777) == mode, p
+    assert (tmp_path / "out").stat().st_mode & 0o777 == mode | 0o111 & ~umask  # a folder: the search bits too
     assert (tmp_path / "a.txt").read_text() == "two\n"
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["a.txt", "b.json", "out"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == ["a.txt", "b.json",
+                                                                                        "c.safetensors", "out"]

@@ -1,7 +1,7 @@
 """Files and folders that appear whole or not at all (base layer: every package may use it).
 
 * :func:`atomic_write_text` / :func:`atomic_write_json`: a file is written to a temporary name in its
-  folder (mode 0644 under the usual umask) and renamed into place.
+  folder (mode 0644 under the usual umask, read when the file is written) and renamed into place.
 * :func:`atomic_folder`: the one way xlalign builds a folder: in a temporary sibling
   ``.<name>.tmp-<pid>-<hex>``, renamed into place only when complete; an earlier folder is moved aside
   (``.<name>.tmp-old-<hex>``) for the instant of the swap and put back if the swap fails.
@@ -22,11 +22,33 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-#: Mode of every file xlalign writes (0644 under the usual umask 022) and of its folders (0755).
-FILE_MODE = 0o666 & ~_UMASK
-DIR_MODE = 0o777 & ~_UMASK
+_UMASK_AT_IMPORT = os.umask(0)
+os.umask(_UMASK_AT_IMPORT)
+
+
+def current_umask() -> int:
+    """The process umask now, read without changing it (``/proc/self/status``: setting and restoring it would
+    race with other threads creating files); where that is unavailable, the umask when xlalign was imported."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return _UMASK_AT_IMPORT
+
+
+def file_mode() -> int:
+    """Mode of every file xlalign writes: what the umask allows of 0666 (0644 under the usual umask 022)."""
+    return 0o666 & ~current_umask()
+
+
+def dir_mode() -> int:
+    """Mode of every folder xlalign builds (0755 under the usual umask 022)."""
+    return 0o777 & ~current_umask()
+
+
 #: Infix of temporary siblings; ``TMP_OLD`` marks an earlier folder moved aside during a swap.
 TMP = ".tmp-"
 TMP_OLD = ".tmp-old-"
@@ -42,7 +64,7 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, FILE_MODE)
+        os.chmod(tmp, file_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -105,7 +127,7 @@ def atomic_folder(target: str | os.PathLike[str], *, replace: bool = False) -> I
     tmp.mkdir()
     try:
         yield tmp
-        os.chmod(tmp, DIR_MODE)
+        os.chmod(tmp, dir_mode())
         if not replace:
             _refuse_occupied(target)
         swap_in(tmp, target)
@@ -136,5 +158,5 @@ def clean_temp_siblings(target: str | os.PathLike[str]) -> list[str]:
     return removed
 
 
-__all__ = ["DIR_MODE", "FILE_MODE", "TMP", "TMP_OLD", "atomic_folder", "atomic_write_json", "atomic_write_text",
-           "clean_temp_siblings", "swap_in", "temp_siblings"]
+__all__ = ["TMP", "TMP_OLD", "atomic_folder", "atomic_write_json", "atomic_write_text",
+           "clean_temp_siblings", "current_umask", "dir_mode", "file_mode", "swap_in", "temp_siblings"]

@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from xlalign.align.base import AlignSpec, aligner_class, registered
 from xlalign.errors import ConfigError, XlalignError
 from xlalign.specs import EvalSpec, ModelSpec, OptionInfo, option, options, split_list
@@ -107,7 +109,8 @@ def align_spec_from_args(args: argparse.Namespace) -> AlignSpec:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", type=Path, default=None, help="embedding cache folder (default: ~/.cache/xlalign)")
-    p.add_argument("-v", "--verbose", action="store_true", help="diagnostic logging on stderr")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="diagnostic logging on stderr, with the time of each phase (encode, rank, metrics, fit)")
     p.add_argument("--debug", action="store_true", help="show the traceback of an internal error")
 
 
@@ -306,8 +309,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 # Entry point
 # --------------------------------------------------------------------------------------------
 def _setup_logging(verbose: bool) -> None:
+    """Warnings on stderr; ``-v`` adds INFO from everything and DEBUG from xlalign (the phase timings)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    if verbose:
+        logging.getLogger("xlalign").setLevel(logging.DEBUG)
 
     def show(message: Warning | str, category: type[Warning], *rest: Any, **kw: Any) -> None:
         print(f"warning: {message}", file=sys.stderr)
@@ -341,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from xlalign.store.runs import Terminated
 
     try:
-        with sigterm_as_interrupt():
+        with sigterm_as_interrupt(), logging_redirect_tqdm():  # a log line never lands inside a progress bar
             return int(args.func(args))
     except Terminated:
         print("terminated", file=sys.stderr)

@@ -8,22 +8,20 @@ from typing import Any
 
 import numpy as np
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-#: Files are readable by everyone, like any other written file (safetensors itself writes 0600).
-FILE_MODE = 0o666 & ~_UMASK
+from xlalign.atomic import dir_mode, file_mode
 
 
 def publish(path: str | Path) -> None:
-    """Give a file the usual mode (0644 under the usual umask): safetensors and torch write theirs 0600."""
-    os.chmod(path, FILE_MODE)
+    """Give a file the usual mode (0644 under the usual umask), like any other file xlalign writes:
+    safetensors and torch write theirs 0600."""
+    os.chmod(path, file_mode())
 
 
 def publish_tree(folder: str | Path) -> None:
     """:func:`publish` every file under ``folder`` (folders get the matching mode with the search bit)."""
     for root, dirs, files in os.walk(folder):
         for d in dirs:
-            os.chmod(Path(root) / d, FILE_MODE | ((FILE_MODE & 0o444) >> 2))
+            os.chmod(Path(root) / d, dir_mode())
         for f in files:
             publish(Path(root) / f)
 

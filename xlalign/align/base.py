@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from xlalign.core.corpus import ParallelCorpus
     from xlalign.core.encoder import Encoder
     from xlalign.core.evaluate import CorpusEmbeddings
+    from xlalign.policy import PublicLimits
     from xlalign.progress import Progress
     from xlalign.specs import EvalSpec, ModelSpec
 
@@ -137,7 +138,11 @@ class ApplyInputs:
 # --------------------------------------------------------------------------------------------
 @runtime_checkable
 class Aligner(Protocol):
-    """One alignment method (see the module docstring). Class attributes describe it to the front ends."""
+    """One alignment method (see the module docstring). Class attributes describe it to the front ends.
+
+    Optional classmethods (defaults in :class:`AlignerBase`; callers look them up with ``getattr``):
+    ``label_parts(options, done)`` (the runs list's short label), ``described(text, done)`` (a model card's
+    title with what the run chose) and ``bounded(options, limits)`` (public mode's caps)."""
 
     #: Registry key, ``AlignSpec.method`` and ``run.json`` key.
     name: ClassVar[str]
@@ -201,6 +206,22 @@ class AlignerBase:
     @classmethod
     def check(cls, options: Any, evaluation: EvalSpec, align: AlignSpec) -> None:
         return None
+
+    @classmethod
+    def label_parts(cls, options: Any, done: Mapping[str, object]) -> list[str] | None:
+        """The short run label's parts (the runs list) from the options and what the run's record says it did
+        (``done``: the record's section of this method); None: the long :meth:`AlignSpec.describe`."""
+        return None
+
+    @classmethod
+    def bounded(cls, options: Any, limits: PublicLimits) -> Any:
+        """Public mode: ``options`` within the server's ``limits`` (raise PolicyError beyond them); default unchanged."""
+        return options
+
+    @classmethod
+    def described(cls, text: str, done: Mapping[str, object]) -> str:
+        """:meth:`AlignSpec.describe` (``text``) completed with what the run chose (a model card's title)."""
+        return text
 
 
 # --------------------------------------------------------------------------------------------

@@ -107,6 +107,10 @@ class CenteringAligner(LanguageAwareAligner):
     uses_fit_langs = True
     options: CenteringOptions
 
+    @classmethod
+    def label_parts(cls, options: CenteringOptions, done: Mapping[str, object]) -> list[str] | None:
+        return ["centering", options.mode, f"queries {options.queries}"]
+
     def fit(self, inputs: FitInputs) -> CenteringRecord:
         opts, pivot = self.options, inputs.evaluation.pivot
         train = inputs.training_embeddings()

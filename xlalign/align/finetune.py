@@ -20,7 +20,7 @@ import math
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,11 +32,13 @@ from xlalign.align.data import TRIPLET_COLUMNS, load_triplets, triplets_from_cor
 from xlalign.atomic import atomic_folder
 from xlalign.errors import ConfigError
 from xlalign.models.device import gpu_task
+from xlalign.policy import PolicyError
 from xlalign.progress import Progress, silent
 from xlalign.specs import FinetuneOptions, ModelSpec, to_dict
 
 if TYPE_CHECKING:
     from xlalign.core.evaluate import CorpusEmbeddings
+    from xlalign.policy import PublicLimits
 #: CPU cost model of a training step (forward + backward of the three columns), for the up-front
 #: estimate only (once steps run, the ETA comes from the measured step times, on every device): a
 #: column of n rows padded to L tokens costs n·L·(a + b·n·L) seconds — the cost per token grows with
@@ -167,24 +169,29 @@ class FinetuneResult:
     seconds_per_step: float | None
 
 
-def _callback(progress: Progress, should_stop: Callable[[], bool] | None, log: list[dict[str, Any]],
-              box: dict[str, Any]) -> Any:
-    """A TrainerCallback that logs every step, reports progress with a measured ETA and honours cancel."""
+def _callback(progress: Progress, should_stop: Callable[[], bool] | None, log: list[dict[str, Any]]) -> Any:
+    """A TrainerCallback that logs every step, reports progress with a measured ETA and honours cancel
+    (``cancelled`` and ``total`` tell the caller what happened)."""
     from transformers import TrainerCallback
 
     class _Callback(TrainerCallback):
+        started: float | None = None
+        total: int | None = None
+        cancelled = False
+
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            box["start"], box["total"] = time.monotonic(), state.max_steps
+            self.started, self.total = time.monotonic(), state.max_steps
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if should_stop is not None and should_stop():
-                box["cancelled"] = True
+                self.cancelled = True
                 control.should_training_stop = True
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kw: Any) -> None:
             if "loss" not in (logs or {}):  # the trainer's end-of-training summary, not a step
                 return
-            elapsed = time.monotonic() - box.get("start", time.monotonic())
+            now = time.monotonic()
+            elapsed = now - (self.started if self.started is not None else now)
             step, total = state.global_step, state.max_steps
             parts = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float))}
             entry = {"step": step, "total": total, "elapsed_s": round(elapsed, 2),
@@ -256,14 +263,11 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
     ``prompts`` are the (query, passage) prompts of the model family (the encoder's). Reports
     ``progress("training", step, total, loss=…, jsd=…, nce=…, eta_s=…)`` after every step, plus one
     ``progress("training", 0, total, cpu_estimate_s=…)`` before on CPU. Raises :class:`Cancelled`
-    when ``should_stop()`` turns true. Long on purpose: the try/finally that guarantees no partial
-    model and no temporary folder survives has to span the whole training.
+    when ``should_stop()`` turns true. The try/finally that guarantees no partial model and no temporary
+    folder survives spans the whole training (:func:`_train`, then :func:`_save_tuned`).
     """
     import torch
-    from datasets import Dataset
-    from sentence_transformers import SentenceTransformerTrainer
 
-    from xlalign.align.losses import JSDInfoNCELoss
     from xlalign.models.device import best_device
 
     if len(triplets) < options.batch_size:
@@ -279,38 +283,55 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
     report("training", 0, steps, device=device, **({"cpu_estimate_s": round(estimate, 1)} if estimate else {}))
     bf16 = options.bf16 if options.bf16 is not None else (device.startswith("cuda") and torch.cuda.is_bf16_supported())
     checkpointing = options.gradient_checkpointing if options.gradient_checkpointing is not None else device == "cpu"
-    column_prompts = {k: v for k, v in {"q_en": prompts[0], "p_en": prompts[1], "p_tgt": prompts[1]}.items() if v}
-    dataset = Dataset.from_list([{c: t[c] for c in TRIPLET_COLUMNS} for t in triplets])
     log: list[dict[str, Any]] = []
-    box: dict[str, Any] = {}
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=TRAIN_TMP_PREFIX, dir=output.parent))
     started = time.monotonic()
     try:
-        loss = JSDInfoNCELoss(model, variant=options.variant, scale=options.scale, jsd_weight=options.jsd_weight)
-        trainer = SentenceTransformerTrainer(
-            model=model, args=_training_args(options, model_spec, work, steps, device, bf16, checkpointing,
-                                                column_prompts),
-            train_dataset=dataset, loss=loss, callbacks=[_callback(report, should_stop, log, box)])
-        from transformers.trainer_callback import PrinterCallback
-
-        trainer.remove_callback(PrinterCallback)  # stdout is for results; steps go to the progress callback
-        trainer.train()
-        done = trainer.state.global_step
-        if box.get("cancelled"):
-            raise Cancelled(f"cancelled after {done} of {box.get('total')} steps")
-        model.prompts = {**(model.prompts or {}), **{k: v for k, v in (("query", prompts[0]), ("passage", prompts[1]),
-                                                                       ("document", prompts[1])) if v}}
+        args = _training_args(options, model_spec, work, steps, device, bf16, checkpointing, _column_prompts(prompts))
+        done = _train(model, options, triplets, args, _callback(report, should_stop, log))
         record = {"model": to_dict(model_spec), "options": to_dict(options),
                   "learning_rate": learning_rate(model_spec, options), "steps": done, "bf16": bf16,
                   "gradient_checkpointing": checkpointing, "log": log}
-        with atomic_folder(output) as tmp:
-            model.save(str(tmp), create_model_card=False)
-            (tmp / "xlalign_finetune.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
+        _save_tuned(model, output, prompts, record)
         seconds = time.monotonic() - started
         return FinetuneResult(output, done, seconds, log, device, estimate, seconds / done if done else None)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _column_prompts(prompts: tuple[str, str]) -> dict[str, str]:
+    """The (query, passage) prompts per triplet column, blank ones left out."""
+    return {k: v for k, v in {"q_en": prompts[0], "p_en": prompts[1], "p_tgt": prompts[1]}.items() if v}
+
+
+def _train(model: Any, options: FinetuneOptions, triplets: Sequence[dict[str, str]], args: Any, callback: Any
+           ) -> int:
+    """Run the trainer with the JSD + InfoNCE loss; the number of steps done (:class:`Cancelled` if stopped)."""
+    from datasets import Dataset
+    from sentence_transformers import SentenceTransformerTrainer
+    from transformers.trainer_callback import PrinterCallback
+
+    from xlalign.align.losses import JSDInfoNCELoss
+
+    dataset = Dataset.from_list([{c: t[c] for c in TRIPLET_COLUMNS} for t in triplets])
+    loss = JSDInfoNCELoss(model, variant=options.variant, scale=options.scale, jsd_weight=options.jsd_weight)
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[callback])
+    trainer.remove_callback(PrinterCallback)  # stdout is for results; steps go to the progress callback
+    trainer.train()
+    done: int = trainer.state.global_step
+    if callback.cancelled:
+        raise Cancelled(f"cancelled after {done} of {callback.total} steps")
+    return done
+
+
+def _save_tuned(model: Any, output: Path, prompts: tuple[str, str], record: dict[str, Any]) -> None:
+    """The tuned model, with the family's prompts and its training record, put in place atomically."""
+    model.prompts = {**(model.prompts or {}), **{k: v for k, v in (("query", prompts[0]), ("passage", prompts[1]),
+                                                                   ("document", prompts[1])) if v}}
+    with atomic_folder(output) as tmp:
+        model.save(str(tmp), create_model_card=False)
+        (tmp / "xlalign_finetune.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------------
@@ -355,6 +376,26 @@ class FinetuneAligner(AlignerBase):
     options: FinetuneOptions
     model_dir_: Path
     model_spec_: ModelSpec | None = None
+
+    @classmethod
+    def bounded(cls, options: FinetuneOptions, limits: PublicLimits) -> FinetuneOptions:
+        """Refuse epochs or steps beyond the server's caps; a fine-tune without a step cap gets the cap."""
+        if options.epochs > limits.max_epochs:
+            raise PolicyError(f"epochs {options.epochs:g} is more than this server allows ({limits.max_epochs:g})")
+        if options.max_steps is not None and options.max_steps > limits.max_steps:
+            raise PolicyError(f"max steps {options.max_steps} is more than this server allows ({limits.max_steps})")
+        return options if options.max_steps is not None else replace(options, max_steps=limits.max_steps)
+
+    @classmethod
+    def label_parts(cls, options: FinetuneOptions, done: Mapping[str, object]) -> list[str] | None:
+        """``fine-tune jsd+nce · λ 1 · 1 epoch · ≤300 steps`` (and the steps run, once known)."""
+        o = options
+        parts = [f"fine-tune {o.variant}", f"λ {o.jsd_weight:g}", f"{o.epochs:g} epoch{'s' if o.epochs != 1 else ''}"]
+        if o.max_steps is not None:
+            parts.append(f"≤{o.max_steps} steps")
+        if done.get("steps") is not None:
+            parts.append(f"{done['steps']} steps run")
+        return parts
 
     def fit(self, inputs: FitInputs) -> FinetuneRecord:
         from xlalign.models.encoders import SentenceTransformerEncoder

@@ -15,7 +15,7 @@ centred means). A role's L centred means span at most L − 1 dimensions, so r �
 
 Unsupervised (no parallel pairs, only text per language), needs no language tag at inference, and
 is one (d, d) matrix for all languages: it can be baked into a sentence-transformers model
-(:func:`write_linear_model`; :func:`xlalign.store.export.export_linear_model` writes it atomically).
+(:func:`write_linear_model`; the method's ``export`` writes it into a run's export folder).
 
 :class:`LsarAligner` is the method: the estimator fitted on the training data's per-language means,
 its rank given or chosen on a held-out part of the training groups.
@@ -34,7 +34,7 @@ import numpy as np
 
 from xlalign.align.artefacts import load_arrays, save_arrays
 from xlalign.align.base import AlignerBase, AlignerRecord, ApplyInputs, FitInputs, languages_to_fit
-from xlalign.core.encoder import l2_normalise
+from xlalign.core.encoder import ROLES, l2_normalise
 from xlalign.errors import ConfigError
 from xlalign.specs import EvalSpec, LsarOptions
 
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from xlalign.progress import Progress
 
 KIND = "xlalign.LanguageSubspaceRemoval"
-ROLES = ("query", "passage")
 # Singular values below RTOL × the largest are numerical noise (embeddings arrive as float32, ~1e-7).
 RTOL = 1e-6
 
@@ -270,6 +269,22 @@ class LsarAligner(AlignerBase):
     artefacts = ("lsar.safetensors",)
     options: LsarOptions
     estimator_: LanguageSubspaceRemoval
+
+    @classmethod
+    def label_parts(cls, options: LsarOptions, done: Mapping[str, object]) -> list[str] | None:
+        """``LSAR · rank 3 (held-out) · both``: the rank the run chose, else the rank asked for."""
+        if done.get("rank") is not None:
+            rank = f"rank {done['rank']} ({done.get('rank_source', 'given')})"
+        else:
+            rank = f"rank {options.rank}" if options.rank is not None else "rank chosen on held-out data"
+        return ["LSAR", rank, options.roles]
+
+    @classmethod
+    def described(cls, text: str, done: Mapping[str, object]) -> str:
+        """LSAR's rank when it was chosen on held-out data."""
+        if done.get("rank_source") != "given" and done.get("rank") is not None:
+            return text.replace("rank=auto", f"rank={done['rank']} (chosen on held-out data)")
+        return text
 
     @classmethod
     def check(cls, options: Any, evaluation: EvalSpec, align: AlignSpec) -> None:

@@ -27,6 +27,7 @@ training data's parallel passages and/or questions, as a
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,6 +136,10 @@ class ProcrustesAligner(LanguageAwareAligner):
     flag_prefix = "procrustes-"
     key_options = ("center", "fit_on")
     options: ProcrustesOptions
+
+    @classmethod
+    def label_parts(cls, options: ProcrustesOptions, done: Mapping[str, object]) -> list[str] | None:
+        return ["Procrustes", "centred" if options.center else "not centred", f"pairs {options.fit_on}"]
 
     def fit(self, inputs: FitInputs) -> ProcrustesRecord:
         pivot, opts = inputs.evaluation.pivot, self.options

@@ -36,7 +36,7 @@ from safetensors.numpy import load_file
 KIND = "xlalign.LanguageAwareTransform"
 TENSORS_FILE = "transform.safetensors"
 CONFIG_FILE = "transform.json"
-ROLES = ("query", "passage")
+ROLES = ("query", "passage")  # xlalign.core.encoder.ROLES, repeated: this file runs without xlalign
 
 
 def affine_normalise(x: np.ndarray, a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray:

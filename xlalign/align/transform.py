@@ -14,6 +14,7 @@ from xlalign import __version__
 from xlalign.align import standalone_apply as sa
 from xlalign.align.artefacts import publish
 from xlalign.align.base import AlignerBase, ApplyInputs
+from xlalign.core.encoder import ROLES
 from xlalign.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,9 +41,6 @@ class OrthogonalProcrustes(Protocol):
     W_: np.ndarray
     mean_x_: np.ndarray
     mean_y_: np.ndarray
-
-ROLES = sa.ROLES
-
 
 AffineMap = tuple[np.ndarray | None, np.ndarray | None]
 

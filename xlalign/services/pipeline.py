@@ -13,6 +13,7 @@ and swapped in only when complete.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -31,9 +32,12 @@ from xlalign.core.loaders import load_corpus
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.progress import Progress, silent, span
-from xlalign.report.provenance import made_with
+from xlalign.report.provenance import MadeWith, made_with
 from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.runs import Run, RunFolder, package_versions
+from xlalign.timing import timed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -111,8 +115,9 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
         raise Cancelled("cancelled after the baseline")
     method = align.aligner
     aligner = method(align.options)
-    fitted = aligner.fit(FitInputs(model, evaluation, align, data, encoder, emb, run.dir, span(report, 0.3, 0.8),
-                                   should_stop))
+    with timed(log, "fit", method=align.method, triplets=len(data.triplets)):
+        fitted = aligner.fit(FitInputs(model, evaluation, align, data, encoder, emb, run.dir,
+                                       span(report, 0.3, 0.8), should_stop))
     aligner.save(run.dir)
     tuned_cache = encoder.cache
 
@@ -122,12 +127,7 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
     aligned = aligner.apply(ApplyInputs(data.eval_corpus, evaluation.langs, model, lambda: emb, encoder_for,
                                         span(report, 0.8, 0.85)))
     after = evaluate_embeddings(data.eval_corpus, aligned, evaluation, span(report, 0.85, 0.95))
-    if method.model_folder:  # the after side was encoded by the run's own model
-        tuned = SentenceTransformerEncoder(replace(model, model=str(run.dir / method.model_folder)))
-        made_after = replace(made, model=f"{model.model}, tuned in this run", fingerprint=tuned.fingerprint)
-    else:
-        made_after = replace(made, model=f"{model.model} + this run's {align.method}")
-    run.write_eval("after", after, made=made_after)
+    run.write_eval("after", after, made=_made_after(made, model, align, run))
     report("comparing", 0, 1, overall=0.95)
     table = compare_results(before.summary_frame(), before.per_query, after.summary_frame(), after.per_query)
     run.write_compare(table)
@@ -145,6 +145,15 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
         run.write_card(method.model_folder, card_for(run.dir, True, method.model_folder, model.model))
     report("done", 1, 1, overall=1.0)
     return AlignOutcome(before, after, table, record)
+
+
+def _made_after(made: MadeWith, model: ModelSpec, align: AlignSpec, run: Run) -> MadeWith:
+    """How the "after" side was made: by the run's own model (a fine-tune), else the model plus the method."""
+    folder = align.aligner.model_folder
+    if folder:
+        tuned = SentenceTransformerEncoder(replace(model, model=str(run.dir / folder)))
+        return replace(made, model=f"{model.model}, tuned in this run", fingerprint=tuned.fingerprint)
+    return replace(made, model=f"{model.model} + this run's {align.method}")
 
 
 __all__ = ["AlignOutcome", "check_alignment", "recorded_specs", "run_alignment", "run_summary"]

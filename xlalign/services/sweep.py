@@ -9,6 +9,7 @@ dependency (``pip install ray``). No home-made scheduler.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from xlalign.progress import Progress, silent
 from xlalign.report.paper import paper_values
 from xlalign.report.provenance import made_with
 from xlalign.specs import POOL_MODES, EvalSpec, ModelSpec, check_langs
+
+log = logging.getLogger(__name__)
 
 #: Leaderboard columns: (scenario, metric) → column name.
 BOARD_METRICS: dict[tuple[str, str], str] = {
@@ -134,6 +137,7 @@ def run_sweep(spec: SweepSpec, *, engine: str = "local", ray_address: str | None
         raise ConfigError(f"engine must be local or ray, got {engine!r}")
     load_corpus(spec.data, [spec.pivot, *spec.targets])  # a data error is one line, before any model
     failed: dict[str, str] = {}
+    log.info("sweep: %s engine, %d models × %d targets", engine, len(spec.models), len(spec.targets))
     if engine == "local":
         rows: list[dict[str, Any]] = []
         for n, model in enumerate(spec.models):

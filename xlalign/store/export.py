@@ -2,10 +2,11 @@
 
 * Language-agnostic linear maps (LSAR, or any (d, d) matrix P) become a plain sentence-transformers
   model directory: base model → Normalize → Dense(P, no bias, identity) → Normalize
-  (:func:`export_linear_model`); ``SentenceTransformer(path).encode(texts, prompt_name=...)``.
+  (:func:`xlalign.align.lsar.write_linear_model`); ``SentenceTransformer(path).encode(texts, prompt_name=...)``.
 * Language-aware transforms (centering, Procrustes) become a small folder read by the
   self-contained ``xlalign_apply.py`` (a copy of :mod:`xlalign.align.standalone_apply`; numpy +
-  safetensors): :class:`LanguageAwareTransform`, :func:`export_language_transform`.
+  safetensors): :class:`~xlalign.align.transform.LanguageAwareTransform`,
+  :func:`~xlalign.align.transform.write_language_transform`.
 * :func:`render_model_card` writes the README.md (Hugging Face model card) for either.
 * :func:`export_run` exports a finished run through its method's ``export``
   (:class:`xlalign.align.base.Aligner`), into an output folder xlalign owns.
@@ -17,37 +18,14 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from xlalign.align.artefacts import publish_tree
-from xlalign.align.lsar import write_linear_model
-from xlalign.align.transform import LanguageAwareTransform, write_language_transform
-from xlalign.atomic import atomic_folder
 
-
-# ----------------------------------------------------------------------------- (a) linear maps
-def export_linear_model(base_model_dir: str | Path, matrix: np.ndarray, out_dir: str | Path, *, card: str) -> Path:
-    """Save ``base → [Normalize] → Dense(matrix) → Normalize`` as a sentence-transformers model dir
-    (:func:`xlalign.align.lsar.write_linear_model`), ``card`` as its README.md. Written atomically; an
-    existing non-empty ``out_dir`` is refused."""
-    out_dir = Path(out_dir)
-    with atomic_folder(out_dir) as tmp:
-        write_linear_model(base_model_dir, matrix, tmp)
-        (tmp / "README.md").write_text(card, encoding="utf-8")
-        publish_tree(tmp)
-    return out_dir
-
-
-# ----------------------------------------------------------------------------- (b) language-aware maps
-def export_language_transform(transform: LanguageAwareTransform, out_dir: str | Path, *, card: str) -> Path:
-    """Write the transform files, README.md (``card``) and ``xlalign_apply.py`` into a new ``out_dir``."""
-    out_dir = Path(out_dir)
-    with atomic_folder(out_dir) as tmp:
-        write_language_transform(transform, tmp)
-        (tmp / "README.md").write_text(card, encoding="utf-8")
-        publish_tree(tmp)
-    return out_dir
+if TYPE_CHECKING:
+    from xlalign.align.base import AlignSpec
 
 
 # ----------------------------------------------------------------------------- (d) model card
@@ -83,33 +61,56 @@ def render_model_card(*, title: str, base_model: str, method: str, method_detail
                       language_agnostic: bool, usage: str) -> str:
     """A Hugging Face model-card README.md.
 
-    ``language_agnostic=True`` describes a sentence-transformers model dir (:func:`export_linear_model`;
+    ``language_agnostic=True`` describes a sentence-transformers model dir (:func:`~xlalign.align.lsar.write_linear_model`;
     front matter ``library_name: sentence-transformers``); ``False`` a language-aware transform folder
-    (:func:`export_language_transform`). ``headline`` rows are rendered with whatever keys they have.
-    Long on purpose: it is the card's text, section after section.
+    (:func:`~xlalign.align.transform.write_language_transform`). ``headline`` rows are rendered with whatever keys they have.
+    The card's text, section after section; each section is a helper below.
     """
+    front = _card_front_matter(base_model, method, langs, licence, language_agnostic)
+    results = _table(headline) if headline else "_No headline results recorded._"
+    code = usage.strip("\n")
+    if not code.lstrip().startswith("```"):
+        code = f"```python\n{code}\n```"
+    return "\n".join([
+        f"---\n{front.rstrip()}\n---", "", f"# {title}", "",
+        "## What it is", "", _card_what(base_model, method, language_agnostic), "",
+        "## How it was made", "", _card_made(base_model, method, method_details, data, split, langs), "",
+        "## Results: before and after", "", results, "",
+        "## Usage", "", code, "",
+        "## When to prefer a language-agnostic method", "", _card_prefer(language_agnostic), "",
+    ])
+
+
+def _card_front_matter(base_model: str, method: str, langs: Sequence[str], licence: str,
+                       language_agnostic: bool) -> str:
     from huggingface_hub import ModelCardData
 
     slug = "".join(ch if ch.isalnum() else "-" for ch in method.lower()).strip("-")
     tags = ["xlalign", "cross-lingual-alignment", *([slug] if slug else [])]
     if language_agnostic:
         tags = ["sentence-transformers", "sentence-similarity", "feature-extraction", *tags]
-    front = ModelCardData(base_model=base_model, language=list(langs), license=licence, tags=tags,
-                          library_name="sentence-transformers" if language_agnostic else None,
-                          pipeline_tag="sentence-similarity" if language_agnostic else None).to_yaml()
+    front: str = ModelCardData(base_model=base_model, language=list(langs), license=licence, tags=tags,
+                               library_name="sentence-transformers" if language_agnostic else None,
+                               pipeline_tag="sentence-similarity" if language_agnostic else None).to_yaml()
+    return front
 
+
+def _card_what(base_model: str, method: str, language_agnostic: bool) -> str:
     if language_agnostic:
-        what = (f"A sentence-transformers model: `{base_model}` followed by a fixed {method} linear map and L2 "
+        return (f"A sentence-transformers model: `{base_model}` followed by a fixed {method} linear map and L2 "
                 f"normalisation, which makes its embeddings more language-agnostic. It loads with "
                 f"`SentenceTransformer(path)` alone (no xlalign needed), keeps the base model's prompts, and needs "
                 f"no language tag: the same map is applied to every text.")
-    else:
-        what = (f"A language-aware {method} alignment for embeddings of `{base_model}`: one affine map per "
-                f"language (and role), x ↦ normalise(x A + b). The base model is unchanged; apply the maps to its "
-                f"L2-normalised embeddings with the bundled `xlalign_apply.py` (numpy + safetensors, no xlalign). "
-                f"The language of every text must be known.")
+    return (f"A language-aware {method} alignment for embeddings of `{base_model}`: one affine map per "
+            f"language (and role), x ↦ normalise(x A + b). The base model is unchanged; apply the maps to its "
+            f"L2-normalised embeddings with the bundled `xlalign_apply.py` (numpy + safetensors, no xlalign). "
+            f"The language of every text must be known.")
+
+
+def _card_made(base_model: str, method: str, method_details: dict[str, object], data: str, split: str,
+               langs: Sequence[str]) -> str:
     details = "\n".join(f"  - {k}: {_cell(v) if isinstance(v, numbers.Number) else v}" for k, v in method_details.items())
-    made = "\n".join([
+    return "\n".join([
         f"- Base model: `{base_model}`",
         f"- Data: {data}",
         f"- Split: {split} (group-disjoint: no group of related texts is in both the fitting and the evaluation "
@@ -117,13 +118,12 @@ def render_model_card(*, title: str, base_model: str, method: str, method_detail
         f"- Languages: {', '.join(langs)}",
         f"- Method: {method}" + (f"\n{details}" if details else ""),
     ])
-    results = _table(headline) if headline else "_No headline results recorded._"
-    code = usage.strip("\n")
-    if not code.lstrip().startswith("```"):
-        code = f"```python\n{code}\n```"
+
+
+def _card_prefer(language_agnostic: bool) -> str:
     this = ("This model is language-agnostic." if language_agnostic
             else "This transform is language-aware: pass each text's language to `apply`.")
-    prefer = "\n".join([
+    return "\n".join([
         this,
         "",
         "- **Language-agnostic (LSAR: language-subspace removal)**: no language tag needed at inference, one matrix "
@@ -133,14 +133,6 @@ def render_model_card(*, title: str, base_model: str, method: str, method_detail
         "time, queries at query time (UI locale or a language-ID model); a wrong or missing tag applies the wrong "
         "map, and a language outside the fitted set cannot be handled. Procrustes also needs parallel pairs. Prefer "
         "them when languages are known reliably and they measure better on your languages.",
-    ])
-    return "\n".join([
-        f"---\n{front.rstrip()}\n---", "", f"# {title}", "",
-        "## What it is", "", what, "",
-        "## How it was made", "", made, "",
-        "## Results: before and after", "", results, "",
-        "## Usage", "", code, "",
-        "## When to prefer a language-agnostic method", "", prefer, "",
     ])
 
 
@@ -217,13 +209,12 @@ def run_card(run_dir: str | Path, language_agnostic: bool, usage: str) -> str:
         licence="mit" if is_bundled_id(model.model) else "other", language_agnostic=language_agnostic, usage=usage)
 
 
-def _described(align: object, record: Mapping[str, object]) -> str:
-    """``align.describe()`` with what the run chose: LSAR's rank when it was chosen on held-out data."""
-    text = str(align.describe())  # type: ignore[attr-defined]
-    chosen = record.get("lsar") if getattr(align, "method", "") == "lsar" else None
-    if isinstance(chosen, Mapping) and chosen.get("rank_source") != "given" and chosen.get("rank") is not None:
-        text = text.replace("rank=auto", f"rank={chosen['rank']} (chosen on held-out data)")
-    return text
+def _described(align: AlignSpec, record: Mapping[str, object]) -> str:
+    """``align.describe()`` with what the run chose (the method's ``described``, e.g. LSAR's chosen rank)."""
+    text = align.describe()
+    done = record.get(align.method)
+    described = getattr(align.aligner, "described", None)  # optional in the Aligner protocol
+    return str(described(text, done)) if described is not None and isinstance(done, Mapping) else text
 
 
 def _shown_data(data: str) -> str:

@@ -55,10 +55,6 @@ class JobContext:
     def should_stop(self) -> bool:
         return self.cancel_event.is_set()
 
-    def check_cancelled(self) -> None:
-        if self.cancel_event.is_set():
-            raise JobCancelled("cancelled")
-
     def update(self, **fields: Any) -> None:
         """Change fields of this run's status and write the whole record."""
         self.writer.update(**fields)

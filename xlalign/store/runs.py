@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import logging
 import os
 import platform
 import re
@@ -39,7 +40,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Self
 import pandas as pd
 
 from xlalign.atomic import (
-    FILE_MODE,
     TMP,
     atomic_folder,
     atomic_write_json,
@@ -70,8 +70,9 @@ MARKER = ".xlalign.json"
 KINDS = ("evaluate", "align", "compare", "sweep", "export")
 #: Seconds between two progress writes of status.json (the last step of a stage is always written).
 STATUS_INTERVAL = 0.25
+log = logging.getLogger(__name__)
 
-__all__ = ["ACTIVE", "FILE_MODE", "KINDS", "LOCK_NAME", "MARKER", "RESULT_FILES", "STATES", "Comparison",
+__all__ = ["ACTIVE", "KINDS", "LOCK_NAME", "MARKER", "RESULT_FILES", "STATES", "Comparison",
            "OutputFolder", "ResultFolder", "Run", "RunBusy", "RunConfig", "RunFileError", "RunFolder", "RunStore",
            "StatusWriter", "Terminated", "acquire", "atomic_write_csv", "atomic_write_json", "atomic_write_text",
            "clean_leftovers", "compare_runs", "csv_text", "folder_lock", "is_locked", "now_iso", "owner",
@@ -447,12 +448,15 @@ class OutputFolder:
         if not self.in_place:
             self._stack.close()  # atomic_folder: the swap
         self._committed = True
+        log.info("%s folder %s written%s", self.kind, self.out, "" if self.in_place else " (swapped in whole)")
         return self.out
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
         self._release(failed=kind is not None or not self._committed, error=error)
 
     def _release(self, *, failed: bool, error: BaseException | None = None) -> None:
+        if failed:
+            log.info("%s folder %s not completed (%s)", self.kind, self.out, type(error).__name__ if error else "abandoned")
         try:
             if failed and not self.in_place:
                 self._stack.__exit__(type(error) if error else RuntimeError, error or RuntimeError("abandoned"), None)
