@@ -1,4 +1,4 @@
-"""Exact gold ranks: tie policy, per-question copies, removed documents, blocking, faiss top-k."""
+"""Exact gold ranks: tie policy, per-question copies, removed documents, blocking."""
 
 from __future__ import annotations
 

