@@ -8,66 +8,24 @@ Screenshots of every step go to ``screenshots/browser/`` at the repository root 
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 from pathlib import Path
 
 import pytest
-from conftest import import_or_skip, require_or_skip
+from browser_app import TABS, open_page, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).resolve().parents[1] / "screenshots" / "browser"
-TABS = ["Diagnose", "Drill-down", "Embedding map", "Languages", "Models", "Align", "Compare"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, bundled_dir, bundled_cache_dir):
-    require_or_skip(CHROMIUM is not None, "chromium is not installed")
-    import_or_skip("playwright.sync_api")
-    root = tmp_path_factory.mktemp("app")
-    mp = pytest.MonkeyPatch()
-    mp.delenv("XLALIGN_DEFAULT_MODEL", raising=False)
-    mp.setenv("XLALIGN_RUNS_DIR", str(root / "runs"))  # public mode's run-model check reads it
-    mp.setenv("XLALIGN_CACHE_DIR", str(bundled_cache_dir))  # the converted model and the session's embeddings
-    from xlalign.app import build_app, launch_options
-    from xlalign.services.lab import Lab
-
-    lab = Lab(root / "runs")
-    port = _free_port()
-    blocks = build_app(lab)
-    options = {**launch_options(), "server_name": "127.0.0.1", "server_port": port}
-    blocks.launch(prevent_thread_lock=True, quiet=True, **options)
-    yield f"http://127.0.0.1:{port}", root
-    blocks.close()
-    lab.jobs.shutdown()
-    mp.undo()
+    yield from serve_app(tmp_path_factory.mktemp("app"), bundled_cache_dir, warm_up=True)
 
 
 @pytest.fixture(scope="module")
 def page(app_url):
-    from playwright.sync_api import sync_playwright
-
-    url, root = app_url
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(root / "chrome-profile"),  # a fresh user-data-dir
-            executable_path=CHROMIUM, headless=True, viewport={"width": 1440, "height": 1000},
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
-        pg = context.new_page()
-        pg.goto(url, wait_until="load")
-        pg.locator("#diagnose-btn").wait_for(timeout=120_000)
-        yield pg
-        context.close()
+    yield from open_page(*app_url, SHOTS)
 
 
 def _no_error(page) -> None:
