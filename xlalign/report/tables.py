@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from xlalign.core.evaluate import PIVOT_ALIASES, EvalResult, metric_base, metric_order, scenario_order
-from xlalign.core.verdict import verdicts
+from xlalign.core.verdict import Verdict, verdicts
 from xlalign.report.verdict_text import compare_finding, headline, lang_name, sentence
 
 #: Headline metrics per scenario (Hong et al. report Complete@10/Max@R for Multi, NDCG@1/MRR otherwise).
@@ -104,10 +106,12 @@ def headline_compare(table: pd.DataFrame, pivot: str | None = None) -> pd.DataFr
     return keep.reset_index(drop=True)
 
 
-def format_compare(table: pd.DataFrame, title: str, pivot: str | None = None) -> str:
+def format_compare(table: pd.DataFrame, title: str, pivot: str | None = None, before: Sequence[Verdict] = (),
+                   after: Sequence[Verdict] = ()) -> str:
+    """The before/after finding (with both sides' verdicts when given), then the headline rows."""
     shown = headline_compare(table, pivot)[["scenario", "query_lang", "doc_lang", "metric", "before", "after", "delta",
                                             "ci_low", "ci_high", "q_value"]]
-    finding = compare_finding(table, pivot, markdown=False) if pivot else ""
+    finding = compare_finding(table, pivot, markdown=False, before=before, after=after) if pivot else ""
     return "\n".join(filter(None, [title, finding, shown.to_string(index=False, float_format=lambda v: f"{v:.2f}")]))
 
 
