@@ -174,7 +174,7 @@ class PlantedEncoder(CachedEncoder):
         super().__init__(None)
         self.name = f"planted(signal={signal}, own={own}, pull={pull})"
         rng = np.random.default_rng(seed)
-        unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)  # noqa: E731
+        unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
         keys = {k: i for i, k in enumerate(dict.fromkeys(corpus.passage_keys))}
         item = unit(rng.normal(size=(len(keys), dim)))
         axis = {lang: unit(rng.normal(size=dim)) for lang in corpus.langs}

@@ -390,7 +390,7 @@ def verdict_rows(pairs: Sequence[tuple[str, str]], prefs: dict[tuple[str, str], 
     for q, doc in dict.fromkeys([(q, q) for q, _ in pairs] + list(pairs)):
         ndcg, size = quality[(q, doc)]
         m, lo, hi = M.clustered_mean_ci(ndcg, clusters)
-        add(q, doc, QUALITY_METRIC, m, max(0.0, lo), min(100.0, hi), len(ndcg), size)
+        add(q, doc, QUALITY_METRIC, m, max(0.0, float(lo)), min(100.0, float(hi)), len(ndcg), size)
         if q != doc:
             pref = prefs[(q, doc)]
             add(q, doc, PREFERENCE_METRIC, pref.value, *pref.interval(clusters), len(pref.per_query),

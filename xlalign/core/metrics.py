@@ -211,7 +211,7 @@ def clustered_mean_ci(values: np.ndarray, clusters: np.ndarray, level: float = 0
     if not np.isfinite(x).all():
         raise ValueError("values must be finite")
     var, g = _cluster_variance(x, c)
-    half = _t_quantile(level, g - 1) * np.sqrt(var)
+    half = _t_quantile(level, g - 1) * float(np.sqrt(var))
     m = float(x.mean())
     return m, m - half, m + half
 
@@ -242,7 +242,7 @@ def crossed_mean_ci(row_values: np.ndarray, row_clusters: np.ndarray, col_values
         raise ValueError("values must be finite")
     var_rows, g = _cluster_variance(rows, np.asarray(row_clusters))
     var_cols = float(cols.var(ddof=1)) / cols.size if cols.size > 1 else float("inf")
-    half = _t_quantile(level, min(g, cols.size) - 1) * np.sqrt(var_rows + var_cols)
+    half = _t_quantile(level, min(g, cols.size) - 1) * float(np.sqrt(var_rows + var_cols))
     m = float(rows.mean())
     return m, m - half, m + half
 

@@ -64,7 +64,7 @@ class TranslationPreference:
         :func:`xlalign.core.metrics.crossed_mean_ci`), clipped to 0–100."""
         cols = self.per_passage[np.isfinite(self.per_passage)]
         _, lo, hi = crossed_mean_ci(self.per_query, query_clusters, cols, level)
-        return max(0.0, lo), min(100.0, hi)
+        return max(0.0, float(lo)), min(100.0, float(hi))
 
 
 def translation_preference(queries: np.ndarray, docs_a: np.ndarray, docs_b: np.ndarray, gold: np.ndarray,

@@ -188,7 +188,8 @@ class Verdict:
 
 def wilson(rate: float, n: int) -> Interval:
     """The Wilson 95% interval (in %) of a rate (in %) over ``n`` queries."""
-    return wilson_interval(round(rate / 100.0 * n), n)
+    lo, hi = wilson_interval(round(rate / 100.0 * n), n)
+    return float(lo), float(hi)
 
 
 def preference_counts(preference: float, ci: Interval) -> bool:

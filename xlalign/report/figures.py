@@ -32,6 +32,9 @@ RATE_METRICS = ("complete@10", "same_lang_preference", "displaced_by_own@10", "d
 #: Matrix metrics the page offers, with the title each heatmap carries.
 MATRIX_CHOICES = {
     "best_gold_share": "Share of queries whose best-ranked gold is in each language (%)",
+    "own_preference": "Translation preference: an irrelevant query-language document beats its translation into "
+                      "that language (% of comparisons; 50 = none; the verdict's pairs)",
+    "mono_ndcg@10": "Quality without competition: NDCG@10 with one language in the pool (diagonal: Mono-Same)",
     "median_rank": "Median rank of the gold in each language",
     "clustering@10": "Clustering: ≥10 irrelevant query-language documents above that language's gold (%)",
     "inclination@10": "Inclination: ≥10 irrelevant documents of that language above the query-language gold (%)",
@@ -40,7 +43,7 @@ MATRIX_CHOICES = {
 }
 METRIC_MATRIX_TITLES = MATRIX_CHOICES
 #: Metrics measured in percent (a change of one is in percentage points).
-PERCENT_METRICS = ("complete@", "ndcg@", "recall@", "max_r_norm", "same_lang_preference", "displaced_by_",
+PERCENT_METRICS = ("complete@", "ndcg@", "recall@", "max_r_norm", "same_lang_preference", "own_preference", "displaced_by_",
                    "pivot_over_gold", "pivot_intrusion@", "same_over_other_gold", "english_")
 
 
@@ -185,8 +188,10 @@ def bias_matrix(matrix: pd.DataFrame, metric: str = "best_gold_share") -> go.Fig
     size = int(sel.pool_size.max()) if len(sel) else 1
     text = [[_cell_text(v, ranks) for v in row] for row in values]
     ticks, tick_text = rank_ticks(size)
+    # a preference is good at 50 and bad either way: a diverging scale centred there
+    scale = "Blues_r" if ranks else "RdBu_r" if metric == "own_preference" else "Reds"
     fig = go.Figure(go.Heatmap(
-        z=z, x=langs, y=langs, text=text, texttemplate="%{text}", colorscale="Reds" if not ranks else "Blues_r",
+        z=z, x=langs, y=langs, text=text, texttemplate="%{text}", colorscale=scale,
         zmin=0, zmax=np.log10(size) if ranks else 100, hoverongaps=False,
         hovertemplate="%{y} queries → %{x}: %{text}<extra>click to drill down</extra>",
         colorbar=dict(title="rank" if ranks else "%", tickvals=np.log10(ticks).tolist() if ranks else None,

@@ -162,15 +162,20 @@ def _row(table: pd.DataFrame, scenario: str, query_lang: str, metric: str) -> pd
     return None if hit.empty else hit.iloc[0]
 
 
+#: The first-page rates of a before/after table in words (the one that fell most is named).
+RATE_WORDS = {"displaced_by_own@10": "first page lost to own-language documents",
+              "displaced_by_pivot@10": "first page lost to {pivot} documents"}
+
+
 def compare_finding(table: pd.DataFrame, pivot: str, markdown: bool = True, before: Sequence[Verdict] = (),
                     after: Sequence[Verdict] = ()) -> str:
     """The finding of a before/after table (``compare.csv`` rows) in words, one line per target language.
 
     Per target language: the verdict before → after (when both sides' verdicts are given: the same rule as every
     other view), the translation preference (``own_preference``, 50% = none), the Multi-pool Complete@10 (the
-    paper's headline) and the cost on own-language search (Mono-Same NDCG@10), each change with its 95% CI and BH
-    q-value; then how many of all tests changed significantly (q < 0.05) for better and for worse. ``markdown=False``
-    drops the bold marks (terminal output).
+    paper's headline), the first-page rate that fell most, and the cost on own-language search (Mono-Same
+    NDCG@10), each change with its 95% CI and BH q-value; then how many of all tests changed significantly
+    (q < 0.05) for better and for worse. ``markdown=False`` drops the bold marks (terminal output).
     """
     was = {v.query_lang: v for v in before if v.query_lang != pivot}
     now = {v.query_lang: v for v in after if v.query_lang != pivot}
@@ -184,6 +189,11 @@ def compare_finding(table: pd.DataFrame, pivot: str, markdown: bool = True, befo
             parts.append(f"{lang_name(q)} documents over their {lang_name(pivot)} translations {_change(pref, '%')}")
         if (c10 := _row(table, "multi", q, "complete@10")) is not None:
             parts.append(f"Multi Complete@10 {_change(c10, '%')}")
+        rates = [r for m in RATE_WORDS if (r := _row(table, "multi", q, m)) is not None]
+        if rates:
+            worst = min(rates, key=lambda r: r.delta)
+            parts.append(f"{RATE_WORDS[worst.metric].format(pivot=lang_name(pivot))} ({worst.metric}) "
+                         f"{_change(worst, '%')}")
         if (same := _row(table, "mono-same", q, "ndcg@10")) is not None:
             parts.append(f"own-language search (Mono-Same NDCG@10) {_change(same)}")
         if parts:
