@@ -84,7 +84,7 @@ def test_diagnosis_states_the_finding_first(app, diagnosed):
     diag, verdict, overview, cdf = diagnosed[p.diag], diagnosed[p.verdict], diagnosed[p.overview], diagnosed[p.cdf]
     assert diag.spec.langs == ("en", "de", "zh")
     assert verdict.startswith("### Finding — ") and "German: English inclination" in verdict.splitlines()[0]
-    assert "**German queries: English inclination** — irrelevant English documents outrank their German " \
+    assert "**German queries: English inclination** — preference: irrelevant English documents outrank their German " \
            "translations in " in verdict
     assert {"summary.csv", "matrix.csv", "per_query.csv"} == {Path(f).name for f in diagnosed[p.exports]}
     per_query = _frame(diagnosed[p.per_query])

@@ -405,14 +405,14 @@ def test_every_view_states_the_same_verdict(tmp_path):
 def test_the_sentence_states_the_three_parts_with_their_numbers(en_zh):
     zh, _ = _verdicts(en_zh, PlantedEncoder(en_zh, signal=1.0, own=0.6))
     text = sentence(zh)
-    assert text.startswith("Chinese queries: same-language clustering — irrelevant Chinese documents outrank their "
-                           f"English translations in {zh.preference:.1f}% of comparisons (95% CI ")
+    assert text.startswith("Chinese queries: same-language clustering — preference: irrelevant Chinese documents "
+                           f"outrank their English translations in {zh.preference:.1f}% of comparisons (95% CI ")
     assert f"{zh.odds:.1f}× as often as the reverse" in text
     assert "an irrelevant Chinese document outranks the English gold" in text and f"n = {zh.n_queries}" in text
     assert f"Mono-Same NDCG@10 {zh.mono_same:.1f}" in text and f"Mono-Cross (English documents) {zh.mono_cross:.1f}" in text
     weak, _ = _verdicts(en_zh, PlantedEncoder(en_zh, signal=0.0))
-    assert sentence(weak).startswith("Chinese queries: weak retrieval — Mono-Same NDCG@10 ")
-    assert "no language preference" in sentence(weak)
+    assert sentence(weak).startswith("Chinese queries: weak retrieval — quality without competition: Mono-Same NDCG@10 ")
+    assert "preference: none — " in sentence(weak)
 
 
 def test_older_results_without_the_verdicts_inputs_have_no_verdict(seven):

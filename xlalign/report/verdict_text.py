@@ -75,16 +75,16 @@ def preference_clause(v: Verdict) -> str:
     """The translation preference in words, from the side of the favoured language."""
     q, o = lang_name(v.query_lang), lang_name(v.against)
     if v.prefers is None:
-        return (f"no language preference: irrelevant {q} documents outrank their {o} translations in "
+        return (f"none — irrelevant {q} documents outrank their {o} translations in "
                 f"{v.preference:.1f}% of comparisons ({_ci(v.preference_ci)}; 50% = none)")
     own = v.prefers == v.query_lang
     winner, loser = (q, o) if own else (o, q)
     share = v.preference if own else 100.0 - v.preference
     ci = v.preference_ci if own else (100.0 - v.preference_ci[1], 100.0 - v.preference_ci[0])
     odds = v.odds if own else (1.0 / v.odds if v.odds > 0 else float("inf"))
-    times = "in every comparison" if odds == float("inf") else f"{odds:.1f}× as often as the reverse"
+    times = "" if odds == float("inf") else f", {odds:.1f}× as often as the reverse"
     return (f"irrelevant {winner} documents outrank their {loser} translations in {share:.1f}% of comparisons "
-            f"({_ci(ci)}; 50% = none), {times}")
+            f"({_ci(ci)}; 50% = none){times}")
 
 
 def impact_clause(v: Verdict, with_n: bool = True) -> str:
@@ -96,7 +96,7 @@ def impact_clause(v: Verdict, with_n: bool = True) -> str:
     n_part = f", n = {v.n_queries}" if with_n else ""
     page, page_ci = v.off_page
     where = "" if v.favours_other or v.median_own_above is None else \
-        f"; median {v.median_own_above:.0f} of the {v.docs_per_lang} {q} documents rank above it"
+        f" (median: {v.median_own_above:.0f} of the {v.docs_per_lang} {q} documents above it)"
     return (f"for {_pct(v.impact)} of queries ({_ci(v.impact_ci)}{n_part}) an irrelevant {docs} document outranks "
             f"the {gold} gold, and for {_pct(page)} ({_ci(page_ci)}) at least {DEPTH} push it off the first page{where}")
 
@@ -108,23 +108,23 @@ def quality_clause(v: Verdict) -> str:
 
 
 def sentence(v: Verdict) -> str:
-    """One paragraph: the pair's verdict, then its three numbers — preference, impact, quality — with 95% CIs."""
+    """One paragraph: the pair's verdict, then its three parts — preference, impact, quality without competition —
+    each with its numbers and 95% CI, the deciding part first."""
     mark = " (borderline)" if v.borderline else ""
-    quality = f"quality without competition: {quality_clause(v)}"
-    quality_first = quality[0].upper() + quality[1:]
+    pref, impact, quality = preference_clause(v), impact_clause(v), quality_clause(v)
     if v.kind == TOO_FEW:
         return (f"{lead(v)}: {TOO_FEW} — the pool holds {v.docs_per_lang} documents per language and the "
-                f"{DEPTH}-document rule needs at least {MIN_DOCS}; as measured, {preference_clause(v)}; "
-                f"{impact_clause(v)}; {quality}.")
-    if v.biased:
-        return f"{lead(v)}: {kind_words(v)}{mark} — {preference_clause(v)}; {impact_clause(v)}. {quality_first}."
+                f"{DEPTH}-document rule needs at least {MIN_DOCS}; as measured, preference: {pref}; impact: {impact}; "
+                f"quality without competition: {quality}.")
     if v.kind == WEAK:
-        return (f"{lead(v)}: {WEAK}{mark} — {quality_clause(v)}: below {QUALITY_MIN:.0f}, the model misses the "
-                f"answer even with one language in the pool; {preference_clause(v)}; {impact_clause(v)}.")
+        return (f"{lead(v)}: {WEAK}{mark} — quality without competition: {quality}: below {QUALITY_MIN:.0f}, the model "
+                f"misses the answer even with one language in the pool; preference: {pref}; impact: {impact}.")
     if v.kind == WELL_ALIGNED:
-        return f"{lead(v)}: {WELL_ALIGNED}{mark} — {preference_clause(v)}; {quality}; {impact_clause(v)}."
-    return (f"{lead(v)}: {kind_words(v)} without noticeable impact{mark} — {preference_clause(v)}; but only "
-            f"{impact_clause(v)} (noticeable: ≥ {IMPACT_MIN:.0f}% of queries). {quality_first}.")
+        return f"{lead(v)}: {WELL_ALIGNED}{mark} — preference: {pref}; quality without competition: {quality}; impact: {impact}."
+    if v.biased:
+        return f"{lead(v)}: {kind_words(v)}{mark} — preference: {pref}; impact: {impact}; quality without competition: {quality}."
+    return (f"{lead(v)}: {kind_words(v)} without noticeable impact{mark} — preference: {pref}; impact: only {impact} "
+            f"(noticeable: ≥ {IMPACT_MIN:.0f}% of queries); quality without competition: {quality}.")
 
 
 def headline(found: Sequence[Verdict], pivot: str, with_rule: bool = True) -> str:
