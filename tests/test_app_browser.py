@@ -58,9 +58,10 @@ def _diagnose(page, expect: str) -> str:
 def test_1_diagnose_demo_en_zh_states_the_verdict(page):
     text = _diagnose(page, "Chinese queries:")
     assert "Finding — Chinese: same-language clustering" in text
-    assert "at least 10 irrelevant Chinese documents outrank the English gold" in text
+    assert "irrelevant Chinese documents outrank their English translations in" in text  # the preference
+    assert "an irrelevant Chinese document outranks the English gold" in text and "Mono-Cross" in text  # impact, quality
     summary = page.locator("#summary-table").inner_text()
-    assert "complete@10" in summary and "displaced_by_own@10" in summary
+    assert "complete@10" in summary and "own_preference" in summary and "displaced_by_own@10" in summary
     _no_error(page)
     _shot(page, "1-diagnose-en-zh")
 
@@ -130,7 +131,8 @@ def test_5_centering_run_and_its_comparison(page):
     table = page.locator("#cmp-table").inner_text()
     assert "complete@10" in table and "zh" in table
     header = page.locator("#cmp-header").inner_text()
-    assert "Finding" in header and "Chinese queries: Multi Complete@10" in header and "changed significantly" in header
+    assert "Finding" in header and "Chinese queries: same-language clustering → " in header  # the verdict before → after
+    assert "Multi Complete@10" in header and "changed significantly" in header
     _no_error(page)
     _shot(page, "7-compare")
     page.get_by_role("tab", name="Align").click()

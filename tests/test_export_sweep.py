@@ -211,8 +211,10 @@ def test_local_sweep_writes_one_leaderboard(two_models, tmp_path, capsys):
     board = pd.read_csv(tmp_path / "sweep" / "leaderboard.csv")
     assert len(board) == 2 * 2 * 2  # models × targets × query languages
     assert list(board.model.unique()) == two_models and set(board.pair) == {"en+es", "en+de"}
-    kinds = ["well aligned", "same-language clustering", "pivot inclination", "both"]
-    assert board["verdict"].str.removesuffix(" (borderline)").isin(kinds).all()
+    from xlalign.core.verdict import KINDS
+
+    assert board["verdict"].str.removesuffix(" (borderline)").isin(KINDS).all()
+    assert board["verdict"].str.len().gt(0).all()  # every pair was judged
     assert {"model_fingerprint", "precision", "xlalign_version"} <= set(board.columns)
     assert "made with: " in capsys.readouterr().out
 

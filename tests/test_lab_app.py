@@ -83,8 +83,9 @@ def test_diagnosis_states_the_finding_first(app, diagnosed):
     assert set(diagnosed) == _wired_outputs(app, "run_diagnosis")  # a value for every output, nothing unwired
     diag, verdict, overview, cdf = diagnosed[p.diag], diagnosed[p.verdict], diagnosed[p.overview], diagnosed[p.cdf]
     assert diag.spec.langs == ("en", "de", "zh")
-    assert verdict.startswith("### Finding — German: English inclination")
-    assert "**German queries: English inclination** — for 100% of queries" in verdict
+    assert verdict.startswith("### Finding — ") and "German: English inclination" in verdict.splitlines()[0]
+    assert "**German queries: English inclination** — preference: irrelevant English documents outrank their German " \
+           "translations in " in verdict
     assert {"summary.csv", "matrix.csv", "per_query.csv"} == {Path(f).name for f in diagnosed[p.exports]}
     per_query = _frame(diagnosed[p.per_query])
     assert "query_lang" in per_query.columns and len(per_query) == 3 * 168
@@ -248,13 +249,14 @@ def test_umap_map_of_passages_and_questions(app, diagnosed):
     assert "pick a finished run" in after.layout.annotations[0].text
 
 
-def test_language_view_puts_both_biases_on_a_fixed_axis(app):
+def test_language_view_puts_the_preference_on_a_fixed_axis(app):
     p = app.page
     out = app.explore.on_inclination("demo", None, "en", "latent", "auto", "dedup", False, progress=_no_progress)
     assert set(out) == _wired_outputs(app, "on_inclination")
     by_target = out[p.rank_table].set_index("target")
     assert set(by_target.index) == {"es", "de", "zh", "ar", "hi", "ur"}
     assert by_target.loc["de", "verdict"] == "pivot inclination" and by_target.loc["zh", "verdict"] != "pivot inclination"
+    assert by_target.loc["de", "preference %"] < 45.0  # German queries favour English documents over German ones
     assert out[p.rank_plot].layout.xaxis.range == (-2, 102)
     assert "German queries: English inclination" in out[p.rank_text]
 
@@ -343,7 +345,9 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
     assert set(out) == _wired_outputs(app, "on_show_run")
     header, head = out[p.cmp_header], out[p.cmp_table]
     assert header.startswith("### centering · subtract · queries own\n\n**Finding**")  # the run's short label
-    assert "**German queries**: Multi Complete@10" in header and "changed significantly" in header
+    # the verdict before → after (the rule every view uses), then the changes with their CIs
+    assert "- **German queries**: English inclination → " in header and "Multi Complete@10" in header
+    assert "German documents over their English translations" in header and "changed significantly" in header
     assert f"**Run** `{run_id}` · **model** `latent` · **data** demo · **languages** en+de (pivot en)" in header
     assert head.query_lang.iloc[0] == "de"  # target-language queries first
     assert set(head.significant) <= {"✔ q<0.05", ""} and (head.significant != "").sum() == (head.q_value < 0.05).sum()
@@ -365,8 +369,8 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
     out = app.explore.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent", f"run:{run_id}"],
                                      "", progress=_no_progress)
     de = out[p.lb_table][out[p.lb_table].query_lang == "de"].set_index("model")
-    assert de.loc[f"run:{run_id}", "inclination % (displaced_by_pivot@10)"] < de.loc["latent",
-                                                                                  "inclination % (displaced_by_pivot@10)"]
+    column = "own-language preference % (own_preference)"  # German over English: centering moves it towards 50
+    assert abs(de.loc[f"run:{run_id}", column] - 50.0) < abs(de.loc["latent", column] - 50.0)
     out = runs.on_cancel(run_id)
     assert set(out) == _wired_outputs(app, "on_cancel")
     assert "is not queued or running" in out[p.submit_msg]
@@ -398,8 +402,9 @@ def option_default(group: str, name: str):
 
 # ----------------------------------------------------------------------------- figures on their own
 def test_inclination_view_never_scales_to_the_maximum():
-    rows = pd.DataFrame({"target": ["ur"], "verdict": ["well aligned"], "inclination %": [0.6],
-                         "inclination CI": [(0.1, 3.3)], "clustering %": [1.0], "clustering CI": [(0.2, 4.0)]})
+    rows = pd.DataFrame({"target": ["ur"], "verdict": ["well aligned"], "preference %": [50.6],
+                         "preference CI": [(49.1, 52.0)], "en queries: preference %": [51.0],
+                         "en queries: preference CI": [(50.2, 51.8)]})
     fig = figures.inclination_view(rows, "en")
     assert fig.layout.xaxis.range == (-2, 102)
 
@@ -433,8 +438,8 @@ def test_compare_finding_states_the_change_its_ci_and_the_cost():
     text = compare_finding(table, "en")
     assert text.splitlines()[0] == (
         "- **German queries**: Multi Complete@10 10.0% → 40.0% (+30.0, 95% CI +20.0…+35.0, q = 0.001); "
-        "same-language clustering (displaced_by_own@10) 50.0% → 5.0% (-45.0, 95% CI -55.0…-35.0, q = 0.002); "
-        "own-language search (Mono-Same NDCG@10) 90.0 → 88.0 (-2.0, 95% CI -3.0…-1.0, q = 0.03).")
+        "first page lost to own-language documents (displaced_by_own@10) 50.0% → 5.0% (-45.0, 95% CI -55.0…-35.0, "
+        "q = 0.002); own-language search (Mono-Same NDCG@10) 90.0 → 88.0 (-2.0, 95% CI -3.0…-1.0, q = 0.03).")
     # complete@10 and both falling rates improved; the NDCG loss is worse; same_lang_preference is neutral
     assert text.splitlines()[1] == ("- Of 6 tests, 5 changed significantly (Benjamini–Hochberg q < 0.05): "
                                     "3 for the better, 1 for the worse, 1 neutral.")

@@ -234,8 +234,13 @@ def cmd_align(args: argparse.Namespace) -> int:
         return 130
     finally:
         progress.close()
+    from xlalign.core.verdict import verdicts
+
+    found = {side: verdicts(res.summary_frame(), res.matrix_frame(), evaluation.pivot, evaluation.langs)
+             for side, res in (("before", outcome.before), ("after", outcome.after))}
     print(format_compare(outcome.compare, f"{align.describe()} · {model.model} on {evaluation.data} "
-                                          f"({'+'.join(evaluation.langs)}), held-out part", evaluation.pivot))
+                                          f"({'+'.join(evaluation.langs)}), held-out part", evaluation.pivot,
+                         found["before"], found["after"]))
     made = provenance_from_dict(outcome.record.get("made_with"))
     if made is not None:
         print(f"\nmade with: {made.footer()}")

@@ -266,8 +266,9 @@ def _map_tab(page: Page) -> None:
 
 def _languages_tab(page: Page) -> None:
     with gr.Tab("Languages", id="languages"):
-        gr.Markdown("Every language of the data against the pivot (pivot + target pool, Multi): both biases with "
-                    "their 95% intervals, worst first. The pivot is encoded once for all targets.")
+        gr.Markdown("Every language of the data against the pivot (pivot + target pool): each pair's verdict with its "
+                    "language preference, impact and quality and their 95% intervals, worst first. The pivot is "
+                    "encoded once for all targets.")
         page.rank_btn = gr.Button("Rank languages", elem_id="rank-btn")
         page.rank_plot = gr.Plot(elem_id="rank-plot")
         page.rank_table = gr.Dataframe(empty_table(*HEADERS["rank"]), interactive=False, elem_id="rank-table")

@@ -169,7 +169,8 @@ class Runs:
         choices = [m for m in dict.fromkeys(table.metric) if any(m in v for v in HEADLINE.values())]
         metric = metric if metric in choices else "complete@10"
         p = self.page
-        return {p.cmp_header: compare_page(header, compare_finding(table, pivot)),
+        finding = compare_finding(table, pivot, before=run.verdicts("before"), after=run.verdicts("after"))
+        return {p.cmp_header: compare_page(header, finding),
                 p.cmp_table: compare_headline(table, pivot), p.cmp_full: table.round(4),
                 p.cmp_plot: figures.compare_change(table, metric), p.cmp_files: self.downloads.save(files),
                 p.cmp_metric: gr.Dropdown(choices=[(METRIC_LABELS.get(m, m), m) for m in choices], value=metric),

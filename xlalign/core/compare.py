@@ -153,7 +153,7 @@ def read_compare(path: str | Path) -> pd.DataFrame:
     return df
 
 
-SIDE_METRICS = ("complete@10", "max_r", "max_r_norm", "ndcg@1", "ndcg@10", "mrr", "same_lang_preference",
+SIDE_METRICS = ("complete@10", "max_r", "max_r_norm", "ndcg@1", "ndcg@10", "mrr", "own_preference", "same_lang_preference",
                 "displaced_by_own@10", "displaced_by_pivot@10",
                 "same_over_other_gold", "pivot_over_gold", "pivot_intrusion@1")
 

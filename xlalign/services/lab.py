@@ -121,6 +121,20 @@ INPUTS = "inputs"
 ENCODING_SLOTS = 1
 
 
+def language_row(v: Verdict, back: Verdict, res: EvalResult) -> dict[str, Any]:
+    """One row of the Languages view: a target's verdict (``v``) and the pivot's against it (``back``), each
+    number as the verdict holds it, and the pair pool's Complete@10 and Max@R."""
+    pivot, tgt = v.pivot, v.query_lang
+    return {"target": tgt, "verdict": v.kind, "borderline": v.borderline, "preference %": v.preference,
+            "preference CI": v.preference_ci, "impact %": v.impact, "impact CI": v.impact_ci,
+            "Mono-Same NDCG@10": v.mono_same, "Mono-Cross NDCG@10": v.mono_cross,
+            f"{pivot} queries: verdict": back.kind, f"{pivot} queries: preference %": back.preference,
+            f"{pivot} queries: preference CI": back.preference_ci, f"{pivot} queries: impact %": back.impact,
+            "complete@10 %": res.value("multi", tgt, "complete@10"), "max_r": res.value("multi", tgt, "max_r"),
+            "docs per language": v.docs_per_lang, "n_queries": v.n_queries, "sentence": sentence(v),
+            f"{pivot} sentence": sentence(back)}
+
+
 class Lab:
     """One per process: shares the embedding cache, loaded models, corpora and the job runner.
 
@@ -279,8 +293,9 @@ class Lab:
 
     def inclination(self, model: ModelSpec, data: str, pivot: str, targets: Sequence[str], pool: str = "dedup",
                     progress: Progress | None = None, *, visitor: str | None = None) -> pd.DataFrame:
-        """Per target language (pivot + target pool, Multi): the pair's verdict both ways (the target's
-        queries, and the pivot's against the target gold), Complete@10 and Max@R of the pair pool, worst first.
+        """Per target language (pivot + target pool): the pair's verdict both ways (the target's queries, and the
+        pivot's against the target gold) with its three parts — the translation preference, the impact, the
+        quality without competition — and Complete@10 and Max@R of the pair pool, worst first.
 
         Every text is encoded once (the pivot once for all targets); progress moves per language.
         """
@@ -289,24 +304,17 @@ class Lab:
         corpus = self.evaluated_corpus(data, langs)
         emb = self.encode(corpus, self.encoder(model), langs, span(progress, 0.0, 0.9), visitor)
         report = progress or silent
-        rows = []
+        rows, order = [], []
         for n, tgt in enumerate(targets):
             report(f"ranking {pivot}+{tgt}", n, len(targets), overall=0.9 + 0.1 * n / len(targets))
             spec = EvalSpec(data=data, langs=(pivot, tgt), pool=pool, scenarios=("multi",))
             res = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
-            found = verdicts(res.summary_frame(), res.matrix_frame(), pivot, spec.langs)
-            v, back = found[0], found[1]
-            rows.append({"target": tgt, "verdict": v.kind, "borderline": v.borderline, "inclination %": v.inclination,
-                         "inclination CI": v.inclination_ci, "clustering %": v.clustering,
-                         "clustering CI": v.clustering_ci, f"{pivot} queries: verdict": back.kind,
-                         f"{pivot} queries: clustering %": back.clustering,
-                         "complete@10 %": res.value("multi", tgt, "complete@10"),
-                         "max_r": res.value("multi", tgt, "max_r"), "docs per language": v.docs_per_lang,
-                         "n_queries": v.n_queries, "sentence": sentence(v), f"{pivot} sentence": sentence(back)})
+            v, back = verdicts(res.summary_frame(), res.matrix_frame(), pivot, spec.langs)
+            rows.append(language_row(v, back, res))
+            order.append(v.rank)
         report("done", 1, 1, overall=1.0)
         table = pd.DataFrame(rows)
-        return table.assign(_s=table[["inclination %", "clustering %"]].max(axis=1)).sort_values(
-            "_s", ascending=False).drop(columns="_s").reset_index(drop=True)
+        return table.iloc[sorted(range(len(rows)), key=lambda i: order[i])].reset_index(drop=True)
 
     @staticmethod
     def gold_langs(diag: Diagnosis, scenario: str, query_lang: str) -> tuple[str, ...]:

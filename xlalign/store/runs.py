@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from xlalign.core.corpus import ParallelCorpus
     from xlalign.core.encoder import Encoder
     from xlalign.core.evaluate import EvalResult
+    from xlalign.core.verdict import Verdict
     from xlalign.specs import EvalSpec, ModelSpec
 
 PACKAGES = ("xlalign", "torch", "sentence-transformers", "transformers", "numpy", "datasets",
@@ -624,6 +625,29 @@ class Run:
             raise ValueError(f"which must be before or after, got {which!r}")
         path = self.dir / which / "per_query.csv"
         return path.read_text(encoding="utf-8") if path.is_file() else None
+
+    def verdicts(self, which: str) -> list[Verdict]:
+        """The verdicts of ``before`` or ``after`` (the one rule of :mod:`xlalign.core.verdict`, from that side's
+        matrix.csv); empty while the run has not written it or when an older xlalign did not record their inputs."""
+        if which not in ("before", "after"):
+            raise ValueError(f"which must be before or after, got {which!r}")
+        from xlalign.core.verdict import verdicts
+
+        path = self.dir / which / "matrix.csv"
+        if not path.is_file():
+            return []
+        try:
+            matrix = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+        except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            raise self._damaged(f"{which}/matrix.csv", type(e).__name__) from None
+        if not {"query_lang", "doc_lang", "metric", "value", "n_queries", "pool_size"} <= set(matrix.columns):
+            raise self._damaged(f"{which}/matrix.csv", "missing columns")
+        evaluation = self.config().evaluation
+        try:
+            return verdicts(None, matrix.astype({"query_lang": str, "doc_lang": str, "metric": str}), evaluation.pivot,
+                            evaluation.langs)
+        except (KeyError, TypeError, ValueError) as e:
+            raise self._damaged(f"{which}/matrix.csv", f"{type(e).__name__}: {e}") from None
 
     def eval_queries(self) -> tuple[str, ...] | None:
         """The ids of the queries before/after were measured on: the held-out part of a group split, or None
