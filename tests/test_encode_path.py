@@ -15,8 +15,10 @@ from xlalign.core.encoder import EncodeRequest, encode_requests
 from xlalign.core.evaluate import encode_corpus
 from xlalign.models import device as D
 from xlalign.models.encoders import (
+    CPU_BATCH_TOKENS,
     PAD_MULTIPLE,
     SentenceTransformerEncoder,
+    _cut,
     bf16_weights,
     pad_multiple,
     plan_batches,
@@ -48,7 +50,7 @@ def _encoder(model_dir: Path, precision: str = "fp32", batch_size: int = 4) -> S
 def test_padding_to_a_bucket_gives_the_unpadded_embeddings(tiny):
     model = _encoder(tiny).model
     texts = _texts(12)
-    assert pad_multiple(model) == PAD_MULTIPLE  # max_seq_length 128 is a multiple of 32
+    assert pad_multiple(model) == PAD_MULTIPLE == 8  # max_seq_length 128 is a multiple of 8 (GPU batches)
     plain = st_encode(model, texts, prompt="query: ", batch_size=4, device="cpu", precision="fp32")
     padded = st_encode(model, texts, prompt="query: ", batch_size=4, device="cpu", precision="fp32", pad_multiple=32)
     np.testing.assert_allclose(padded, plain, atol=2e-6)  # fp32: the padding is masked out exactly, up to summation order
@@ -104,23 +106,41 @@ def test_the_plan_sorts_all_items_by_tokens_and_prepends_prompts_when_pooling_in
     enc = _encoder(tiny)
     model = enc.model
     items = [("query: ", "en", "cats"), ("passage: ", "de", " ".join(WORDS)), ("query: ", "de", "der nil ist lang")]
-    plan = plan_batches(model, items, 2)
-    assert plan.pad_multiple == 32 and plan.groups == [(None, [1, 2, 0])]
     lengths = token_lengths(model, [p + t for p, _, t in items])
     assert lengths[1] > lengths[2] > lengths[0]
+    plan = plan_batches(model, items, 2)  # no token budget (GPU): batches of 2, padded to a multiple of 8
+    assert plan.pad_multiple == 8 and plan.batches == [(None, [1, 2]), (None, [0])]
+    rounded = [-(-lengths[i] // 8) * 8 for i in (1, 0)]
+    assert (plan.tokens, plan.padded_tokens) == (sum(lengths), 2 * rounded[0] + rounded[1])
+    plan = plan_batches(model, items, 512, max_tokens=2 * lengths[1])  # CPU: a token budget, padded to the longest
+    assert plan.pad_multiple is None and plan.batches == [(None, [1, 2]), (None, [0])]
+    assert plan.padded_tokens == 2 * lengths[1] + lengths[0]
     # A pooling that leaves the prompt out needs the prompt's length: one list per prompt, each sorted.
     fake = [types.SimpleNamespace(), types.SimpleNamespace(include_prompt=False)]
     plan = plan_batches(fake, items, 2)
-    assert plan.pad_multiple is None and plan.groups == [("passage: ", [1]), ("query: ", [2, 0])]
+    assert plan.pad_multiple is None and plan.batches == [("passage: ", [1]), ("query: ", [2, 0])]
 
 
-def test_pad_multiple_never_pads_past_max_seq_length(tiny):
-    model = _encoder(tiny).model
-    for max_len, expected in ((128, 32), (112, 16), (120, 8), (100, None)):
-        model.max_seq_length = max_len
-        assert pad_multiple(model) == expected
-    model.max_seq_length = 128
-    assert pad_multiple([types.SimpleNamespace()]) is None  # not a Transformer first module
+def test_a_token_budget_cuts_batches_by_rows_times_the_longest_row():
+    # lengths hand-made, longest first: width 10 → 20 // 10 = 2 rows; then width 5 → 4 rows, 3 left
+    batches = list(_cut([0, 1, 2, 3, 4], [10, 9, 5, 5, 1], 512, 20, 1))
+    assert batches == [([0, 1], 10), ([2, 3, 4], 5)]
+    assert list(_cut([0, 1], [50, 3], 512, 20, 1)) == [([0], 50), ([1], 3)]  # one text over the budget goes alone
+    assert list(_cut([0, 1, 2], [3, 3, 3], 2, None, 8)) == [([0, 1], 8), ([2], 8)]  # rows cap, rounded to 8
+
+
+def test_cpu_batches_hold_a_token_budget_and_match_the_unbatched_embeddings(tiny):
+    enc = _encoder(tiny, batch_size=512)
+    assert enc.batch_tokens == CPU_BATCH_TOKENS
+    enc._backend = "torch"
+    texts = _texts(40, seed=9)
+    calls: list[int] = []
+    original = enc._call_model
+    enc._call_model = lambda m, t, *a: calls.append(len(t)) or original(m, t, *a)  # type: ignore[method-assign]
+    got = enc.encode(texts, lang="en", role="passage")
+    assert sum(calls) == 40 and len(calls) == 1  # 40 short texts: one batch, far under 4,096 padded tokens
+    ref = enc.model.encode(["passage: " + t for t in texts], batch_size=1, normalize_embeddings=True)
+    np.testing.assert_allclose(got, ref, atol=2e-6)
 
 
 def test_progress_moves_per_batch_and_names_queries(tiny):
