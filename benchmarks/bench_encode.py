@@ -14,7 +14,7 @@ timed in turn within every round (interleaved), best of ``repeat`` rounds after 
   ``InferenceSession`` (all usable cores), per language and role length-sorted batches of 32 padded to their
   longest, mean pooling and normalisation in numpy: what embedding servers and fastembed-style libraries do;
 * xlalign fp32 and xlalign ``auto`` (bf16 weights with fp32 pooling where the CPU has bf16 units, else fp32);
-* with ``--extra``: xlalign fp32 through ONNX Runtime (the optional backend) and bf16 autocast.
+* with ``--extra``: xlalign fp32 through its PyTorch backend (``XLALIGN_BACKEND=torch``).
 
 Reported: tokens/s and texts/s, × ONNX Runtime fp32, minimum cosine to xlalign fp32; useful GFLOP/s (the
 products of the real tokens, padding not counted) against the **measured** GEMM roofline of this machine (fp32
@@ -182,11 +182,6 @@ def paths(model_dir: Path, folder: Path, extra: bool) -> dict[str, dict[str, Any
     if extra:
         out["xl_fp32_torch"] = {"label": "xlalign fp32, PyTorch backend", "model": fp32, "kind": "torch",
                                 "precision": "fp32"}
-        out["xl_fp32_onnx"] = {"label": "xlalign fp32, ONNX Runtime backend (optimised graph)", "model": fp32,
-                               "kind": "onnx", "precision": "fp32"}
-        if auto == "bf16":
-            out["bf16_autocast"] = {"label": "bf16 autocast over fp32 weights", "model": _st(model_dir),
-                                    "kind": "autocast", "precision": "bf16"}
     return out
 
 
@@ -354,7 +349,7 @@ def _speed_md(r: dict[str, Any]) -> list[str]:
 def _padding_md(r: dict[str, Any]) -> list[str]:
     lines = ["", "Padding: the share of the tokens sent to the model that are padding.", "",
              "| texts | tokens | peers: batches of 32 per language and role, padded to their longest | xlalign "
-             "(one sorted list, ≤ 4,096 padded tokens a batch, padded to its longest) |", "|---|---:|---:|---:|"]
+             "(one sorted list, ≤ 2,048 padded tokens a batch, padded to its longest) |", "|---|---:|---:|---:|"]
     for name, p in r["padding"].items():
         (real, peer), (_, ours) = p["peer"], p["xlalign"]
         lines.append(f"| {name} | {real:,} | {100 * (1 - real / peer):.1f} % | {100 * (1 - real / ours):.1f} % |")
@@ -427,7 +422,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quality-items", type=int, default=100, help="XQuAD questions in the end-to-end run (0: all)")
     ap.add_argument("--no-e2e", action="store_true")
-    ap.add_argument("--extra", action="store_true", help="also time the ONNX Runtime backend and bf16 autocast")
+    ap.add_argument("--extra", action="store_true", help="also time xlalign fp32 through PyTorch")
     ap.add_argument("--xquad", type=Path, default=DEFAULT_XQUAD, help="XQuAD folder (padding shares, end to end)")
     args = ap.parse_args()
     r = run(args.data, args.texts, args.repeat, args.quality_items, not args.no_e2e, args.extra,

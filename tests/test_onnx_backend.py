@@ -191,3 +191,43 @@ def test_checkpointing_is_chosen_by_the_memory_the_largest_step_needs(tmp_path):
     need = tokens * ACTIVATION_BYTES_PER_TOKEN * scale
     assert needs_checkpointing(model, trip, opts, bf16=False, available=1.5 * need)
     assert not needs_checkpointing(model, trip, opts, bf16=True, available=1.5 * need)
+
+
+@pytest.mark.parametrize("kind", ["no bf16 units", "avx512_bf16"])
+def test_cpu_fine_tune_precision_follows_the_cpu_kind_and_saves_fp32_weights(monkeypatch, tmp_path, kind):
+    """With bf16 units the default fine-tune trains bf16 weights over fp32 masters (no autocast) and saves fp32
+    weights that moved; without them it is fp32. Either way the saved model loads and encodes."""
+    from safetensors.numpy import load_file
+
+    from xlalign.align.finetune import finetune
+    from xlalign.specs import FinetuneOptions
+
+    _cpu_kind(monkeypatch, CPU_KINDS[kind])
+    model_dir = build_tiny_model(tmp_path / "m", [" ".join(WORDS[i:] + WORDS[:i]) for i in range(6)])
+    trip = [{"q_en": " ".join(WORDS[i : i + 3]), "p_en": " ".join(WORDS[i : i + 6]), "p_tgt": " ".join(WORDS[i + 2 :])}
+            for i in range(8)]
+    res = finetune(ModelSpec(str(model_dir), device="cpu"), FinetuneOptions(batch_size=4, max_seq_length=32,
+                                                                            learning_rate=1e-3), trip, tmp_path / "out")
+    record = json.loads((res.model_dir / "xlalign_finetune.json").read_text())
+    expected = "bf16 weights, fp32 master weights" if kind == "avx512_bf16" else "fp32"
+    assert record["precision"] == expected and record["bf16"] is (kind == "avx512_bf16")
+    before, after = load_file(str(model_dir / "model.safetensors")), load_file(str(res.model_dir / "model.safetensors"))
+    assert all(v.dtype == np.float32 for v in after.values())
+    assert sum(not np.array_equal(before[k], after[k]) for k in before) > len(before) // 2
+    if kind == "avx512_bf16":  # fp32 masters, not their bf16 rounding: most weights are not bf16-representable
+        w = after["encoder.layer.0.intermediate.dense.weight"]
+        assert not np.array_equal(w, torch.from_numpy(w).to(torch.bfloat16).float().numpy())
+
+
+def test_importing_xlalign_makes_openmp_threads_sleep_unless_the_user_chose(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    code = "import os, xlalign; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "PASSIVE"
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"}, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "ACTIVE"

@@ -479,7 +479,7 @@ def use_onnx(model: Any, device: str, precision: str) -> bool:
 PAD_MULTIPLE = 8
 #: Padded tokens per CPU batch (rows × longest row), chosen by measurement (benchmarks/RESULTS.md, "Encoding"):
 #: enough rows that every matrix product is large, few enough that activations stay in cache.
-CPU_BATCH_TOKENS = 4096
+CPU_BATCH_TOKENS = 2048
 #: Texts per CPU batch at most when no batch size is set (a bound on many very short texts).
 CPU_MAX_ROWS = 512
 
@@ -525,6 +525,11 @@ def plan_batches(model: Any, items: list[Item], batch_size: int, max_tokens: int
     return BatchPlan(batches, pad, sum(lengths), padded)
 
 
+#: With a token budget, a batch also ends before a text shorter than this share of its longest: no text in a
+#: batch carries more than 15 % padding (a CPU pays little for one more, smaller, batch).
+MIN_FILL = 0.85
+
+
 def _cut(order: list[int], lengths: list[int], rows: int, max_tokens: int | None, multiple: int
          ) -> Iterator[tuple[list[int], int]]:
     """Consecutive batches of ``order`` (longest first): (positions, padded width)."""
@@ -534,6 +539,8 @@ def _cut(order: list[int], lengths: list[int], rows: int, max_tokens: int | None
         n = min(rows, len(order) - start)
         if max_tokens is not None:
             n = max(1, min(n, max_tokens // width))
+            short = next((k for k in range(1, n) if lengths[order[start + k]] < MIN_FILL * width), n)
+            n = short
         yield order[start : start + n], width
         start += n
 

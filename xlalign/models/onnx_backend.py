@@ -18,6 +18,7 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,8 @@ class OrtTransformer:
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if os.environ.get("OMP_WAIT_POLICY", "").strip().upper() == "PASSIVE":  # as PyTorch's threads (device.py)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / _MODEL_FILE), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, features: dict[str, Any]) -> np.ndarray:
