@@ -160,7 +160,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"| bf16 autocast, xlalign loss (divergence in fp32) | {r['xlalign_bf16_loss']:.6f} | "
         f"{r['xlalign_bf16_loss_rel_err']:.2e} | {r['xlalign_bf16_grad_cos']:.4f} |",
         f"| bf16 autocast, naive bf16 divergence | {r['naive_bf16_loss']:.6f} | {r['naive_bf16_loss_rel_err']:.2e} | "
-        f"{r['naive_bf16_grad_cos']:.4f} |", "",
+        f"{r['naive_bf16_grad_cos']:.4f} |",
         *_weights_row(r),
         *_steps_markdown(r),
         *_estimate_markdown(r.get("estimate") or []),
