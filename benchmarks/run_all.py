@@ -33,15 +33,18 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     ap.add_argument("--queries", type=int, default=1000, help="ranking: queries per pool")
     ap.add_argument("--repeat", type=int, default=3, help="ranking: timed repeats (best of)")
-    ap.add_argument("--texts", type=int, default=480, help="encoding: texts timed per path")
+    ap.add_argument("--data", default=None, help="encoding: a SQuAD folder or text files (default: XQuAD en+zh)")
+    ap.add_argument("--texts", type=int, default=400, help="encoding: texts timed per path")
+    ap.add_argument("--encode-extra", action="store_true", help="encoding: also xlalign fp32 through PyTorch")
     ap.add_argument("--encode-repeat", type=int, default=3, help="encoding: timed passes per path (interleaved)")
-    ap.add_argument("--quality-items", type=int, default=0,
+    ap.add_argument("--quality-items", type=int, default=100,
                     help="encoding: XQuAD questions in the end-to-end cold evaluate (0: all 1190)")
     ap.add_argument("--no-e2e", action="store_true", help="encoding: skip the end-to-end cold evaluate")
     ap.add_argument("--train-batch", type=int, default=16)
     ap.add_argument("--train-steps", type=int, default=3)
     ap.add_argument("--evidence", type=Path, default=None,
                     help="training: folder of the fine-tune ablation runs (benchmarks/evidence.py xquad --ablations --out)")
+    ap.add_argument("--no-estimate", action="store_true", help="training: skip the CPU estimate check (4 fine-tunes)")
     ap.add_argument("--no-pairwise", action="store_true", help="languages: skip the pair-by-pair reference")
     ap.add_argument("--ks", default="13,26,52,104", help="k-scale: languages per Multi pool")
     ap.add_argument("--passages", type=int, default=900, help="k-scale: passages per language")
@@ -73,14 +76,15 @@ def main() -> None:
             add("Against the evaluator users run",
                 bench_evaluators.markdown(bench_evaluators.run(langs=("en", "zh"))))
         elif section == "encode":
-            r = bench_encode.run(texts=30 if quick else args.texts, repeat=1 if quick else args.encode_repeat,
+            r = bench_encode.run(args.data, texts=30 if quick else args.texts, repeat=1 if quick else args.encode_repeat,
                                  quality_items=40 if quick else args.quality_items, e2e=not args.no_e2e,
-                                 probe=not quick)
+                                 extra=args.encode_extra)
             add("Encoding", bench_encode.markdown(r))
         elif section == "training":
             add("Training", bench_training.markdown(bench_training.run(batch=8 if quick else args.train_batch,
                                                                        steps=2 if quick else args.train_steps,
-                                                                       evidence=args.evidence)))
+                                                                       evidence=args.evidence,
+                                                                       estimate=not (quick or args.no_estimate))))
         elif section == "languages":
             add("k-language evaluation cost", bench_languages.markdown(
                 bench_languages.run(pairwise=not (quick or args.no_pairwise))))

@@ -266,7 +266,6 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
     when ``should_stop()`` turns true. The try/finally that guarantees no partial model and no temporary
     folder survives spans the whole training (:func:`_train`, then :func:`_save_tuned`).
     """
-    import torch
 
     from xlalign.models.device import best_device
 
@@ -281,17 +280,24 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
     steps = planned_steps(len(triplets), options)
     estimate = _token_estimate(model, triplets, options, prompts) if device == "cpu" else None
     report("training", 0, steps, device=device, **({"cpu_estimate_s": round(estimate, 1)} if estimate else {}))
-    bf16 = options.bf16 if options.bf16 is not None else (device.startswith("cuda") and torch.cuda.is_bf16_supported())
-    checkpointing = options.gradient_checkpointing if options.gradient_checkpointing is not None else device == "cpu"
+    bf16 = options.bf16 if options.bf16 is not None else bf16_by_default(device)
+    master = bf16 and device == "cpu"  # bf16 weights + fp32 master weights (xlalign.align.mixed), not autocast
+    checkpointing = (options.gradient_checkpointing if options.gradient_checkpointing is not None
+                     else device == "cpu" and needs_checkpointing(model, triplets, options, bf16))
     log: list[dict[str, Any]] = []
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=TRAIN_TMP_PREFIX, dir=output.parent))
     started = time.monotonic()
     try:
-        args = _training_args(options, model_spec, work, steps, device, bf16, checkpointing, _column_prompts(prompts))
-        done = _train(model, options, triplets, args, _callback(report, should_stop, log))
+        args = _training_args(options, model_spec, work, steps, device, bf16 and not master, checkpointing,
+                              _column_prompts(prompts))
+        optimizer = _master_weights(model, options, model_spec) if master else None
+        done = _train(model, options, triplets, args, _callback(report, should_stop, log), optimizer)
+        if optimizer is not None:
+            optimizer.restore_fp32(model)
         record = {"model": to_dict(model_spec), "options": to_dict(options),
                   "learning_rate": learning_rate(model_spec, options), "steps": done, "bf16": bf16,
+                  "precision": "bf16 weights, fp32 master weights" if master else "bf16 autocast" if bf16 else "fp32",
                   "gradient_checkpointing": checkpointing, "log": log}
         _save_tuned(model, output, prompts, record)
         seconds = time.monotonic() - started
@@ -305,8 +311,63 @@ def _column_prompts(prompts: tuple[str, str]) -> dict[str, str]:
     return {k: v for k, v in {"q_en": prompts[0], "p_en": prompts[1], "p_tgt": prompts[1]}.items() if v}
 
 
-def _train(model: Any, options: FinetuneOptions, triplets: Sequence[dict[str, str]], args: Any, callback: Any
-           ) -> int:
+def bf16_by_default(device: str) -> bool:
+    """bf16 mixed precision unless asked otherwise: on CUDA with bf16 support, and on CPUs with bf16 units
+    (AVX512-BF16 or AMX), where bf16 weights with fp32 master weights are faster than fp32 (RESULTS.md)."""
+    import torch
+
+    from xlalign.models.device import cpu_has_bf16_units
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return device == "cpu" and cpu_has_bf16_units()
+
+
+#: Activation memory kept for the backward pass per padded token, fp32, multilingual-e5-small (its 21.3 M encoder
+#: parameters; scaled by a larger encoder's): XQuAD batch 32 took 16.5 GB without checkpointing (specs.py).
+ACTIVATION_BYTES_PER_TOKEN = 1.2e6
+
+
+def needs_checkpointing(model: Any, triplets: Sequence[dict[str, str]], options: FinetuneOptions, bf16: bool,
+                        available: float | None = None) -> bool:
+    """Gradient checkpointing (a third more compute) only where the largest step's activations would not fit
+    in half the memory available now (``/proc/meminfo`` MemAvailable; assumed to fit where unknown)."""
+    if not triplets:
+        return False
+    tokenizer = model.tokenizer
+    cap = options.max_seq_length or 512
+    rows, lengths, _ = _distinct_steps(
+        triplets, options, lambda text: len(tokenizer(text, truncation=True, max_length=cap)["input_ids"]))
+    embed = model[0].auto_model.get_input_embeddings().weight.numel()
+    scale = (sum(p.numel() for p in model.parameters()) - embed) / REFERENCE_ENCODER_PARAMS
+    need = float((rows * lengths.sum(axis=1)).max()) * ACTIVATION_BYTES_PER_TOKEN * scale * (0.5 if bf16 else 1.0)
+    free = available if available is not None else _available_memory()
+    return free is not None and need > 0.5 * free
+
+
+def _available_memory(meminfo: str = "/proc/meminfo") -> float | None:
+    try:
+        for line in Path(meminfo).read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _master_weights(model: Any, options: FinetuneOptions, model_spec: ModelSpec) -> Any:
+    """The Transformer cast to bf16 (fp32 features out) and an AdamW over fp32 master copies of its weights."""
+    from xlalign.align.mixed import MasterWeightAdamW
+    from xlalign.models.encoders import bf16_weights
+
+    if not bf16_weights(model):
+        raise ConfigError("bf16 training on a CPU needs a Transformer first module followed by pooling")
+    return MasterWeightAdamW(model, lr=learning_rate(model_spec, options), betas=(options.adam_beta1, options.adam_beta2),
+                             eps=1e-8, weight_decay=options.weight_decay)
+
+
+def _train(model: Any, options: FinetuneOptions, triplets: Sequence[dict[str, str]], args: Any, callback: Any,
+           optimizer: Any = None) -> int:
     """Run the trainer with the JSD + InfoNCE loss; the number of steps done (:class:`Cancelled` if stopped)."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer
@@ -316,7 +377,8 @@ def _train(model: Any, options: FinetuneOptions, triplets: Sequence[dict[str, st
 
     dataset = Dataset.from_list([{c: t[c] for c in TRIPLET_COLUMNS} for t in triplets])
     loss = JSDInfoNCELoss(model, variant=options.variant, scale=options.scale, jsd_weight=options.jsd_weight)
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[callback])
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[callback],
+                                         optimizers=(optimizer, None))  # type: ignore[arg-type]  # None: the trainer's own
     trainer.remove_callback(PrinterCallback)  # stdout is for results; steps go to the progress callback
     trainer.train()
     done: int = trainer.state.global_step
