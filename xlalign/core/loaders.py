@@ -19,7 +19,8 @@ from typing import Any
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.errors import CorpusError
 
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+#: Package data (``[tool.setuptools.package-data]``): installed with xlalign, so ``--data demo`` works anywhere.
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 DEMO_DIR = ASSETS_DIR / "demo"
 
 #: ISO 639-1 → Belebele/FLORES-200 config names (the ones users ask for most; extend freely).
@@ -449,7 +450,7 @@ def load_belebele(langs: Sequence[str], local: str | Path | None = None) -> Para
 
 
 def load_demo(langs: Sequence[str] | None = None) -> ParallelCorpus:
-    """The bundled demo corpus (``assets/demo``), written for this project (CC BY 4.0)."""
+    """The bundled demo corpus (``xlalign/assets/demo``), written for this project (CC BY 4.0)."""
     if not DEMO_DIR.is_dir():
         raise CorpusError(f"the demo corpus is missing ({DEMO_DIR})")
     return load_long(DEMO_DIR, langs, name="demo")
