@@ -419,6 +419,12 @@ class FinetuneAligner(AlignerBase):
     artefacts = ("model",)
     model_folder = "model"
     scratch = (f"{TRAIN_TMP_PREFIX}*",)
+    card_what = ("A sentence-transformers model: {base} fine-tuned with {method} (Hong et al., ICLR 2026: a square-root "
+                 "Jensen–Shannon divergence between the embeddings of an English passage and its translation, plus a "
+                 "cross-lingual InfoNCE loss between target-language passages and English questions) on triplets from "
+                 "the training split. Its weights changed; its architecture, tokenizer, prompts and maximum sequence "
+                 "length are the base model's. It loads with `SentenceTransformer(path)` alone (no xlalign needed) "
+                 "and needs no language tag.")
     options: FinetuneOptions
     model_dir_: Path
     model_spec_: ModelSpec | None = None
