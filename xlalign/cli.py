@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from xlalign.align.base import AlignSpec, aligner_class, registered
-from xlalign.errors import ConfigError, XlalignError
+from xlalign.errors import ConfigError, XlalignError, disk_full
 from xlalign.specs import EvalSpec, ModelSpec, OptionInfo, option, options, split_list
 
 
@@ -378,6 +378,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if args.debug:
             traceback.print_exc()
+        if disk_full(e):  # a library's own wording of a full disk, where no writer named what it wrote
+            print(f"error: no space left on the device ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
+                  file=sys.stderr)
+            return 2
         print(f"internal error: {type(e).__name__}: {e} — this is a bug; rerun with --debug for the traceback",
               file=sys.stderr)
         return 3

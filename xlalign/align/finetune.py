@@ -30,7 +30,7 @@ import numpy as np
 from xlalign.align.base import AlignerBase, AlignerRecord, ApplyInputs, Cancelled, FitInputs
 from xlalign.align.data import TRIPLET_COLUMNS, load_triplets, triplets_from_corpus, write_triplets
 from xlalign.atomic import atomic_folder
-from xlalign.errors import ConfigError
+from xlalign.errors import ConfigError, full_disk_named
 from xlalign.models.device import gpu_task
 from xlalign.policy import PolicyError
 from xlalign.progress import Progress, silent
@@ -372,7 +372,7 @@ def _save_tuned(model: Any, output: Path, prompts: tuple[str, str], record: dict
     """The tuned model, with the family's prompts and its training record, put in place atomically."""
     model.prompts = {**(model.prompts or {}), **{k: v for k, v in (("query", prompts[0]), ("passage", prompts[1]),
                                                                    ("document", prompts[1])) if v}}
-    with atomic_folder(output) as tmp:
+    with full_disk_named(f"the tuned model ({output.name})"), atomic_folder(output) as tmp:
         model.save(str(tmp), create_model_card=False)
         (tmp / "xlalign_finetune.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
 
@@ -419,6 +419,7 @@ class FinetuneAligner(AlignerBase):
     artefacts = ("model",)
     model_folder = "model"
     scratch = (f"{TRAIN_TMP_PREFIX}*",)
+    work_files = ("train_triplets.csv", "train_log.jsonl")
     card_what = ("A sentence-transformers model: {base} fine-tuned with {method} (Hong et al., ICLR 2026: a square-root "
                  "Jensen–Shannon divergence between the embeddings of an English passage and its translation, plus a "
                  "cross-lingual InfoNCE loss between target-language passages and English questions) on triplets from "

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from xlalign.align.artefacts import publish_tree
+from xlalign.errors import full_disk_named
 
 if TYPE_CHECKING:
     from xlalign.align.base import AlignSpec
@@ -335,7 +336,7 @@ def export_run(run_dir: str | Path, out_dir: str | Path, *, overwrite: bool = Fa
     card = card_for(run.dir, aligner.language_agnostic, out_dir.name, model.model)
     folder = OutputFolder(out_dir, overwrite=overwrite, kind="export", inputs=[run.dir])
     folder.finished_message = "{out} already holds an export; pass --overwrite to replace it, or choose another --out"
-    with folder:
+    with folder, full_disk_named(f"the export ({out_dir.name})"):
         aligner.export(folder.work, base_model=model.model)
         (folder.work / "README.md").write_text(card, encoding="utf-8")
         publish_tree(folder.work)  # safetensors and torch write 0600: exports are readable like the rest
