@@ -719,8 +719,9 @@ def test_a_sequence_length_above_the_models_limit_is_an_error(tiny, tmp_path, of
 def test_the_training_length_is_cut_to_the_models_limit(tiny):
     from xlalign.align.finetune import _prepare_model
 
-    model = _prepare_model(ModelSpec(str(tiny), device="cpu"), FinetuneOptions(max_seq_length=256), "cpu")
+    model, base_length = _prepare_model(ModelSpec(str(tiny), device="cpu"), FinetuneOptions(max_seq_length=256), "cpu")
     assert model.max_seq_length == 128  # the option's default (256) is above this small model's limit: cut, not refused
+    assert base_length == 128  # what the tuned model is saved with
 
 
 def test_an_upload_with_too_few_passages_is_refused_before_any_encoding(tmp_path):

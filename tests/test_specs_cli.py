@@ -126,6 +126,29 @@ def test_help_imports_neither_torch_nor_sentence_transformers(command):
     assert "usage: python -m xlalign" in out
 
 
+def test_top_level_help_speaks_to_users_not_developers():
+    text = build_parser().format_help()
+    assert "Diagnose and fix cross-lingual misalignment" in text
+    assert "(thin" not in text and "parse, call, print" not in text and "``" not in text
+
+
+@pytest.mark.parametrize("command", ["evaluate", "align", "compare", "export", "sweep"])
+def test_no_option_states_its_default_twice(command):
+    parser = build_parser()._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    for action in parser._actions:
+        assert (action.help or "").count("(default") <= 1, (action.option_strings, action.help)
+    for action in parser._actions:
+        if "--scenarios" in action.option_strings:
+            assert action.help == "comma-separated scenarios (default: all of multi,multi-1,mono-same,mono-cross)"
+
+
+def test_the_installed_command_names_itself_xlalign(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/xlalign", "--help"])
+    assert build_parser().format_usage().startswith("usage: xlalign ")
+    monkeypatch.setattr(sys, "argv", ["/repo/xlalign/__main__.py", "--help"])
+    assert build_parser().format_usage().startswith("usage: python -m xlalign ")
+
+
 @pytest.mark.parametrize("command", ["evaluate", "align", "sweep"])
 def test_help_shows_readable_metavars(command):
     text = build_parser()._subparsers._group_actions[0].choices[command].format_help()  # type: ignore[union-attr]

@@ -1,4 +1,5 @@
-"""Command line: ``python -m xlalign evaluate|align|compare|export|sweep`` (thin: parse, call, print).
+"""Command line: ``xlalign`` (the installed command) or ``python -m xlalign``, with the subcommands
+``evaluate|align|compare|export|sweep``. This module is thin: it parses, calls, prints.
 
 The options are generated from :mod:`xlalign.specs`, so every default, choice and help text lives
 there once. Building the parser and ``--help`` import neither torch nor sentence-transformers; a
@@ -27,7 +28,7 @@ from typing import Any, NoReturn
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from xlalign.align.base import AlignSpec, aligner_class, registered
-from xlalign.errors import ConfigError, XlalignError
+from xlalign.errors import ConfigError, XlalignError, disk_full
 from xlalign.specs import EvalSpec, ModelSpec, OptionInfo, option, options, split_list
 
 
@@ -65,7 +66,8 @@ def add_spec_options(parser: argparse.ArgumentParser | Any, spec: type, key: str
         if not o.cli or o.name in skip:
             continue
         dest = f"{key}.{o.name}"
-        text = o.help + (f" (default: {_shown(o.default)})" if o.default not in (None, False) else "")
+        shows_default = o.default not in (None, False) and "(default" not in o.help  # a help may say its own
+        text = o.help + (f" (default: {_shown(o.default)})" if shows_default else "")
         if o.kind is bool:
             parser.add_argument(_flag(o, prefix), dest=dest, action=argparse.BooleanOptionalAction, default=o.default,
                                 help=o.help)
@@ -121,8 +123,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+#: What ``xlalign --help`` says first (the module docstring is for developers).
+DESCRIPTION = ("Diagnose and fix cross-lingual misalignment in multilingual retrievers: evaluate a model, align it "
+               "(centering, LSAR, Procrustes or fine-tune), compare runs, export an alignment, sweep models. "
+               "Run `%(prog)s COMMAND --help` for a command's options.")
+
+
+def _prog() -> str:
+    """``xlalign`` when run as the installed command, else ``python -m xlalign``."""
+    return "xlalign" if Path(sys.argv[0]).name == "xlalign" else "python -m xlalign"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m xlalign", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog=_prog(), description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("evaluate", help="diagnose a model: every scenario, the language-bias matrix, the verdict")
@@ -370,6 +383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if args.debug:
             traceback.print_exc()
+        if disk_full(e):  # a library's own wording of a full disk, where no writer named what it wrote
+            print(f"error: no space left on the device ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
+                  file=sys.stderr)
+            return 2
         print(f"internal error: {type(e).__name__}: {e} — this is a bug; rerun with --debug for the traceback",
               file=sys.stderr)
         return 3

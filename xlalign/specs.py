@@ -306,7 +306,8 @@ class FinetuneOptions:
     scale: float = field(default=20.0, metadata=opt("InfoNCE scale (1/temperature)", ui=False,
                                                     bounds=(0, 1000, "(]"), what="InfoNCE scale"))
     bf16: bool | None = field(default=None, metadata=opt(
-        "train in bf16 mixed precision (default: on CUDA with bf16 support only)", ui=False, cli=False))
+        "train in bf16 mixed precision (default: on CUDA with bf16 support, and on CPUs with bf16 units as bf16 "
+        "weights over fp32 master weights)", ui=False, cli=False))
     gradient_checkpointing: bool | None = field(default=None, metadata=opt(
         "recompute activations in the backward pass instead of keeping them: the same gradients in about a third "
         "of the memory (XQuAD, batch 32: 5.9 vs 16.5 GB) (default: on for CPU, where memory is the limit; off on GPU)",

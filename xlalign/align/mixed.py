@@ -27,9 +27,14 @@ class MasterWeightAdamW(torch.optim.AdamW):
     """
 
     def __init__(self, model: torch.nn.Module, *, lr: float, betas: tuple[float, float], eps: float,
-                 weight_decay: float) -> None:
+                 weight_decay: float, masters: list[torch.Tensor] | None = None) -> None:
+        """``masters``: the fp32 weights, one per trainable parameter in order, taken before the model was cast to
+        bf16 (default: the current parameters in fp32, which for a bf16 model are already rounded)."""
         self.shadows = [p for p in model.parameters() if p.requires_grad]
-        masters = [p.detach().to(torch.float32).clone() for p in self.shadows]
+        if masters is None:
+            masters = [p.detach().to(torch.float32).clone() for p in self.shadows]
+        if len(masters) != len(self.shadows) or any(m.shape != p.shape for m, p in zip(masters, self.shadows, strict=True)):
+            raise ValueError("masters must match the model's trainable parameters one for one")
         groups = [{"params": [m for m in masters if m.ndim >= 2], "weight_decay": weight_decay},
                   {"params": [m for m in masters if m.ndim < 2], "weight_decay": 0.0}]
         super().__init__([g for g in groups if g["params"]], lr=lr, betas=betas, eps=eps)

@@ -83,9 +83,59 @@ class Transform:
 
 
 def load(folder: str | Path) -> Transform:
-    """Read ``transform.json`` + ``transform.safetensors`` from ``folder``."""
+    """Read ``transform.json`` + ``transform.safetensors`` from ``folder``, checked: a file that is not what
+    xlalign writes (a tampered ``"langs": "enzh"``, a map of the wrong shape, NaN values) is a ValueError naming
+    the file, never a transform that silently leaves embeddings unchanged."""
     folder = Path(folder)
-    config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    if config.get("kind") != KIND:
-        raise ValueError(f"{folder / CONFIG_FILE} is not an xlalign language-aware transform (kind: {config.get('kind')!r})")
-    return Transform(load_file(str(folder / TENSORS_FILE)), config)
+    where = folder / CONFIG_FILE
+    try:
+        config = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ValueError(f"{where} cannot be read ({type(e).__name__}: {str(e)[:120]})") from None
+    if not isinstance(config, dict) or config.get("kind") != KIND:
+        kind = config.get("kind") if isinstance(config, dict) else type(config).__name__
+        raise ValueError(f"{where} is not an xlalign language-aware transform (kind: {kind!r})")
+    _check_config(config, where)
+    try:
+        tensors = load_file(str(folder / TENSORS_FILE))
+    except Exception as e:  # a missing, truncated or foreign file
+        raise ValueError(f"{folder / TENSORS_FILE} cannot be read ({type(e).__name__}: {str(e)[:120]})") from None
+    _check_tensors(tensors, config, folder / TENSORS_FILE)
+    return Transform(tensors, config)
+
+
+def _names(value: Any, what: str, where: Path) -> list[str]:
+    """A JSON list of distinct non-empty strings (never a string, which would be read letter by letter)."""
+    if not isinstance(value, list) or not value or not all(isinstance(x, str) and x.strip() for x in value):
+        raise ValueError(f"{where}: {what!r} must be a non-empty list of names, got {value!r:.80}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"{where}: {what!r} names one twice: {value!r:.80}")
+    return value
+
+
+def _check_config(config: dict[str, Any], where: Path) -> None:
+    langs = _names(config.get("langs"), "langs", where)
+    roles = _names(config.get("roles"), "roles", where)
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise ValueError(f"{where}: unknown role(s) {unknown}; roles are {list(ROLES)}")
+    dimension = config.get("dimension")
+    if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
+        raise ValueError(f"{where}: 'dimension' must be a positive whole number, got {dimension!r:.40}")
+    pivot = config.get("pivot")
+    if pivot is not None and pivot not in langs:
+        raise ValueError(f"{where}: the pivot {pivot!r:.40} is not one of its languages {langs}")
+
+
+def _check_tensors(tensors: dict[str, np.ndarray], config: dict[str, Any], where: Path) -> None:
+    """Every tensor is a listed (role, language)'s A (d, d) or b (d,), finite."""
+    d, expected = int(config["dimension"]), {"A": 2, "b": 1}
+    for name, value in tensors.items():
+        part, _, key = name.partition(".")
+        role, _, lang = key.partition(".")
+        if part not in expected or role not in config["roles"] or lang not in config["langs"]:
+            raise ValueError(f"{where}: tensor {name!r} is not a map of a listed role and language")
+        if value.shape != (d,) * expected[part]:
+            raise ValueError(f"{where}: tensor {name!r} has shape {value.shape}, not {(d,) * expected[part]}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{where}: tensor {name!r} holds NaN or infinite values")

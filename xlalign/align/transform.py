@@ -15,7 +15,7 @@ from xlalign.align import standalone_apply as sa
 from xlalign.align.artefacts import publish
 from xlalign.align.base import AlignerBase, ApplyInputs
 from xlalign.core.encoder import ROLES
-from xlalign.errors import ConfigError
+from xlalign.errors import ConfigError, full_disk_named
 
 if TYPE_CHECKING:
     from xlalign.core.evaluate import CorpusEmbeddings
@@ -170,7 +170,8 @@ class LanguageAwareTransform:
                 tensors[f"A.{role}.{lang}"] = a
             if b is not None:
                 tensors[f"b.{role}.{lang}"] = b
-        save_file(tensors, str(folder / sa.TENSORS_FILE), metadata={"kind": sa.KIND})
+        with full_disk_named(f"{folder.name}/{sa.TENSORS_FILE}"):
+            save_file(tensors, str(folder / sa.TENSORS_FILE), metadata={"kind": sa.KIND})
         publish(folder / sa.TENSORS_FILE)
         (folder / sa.CONFIG_FILE).write_text(json.dumps(self.config(), indent=2, default=str) + "\n", encoding="utf-8")
         return folder

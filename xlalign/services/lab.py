@@ -21,7 +21,7 @@ import os
 import shutil
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -39,7 +39,15 @@ from xlalign.core.verdict import Verdict, verdicts
 from xlalign.errors import ConfigError, XlalignError
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
-from xlalign.policy import PolicyError, PublicLimits, contained, max_upload_bytes, public_mode, uploaded_file
+from xlalign.policy import (
+    PolicyError,
+    PublicLimits,
+    contained,
+    max_upload_bytes,
+    public_mode,
+    redact_paths,
+    uploaded_file,
+)
 from xlalign.progress import Progress, silent, span
 from xlalign.report.provenance import MadeWith, made_with
 from xlalign.report.provenance import from_dict as provenance_from_dict
@@ -422,6 +430,11 @@ class Lab:
                                     progress=ctx.progress, should_stop=ctx.should_stop, labels=recorded)
             except Cancelled as e:
                 raise JobCancelled(str(e)) from None
+            except Exception as e:  # the run's copy of an upload is named by its label, never by its server path
+                shown = _labelled(str(e), recorded)
+                if shown == str(e):
+                    raise
+                raise _reworded(e, shown) from None
             for w in out.record.get("warnings", []):
                 ctx.warn(w)
             summary = {k: v for k, v in out.record.items() if isinstance(v, (int, float, str))}
@@ -453,7 +466,7 @@ class Lab:
         """Copy uploaded files into ``<run>/inputs/`` and return path → ``upload:<name>``."""
         labels: dict[str, str] = {}
         for n, (path, name) in enumerate(inputs.items()):
-            safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).lstrip(".-")[:100] or "upload"
+            safe = safe_upload_name(name)
             if UPLOAD_PREFIX + safe in labels.values():  # two uploads of the same name: keep both
                 safe = f"{n + 1}-{safe}"
             target = run_dir / INPUTS / safe
@@ -483,12 +496,17 @@ class Lab:
             eta = r.get("eta_s") if r.get("state") in ("queued", "running") else None
             rows.append({"run": r["run"], "state": state, "label": r.get("label") or r.get("describe") or
                          r.get("method", ""), "progress": f"{100 * prog:.0f}%" if isinstance(prog, (int, float)) else "",
-                         "time left": _eta(eta, r.get("eta_estimated")), "message": r.get("message", ""),
+                         "time left": _eta(eta, r.get("eta_estimated")), "message": self._shown(r.get("message", "")),
                          "langs": "+".join(r.get("langs", [])), "data": _short(_shown_data(r.get("data", ""))),
-                         "model": _short(r.get("model", "")), "warnings": " · ".join(r.get("warnings", [])),
+                         "model": _short(self._shown(r.get("model", ""))),
+                         "warnings": self._shown(" · ".join(r.get("warnings", []))),
                          "submitted": r.get("submitted", "")})
         return pd.DataFrame(rows, columns=["run", "state", "label", "progress", "time left", "message", "langs", "data",
                                            "model", "warnings", "submitted"])
+
+    def _shown(self, message: str) -> str:
+        """A run's message as a visitor sees it: in public mode, no server path (each shown by its last part)."""
+        return redact_paths(str(message)) if self.public else str(message)
 
     def run_dir(self, run_id: str, *, visitor: str | None = None) -> Path:
         """The folder of a run this visitor may open; anything else is one refusal (as for a run that does not
@@ -666,6 +684,33 @@ def _eta(seconds: Any, estimated: Any = False) -> str:
     text = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else \
         f"{seconds / 3600:.1f} h"
     return f"≈ {text}{' (estimate)' if estimated else ''}"
+
+
+def safe_upload_name(name: str) -> str:
+    """An uploaded file's name as the run keeps it: letters, digits, ``-``, ``_`` and ``.`` only, no leading dot, and
+    its extension kept (the loader goes by it): ``..jsonl`` → ``upload.jsonl``, ``a b?.csv`` → ``a-b.csv``."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(name).name)
+    stem, dot, ext = cleaned.rpartition(".")
+    if not dot:
+        stem, ext = cleaned, ""
+    stem = stem.strip(".-")[:100] or "upload"
+    ext = ext.strip(".-")[:12]
+    return f"{stem}.{ext}" if ext else stem
+
+
+def _labelled(message: str, recorded: Mapping[str, str]) -> str:
+    """``message`` with each run-local copy of an upload (path → ``upload:<name>``) named by its label."""
+    for path, label in sorted(recorded.items(), key=lambda kv: -len(kv[0])):
+        message = message.replace(path, label)
+    return message
+
+
+def _reworded(error: Exception, message: str) -> Exception:
+    """``error``'s kind with another message (a plain RuntimeError where that kind cannot be built from one)."""
+    try:
+        return type(error)(message)
+    except Exception:
+        return RuntimeError(message)
 
 
 def _shown_data(data: str) -> str:
