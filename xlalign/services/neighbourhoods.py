@@ -1,0 +1,85 @@
+"""Neighbourhood views of a diagnosis or a run, and the user's index beside the exact ranker.
+
+* :func:`neighbourhood_tables` — bitext mining, neighbourhood purity and (optionally) the language-identity
+  probe of one set of embeddings (:mod:`xlalign.core.neighbours`), timed.
+* :func:`index_comparison` — the K-metrics and rates a user's faiss index gives
+  (:func:`xlalign.core.user_index.evaluate_index`) beside the exact ranker's, what changed, and the verdict
+  each gives (:func:`xlalign.core.verdict.verdicts` on both: the same rule, two sets of rows).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.evaluate import CorpusEmbeddings, EvalResult
+from xlalign.core.neighbours import Neighbourhoods, neighbourhoods
+from xlalign.core.user_index import IndexResult, evaluate_index
+from xlalign.core.verdict import verdicts
+from xlalign.progress import Progress
+from xlalign.specs import EvalSpec, IndexSpec
+
+log = logging.getLogger(__name__)
+
+INDEX_COLUMNS = ["scenario", "pool", "query_lang", "doc_lang", "metric", "exact", "index", "change", "n_queries",
+                 "pool_size"]
+VERDICT_COLUMNS = ["query_lang", "against", "exact", "index", "flipped"]
+
+
+def neighbourhood_tables(corpus: ParallelCorpus, emb: CorpusEmbeddings, langs: Sequence[str], *,
+                         probe: bool = False) -> Neighbourhoods:
+    """:func:`xlalign.core.neighbours.neighbourhoods`, with its time logged."""
+    start = time.perf_counter()
+    found = neighbourhoods(corpus, emb, langs, probe=probe)
+    log.debug("timing: neighbourhoods %.3f s (languages=%d, probe=%s)", time.perf_counter() - start, len(langs),
+              probe)
+    return found
+
+
+@dataclass
+class IndexReport:
+    """The user's index against the exact ranker: ``table`` (INDEX_COLUMNS), ``verdicts`` (VERDICT_COLUMNS),
+    and the index's own record (factory, parameters, depth, seed, timing, size, faiss's notes)."""
+
+    table: pd.DataFrame
+    verdicts: pd.DataFrame
+    record: dict[str, Any]
+
+    @property
+    def flips(self) -> pd.DataFrame:
+        return self.verdicts[self.verdicts.flipped]
+
+
+def index_comparison(exact: EvalResult, found: IndexResult) -> IndexReport:
+    """Each of the index's rows beside the exact figure for the same pool and metric (``index_recall@D``: the
+    exact ranker returns all of its top D, 100), and each pair's verdict from both."""
+    key = ["scenario", "pool", "query_lang", "doc_lang", "metric"]
+    mine = found.summary_frame()
+    theirs = exact.summary_frame()[[*key, "value"]].rename(columns={"value": "exact"})
+    table = mine.rename(columns={"value": "index"}).merge(theirs, on=key, how="left")
+    table.loc[table.metric.str.startswith("index_recall@"), "exact"] = 100.0
+    table["change"] = table["index"] - table["exact"]
+    spec = exact.spec
+    before = {(v.query_lang, v.against): v.kind for v in
+              verdicts(exact.summary_frame(), exact.matrix_frame(), spec.pivot, spec.langs)}
+    after = {(v.query_lang, v.against): v.kind for v in verdicts(mine, None, spec.pivot, spec.langs)}
+    rows = [{"query_lang": q, "against": a, "exact": kind, "index": after.get((q, a), ""),
+             "flipped": after.get((q, a), kind) != kind} for (q, a), kind in before.items()]
+    return IndexReport(table[INDEX_COLUMNS], pd.DataFrame(rows, columns=VERDICT_COLUMNS), found.record())
+
+
+def index_report(corpus: ParallelCorpus, emb: CorpusEmbeddings, exact: EvalResult, index: IndexSpec,
+                 progress: Progress | None = None) -> IndexReport:
+    """Search every pool of ``exact``'s evaluation through the user's index and compare."""
+    spec: EvalSpec = exact.spec
+    return index_comparison(exact, evaluate_index(corpus, emb, spec, index, progress))
+
+
+__all__ = ["INDEX_COLUMNS", "VERDICT_COLUMNS", "IndexReport", "index_comparison", "index_report",
+           "neighbourhood_tables"]
