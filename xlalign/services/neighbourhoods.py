@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from xlalign.core.user_index import IndexResult, evaluate_index
 from xlalign.core.verdict import verdicts
 from xlalign.progress import Progress
 from xlalign.specs import EvalSpec, IndexSpec
+from xlalign.timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,8 @@ VERDICT_COLUMNS = ["query_lang", "against", "exact", "index", "flipped"]
 def neighbourhood_tables(corpus: ParallelCorpus, emb: CorpusEmbeddings, langs: Sequence[str], *,
                          probe: bool = False) -> Neighbourhoods:
     """:func:`xlalign.core.neighbours.neighbourhoods`, with its time logged."""
-    start = time.perf_counter()
-    found = neighbourhoods(corpus, emb, langs, probe=probe)
-    log.debug("timing: neighbourhoods %.3f s (languages=%d, probe=%s)", time.perf_counter() - start, len(langs),
-              probe)
-    return found
+    with timed(log, "neighbourhoods", languages=len(langs), probe=probe):
+        return neighbourhoods(corpus, emb, langs, probe=probe)
 
 
 @dataclass
