@@ -152,7 +152,9 @@ def test_exact_has_no_index_to_evaluate():
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"index": "HNSW32; rm -rf /"}, "is not a faiss index factory string"),
-    ({"index": "IVF1000000,Flat"}, "every number must be ≤ 65536"),
+    ({"index": "IVF1000000,Flat"}, "an IVF list count must be ≤ 65536"),
+    ({"index": "PCA65536,Flat"}, "every other number ≤ 4096"),
+    ({"index": "HNSW32", "params": "efSearch=100000"}, "every other number ≤ 4096"),
     ({"index": "HNSW1024"}, "M must be ≤ 256"),
     ({"index": "HNSW32", "params": "efSearch"}, "must read name=value"),
     ({"params": "nprobe=4"}, "need an index"),

@@ -225,11 +225,13 @@ class EvalSpec:
 #: The index value that means "no index of yours: the exact ranker only".
 EXACT_INDEX = "exact"
 #: What a faiss index factory string may hold (components such as HNSW32, IVF256, PQ32x8, OPQ16_64, SQ8, Flat);
-#: faiss itself judges the rest. Every number in it is at most _INDEX_NUMBER_MAX, and an HNSW graph's M at most
-#: _HNSW_M_MAX (its memory grows with M per vector).
+#: faiss itself judges the rest. Bounds keep a visitor's string from asking for gigabytes: an IVF list count is at
+#: most _INDEX_NUMBER_MAX, every other number (dimensions, sub-quantisers, search parameters) at most
+#: _INDEX_OTHER_MAX, and an HNSW graph's M at most _HNSW_M_MAX (its memory grows with M per vector).
 _INDEX = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(?:,[A-Za-z][A-Za-z0-9_]*)*$")
 _INDEX_PARAMS = re.compile(r"^[A-Za-z_]+=[0-9]+(?:\.[0-9]+)?(?:,[A-Za-z_]+=[0-9]+(?:\.[0-9]+)?)*$")
 _INDEX_NUMBER_MAX = 65536
+_INDEX_OTHER_MAX = 4096
 _HNSW_M_MAX = 256
 
 
@@ -264,10 +266,12 @@ class IndexSpec:
         if self.params and (len(self.params) > 200 or not _INDEX_PARAMS.match(self.params)):
             raise ConfigError(f"index parameters {self.params[:40]!r} must read name=value[,name=value…], "
                               "e.g. nprobe=16")
-        numbers_in = [int(float(x)) for x in re.findall(r"\d+(?:\.\d+)?", f"{text},{self.params}")]
-        if any(x > _INDEX_NUMBER_MAX for x in numbers_in):
+        lists = [int(x) for x in re.findall(r"IVF(\d+)", text)]
+        others = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", re.sub(r"IVF\d+", "IVF", f"{text},{self.params}"))]
+        if any(x > _INDEX_NUMBER_MAX for x in lists) or any(x > _INDEX_OTHER_MAX for x in others):
             shown = repr(text) + (f" with {self.params!r}" if self.params else "")
-            raise ConfigError(f"index {shown}: every number must be ≤ {_INDEX_NUMBER_MAX}")
+            raise ConfigError(f"index {shown}: an IVF list count must be ≤ {_INDEX_NUMBER_MAX} and every other number "
+                              f"≤ {_INDEX_OTHER_MAX}")
         hnsw = [int(m) for m in re.findall(r"HNSW(\d+)", text)]
         if any(m > _HNSW_M_MAX for m in hnsw):
             raise ConfigError(f"index {text!r}: an HNSW graph's M must be ≤ {_HNSW_M_MAX}, got {max(hnsw)}")

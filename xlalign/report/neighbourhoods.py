@@ -27,12 +27,17 @@ BITEXT_VIEW = ("texts", "direction", "top-1 %", "top-1 CI", "precision %", "reca
 PURITY_VIEW = ("texts", "language", "purity %", "95% CI", "language-blind %", "n", "pool")
 
 
+def _num(v: float) -> str:
+    """Whole numbers from 10 to 99.5; one decimal near the ends (99.8 is not 100, 4.2 is not 4)."""
+    return f"{v:.0f}" if 10 <= abs(v) < 99.5 or float(v).is_integer() else f"{v:.1f}"
+
+
 def _ci(lo: Any, hi: Any) -> str:
-    return "n/a" if pd.isna(lo) or pd.isna(hi) else f"{lo:.0f}–{hi:.0f}"
+    return "n/a" if pd.isna(lo) or pd.isna(hi) else f"{_num(float(lo))}–{_num(float(hi))}"
 
 
 def _pct(v: float) -> str:
-    return f"{v:.0f}%" if abs(v) >= 10 or v == 0 else f"{v:.1f}%"
+    return f"{_num(float(v))}%"
 
 
 def _value(frame: pd.DataFrame, **where: Any) -> pd.Series | None:
@@ -177,31 +182,109 @@ def index_text(record: Mapping[str, Any], table: pd.DataFrame, flips: pd.DataFra
     return "\n".join(lines)
 
 
-def pair_kinds(result: EvalResult) -> dict[str, str]:
-    """Per target: the verdict kind of the pair the sentence should weigh — the target's queries' own, or the
-    pivot's queries' against it when only that one is clustering."""
-    spec = result.spec
-    found = verdicts(result.summary_frame(), result.matrix_frame(), spec.pivot, spec.langs)
-    own = {v.query_lang: v.kind for v in found if v.query_lang != spec.pivot}
-    back = {v.against: v.kind for v in found if v.query_lang == spec.pivot}
-    return {t: own[t] if "clustering" in own.get(t, "") or "clustering" not in back.get(t, "") else back[t]
-            for t in spec.targets if t in own or t in back}
+COMPARE_VIEW = ("figure", "before", "before 95% CI", "after", "after 95% CI", "change")
 
 
-def mining_sentences(bitext: pd.DataFrame, result: EvalResult) -> list[str]:
-    """One mining sentence per target against the pivot, beside the pair's verdict."""
-    kinds = pair_kinds(result)
-    return [s for t in result.spec.targets if (s := mining_sentence(bitext, t, result.spec.pivot, kinds.get(t)))]
+def _pair_rows(before: Neighbourhoods, after: Neighbourhoods, pivot: str, targets: Sequence[str]
+               ) -> list[dict[str, Any]]:
+    rows = []
+    for t in targets:
+        for s, d in ((t, pivot), (pivot, t)):
+            for metric, label in (("accuracy", "bitext top-1 %"), ("xsim_error", "xsim error %")):
+                b = _value(before.bitext, kind="passages", source_lang=s, target_lang=d, metric=metric)
+                a = _value(after.bitext, kind="passages", source_lang=s, target_lang=d, metric=metric)
+                if b is not None and a is not None:
+                    rows.append(_compare_row(f"{label}, {s} → {d} passages", b, a))
+    return rows
+
+
+def _compare_row(figure: str, b: pd.Series, a: pd.Series) -> dict[str, Any]:
+    return {"figure": figure, "before": float(b.value), "before 95% CI": _ci(b.ci_low, b.ci_high),
+            "after": float(a.value), "after 95% CI": _ci(a.ci_low, a.ci_high), "change": float(a.value - b.value)}
+
+
+def compare_view(before: Neighbourhoods, after: Neighbourhoods, pivot: str, targets: Sequence[str]) -> pd.DataFrame:
+    """Before and after an alignment: each target's mining against the pivot (passages), every language's purity
+    (passages) and the probe's accuracy, with their intervals."""
+    rows = _pair_rows(before, after, pivot, targets)
+    for lang in (pivot, *targets):
+        b = _value(before.purity, kind="passages", lang=lang, metric=_purity_metric(before.purity))
+        a = _value(after.purity, kind="passages", lang=lang, metric=_purity_metric(after.purity))
+        blind = _value(after.purity, kind="passages", lang=lang, metric=_purity_metric(after.purity, "expected"))
+        if b is not None and a is not None:
+            rows.append(_compare_row(f"purity %, {lang} passages (language-blind {_pct(float(blind.value))})"
+                                     if blind is not None else f"purity %, {lang} passages", b, a))
+    for kind in ("passages", "questions"):
+        b = _value(before.probe, kind=kind, metric="accuracy") if before.probe is not None else None
+        a = _value(after.probe, kind=kind, metric="accuracy") if after.probe is not None else None
+        chance = _value(after.probe, kind=kind, metric="chance") if after.probe is not None else None
+        if b is not None and a is not None and chance is not None:
+            rows.append(_compare_row(f"language probe accuracy %, {kind} (chance {_pct(float(chance.value))})", b, a))
+    return pd.DataFrame(rows, columns=list(COMPARE_VIEW))
+
+
+def _purity_metric(purity: pd.DataFrame, prefix: str = "purity") -> str:
+    names = purity[(purity.kind == "passages") & purity.metric.str.startswith(prefix + "@")].metric
+    return str(names.iloc[0]) if len(names) else f"{prefix}@10"
+
+
+def compare_text(before: Neighbourhoods, after: Neighbourhoods) -> str:
+    """The neighbourhoods of a run in words: the probe before → after, and what purity did."""
+    b = before.purity[before.purity.metric.str.startswith("purity@") & (before.purity.kind == "passages")]
+    a = after.purity[after.purity.metric.str.startswith("purity@") & (after.purity.kind == "passages")]
+    joined = b.merge(a, on="lang", suffixes=("_b", "_a"))
+    parts = [f"{lang} {_pct(float(vb))} → {_pct(float(va))}"
+             for lang, vb, va in zip(joined.lang, joined.value_b, joined.value_a, strict=True)]
+    blind = after.purity[after.purity.metric.str.startswith("expected@") & (after.purity.kind == "passages")].value
+    text = (f"Neighbourhood purity of passages, before → after (language-blind: {_pct(float(blind.mean()))}): "
+            + ", ".join(parts) + ".") if parts and len(blind) else ""
+    said = "\n\n".join(t for t in (text, probe_text(before.probe, after.probe)) if t)
+    return f"**Neighbourhoods (faiss), held-out part.** {said}" if said else ""
+
+
+def pair_kinds(found: Sequence[Any], pivot: str) -> dict[str, str]:
+    """Per target: the verdict kind the mining sentence weighs — the target queries' own, or the pivot queries'
+    against that target when only theirs is clustering. ``found``: verdicts (their ``kind``, ``query_lang``,
+    ``against``)."""
+    own = {v.query_lang: v.kind for v in found if v.query_lang != pivot}
+    back = {v.against: v.kind for v in found if v.query_lang == pivot}
+    return {t: own[t] if t in own and ("clustering" in own[t] or "clustering" not in back.get(t, "")) else back[t]
+            for t in {*own, *back}}
+
+
+def mining_sentences(bitext: pd.DataFrame, found: Sequence[Any], pivot: str, targets: Sequence[str]) -> list[str]:
+    """One mining sentence per target against the pivot, weighed against that pair's verdicts ``found``."""
+    kinds = pair_kinds(found, pivot)
+    return [s for t in targets if (s := mining_sentence(bitext, t, pivot, kinds.get(t)))]
 
 
 def format_neighbourhoods(found: Neighbourhoods, result: EvalResult) -> str:
     """The command line's neighbourhood section: mining per target, purity, the probe (full tables: the CSVs)."""
+    spec = result.spec
+    judged = verdicts(result.summary_frame(), result.matrix_frame(), spec.pivot, spec.langs)
     lines = ["neighbourhoods (faiss k-NN; every figure with its CI in bitext.csv, purity.csv, probe.csv):"]
-    lines += [f"  · {s}" for s in mining_sentences(found.bitext, result)]
+    lines += [f"  · {s}" for s in mining_sentences(found.bitext, judged, spec.pivot, spec.targets)]
     lines += [f"  · {t}" for t in (purity_text(found.purity, "passages"), purity_text(found.purity, "questions"),
                                    probe_text(found.probe)) if t]
     return "\n".join(lines)
 
 
-__all__ = ["BITEXT_VIEW", "MINES_WELL", "PURITY_VIEW", "before_after", "bitext_view", "format_neighbourhoods", "index_text",
-           "mining_sentence", "mining_sentences", "pair_kinds", "pair_mining", "probe_text", "purity_text", "purity_view"]
+__all__ = [
+    "BITEXT_VIEW",
+    "COMPARE_VIEW",
+    "MINES_WELL",
+    "PURITY_VIEW",
+    "before_after",
+    "bitext_view",
+    "compare_text",
+    "compare_view",
+    "format_neighbourhoods",
+    "index_text",
+    "mining_sentence",
+    "mining_sentences",
+    "pair_kinds",
+    "pair_mining",
+    "probe_text",
+    "purity_text",
+    "purity_view",
+]

@@ -18,10 +18,11 @@ import pandas as pd
 
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.evaluate import CorpusEmbeddings, EvalResult
-from xlalign.core.neighbours import Neighbourhoods, neighbourhoods
+from xlalign.core.neighbours import BITEXT_COLUMNS, Neighbourhoods, bitext_rows, neighbourhoods
 from xlalign.core.user_index import IndexResult, evaluate_index
 from xlalign.core.verdict import verdicts
 from xlalign.progress import Progress
+from xlalign.report.neighbourhoods import mining_sentence, pair_mining
 from xlalign.specs import EvalSpec, IndexSpec
 from xlalign.timing import timed
 
@@ -37,6 +38,28 @@ def neighbourhood_tables(corpus: ParallelCorpus, emb: CorpusEmbeddings, langs: S
     """:func:`xlalign.core.neighbours.neighbourhoods`, with its time logged."""
     with timed(log, "neighbourhoods", languages=len(langs), probe=probe):
         return neighbourhoods(corpus, emb, langs, probe=probe)
+
+
+def pivot_mining(corpus: ParallelCorpus, emb: CorpusEmbeddings, pivot: str, targets: Sequence[str]) -> pd.DataFrame:
+    """Bitext mining of each target against the pivot: passages, both directions, without the bootstrap (the
+    part shown beside a verdict at once; a few milliseconds per target)."""
+    rows = bitext_rows(corpus, emb, (pivot, *targets), pairs=[(t, pivot) for t in targets], kinds=("passages",),
+                       resamples=0)
+    return pd.DataFrame(rows, columns=BITEXT_COLUMNS)
+
+
+def mining_columns(corpus: ParallelCorpus, emb: CorpusEmbeddings, target: str, pivot: str,
+                   kinds: Sequence[str]) -> dict[str, Any]:
+    """A Languages row's bitext columns: top-1 both ways and the margin xsim error (passages), and the sentence
+    (weighed against the pair's verdicts ``kinds``, the target's first)."""
+    frame = pivot_mining(corpus, emb, pivot, [target])
+    found = pair_mining(frame, target, pivot)
+    if found is None:
+        return {}
+    kind = next((k for k in kinds if "clustering" in k), kinds[0] if kinds else None)
+    return {f"bitext top-1 % to {pivot}": found["accuracy_ab"], f"bitext top-1 % from {pivot}": found["accuracy_ba"],
+            f"xsim error % to {pivot}": found["xsim_error_ab"],
+            "bitext sentence": mining_sentence(frame, target, pivot, kind)}
 
 
 @dataclass
@@ -78,5 +101,5 @@ def index_report(corpus: ParallelCorpus, emb: CorpusEmbeddings, exact: EvalResul
     return index_comparison(exact, evaluate_index(corpus, emb, spec, index, progress))
 
 
-__all__ = ["INDEX_COLUMNS", "VERDICT_COLUMNS", "IndexReport", "index_comparison", "index_report",
-           "neighbourhood_tables"]
+__all__ = ["INDEX_COLUMNS", "VERDICT_COLUMNS", "IndexReport", "index_comparison", "index_report", "mining_columns",
+           "neighbourhood_tables", "pivot_mining"]
