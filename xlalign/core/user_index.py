@@ -72,8 +72,10 @@ def faiss_reason(error: BaseException) -> str:
     """faiss's message without its C++ location: ``could not parse index string bogus``."""
     text = " ".join(str(error).split())
     found = re.search(r"\.(?:cpp|h|hpp):\d+: (.*)$", text)
-    reason = found.group(1) if found else text
-    return reason.removeprefix("Error: ")[:300]
+    reason = (found.group(1) if found else text).removeprefix("Error: ")
+    if "' failed: " in reason:  # "'!(d % M == 0)' failed: The dimension…": the explanation, not the assertion
+        reason = reason.split("' failed: ", 1)[1]
+    return reason[:300]
 
 
 @contextlib.contextmanager
