@@ -107,6 +107,7 @@ def test_the_visitors_own_index(app, diag):
         app.neighbours.on_index(diag, "HNSW16", "", 3, progress=_no_progress)
 
 
+@pytest.mark.slow  # UMAP's first layout compiles (~25 s)
 def test_the_map_shows_purity_beside_it(app, diag):
     import_or_skip("umap")
     out = app.explore.on_umap(diag, 12, False, "")

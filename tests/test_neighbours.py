@@ -17,9 +17,9 @@ from xlalign.core.neighbours import (
     margin_predictions,
     mine_pair,
     neighbourhoods,
-    parallel_rows,
     probe_rows,
     purity_rows,
+    unique_pairs,
     weighted_prf,
 )
 
@@ -130,7 +130,7 @@ def test_margin_by_hand_on_scores():
 
 
 def test_parallel_rows_drop_duplicated_texts_on_either_side():
-    keep = parallel_rows(["a", "b", "a", "c", "d"], ["A", "B", "C", "D", "B"])
+    keep = unique_pairs(["a", "b", "a", "c", "d"], ["A", "B", "C", "D", "B"])
     assert list(keep) == [3]  # "a" twice (rows 0, 2), "B" twice (rows 1, 4)
 
 

@@ -89,14 +89,14 @@ def test_multi_1_lists_skip_the_removed_gold():
 
 def test_index_training_is_seeded():
     corpus, emb = _setup(300, ("en", "de"), offset=0.5)
-    spec, index = EvalSpec(langs=("en", "de"), scenarios=("multi",)), IndexSpec(index="IVF8,PQ4", params="nprobe=2")
+    spec, index = EvalSpec(langs=("en", "de"), scenarios=("multi",)), IndexSpec(index="IVF8,PQ4x4fs", params="nprobe=2")
     first = evaluate_index(corpus, emb, spec, index)
     again = evaluate_index(corpus, emb, spec, index)
     assert first.rows == again.rows
     recall = first.summary_frame().query("metric == 'index_recall@100'").value
     assert (recall < 100).all() and (recall > 0).all()
     assert set(first.seconds) == {"train", "add", "search"} and first.n_train == 600 and first.index_bytes > 0
-    assert any("clustering 600 points to 256 centroids" in n for n in first.notes)  # faiss's warning, kept as a note
+    assert any("clustering 600 points to 16 centroids" in n for n in first.notes)  # faiss's warning, kept as a note
 
 
 def test_the_verdict_is_read_from_the_index_rows():

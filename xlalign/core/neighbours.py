@@ -299,7 +299,7 @@ def mean_interval(values: np.ndarray) -> tuple[float, float, float]:
 # --------------------------------------------------------------------------------------------
 # Bitext mining
 # --------------------------------------------------------------------------------------------
-def parallel_rows(texts_a: Sequence[str], texts_b: Sequence[str]) -> np.ndarray:
+def unique_pairs(texts_a: Sequence[str], texts_b: Sequence[str]) -> np.ndarray:
     """Indices of the rows kept for mining: the a text and the b text each occur once among the rows."""
     count_a: dict[str, int] = {}
     count_b: dict[str, int] = {}
@@ -366,7 +366,7 @@ def bitext_rows(corpus: ParallelCorpus, emb: CorpusEmbeddings, langs: Sequence[s
         for kind in kinds:
             texts_a, xa = _kind_texts(corpus, emb, kind, a)
             texts_b, xb = _kind_texts(corpus, emb, kind, b)
-            keep = parallel_rows(texts_a, texts_b)
+            keep = unique_pairs(texts_a, texts_b)
             if len(keep) < 2:
                 continue
             forward, backward = mine_pair(xa[keep], xb[keep])
@@ -503,8 +503,8 @@ __all__ = [
     "mine_pair",
     "neighbour_share",
     "neighbourhoods",
-    "parallel_rows",
     "probe_rows",
     "purity_rows",
+    "unique_pairs",
     "weighted_prf",
 ]

@@ -29,7 +29,8 @@ PURITY_VIEW = ("texts", "language", "purity %", "95% CI", "language-blind %", "n
 
 def _num(v: float) -> str:
     """Whole numbers from 10 to 99.5; one decimal near the ends (99.8 is not 100, 4.2 is not 4)."""
-    return f"{v:.0f}" if 10 <= abs(v) < 99.5 or float(v).is_integer() else f"{v:.1f}"
+    v = round(float(v), 1)
+    return f"{v:.0f}" if 10 <= abs(v) < 99.5 or v.is_integer() else f"{v:.1f}"
 
 
 def _ci(lo: Any, hi: Any) -> str:
