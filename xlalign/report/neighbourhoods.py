@@ -103,9 +103,10 @@ def pair_mining(bitext: pd.DataFrame, a: str, b: str, kind: str = "passages") ->
     return out
 
 
-def mining_sentence(bitext: pd.DataFrame, query_lang: str, against: str, verdict_kind: str | None = None) -> str:
-    """The pair's bitext mining in one sentence; when it mines well and the verdict is clustering, say that
-    mining well did not keep the mixed pool from clustering."""
+def mining_sentence(bitext: pd.DataFrame, query_lang: str, against: str, verdict_kind: str | None = None,
+                    clustered: str | None = None) -> str:
+    """The pair's bitext mining in one sentence; when it mines well and the verdict of ``clustered``'s queries (default:
+    ``query_lang``'s) is clustering, say that mining well did not keep the mixed pool from clustering."""
     found = pair_mining(bitext, query_lang, against)
     if found is None:
         return ""
@@ -115,8 +116,9 @@ def mining_sentence(bitext: pd.DataFrame, query_lang: str, against: str, verdict
             f"and {_pct(found['xsim_error_ba'])} (n = {found['n']:.0f}).")
     well = min(found["accuracy_ab"], found["accuracy_ba"]) >= MINES_WELL
     if well and verdict_kind is not None and "clustering" in verdict_kind:
+        who, other = (q, o) if clustered in (None, query_lang) else (o, q)
         text += (f" It mines bitext well, yet clusters in a mixed pool: each {q} passage's nearest {o} passage is its "
-                 f"translation, but among documents of both languages its own language still comes first.")
+                 f"translation, but {who} queries still rank {who} documents above the {other} gold.")
     return text
 
 
@@ -243,20 +245,20 @@ def compare_text(before: Neighbourhoods, after: Neighbourhoods) -> str:
     return f"**Neighbourhoods (faiss), held-out part.** {said}" if said else ""
 
 
-def pair_kinds(found: Sequence[Any], pivot: str) -> dict[str, str]:
-    """Per target: the verdict kind the mining sentence weighs — the target queries' own, or the pivot queries'
-    against that target when only theirs is clustering. ``found``: verdicts (their ``kind``, ``query_lang``,
-    ``against``)."""
+def pair_kinds(found: Sequence[Any], pivot: str) -> dict[str, tuple[str, str]]:
+    """Per target: the verdict the mining sentence weighs and whose queries it is about — the target queries' own,
+    or the pivot queries' against that target when only theirs is clustering. ``found``: verdicts (their ``kind``,
+    ``query_lang``, ``against``)."""
     own = {v.query_lang: v.kind for v in found if v.query_lang != pivot}
     back = {v.against: v.kind for v in found if v.query_lang == pivot}
-    return {t: own[t] if t in own and ("clustering" in own[t] or "clustering" not in back.get(t, "")) else back[t]
-            for t in {*own, *back}}
+    return {t: (own[t], t) if t in own and ("clustering" in own[t] or "clustering" not in back.get(t, ""))
+            else (back[t], pivot) for t in {*own, *back}}
 
 
 def mining_sentences(bitext: pd.DataFrame, found: Sequence[Any], pivot: str, targets: Sequence[str]) -> list[str]:
     """One mining sentence per target against the pivot, weighed against that pair's verdicts ``found``."""
     kinds = pair_kinds(found, pivot)
-    return [s for t in targets if (s := mining_sentence(bitext, t, pivot, kinds.get(t)))]
+    return [s for t in targets if (s := mining_sentence(bitext, t, pivot, *kinds.get(t, (None, None))))]
 
 
 def format_neighbourhoods(found: Neighbourhoods, result: EvalResult) -> str:

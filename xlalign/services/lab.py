@@ -47,6 +47,7 @@ from xlalign.report.provenance import from_dict as provenance_from_dict
 from xlalign.report.verdict_text import sentence
 from xlalign.services.neighbourhoods import (
     IndexReport,
+    beside_verdict,
     index_report,
     mining_columns,
     neighbourhood_tables,
@@ -313,9 +314,9 @@ class Lab:
                          "complete@10 %": res.value("multi", tgt, "complete@10"),
                          "max_r": res.value("multi", tgt, "max_r"), "docs per language": v.docs_per_lang,
                          "n_queries": v.n_queries, "sentence": sentence(v), f"{pivot} sentence": sentence(back)})
-            rows[-1].update(mining_columns(corpus, emb, tgt, pivot, (v.kind, back.kind)))
+            rows[-1].update(mining_columns(corpus, emb, tgt, pivot, ((v.kind, tgt), (back.kind, pivot))))
         report("done", 1, 1, overall=1.0)
-        table = pd.DataFrame(rows)
+        table = beside_verdict(pd.DataFrame(rows))
         return table.assign(_s=table[["inclination %", "clustering %"]].max(axis=1)).sort_values(
             "_s", ascending=False).drop(columns="_s").reset_index(drop=True)
 

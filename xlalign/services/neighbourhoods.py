@@ -49,17 +49,27 @@ def pivot_mining(corpus: ParallelCorpus, emb: CorpusEmbeddings, pivot: str, targ
 
 
 def mining_columns(corpus: ParallelCorpus, emb: CorpusEmbeddings, target: str, pivot: str,
-                   kinds: Sequence[str]) -> dict[str, Any]:
-    """A Languages row's bitext columns: top-1 both ways and the margin xsim error (passages), and the sentence
-    (weighed against the pair's verdicts ``kinds``, the target's first)."""
+                   judged: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """A Languages row's bitext columns: top-1 both ways and the margin xsim error (passages), and the sentence,
+    weighed against the pair's verdicts ``judged`` ((kind, whose queries), the target's first)."""
     frame = pivot_mining(corpus, emb, pivot, [target])
     found = pair_mining(frame, target, pivot)
     if found is None:
         return {}
-    kind = next((k for k in kinds if "clustering" in k), kinds[0] if kinds else None)
+    kind, who = next((j for j in judged if "clustering" in j[0]), judged[0] if judged else (None, None))
     return {f"bitext top-1 % to {pivot}": found["accuracy_ab"], f"bitext top-1 % from {pivot}": found["accuracy_ba"],
             f"xsim error % to {pivot}": found["xsim_error_ab"],
-            "bitext sentence": mining_sentence(frame, target, pivot, kind)}
+            "bitext sentence": mining_sentence(frame, target, pivot, kind, who)}
+
+
+def beside_verdict(table: pd.DataFrame) -> pd.DataFrame:
+    """The Languages table with its bitext columns right after the verdict's rates (not scrolled out of sight)."""
+    mining = [c for c in table.columns if c.startswith(("bitext top-1 %", "xsim error %"))]
+    if not mining or "clustering CI" not in table.columns:
+        return table
+    rest = [c for c in table.columns if c not in mining]
+    at = rest.index("clustering CI") + 1
+    return table[rest[:at] + mining + rest[at:]]
 
 
 @dataclass
@@ -101,5 +111,6 @@ def index_report(corpus: ParallelCorpus, emb: CorpusEmbeddings, exact: EvalResul
     return index_comparison(exact, evaluate_index(corpus, emb, spec, index, progress))
 
 
-__all__ = ["INDEX_COLUMNS", "VERDICT_COLUMNS", "IndexReport", "index_comparison", "index_report", "mining_columns",
+__all__ = ["INDEX_COLUMNS", "VERDICT_COLUMNS", "IndexReport", "beside_verdict", "index_comparison", "index_report",
+           "mining_columns",
            "neighbourhood_tables", "pivot_mining"]
