@@ -53,6 +53,11 @@ def test_a_flat_index_gives_the_exact_figures(pool):
     assert table.exact.notna().all()
     assert np.allclose(table.change, 0.0, atol=1e-9), table[table.change.abs() > 1e-9]
     assert not report.verdicts.flipped.any() and len(report.verdicts) == 4
+    # the matrix cells its lists decide are the exact ranker's too, wherever the exact matrix has them
+    found = evaluate_index(corpus, emb, spec, IndexSpec(index="Flat", depth=200)).cells_frame()
+    both = found.merge(exact.matrix_frame(), on=["query_lang", "doc_lang", "metric"], suffixes=("_index", "_exact"))
+    assert {"distractor_over_own_gold", "clustering@10", "inclination@10", "median_own_above"} <= set(both.metric)
+    assert np.allclose(both.value_index, both.value_exact, atol=1e-9), both[both.value_index != both.value_exact]
 
 
 def test_k_metrics_stop_at_the_search_depth():
@@ -100,20 +105,28 @@ def test_index_training_is_seeded():
 
 
 def test_the_verdict_is_read_from_the_index_rows():
-    corpus, emb = _setup(60, ("en", "zh"), noise=0.2)
-    spec = EvalSpec(langs=("en", "zh"), scenarios=("multi",))
+    """Planted clustering (a strong offset per language): an index whose lists no longer put Chinese documents above
+    the English gold takes the clustering away from the verdict of Chinese queries, and the flip is reported."""
+    corpus, emb = _setup(60, ("en", "zh"), noise=0.2, offset=2.0)
+    spec = EvalSpec(langs=("en", "zh"))
     exact = evaluate_embeddings(corpus, emb, spec)
     rows = [dict(r) for r in exact.rows if not r["metric"].startswith(("max_r", "map", "mrr"))]
     for r in rows:
         if r["metric"] == "displaced_by_own@10" and r["query_lang"] == "zh":
-            r["value"] = 100.0  # the index buries the English gold under Chinese documents
-    found = IndexResult(IndexSpec(index="HNSW8"), rows, {"train": 0.0, "add": 0.0, "search": 0.0}, 120, 1)
+            r["value"] = 0.0
+    cells = [dict(c) for c in exact.matrix]
+    for c in cells:  # the same in the matrix cells (the rule may read either)
+        if (c["query_lang"], c["doc_lang"]) == ("zh", "en") and c["metric"] in ("clustering@1", "clustering@10",
+                                                                                 "median_own_above"):
+            c["value"] = 0.0
+    found = IndexResult(IndexSpec(index="HNSW8"), rows, {"train": 0.0, "add": 0.0, "search": 0.0}, 120, 1,
+                        cells=cells)
     report = index_comparison(exact, found)
-    flipped = report.flips.set_index("query_lang")
-    assert list(flipped.index) == ["zh"]
-    assert flipped.loc["zh", "exact"] == "well aligned" and "clustering" in flipped.loc["zh", "index"]
+    zh = report.verdicts.set_index("query_lang").loc["zh"]
+    assert "clustering" in zh.exact and "clustering" not in zh["index"] and zh.flipped
+    assert list(report.flips.query_lang) == ["zh"]
     moved = report.table.set_index(["query_lang", "metric"]).loc[("zh", "displaced_by_own@10")]
-    assert moved.change == pytest.approx(100.0 - moved.exact)
+    assert moved["index"] == 0.0 and moved.change == pytest.approx(-moved.exact)
 
 
 # ------------------------------------------------------------------------------------------ refusals

@@ -25,8 +25,9 @@ query-language gold from the list):
 
 K-metrics are reported for K up to the depth, and for every K when the depth reaches the whole pool.
 
-Rows are :class:`~xlalign.core.evaluate.SummaryRow` s, so the verdict rule reads them as it reads the exact
-ranker's (the comparison lives in :mod:`xlalign.services.neighbourhoods`). This module decides nothing.
+Rows are :class:`~xlalign.core.evaluate.SummaryRow` s and the matrix cells the lists decide
+(:func:`index_cells`) are :class:`~xlalign.core.evaluate.MatrixRow` s, so the verdict rule reads them as it reads
+the exact ranker's (the comparison lives in :mod:`xlalign.services.neighbourhoods`). This module decides nothing.
 """
 
 from __future__ import annotations
@@ -47,7 +48,14 @@ import pandas as pd
 
 from xlalign.core import metrics as M
 from xlalign.core.corpus import ParallelCorpus
-from xlalign.core.evaluate import CLUSTERING_METRIC, SUMMARY_COLUMNS, CorpusEmbeddings, SummaryRow
+from xlalign.core.evaluate import (
+    CLUSTERING_METRIC,
+    MATRIX_COLUMNS,
+    SUMMARY_COLUMNS,
+    CorpusEmbeddings,
+    MatrixRow,
+    SummaryRow,
+)
 from xlalign.core.neighbours import knn
 from xlalign.core.scenarios import Pool, build_pools
 from xlalign.errors import ConfigError
@@ -60,6 +68,9 @@ log = logging.getLogger(__name__)
 SEED = 1234
 #: Irrelevant documents of one language above a gold for the verdict's rates (its results page).
 PAGE = 10
+#: The matrix cell holding a pool's retrieval quality without competition (Mono-Same / Mono-Cross NDCG@10), as the
+#: verdict reads it; the index's value replaces the exact one only where the exact matrix has that cell.
+QUALITY_CELL = "mono_ndcg@10"
 
 
 def _faiss() -> Any:
@@ -212,6 +223,42 @@ def index_values(pool: Pool, ranks: np.ndarray, above: np.ndarray, ks: Sequence[
     return values
 
 
+def index_cells(pool: Pool, ranks: np.ndarray, above: np.ndarray) -> list[MatrixRow]:
+    """The language-bias matrix cells a pool's returned lists decide (the verdict reads them), as the exact ranker's
+    cells of the same names (:func:`xlalign.core.evaluate.matrix_rows`):
+
+    * Multi, per gold language l: ``distractor_over_own_gold`` (an irrelevant l document returned before the
+      query-language gold) and, l ≠ q, ``clustering@1``, ``clustering@10`` (irrelevant q documents before the l
+      gold), ``inclination@10`` (irrelevant l documents before the q gold), ``median_own_above``;
+    * Mono-Same / Mono-Cross: :data:`QUALITY_CELL` (NDCG@10) with a normal-approximation 95% interval
+      (``_lo``, ``_hi``) over queries.
+    """
+    def row(doc: str, metric: str, value: float) -> MatrixRow:
+        return MatrixRow(query_lang=pool.query_lang, doc_lang=doc, metric=metric, value=float(value),
+                         n_queries=pool.n_queries, pool_size=pool.pool_size)
+
+    if pool.scenario in ("mono-same", "mono-cross"):
+        ndcg = M.ndcg_at_k(ranks, PAGE)
+        half = 1.959964 * float(ndcg.std(ddof=1)) / np.sqrt(len(ndcg)) if len(ndcg) > 1 else 100.0
+        mean = float(ndcg.mean())
+        doc = pool.doc_langs[0]
+        return [row(doc, QUALITY_CELL, mean), row(doc, f"{QUALITY_CELL}_lo", max(0.0, mean - half)),
+                row(doc, f"{QUALITY_CELL}_hi", min(100.0, mean + half))]
+    if pool.scenario != "multi":
+        return []
+    code = {lang: i for i, lang in enumerate(pool.doc_langs)}
+    q = code[pool.query_lang]
+    rows = []
+    for j, lang in enumerate(pool.gold_langs):
+        rows.append(row(lang, "distractor_over_own_gold", M.displaced(above[:, 0, code[lang]], 1).mean()))
+        if lang != pool.query_lang:
+            rows += [row(lang, "clustering@1", M.displaced(above[:, j, q], 1).mean()),
+                     row(lang, "clustering@10", M.displaced(above[:, j, q], PAGE).mean()),
+                     row(lang, "inclination@10", M.displaced(above[:, 0, code[lang]], PAGE).mean()),
+                     row(lang, "median_own_above", np.median(above[:, j, q]))]
+    return rows
+
+
 def neighbour_recall(returned: np.ndarray, exact: np.ndarray) -> np.ndarray:
     """(Q,) share of each query's exact top-D ids (``exact`` (Q, D), -1 = none) found among ``returned``."""
     found = (exact[:, :, None] == returned[:, None, :]).any(axis=2) & (exact >= 0)
@@ -224,7 +271,8 @@ def neighbour_recall(returned: np.ndarray, exact: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 @dataclass
 class IndexResult:
-    """The index's rows (long format, like the exact summary), its timing and faiss's notes."""
+    """The index's rows (long format, like the exact summary), the matrix cells its lists decide, its timing and
+    faiss's notes."""
 
     spec: IndexSpec
     rows: list[SummaryRow]
@@ -232,9 +280,13 @@ class IndexResult:
     n_train: int
     index_bytes: int
     notes: list[str] = field(default_factory=list)
+    cells: list[MatrixRow] = field(default_factory=list)
 
     def summary_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=SUMMARY_COLUMNS)
+
+    def cells_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.cells, columns=MATRIX_COLUMNS)
 
     def record(self) -> dict[str, Any]:
         """What a run record keeps of it."""
@@ -278,6 +330,7 @@ def evaluate_index(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: EvalSpec
     seconds["train"] = time.perf_counter() - start
     filled: dict[tuple[str, ...], tuple[Any, np.ndarray]] = {}
     rows: list[SummaryRow] = []
+    cells: list[MatrixRow] = []
     for n, pool in enumerate(pools):
         report("searching your index", n, len(pools))
         if pool.doc_langs not in filled:
@@ -293,16 +346,18 @@ def evaluate_index(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: EvalSpec
         seconds["search"] += time.perf_counter() - start
         returned = _without_removed(ids, pool, depth)
         whole = depth < index.depth  # the whole pool was asked for: every K is answered
-        values = index_values(pool, *returned_ranks(returned, pool), spec.ks, spec.ndcg_ks,
+        ranks, above = returned_ranks(returned, pool)
+        values = index_values(pool, ranks, above, spec.ks, spec.ndcg_ks,
                               max(*spec.ks, *spec.ndcg_ks) if whole else depth, spec.pivot)
+        cells += index_cells(pool, ranks, above)
         exact = _without_removed(knn(queries, units, min(depth + 1, len(units)))[1], pool, depth)
         values[f"index_recall@{index.depth}"] = neighbour_recall(returned, exact)
         rows += _pool_rows(pool, values)
     report("searching your index", len(pools), len(pools))
     multi = filled.get(tuple(spec.langs))
     size = len(_faiss().serialize_index(multi[0])) if multi is not None else 0
-    return IndexResult(index, rows, seconds, len(train), size, notes)
+    return IndexResult(index, rows, seconds, len(train), size, notes, cells)
 
 
-__all__ = ["PAGE", "SEED", "IndexResult", "evaluate_index", "faiss_reason", "filled_index", "index_values",
-           "neighbour_recall", "returned_ranks", "trained_index"]
+__all__ = ["PAGE", "QUALITY_CELL", "SEED", "IndexResult", "evaluate_index", "faiss_reason", "filled_index",
+           "index_cells", "index_values", "neighbour_recall", "returned_ranks", "trained_index"]

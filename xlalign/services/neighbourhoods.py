@@ -98,10 +98,25 @@ def index_comparison(exact: EvalResult, found: IndexResult) -> IndexReport:
     spec = exact.spec
     before = {(v.query_lang, v.against): v.kind for v in
               verdicts(exact.summary_frame(), exact.matrix_frame(), spec.pivot, spec.langs)}
-    after = {(v.query_lang, v.against): v.kind for v in verdicts(mine, None, spec.pivot, spec.langs)}
+    seen = overlay(exact.matrix_frame(), found.cells_frame())
+    after = {(v.query_lang, v.against): v.kind for v in verdicts(mine, seen, spec.pivot, spec.langs)}
     rows = [{"query_lang": q, "against": a, "exact": kind, "index": after.get((q, a), ""),
              "flipped": after.get((q, a), kind) != kind} for (q, a), kind in before.items()]
     return IndexReport(table[INDEX_COLUMNS], pd.DataFrame(rows, columns=VERDICT_COLUMNS), found.record())
+
+
+def overlay(matrix: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
+    """The exact matrix with the cells the index's lists decide replaced by the index's values (cells the exact
+    matrix lacks are left out; the rest — e.g. the translation preference, a property of the embeddings' scores
+    rather than of a search — stays the exact ranker's)."""
+    if matrix.empty or cells.empty:
+        return matrix
+    key = ["query_lang", "doc_lang", "metric"]
+    out = matrix.set_index(key)
+    theirs = cells.drop_duplicates(subset=key, keep="last").set_index(key)
+    common = out.index.intersection(theirs.index)
+    out.loc[common, "value"] = theirs.loc[common, "value"]
+    return out.reset_index()[list(matrix.columns)]
 
 
 def index_report(corpus: ParallelCorpus, emb: CorpusEmbeddings, exact: EvalResult, index: IndexSpec,
@@ -113,4 +128,4 @@ def index_report(corpus: ParallelCorpus, emb: CorpusEmbeddings, exact: EvalResul
 
 __all__ = ["INDEX_COLUMNS", "VERDICT_COLUMNS", "IndexReport", "beside_verdict", "index_comparison", "index_report",
            "mining_columns",
-           "neighbourhood_tables", "pivot_mining"]
+           "neighbourhood_tables", "overlay", "pivot_mining"]
