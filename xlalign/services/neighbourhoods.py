@@ -65,10 +65,11 @@ def mining_columns(corpus: ParallelCorpus, emb: CorpusEmbeddings, target: str, p
 def beside_verdict(table: pd.DataFrame) -> pd.DataFrame:
     """The Languages table with its bitext columns right after the verdict's rates (not scrolled out of sight)."""
     mining = [c for c in table.columns if c.startswith(("bitext top-1 %", "xsim error %"))]
-    if not mining or "clustering CI" not in table.columns:
+    anchor = next((c for c in ("impact CI", "clustering CI", "verdict") if c in table.columns), None)
+    if not mining or anchor is None:
         return table
     rest = [c for c in table.columns if c not in mining]
-    at = rest.index("clustering CI") + 1
+    at = rest.index(anchor) + 1
     return table[rest[:at] + mining + rest[at:]]
 
 
