@@ -56,6 +56,7 @@ def test_a_flat_index_gives_the_exact_figures(pool):
     # the matrix cells its lists decide are the exact ranker's too, wherever the exact matrix has them
     found = evaluate_index(corpus, emb, spec, IndexSpec(index="Flat", depth=200)).cells_frame()
     both = found.merge(exact.matrix_frame(), on=["query_lang", "doc_lang", "metric"], suffixes=("_index", "_exact"))
+    both = both[~both.metric.str.endswith(("_lo", "_hi"))]  # an interval of the index's own (normal approximation)
     assert {"distractor_over_own_gold", "clustering@10", "inclination@10", "median_own_above"} <= set(both.metric)
     assert np.allclose(both.value_index, both.value_exact, atol=1e-9), both[both.value_index != both.value_exact]
 
