@@ -83,7 +83,7 @@ def test_4_purity_beside_the_embedding_map(page):
     _tab(page, "Embedding map")
     page.click("#umap-btn")
     page.locator("#umap-purity-before").get_by_text("Neighbourhood purity").first.wait_for(timeout=600_000)
-    assert re.search(r"zh \d+%", page.locator("#umap-purity-before").inner_text())
+    assert re.search(r"zh [\d.]+% \(", page.locator("#umap-purity-before").inner_text())
     _no_error(page)
     _shot(page, "4-map-purity")
 
