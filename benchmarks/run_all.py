@@ -1,6 +1,6 @@
 """Run every benchmark in one process and write ``benchmarks/RESULTS.md``.
 
-    python benchmarks/run_all.py [--quick] [--only ranking,evaluators,encode,training,languages,kscale]
+    python benchmarks/run_all.py [--quick] [--only ranking,evaluators,encode,training,languages,kscale,neighbours]
                                  [--texts 480] [--encode-repeat 3] [--quality-items 0] [--ks 13,26,52,104] ...
 
 Each section compares like with like (same pool, same texts, same process) against a named baseline,
@@ -18,12 +18,13 @@ import bench_encode
 import bench_evaluators
 import bench_kscale
 import bench_languages
+import bench_neighbours
 import bench_ranking
 import bench_training
 import machine
 
 HERE = Path(__file__).resolve().parent
-SECTIONS = ("ranking", "evaluators", "encode", "training", "languages", "kscale", "gpu")
+SECTIONS = ("ranking", "evaluators", "encode", "training", "languages", "kscale", "neighbours", "gpu")
 
 
 def main() -> None:
@@ -48,6 +49,8 @@ def main() -> None:
     ap.add_argument("--no-pairwise", action="store_true", help="languages: skip the pair-by-pair reference")
     ap.add_argument("--ks", default="13,26,52,104", help="k-scale: languages per Multi pool")
     ap.add_argument("--passages", type=int, default=900, help="k-scale: passages per language")
+    ap.add_argument("--nb-langs", type=int, default=100, help="neighbours: languages of the synthetic bitext")
+    ap.add_argument("--nb-vectors", type=int, default=1_000_000, help="neighbours: vectors in the index (0: skip)")
     args = ap.parse_args()
     only = [s for s in SECTIONS if s in set(args.only.split(","))]
     unknown = set(args.only.split(",")) - set(SECTIONS)
@@ -97,6 +100,10 @@ def main() -> None:
                 tps = bench_encode.gpu_speed(bench_encode.speed_requests(bench_encode.DEFAULT_XQUAD, args.texts))
                 add("GPU figures", "\n".join(["| path | texts/s | × fp32 |", "|---|---:|---:|"] +
                                              [f"| {k} | {v:.0f} | {v / tps['fp32']:.2f} |" for k, v in tps.items()]))
+        elif section == "neighbours":
+            add("Neighbourhoods with faiss: bitext mining, purity, an index over 1M vectors", bench_neighbours.markdown(
+                bench_neighbours.run(langs=6 if quick else args.nb_langs, sentences=200 if quick else 1000,
+                                     vectors=50_000 if quick else args.nb_vectors, demo=not quick)))
         elif section == "kscale":
             ks = (4, 8, 16) if quick else tuple(int(x) for x in args.ks.split(","))
             add("Scale in languages: one Multi pool of k languages", bench_kscale.markdown(

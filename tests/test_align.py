@@ -291,16 +291,19 @@ def test_pipeline_on_demo_writes_a_complete_run(tmp_path, method):
 
 
 def test_pipeline_logs_its_phase_timings_at_debug(tmp_path, caplog):
-    """One DEBUG line per phase, in run order, on the module loggers: encode (evaluation texts), rank and
-    metrics (before), encode (centering's training texts, inside fit), fit, rank and metrics (after)."""
+    """One DEBUG line per phase, in run order, on the module loggers: encode (evaluation texts), rank,
+    metrics and neighbourhoods (before), encode (centering's training texts, inside fit), fit, rank, metrics and
+    neighbourhoods (after)."""
     with caplog.at_level("DEBUG", logger="xlalign"):
         run_alignment(ModelSpec("fake"), EvalSpec(langs=("en", "de")), AlignSpec(method="centering"), tmp_path,
                       encoder=BagOfCharsEncoder())
     timings = [(r.name.rsplit(".", 1)[1], r.levelname, r.getMessage().split()[1]) for r in caplog.records
                if r.getMessage().startswith("timing: ")]
     assert timings == [("evaluate", "DEBUG", "encode"), ("evaluate", "DEBUG", "rank"), ("evaluate", "DEBUG", "metrics"),
+                       ("neighbourhoods", "DEBUG", "neighbourhoods"),
                        ("evaluate", "DEBUG", "encode"), ("pipeline", "DEBUG", "fit"),
-                       ("evaluate", "DEBUG", "rank"), ("evaluate", "DEBUG", "metrics")]
+                       ("evaluate", "DEBUG", "rank"), ("evaluate", "DEBUG", "metrics"),
+                       ("neighbourhoods", "DEBUG", "neighbourhoods")]
     fit = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("timing: fit "))
     assert "method=centering" in fit
     caplog.clear()

@@ -29,7 +29,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from xlalign.align.base import AlignSpec, aligner_class, registered
 from xlalign.errors import ConfigError, XlalignError, disk_full
-from xlalign.specs import EvalSpec, ModelSpec, OptionInfo, option, options, split_list
+from xlalign.specs import EvalSpec, IndexSpec, ModelSpec, OptionInfo, option, options, split_list
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,7 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("evaluate", help="diagnose a model: every scenario, the language-bias matrix, the verdict")
     add_spec_options(ev.add_argument_group("model"), ModelSpec, "model")
     add_spec_options(ev.add_argument_group("evaluation"), EvalSpec, "eval")
-    ev.add_argument("--out", type=Path, required=True, help="output folder (summary.csv, matrix.csv, per_query.csv, run.json)")
+    add_spec_options(ev.add_argument_group("your index (faiss)"), IndexSpec, "index")
+    ev.add_argument("--out", type=Path, required=True,
+                    help="output folder (summary.csv, matrix.csv, per_query.csv, bitext.csv, purity.csv, probe.csv, "
+                         "run.json; with --index also index.csv, index_verdicts.csv)")
     ev.add_argument("--overwrite", action="store_true", help="replace the results of an earlier evaluation in --out")
     _common(ev)
     ev.set_defaults(func=cmd_evaluate)
@@ -200,12 +203,15 @@ def _cache(args: argparse.Namespace) -> Any:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model, evaluation = spec_from_args(ModelSpec, args, "model"), spec_from_args(EvalSpec, args, "eval")
-    from xlalign.core.evaluate import evaluate
+    index = spec_from_args(IndexSpec, args, "index")
+    from xlalign.core.evaluate import encode_corpus, evaluate_embeddings
     from xlalign.core.loaders import load_corpus
     from xlalign.models.encoders import SentenceTransformerEncoder
     from xlalign.progress import TqdmProgress
+    from xlalign.report.neighbourhoods import format_neighbourhoods, index_text
     from xlalign.report.provenance import made_with, stamp
     from xlalign.report.tables import format_report
+    from xlalign.services.neighbourhoods import index_report, neighbourhood_tables
     from xlalign.store.runs import ResultFolder, csv_text, evaluation_record
 
     with ResultFolder(args.out, overwrite=args.overwrite, kind="evaluate") as folder:
@@ -213,18 +219,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         encoder = SentenceTransformerEncoder(model, cache=_cache(args))
         progress = TqdmProgress()
         try:
-            result = evaluate(corpus, encoder, evaluation, progress)
+            emb = encode_corpus(corpus, encoder, evaluation.langs, progress)
+            result = evaluate_embeddings(corpus, emb, evaluation, progress)
+            found = neighbourhood_tables(corpus, emb, evaluation.langs, probe=True)
+            mine = None if index.exact else index_report(corpus, emb, result, index, progress)
         finally:
             progress.close()
         made = made_with(encoder, model, evaluation.pool)
         record = {**evaluation_record(corpus, model, evaluation, encoder), "made_with": made.to_dict()}
-        folder.write({"summary.csv": csv_text(stamp(result.summary_frame(), made)),
-                      "matrix.csv": csv_text(stamp(result.matrix_frame(), made)),
-                      "per_query.csv": csv_text(stamp(result.per_query, made)),
-                      "run.json": json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"})
+        files = {"summary.csv": result.summary_frame(), "matrix.csv": result.matrix_frame(),
+                 "per_query.csv": result.per_query, "bitext.csv": found.bitext, "purity.csv": found.purity,
+                 "probe.csv": found.probe}
+        if mine is not None:
+            record["index"] = mine.record
+            files |= {"index.csv": mine.table, "index_verdicts.csv": mine.verdicts}
+        texts = {name: csv_text(stamp(frame, made)) for name, frame in files.items() if frame is not None}
+        folder.write({**texts, "run.json": json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"})
     print(format_report(result, f"{model.model} on {corpus.name} ({len(corpus)} queries, {evaluation.pool} pools)"))
+    print("\n" + format_neighbourhoods(found, result))
+    if mine is not None:
+        print("\n" + index_text(mine.record, mine.table, mine.flips))
     print(f"\nmade with: {made.footer()}")
-    print(f"wrote {args.out}/summary.csv, matrix.csv, per_query.csv, run.json "
+    print(f"wrote {args.out}/{', '.join(texts)}, run.json "
           f"({record['encoder_calls']['texts_encoded']} texts encoded, the rest from the cache)")
     return 0
 

@@ -22,6 +22,19 @@ The maps are language-aware, so every text's language must be known. In a retrie
 
 Embeddings go in as the base model produces them, L2-normalised; they come out float32 and
 L2-normalised, so cosine and dot-product scores agree.
+
+With faiss, the same maps can sit inside the index (``pip install faiss-cpu``; needed only for this):
+``t.faiss_index(index, lang, role)`` wraps your index in a ``faiss.IndexPreTransform`` whose chain is a
+``LinearTransform`` (y = Aᵀx + b) and an L2 ``NormalizationTransform``. Wrappers of one index share it,
+so documents of every language go into one index, each through its own language's wrapper:
+
+    import faiss
+    base = faiss.IndexHNSWFlat(t.dimension, 32, faiss.METRIC_INNER_PRODUCT)   # or any index of yours
+    for lang, embs in docs_by_lang.items():
+        t.faiss_index(base, lang, "passage").add(embs)       # raw model embeddings in
+    scores, ids = t.faiss_index(base, query_lang, "query").search(query_embs, 10)
+
+The wrappers do not own ``base``: keep a reference to it for as long as they are used.
 """
 
 from __future__ import annotations
@@ -80,6 +93,31 @@ class Transform:
         if x.ndim not in (1, 2) or x.shape[-1] != self.dimension:
             raise ValueError(f"expected (n, {self.dimension}) or ({self.dimension},) embeddings, got {x.shape}")
         return affine_normalise(x, *self.maps[(role, lang)])
+
+    def faiss_index(self, index: Any, lang: str, role: str = "passage") -> Any:
+        """``index`` wrapped so that what goes in (``add``) or asks (``search``) is ``role`` text in ``lang`` as the
+        model embeds it: a ``faiss.IndexPreTransform`` applying this (role, lang) map (see the module docstring)."""
+        if (role, lang) not in self.maps:
+            raise KeyError(f"no map for role {role!r} and language {lang!r}; this transform knows {self.langs}")
+        return faiss_pretransform(index, *self.maps[(role, lang)], self.dimension)
+
+
+def faiss_pretransform(index: Any, a: np.ndarray | None, b: np.ndarray | None, dimension: int) -> Any:
+    """``index`` behind x ↦ normalise(x A + b): a ``faiss.IndexPreTransform`` whose chain is a ``LinearTransform``
+    (faiss computes A_f x + b with A_f = Aᵀ, the row-vector A transposed) and an L2 ``NormalizationTransform``.
+    Several wrappers may share one ``index`` (they do not own it)."""
+    import faiss  # only this function needs faiss
+
+    d = int(dimension)
+    linear = faiss.LinearTransform(d, d, True)
+    matrix = np.eye(d, dtype=np.float32) if a is None else np.asarray(a, dtype=np.float32).T
+    faiss.copy_array_to_vector(np.ascontiguousarray(matrix).ravel(), linear.A)
+    faiss.copy_array_to_vector(np.zeros(d, dtype=np.float32) if b is None else np.asarray(b, dtype=np.float32),
+                               linear.b)
+    linear.is_trained = True
+    wrapped = faiss.IndexPreTransform(faiss.NormalizationTransform(d, 2.0), index)
+    wrapped.prepend_transform(linear)
+    return wrapped
 
 
 def load(folder: str | Path) -> Transform:

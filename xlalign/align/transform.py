@@ -111,6 +111,14 @@ class LanguageAwareTransform:
             raise ValueError(f"expected (n, {self.dimension}) or ({self.dimension},) embeddings, got {arr.shape}")
         return sa.affine_normalise(arr, *self.maps[(role, lang)])
 
+    def faiss_index(self, index: Any, lang: str, role: str = "passage") -> Any:
+        """``index`` (a faiss index) behind this (role, lang) map: a ``faiss.IndexPreTransform`` of a
+        ``LinearTransform`` and an L2 normalisation (:func:`xlalign.align.standalone_apply.faiss_pretransform`, the
+        same code the export's ``xlalign_apply.py`` runs). Wrappers of one index share it."""
+        if (role, lang) not in self.maps:
+            raise KeyError(f"no map for role {role!r} and language {lang!r}; this transform knows {self.langs}")
+        return sa.faiss_pretransform(index, *self.maps[(role, lang)], int(self.dimension or 0))
+
     # ----------------------------------------------------------------------------- constructors
     @classmethod
     def from_centering(cls, passages: LanguageCentering, queries: LanguageCentering | None = None) -> LanguageAwareTransform:

@@ -22,6 +22,7 @@ from xlalign.app.failures import Blocks
 from xlalign.app.formatting import CLICK_JS, CSS
 from xlalign.app.inputs import default_model
 from xlalign.app.layout import Page, build_page
+from xlalign.app.neighbourhoods import Neighbours
 from xlalign.app.runs import Runs
 from xlalign.app.visitors import Visitors
 from xlalign.models.cache import default_cache_dir
@@ -52,6 +53,7 @@ class App:
     diagnose: Diagnose
     explore: Explore
     runs: Runs
+    neighbours: Neighbours
 
 
 def assemble(lab: Lab | None = None) -> App:
@@ -67,13 +69,15 @@ def assemble(lab: Lab | None = None) -> App:
         page = build_page(lab)
         diagnose, explore, runs = Diagnose(lab, page, lab.downloads, visitors), \
             Explore(lab, page, lab.downloads, visitors), Runs(lab, page, lab.downloads, visitors)
+        neighbours = Neighbours(lab, page, lab.downloads, visitors)
         diagnose.wire()
         explore.wire()
         runs.wire(blocks)
+        neighbours.wire()
     blocks.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     if os.environ.get("XLALIGN_NO_WARMUP", "") != "1":
         threading.Thread(target=at_start_up, args=(lab, default_model()), name="xlalign-warm-up", daemon=True).start()
-    return App(blocks, lab, page, diagnose, explore, runs)
+    return App(blocks, lab, page, diagnose, explore, runs, neighbours)
 
 
 def build_app(lab: Lab | None = None) -> gr.Blocks:

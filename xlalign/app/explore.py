@@ -10,6 +10,7 @@ from xlalign.app.failures import guarded, refuse
 from xlalign.app.formatting import board_note, board_view, data_name, inclination_table, inclination_text
 from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_spec
 from xlalign.app.layout import Page, Updates
+from xlalign.app.neighbourhoods import umap_purity
 from xlalign.app.visitors import Visitors
 from xlalign.policy import public_mode
 from xlalign.report import figures
@@ -33,7 +34,8 @@ class Explore:
         """Attach the callbacks to their events (inside the app's ``gr.Blocks`` context). Each may encode texts
         not yet cached: that waits for the lab's encoding slot inside (:meth:`Lab.encode`), not in a queue here."""
         p = self.page
-        p.umap_btn.click(self.on_umap, [p.diag, p.umap_n, p.umap_queries, p.umap_run], [p.umap_before, p.umap_after],
+        p.umap_btn.click(self.on_umap, [p.diag, p.umap_n, p.umap_queries, p.umap_run],
+                         [p.umap_before, p.umap_after, p.umap_purity_before, p.umap_purity_after],
                          concurrency_id="map", concurrency_limit=2)
         p.rank_btn.click(self.on_inclination, [p.dataset, p.upload, p.pivot, p.model, p.precision, p.pool, p.remote],
                          [p.rank_plot, p.rank_table, p.rank_text], concurrency_id="languages", concurrency_limit=4)
@@ -62,12 +64,14 @@ class Explore:
 
         p = self.page
         before = draw(diag.embeddings, f"{diag.model.model} (UMAP, cosine)")
+        purity = umap_purity(self.lab.purity(diag), diag.model.model)  # the clusters, measured in the full space
         if not run_id:
-            return {p.umap_before: before,
+            return {p.umap_before: before, p.umap_purity_before: purity, p.umap_purity_after: "",
                     p.umap_after: figures.empty("pick a finished run to see its aligned space beside this one")}
         after_emb, label = self.lab.run_embeddings(run_id, diag.model, diag.corpus, diag.embeddings, diag.spec.langs,
                                                    visitor=self.visitors.key(request))
-        return {p.umap_before: before, p.umap_after: draw(after_emb, f"after {label}")}
+        return {p.umap_before: before, p.umap_after: draw(after_emb, f"after {label}"), p.umap_purity_before: purity,
+                p.umap_purity_after: umap_purity(self.lab.purity(diag, after_emb), f"after {label}")}
 
     @guarded
     def on_inclination(self, dataset: str, upload: Any, pivot: str, model: str, precision: str, pool: str,

