@@ -213,11 +213,18 @@ def _isolated_user_dirs(bundled_cache_dir: Path, tmp_path_factory: pytest.TempPa
 TEST_RESAMPLES = "200"
 
 
+def suite_resamples() -> int:
+    """What the suite's runs use: ``XLALIGN_RESAMPLES`` as set outside the tests, else :data:`TEST_RESAMPLES`."""
+    return int(os.environ.get("XLALIGN_RESAMPLES_OUTSIDE") or TEST_RESAMPLES)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _fewer_resamples():
     saved = os.environ.get("XLALIGN_RESAMPLES")
+    os.environ["XLALIGN_RESAMPLES_OUTSIDE"] = saved or ""
     os.environ["XLALIGN_RESAMPLES"] = saved or TEST_RESAMPLES
     yield
+    os.environ.pop("XLALIGN_RESAMPLES_OUTSIDE", None)
     if saved is None:
         os.environ.pop("XLALIGN_RESAMPLES", None)
 

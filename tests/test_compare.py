@@ -11,7 +11,7 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import import_or_skip
+from conftest import TEST_RESAMPLES, import_or_skip, suite_resamples
 
 from xlalign.core.compare import COMPARE_COLUMNS, DEFAULT_RESAMPLES, adjusted_p, compare_results, paired_test, resamples
 from xlalign.policy import PolicyError
@@ -225,7 +225,8 @@ def test_a_run_resamples_2000_times_unless_told_otherwise(monkeypatch):
 
 
 def test_the_test_suite_runs_resample_200_times():
-    assert resamples() == 200  # tests/conftest.py
+    assert resamples() == suite_resamples()  # tests/conftest.py: 200 unless XLALIGN_RESAMPLES was set outside
+    assert TEST_RESAMPLES == "200"
 
 
 def test_compare_uses_the_resamples_setting(monkeypatch):
