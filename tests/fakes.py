@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -202,3 +203,23 @@ class PlantedEncoder(CachedEncoder):
 
     def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
         return exact_unit_rows(np.stack([self.vec[(lang, t)] for t in texts]))
+
+
+class Gated:
+    """Mixin for a fake encoder (``class G(Gated, LatentEncoder)``): its first model call waits until ``go`` is
+    set, with ``started`` set while it waits; ``calls`` counts model calls. A test's hook into a running job."""
+
+    #: Seconds the first call waits for ``go``: only a guard against a hang (nothing is timed).
+    GUARD = 300.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.started, self.go = threading.Event(), threading.Event()
+        self.calls = 0
+
+    def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
+        self.calls += 1
+        if self.calls == 1:
+            self.started.set()
+            assert self.go.wait(self.GUARD), "the gate was never opened"
+        return super()._encode_uncached(texts, prompt, lang)  # type: ignore[misc]

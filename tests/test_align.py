@@ -444,11 +444,16 @@ def test_paired_test_no_effect_is_not_significant():
     assert r["p_value"] > 0.05 and r["ci_low"] < 0 < r["ci_high"]
 
 
-def test_paired_test_rejects_mismatch():
-    with pytest.raises(ValueError, match="equal shape"):
-        paired_test(np.zeros(3), np.zeros(4))
-    with pytest.raises(ValueError, match="≥ 1"):
-        paired_test(np.zeros(3), np.zeros(3), n_boot=0)
+@pytest.mark.parametrize(("before", "after", "kw", "msg"), [
+    (np.zeros(3), np.zeros(4), {}, "expected two non-empty \\(Q,\\) arrays of equal shape"),
+    (np.zeros(0), np.zeros(0), {}, "expected two non-empty"),
+    (np.zeros(3), np.zeros(3), {"n_boot": 0}, "n_boot and n_perm must be ≥ 1"),
+    (np.zeros(3), np.zeros(3), {"n_perm": 0}, "n_boot and n_perm must be ≥ 1"),
+    (np.zeros(3), np.array([0.0, np.nan, 1.0]), {}, "before/after values must be finite"),
+])
+def test_paired_test_rejects_mismatch(before, after, kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        paired_test(before, after, **kw)
 
 
 def test_compare_several_runs_side_by_side(tmp_path):

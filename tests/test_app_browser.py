@@ -7,11 +7,11 @@ Screenshots of every step go to ``screenshots/browser/`` at the repository root 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from browser_app import TABS, open_page, serve_app
+from conftest import demo_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -98,13 +98,7 @@ def test_3_changing_the_target_leaves_no_stale_result(page):
 
 
 def test_4_upload_en_fr_and_diagnose(page, tmp_path):
-    from xlalign.core.loaders import load_demo
-
-    demo = load_demo(["en", "es"])
-    rows = [{"id": demo.item_ids[i], "lang": lang, "passage": demo.passages[src][i], "question": demo.questions[src][i],
-             "group": demo.groups[i]} for i in range(40) for lang, src in (("en", "en"), ("fr", "es"))]
-    path = tmp_path / "my-data.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path = demo_upload(tmp_path, "my-data.jsonl", {"en": "en", "fr": "es"}, n_items=40)  # French: Spanish texts
     page.set_input_files("#upload input[type=file]", str(path))
     page.locator("#data-note").get_by_text("2 languages").wait_for(timeout=60_000)
     text = _diagnose(page, "French queries:")

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from tiny_model import build_tiny_model
 
 from xlalign.align.base import AlignSpec
 from xlalign.align.finetune import Cancelled, finetune, triplets_from_corpus
@@ -28,9 +27,8 @@ def demo():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory, demo) -> Path:
-    texts = list(demo.passages["en"]) + list(demo.passages["es"]) + list(demo.questions["en"])
-    return build_tiny_model(tmp_path_factory.mktemp("tiny"), texts)
+def tiny(tiny_model_dir) -> Path:
+    return tiny_model_dir
 
 
 def test_short_finetune_logs_both_parts_and_saves_a_loadable_model(tiny, demo, tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import socket
 import zipfile
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import import_or_skip
+from conftest import free_port
 from fakes import LatentEncoder
 
 from xlalign.align.base import AlignSpec
@@ -233,9 +232,10 @@ def test_per_query_filter_says_how_many_rows_match(app, diagnosed):
     assert len(_frame(out)) == 3 and f"3 of {3 * 168} rows match '{qid}'" in out.label
 
 
-def test_umap_map_of_passages_and_questions(app, diagnosed):
-    import_or_skip("umap")
+def test_umap_map_of_passages_and_questions(app, diagnosed, fake_umap):
     out = app.explore.on_umap(diagnosed[app.page.diag], 12, True, "")
+    # one reducer, as the real map makes it: cosine, 15 neighbours (of 3 languages × 12 passages × 2), seeded
+    assert fake_umap == [{"n_neighbors": 15, "metric": "cosine", "random_state": 42, "init": "random", "n_jobs": 1}]
     assert set(out) == _wired_outputs(app, "on_umap")
     before, after = out[app.page.umap_before], out[app.page.umap_after]
     names = [t.name for t in before.data]
@@ -320,7 +320,7 @@ def test_upload_errors_name_the_users_file_not_the_server_path(app, tmp_path):
     assert "broken.jsonl" in str(e.value) and str(path.parent) not in str(e.value)
 
 
-def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
+def test_alignment_run_lifecycle_through_the_app(app, diagnosed, fake_umap):
     p, runs = app.page, app.runs
     out = runs.on_submit("centering", "demo", None, "en", ["de"], "latent", "auto", "dedup", False, "split", None,
                          0.5, *[option_default(g, n) for g, n in METHOD_FIELDS])
@@ -535,7 +535,7 @@ def test_served_errors_print_no_gradio_traceback(app, monkeypatch, capfd, caplog
     the server's output holds no traceback besides the one logged for the failure."""
     from gradio_client import Client
 
-    app.blocks.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    app.blocks.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         client = Client(app.blocks.local_url, verbose=False)
         with caplog.at_level(logging.INFO, logger="xlalign.app"):
@@ -555,9 +555,3 @@ def test_served_errors_print_no_gradio_traceback(app, monkeypatch, capfd, caplog
         (logging.ERROR, True)]
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

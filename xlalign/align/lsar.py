@@ -256,9 +256,17 @@ def choose_rank(data: TrainingData, encoder: Encoder, evaluation: EvalSpec, lang
                       "multi_max_r": float(np.mean([res.value("multi", q, "max_r") for q in evaluation.langs])),
                       "multi_complete@10": float(np.mean([res.value("multi", q, "complete@10")
                                                           for q in evaluation.langs]))})
-    # rank 0 (no removal) is the reference; Max@R compared at 1e-9 so that float noise does not pick a larger rank
-    best = min(curve[1:], key=lambda c: (round(c["multi_max_r"], 9), c["rank"]))
-    return int(best["rank"]), curve
+    return best_rank(curve), curve
+
+
+def best_rank(curve: Sequence[Mapping[str, float]]) -> int:
+    """The rank r ≥ 1 of a held-out curve (:func:`choose_rank`) with the lowest ``multi_max_r``; ties → the smaller
+    rank. Rank 0 (no removal) is only the reference. Max@R is compared at 1e-9, so that float noise between two
+    equal means does not pick the larger rank."""
+    candidates = [c for c in curve if c["rank"] >= 1]
+    if not candidates:
+        raise ValueError("the rank curve has no rank ≥ 1")
+    return int(min(candidates, key=lambda c: (round(c["multi_max_r"], 9), c["rank"]))["rank"])
 
 
 @dataclass

@@ -24,7 +24,7 @@ import pandas as pd
 
 from xlalign.align.base import AlignSpec, ApplyInputs, Cancelled, FitInputs, languages_to_fit
 from xlalign.align.data import load_triplets, prepare_data
-from xlalign.core.compare import compare_results
+from xlalign.core.compare import compare_results, resamples
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.encoder import Encoder
 from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
@@ -139,6 +139,7 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
                               "prompts": {"query": encoder.prompt_for("query"), "passage": encoder.prompt_for("passage")},
                               "warnings": list(fitted.warnings),
                               align.method: fitted.to_dict(),
+                              "resamples": resamples(),  # of the bootstrap and permutation tests, each
                               "seconds": round(time.time() - started, 2), "versions": package_versions()}
     run.write_record(model, shown_eval, shown_align, record)
     if method.model_folder:  # an artefact that is a sentence-transformers model gets the run's model card
