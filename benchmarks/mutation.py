@@ -57,12 +57,15 @@ METRICS = "xlalign/core/metrics.py"
 COMPARE = "xlalign/core/compare.py"
 RANKING = "xlalign/core/ranking.py"
 LSAR = "xlalign/align/lsar.py"
+VERDICT = "xlalign/core/verdict.py"
+PREFERENCE = "xlalign/core/preference.py"
 
 METRICS_TESTS = ("tests/test_metrics.py", "tests/test_properties.py", "-k",
                  "not squad and not long and not xquad and not huge")
 COMPARE_TESTS = ("tests/test_compare.py", "tests/test_align.py", "-k", "compare or paired_test or one_changed_query")
 RANKING_TESTS = ("tests/test_ranking.py", "tests/test_metrics.py", "-k", "not wilson and not displaced")
 LSAR_TESTS = ("tests/test_lsar_export.py", "-k", "lsar and not linear_model")
+VERDICT_TESTS = ("tests/test_verdict.py", "-m", "not slow")
 
 MUTANTS: tuple[Mutant, ...] = (
     # ------------------------------------------------------------------ core/metrics.py
@@ -184,8 +187,39 @@ MUTANTS: tuple[Mutant, ...] = (
            "'no removal' chosen as an LSAR rank"),
     Mutant("lsar-last-rank-skipped", LSAR, "for r in range(0, est.max_rank_ + 1):", "for r in range(0, est.max_rank_):",
            LSAR_TESTS, "the full rank is never tried on held-out data"),
-    # core/verdict.py and report/verdict_text.py: to be added after the verdict rewrite (issue 27's table: the
-    # median read from another pair, the borderline rule ignoring the interval).
+    # ------------------------------------------------------------------ core/verdict.py, core/preference.py: the verdict
+    Mutant("verdict-median-other-pair", VERDICT, 'cells.get(q, o, "median_own_above")',
+           'cells.get(o, q, "median_own_above")', VERDICT_TESTS,
+           "the sentence's median read from the pair's other direction", required=True),
+    Mutant("verdict-borderline-ignores-impact-ci", VERDICT, "impact_borderline = _straddles(impact_ci, IMPACT_MIN)",
+           "impact_borderline = False", VERDICT_TESTS,
+           "a bias whose impact interval straddles 10% is not marked borderline", required=True),
+    Mutant("verdict-borderline-ignores-preference-ci", VERDICT,
+           "pref_borderline = e.preference_ci[0] < 50.0 + PREFERENCE_MIN if own else", "pref_borderline = False if own else",
+           VERDICT_TESTS, "an own-language preference whose interval reaches below 55% is not borderline"),
+    Mutant("verdict-any-preference-counts", VERDICT, "abs(preference - 50.0) >= PREFERENCE_MIN and",
+           "abs(preference - 50.0) > 0 and", VERDICT_TESTS, "a 50.1% preference with a narrow interval names a bias"),
+    Mutant("verdict-preference-ci-ignored", VERDICT, "and not ci[0] <= 50.0 <= ci[1]", "and True", VERDICT_TESTS,
+           "a preference whose interval holds 50% counts"),
+    Mutant("verdict-impact-strict", VERDICT, "if counts and impact >= IMPACT_MIN:", "if counts and impact > IMPACT_MIN:",
+           VERDICT_TESTS, "an impact of exactly 10% is not noticeable"),
+    Mutant("verdict-quality-at-threshold-weak", VERDICT, "if quality < QUALITY_MIN:", "if quality <= QUALITY_MIN:",
+           VERDICT_TESTS, "NDCG@10 of exactly 50 is weak retrieval"),
+    Mutant("verdict-pivot-pull-as-clustering", VERDICT, "return INCLINATION if pivot_queries and target_prefers_pivot",
+           "return CLUSTERING if pivot_queries and target_prefers_pivot", VERDICT_TESTS,
+           "the pivot's queries call a pull to the pivot clustering"),
+    Mutant("verdict-target-direction-wrong", VERDICT, "prefers_pivot[q] = v.prefers == pivot",
+           "prefers_pivot[q] = v.prefers == q", VERDICT_TESTS, "the pivot's verdict reads the target's direction reversed"),
+    Mutant("ci-no-document-part", METRICS, "float(np.sqrt(var_rows + var_cols))", "float(np.sqrt(var_rows))",
+           VERDICT_TESTS, "the preference's interval ignores that the documents are a sample too"),
+    Mutant("ci-no-small-sample-factor", METRICS, "float(g / (g - 1) * (sums**2).sum()", "float(1.0 * (sums**2).sum()",
+           VERDICT_TESTS, "cluster-robust variance without its G/(G − 1) factor"),
+    Mutant("ci-normal-quantile", METRICS, "return float(t.ppf(0.5 + level / 2.0, df)) if df >= 1",
+           "return 1.959964 if df >= 1", VERDICT_TESTS, "a normal quantile where few clusters need Student's t"),
+    Mutant("preference-tie-is-a-loss", METRICS, "+ 0.5 * (d == 0)", "+ 0.0 * (d == 0)", VERDICT_TESTS,
+           "a document and its identical translation: the query's language loses"),
+    Mutant("preference-gold-compared", PREFERENCE, "wins[idx, g[rows]] = 0.0", "pass", VERDICT_TESTS,
+           "the relevant passage counted as an irrelevant comparison"),
 )
 
 

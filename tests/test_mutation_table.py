@@ -34,7 +34,8 @@ def test_mutant_ids_are_unique_and_the_issue_table_is_required():
     ids = [m.id for m in mutation.MUTANTS]
     assert len(ids) == len(set(ids))
     required = {m.id for m in mutation.MUTANTS if m.required}
-    assert required == {"wilson-z-1645", "bh-to-by", "pairing-check-removed", "lsar-argmax"}
+    assert required == {"wilson-z-1645", "bh-to-by", "pairing-check-removed", "lsar-argmax", "verdict-median-other-pair",
+                        "verdict-borderline-ignores-impact-ci"}
 
 
 def test_a_snippet_must_occur_exactly_once():

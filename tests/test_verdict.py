@@ -356,6 +356,9 @@ def test_the_inputs_are_the_counts_and_comparisons_of_the_pair(seven):
         scores = emb.queries[q] @ emb.passages[q].T
         above = (scores > other_gold[:, None]).sum(axis=1) - (scores[rows, gold] > other_gold)
         assert cell[(q, o, "clustering@1")] == pytest.approx(100.0 * np.mean(above >= 1), abs=1e-9)
+        judged = _pair_verdicts(corpus, emb, spec.langs)[(q, o)]  # the sentence's median is this pair's
+        assert judged.median_own_above == float(np.median(above))
+        assert f"median: {np.median(above):.0f} of the {len(emb.passages[q])} " in sentence(judged)
         assert res.value("multi", q, "own_preference" if q != "en" else f"own_preference:{o}") == \
             cell[(q, o, "own_preference")]
         assert cell[(q, o, "mono_ndcg@10")] == res.value("mono-cross", q, "ndcg@10", doc_lang=o)
