@@ -160,6 +160,9 @@ def test_many_languages_rank_like_the_brute_force_oracle(k, n):
         assert pool.n_gold == k and np.array_equal(pool.unit_lang_code, np.repeat(np.arange(k), n))
         units, qe = emb.units(pool), emb.queries[q]
         res = rank_golds(qe, units, pool.unit_weight, pool.gold_units, None, pool.unit_lang_code)
+        last = rank_golds(qe, units, pool.unit_weight, pool.gold_units, None, pool.unit_lang_code,
+                          count_lang=k - 1, count_gold=k - 1)  # the other corner of the kept slices
+        np.testing.assert_array_equal(last.ranks, res.ranks)
         scores = qe @ units.T
         doc_unit = np.arange(len(units))
         np.testing.assert_array_equal(res.ranks, brute_force_ranks(scores, doc_unit, pool.gold_units))
@@ -170,7 +173,9 @@ def test_many_languages_rank_like_the_brute_force_oracle(k, n):
             competitor[pool.gold_units[i]] = False
             above = (scores[i][None, :] > res.gold_scores[i][:, None]) & competitor
             expected = np.stack([above[:, pool.unit_lang_code == x].sum(axis=1) for x in range(k)], axis=1)
-            np.testing.assert_array_equal(res.above[i], expected)
+            for r, kept in ((res, 0), (last, k - 1)):  # that language above every gold, every language above that gold
+                np.testing.assert_array_equal(r.lang_above[i], expected[:, kept])
+                np.testing.assert_array_equal(r.gold_above[i], expected[kept])
 
 
 def test_a_k_language_evaluation_equals_its_pools_one_by_one():

@@ -152,6 +152,11 @@ def test_pair_drill_down_lists_the_queries_and_everything_above_the_gold(app, di
     html_docs = out[p.dd_docs]
     for lang, n in docs.iloc[:-1].groupby("lang").size().items():
         assert f"{n} documents above the English gold" in html_docs, lang
+    irrelevant = docs[~docs.gold]  # the per-language counts the table shows: the same documents, copies counted
+    row = ranks.set_index("query_id").loc[qid]
+    langs = [c.removeprefix("above_") for c in ranks.columns if c.startswith("above_")]
+    assert set(irrelevant.lang) <= set(langs) and len(langs) > 1
+    assert [row[f"above_{x}"] for x in langs] == [irrelevant.copies[irrelevant.lang == x].sum() for x in langs]
     assert diag.corpus.questions["de"][diag.corpus.item_ids.index(qid)] in out[p.dd_info]
     # the filter: only queries whose gold ranks below k
     k = int(ranks.gold_rank.median())

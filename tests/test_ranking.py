@@ -141,6 +141,10 @@ THREE_UNITS = np.ones((3, 2), np.float32)
     pytest.param((_queries(1), THREE_UNITS, np.ones(3, int), np.array([[0]]), np.array([1])),
                  {"removed_count": np.array([2])}, "removed_count must be between 1 and the unit's weight",
                  id="removed-count-above-weight"),
+    pytest.param((_queries(1), THREE_UNITS, np.ones(3, int), np.array([[0]])), {"count_lang": 1},
+                 r"count_lang 1 is not a language code of this pool \(0..0\)", id="count-lang-out-of-range"),
+    pytest.param((_queries(1), THREE_UNITS, np.ones(3, int), np.array([[0]])), {"count_gold": -1},
+                 r"count_gold -1 is not a gold of this pool \(0..0\)", id="count-gold-out-of-range"),
 ])
 def test_rank_golds_rejects(args, kwargs, msg):
     with pytest.raises(ValueError, match=msg):
@@ -366,11 +370,55 @@ def test_ranking_benchmark_runs_and_its_baselines_agree():
     assert "| 600 | deduplicated | 120 | naive counting |" in report
 
 
+@pytest.fixture(params=["dense", "histogram"])
+def count_path(request, monkeypatch):
+    """Both ways the kernel counts documents above the golds: one pass per gold, or one histogram pass
+    (forced on from one gold up; by default it takes over at ``_HIST_MIN_GOLDS`` golds)."""
+    monkeypatch.setattr(ranking, "_HIST_MIN_GOLDS", 1 if request.param == "histogram" else 1 << 30)
+    return request.param
+
+
+def _above_by_definition(scores, weight, gold, removed, count, lang, n_l):
+    """(Q, G, L): weighted non-gold documents of language l scoring strictly above gold g (removed copies out),
+    straight from the definition on one query's scores (NaN is above nothing, nothing is above NaN)."""
+    out = np.zeros((*gold.shape, n_l), dtype=np.int64)
+    for i in range(len(gold)):
+        w = weight.copy()
+        if removed[i] >= 0:
+            w[removed[i]] -= count[i]
+        w[gold[i]] = 0  # golds and their texts' copies are not counted
+        for j in range(gold.shape[1]):
+            above = scores[i] > scores[i, gold[i, j]]
+            out[i, j] = np.bincount(lang[above], weights=w[above], minlength=n_l)
+    return out
+
+
+def _assert_kept_slices(q, u, weight, gold, removed, lang, count, expected):
+    """Every language as ``count_lang`` and every gold as ``count_gold``: both kept slices equal ``expected``."""
+    n_g, n_l = gold.shape[1], expected.shape[2]
+    first = None
+    for c in range(max(n_l, n_g)):
+        cl, cg = c % n_l, c % n_g
+        res = rank_golds(q, u, weight, gold, removed, lang, removed_count=count, count_lang=cl, count_gold=cg)
+        np.testing.assert_array_equal(res.lang_above, expected[:, :, cl], err_msg=f"language {cl} above every gold")
+        np.testing.assert_array_equal(res.gold_above, expected[:, cg, :], err_msg=f"every language above gold {cg}")
+        for j in range(n_g):
+            np.testing.assert_array_equal(res.above(j, cl), expected[:, j, cl])
+        for x in range(n_l):
+            np.testing.assert_array_equal(res.above(cg, x), expected[:, cg, x])
+        if first is None:
+            first = res
+        np.testing.assert_array_equal(res.ranks, first.ranks)  # what is kept does not change the ranks
+    assert first is not None
+    return first
+
+
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("mixed", [False, True])
-def test_above_counts_non_gold_documents_per_language(seed, mixed):
-    """``above[q, g, l]`` = weighted non-gold documents of language l strictly above gold g (removed copies out),
-    against a count on the materialised pool; units grouped by language or interleaved (mixed stretches)."""
+def test_above_counts_non_gold_documents_per_language(seed, mixed, count_path):
+    """``above(g, l)`` = weighted non-gold documents of language l strictly above gold g (removed copies out),
+    against a count on the pool, for both kept slices and every choice of them; units grouped by language or
+    interleaved (mixed stretches)."""
     rng = np.random.default_rng(seed)
     n_q, n_u, n_g, n_l = 30, 3000, 3, 4
     q = rng.integers(-2, 3, size=(n_q, 4)).astype(np.float32)
@@ -380,15 +428,76 @@ def test_above_counts_non_gold_documents_per_language(seed, mixed):
     gold = np.stack([rng.choice(n_u, n_g, replace=False) for _ in range(n_q)])
     removed = np.array([rng.choice([x for x in range(n_u) if x not in gold[i]]) for i in range(n_q)])
     count = np.minimum(rng.integers(1, 3, size=n_q), weight[removed])
-    res = rank_golds(q, u, weight, gold, removed, lang, removed_count=count)
-    scores = q @ u.T
+    expected = _above_by_definition(q @ u.T, weight, gold, removed, count, lang, n_l)
+    res = _assert_kept_slices(q, u, weight, gold, removed, lang, count, expected)
+    golds_above = (res.gold_scores[:, None, :] > res.gold_scores[:, :, None]).sum(-1)
+    assert (expected.sum(-1) + golds_above < res.ranks).all()  # the rest is tied golds before it
+
+
+def test_above_refuses_a_slice_that_was_not_kept():
+    """Only language ``count_lang`` above every gold and every language above gold ``count_gold`` are kept."""
+    q = np.array([[1.0]], dtype=np.float32)
+    u = np.array([[0.9], [0.5], [0.7], [0.2], [0.8], [0.1]], dtype=np.float32)
+    res = rank_golds(q, u, np.ones(6, int), np.array([[1, 3, 5]]), unit_lang=np.array([0, 0, 1, 1, 2, 2]),
+                     count_lang=1, count_gold=2)
+    assert res.above(0, 1).tolist() == [1] and res.above(2, 0).tolist() == [1] and res.above(2, 2).tolist() == [1]
+    with pytest.raises(ValueError, match=r"counts of language 0 above gold 1 were not kept \(count_lang=1, "
+                                         r"count_gold=2\)"):
+        res.above(1, 0)
+    for gold, lang in [(3, 1), (-1, 1), (2, 3), (2, -1)]:  # no such gold / language
+        with pytest.raises(ValueError, match="were not kept"):
+            res.above(gold, lang)
+
+
+def _scores_with_every_hazard(rng, n_q: int, n_u: int, n_g: int):
+    """Scores (d = 1: each score is a unit's value times ±1, ½ or 2, exact) with ties everywhere (a few
+    coarse values), fine values, NaN, ±inf, and golds: distinct units, some sharing a score, some rows with
+    every gold equal, a gold at ±inf, or golds packed into one bin beside a far outlier."""
+    coarse = rng.integers(-3, 4, size=n_u).astype(np.float32) / 4
+    fine = rng.uniform(-1, 1, size=n_u).astype(np.float32)
+    u = np.where(rng.random(n_u) < 0.5, coarse, fine).astype(np.float32)
+    hazard = rng.random(n_u)
+    u[hazard < 0.01] = np.nan
+    u[(hazard >= 0.01) & (hazard < 0.02)] = np.inf
+    u[(hazard >= 0.02) & (hazard < 0.03)] = -np.inf
+    finite = np.flatnonzero(np.isfinite(u))
+    q = rng.choice(np.array([1.0, -1.0, 0.5, 2.0], np.float32), size=(n_q, 1))
+    gold = np.stack([rng.choice(finite, n_g, replace=False) for _ in range(n_q)])
+    u[gold[1]] = 0.25  # every gold of query 1 equal: nothing to bin
+    u[gold[2, 0]] = -np.inf  # a gold at ±inf (the query's sign)
+    u[gold[3]] = np.float32(0.5) + np.arange(n_g, dtype=np.float32) * np.float32(1e-6)  # packed ...
+    u[gold[3, -1]] = 100.0  # ... beside an outlier: most golds share a bin
+    u[gold[4, : n_g // 2]] = u[gold[4, 0]]  # half the golds tied
+    return q, u[:, None], gold
+
+
+@pytest.mark.parametrize(("seed", "n_u", "n_g", "n_l", "mixed"), [
+    (0, 3000, 30, 4, False), (1, 3000, 30, 4, True), (2, 200, 40, 3, False), (3, 5000, 25, 70, False),
+    (4, 2500, 26, 5, True), (5, 3000, 70, 4, False)])
+def test_many_golds_with_ties_nan_and_inf_count_exactly(seed, n_u, n_g, n_l, mixed, count_path):
+    """Ranks and kept per-language counts with many golds (the histogram's territory: 64 and up by default;
+    bins shared by several golds with 200 units), against the materialised pool and the definition, on both
+    count paths."""
+    rng = np.random.default_rng(seed)
+    n_q = 12
+    q, u, gold = _scores_with_every_hazard(rng, n_q, n_u, n_g)
+    weight = rng.integers(1, 4, size=n_u)
+    lang = rng.integers(0, n_l, size=n_u) if mixed else np.sort(rng.integers(0, n_l, size=n_u))
+    lang[:n_l] = np.arange(n_l)
+    removed = np.full(n_q, -1)
+    count = np.zeros(n_q, dtype=np.int64)
+    for i in range(0, n_q, 2):  # some copies of a non-gold text gone
+        r = int(rng.choice(np.setdiff1d(np.arange(n_u), gold[i])))
+        removed[i], count[i] = r, rng.integers(1, weight[r] + 1)
+    with np.errstate(invalid="ignore"):
+        scores = q @ u.T
+    expected = _above_by_definition(scores, weight, gold, removed, count, lang, n_l)
+    res = _assert_kept_slices(q, u, weight, gold, removed, lang, count, expected)
     for i in range(n_q):
         w = weight.copy()
-        w[removed[i]] -= count[i]
-        w[gold[i]] = 0  # golds are not counted
-        for j in range(n_g):
-            above = scores[i] > scores[i, gold[i, j]]
-            expected = np.bincount(lang[above], weights=w[above], minlength=n_l).astype(np.int64)
-            np.testing.assert_array_equal(res.above[i, j], expected, err_msg=f"query {i} gold {j}")
-    golds_above = (res.gold_scores[:, None, :] > res.gold_scores[:, :, None]).sum(-1)
-    assert (res.above.sum(-1) + golds_above < res.ranks).all()  # the rest is tied golds before it
+        if removed[i] >= 0:
+            w[removed[i]] -= count[i]
+        doc_unit = np.repeat(np.arange(n_u), w)
+        gold_docs = np.searchsorted(doc_unit, gold[i])[None]
+        np.testing.assert_array_equal(res.ranks[i], brute_force_ranks(scores[i : i + 1], doc_unit, gold_docs)[0],
+                                      f"query {i}")

@@ -193,15 +193,15 @@ def language_metrics(pool: Pool, res: RankResult, pivot: str) -> dict[str, np.nd
     }
     if q == pivot:
         for t in pool.gold_langs[1:]:
-            values[f"{CLUSTERING_METRIC}:{t}"] = M.displaced(res.above[:, gold[t], code[q]], 10)
+            values[f"{CLUSTERING_METRIC}:{t}"] = M.displaced(res.above(gold[t], code[q]), 10)
         return values
-    values[CLUSTERING_METRIC] = M.displaced(res.above[:, gold[pivot], code[q]], 10)
+    values[CLUSTERING_METRIC] = M.displaced(res.above(gold[pivot], code[q]), 10)
     intruder = res.best_non_gold[:, code[pivot]]
     rest = [code[x] for x in pool.doc_langs if x != pivot]
     best_else = np.maximum(res.gold_scores.max(axis=1), res.best_non_gold[:, rest].max(axis=1))
     values["pivot_intrusion@1"] = M.intrusion_rate(intruder, best_else)
     values["pivot_over_gold"] = M.intrusion_rate(intruder, res.gold_scores[:, 0])
-    values["displaced_by_pivot@10"] = M.displaced(res.above[:, 0, code[pivot]], 10)
+    values["displaced_by_pivot@10"] = M.displaced(res.above(0, code[pivot]), 10)
     if pivot == "en":
         for alias, name in PIVOT_ALIASES.items():
             values[alias] = values[name]
@@ -233,10 +233,10 @@ def matrix_rows(pool: Pool, res: RankResult) -> list[MatrixRow]:
         }
         if lang != pool.query_lang:
             values.update({
-                "clustering@1": float(M.displaced(res.above[:, j, q], 1).mean()),
-                "clustering@10": float(M.displaced(res.above[:, j, q], 10).mean()),
-                "inclination@10": float(M.displaced(res.above[:, 0, code[lang]], 10).mean()),
-                "median_own_above": float(np.median(res.above[:, j, q])),
+                "clustering@1": float(M.displaced(res.above(j, q), 1).mean()),
+                "clustering@10": float(M.displaced(res.above(j, q), 10).mean()),
+                "inclination@10": float(M.displaced(res.above(0, code[lang]), 10).mean()),
+                "median_own_above": float(np.median(res.above(j, q))),
             })
         rows += [MatrixRow(query_lang=pool.query_lang, doc_lang=lang, metric=m, value=v, n_queries=pool.n_queries,
                            pool_size=pool.pool_size) for m, v in values.items()]
@@ -328,8 +328,11 @@ def _rank(pool: Pool, q_emb: np.ndarray, u_emb: np.ndarray) -> RankResult:
     if pool.pool_sizes.min() <= pool.n_gold:
         raise ConfigError(f"{pool.scenario}: the pool has {pool.pool_sizes.min()} documents; at least "
                           f"{pool.n_gold + 1} needed")
+    # The per-language counts the rates read (language_metrics, matrix_rows): query-language documents above
+    # every gold, and every language's documents above gold 0 (the query-language gold of a Multi pool).
+    own = pool.doc_langs.index(pool.query_lang) if pool.query_lang in pool.doc_langs else 0
     return rank_golds(q_emb, u_emb, pool.unit_weight, pool.gold_units, pool.removed_unit, pool.unit_lang_code,
-                      removed_count=pool.removed_count)
+                      removed_count=pool.removed_count, count_lang=own, count_gold=0)
 
 
 def verdict_pairs(langs: Sequence[str], pivot: str) -> list[tuple[str, str]]:

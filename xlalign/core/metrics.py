@@ -165,7 +165,7 @@ def displaced(n_above: np.ndarray, k: int) -> np.ndarray:
     """100 where at least ``k`` irrelevant documents (of the language counted) outrank the gold, else 0.
 
     ``n_above`` (Q,) counts, per query, the irrelevant documents of one language scoring strictly above
-    a gold (:attr:`xlalign.ranking.RankResult.above`): with k = 10 the gold cannot be on the first page
+    a gold (:meth:`xlalign.core.ranking.RankResult.above`): with k = 10 the gold cannot be on the first page
     because of that language alone.
     """
     _check_k(k)

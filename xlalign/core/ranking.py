@@ -41,17 +41,49 @@ _NARROW_MAX_WEIGHT = (2**31 - 1) // _CHUNK
 _MIN_PARALLEL_ELEMENTS = 1 << 22
 #: Scores per run of rows handed to a scan thread (≈ 1 ms of work).
 _RUN_ELEMENTS = 1 << 20
+#: From this many golds per query on, a row's counts come from one histogram pass over its scores instead of
+#: one dense pass per gold (both exact). Measured (2-core AMD EPYC, AVX512, shared; one Multi pool of k
+#: languages × 900 random unit vectors, d = 384, 900 queries, ``rank_golds`` CPU s, best of 4–5, both paths
+#: forced): k = 26: 0.22–0.25 dense / 0.22–0.26 histogram; k = 52: 0.49–0.54 / 0.51–0.52; k = 78: 0.81 / 0.73;
+#: k = 104: 1.17–1.25 / 1.03. A wash up to about 52 golds, then the histogram wins.
+_HIST_MIN_GOLDS = 64
+#: Bins of that histogram: at most this many, about one per 8 units below (zeroing and summing them per row
+#: must stay small beside the pass over the units).
+_HIST_BINS = 8192
 
 
 @dataclass(frozen=True)
 class RankResult:
-    """Ranks and the scores behind them. L = number of distinct ``unit_lang`` codes."""
+    """Ranks and the scores behind them. L = number of distinct ``unit_lang`` codes.
+
+    Of the per-language counts "non-gold documents of language l scoring strictly above gold g" (a (Q, G, L)
+    table, k³·n entries over the k pools of a k-language evaluation) two slices are kept, the ones the rates
+    read: language ``count_lang`` above every gold (the query language's documents above each gold:
+    clustering) and every language above gold ``count_gold`` (each language's documents above the
+    query-language gold: inclination). :meth:`above` reads either.
+    """
 
     ranks: np.ndarray  # (Q, G) int64, 1-based, tie policy above
     gold_scores: np.ndarray  # (Q, G) float32
     best_non_gold: np.ndarray  # (Q, L) float32: best score of a non-gold document per language, -inf if none
     best_non_gold_unit: np.ndarray  # (Q, L) int64: the unit holding it, -1 if none
-    above: np.ndarray  # (Q, G, L) int64: non-gold documents of language l scoring strictly above gold g
+    lang_above: np.ndarray  # (Q, G) int64: non-gold documents of language count_lang strictly above gold g
+    gold_above: np.ndarray  # (Q, L) int64: non-gold documents of language l strictly above gold count_gold
+    count_lang: int = 0
+    count_gold: int = 0
+
+    def above(self, gold: int, lang: int) -> np.ndarray:
+        """(Q,) non-gold documents of language ``lang`` scoring strictly above gold ``gold`` (removed copies out),
+        from whichever kept slice holds them; a ValueError when neither does (rank again with ``count_lang`` or
+        ``count_gold`` set)."""
+        if lang == self.count_lang and 0 <= gold < self.lang_above.shape[1]:
+            out: np.ndarray = self.lang_above[:, gold]
+            return out
+        if gold == self.count_gold and 0 <= lang < self.gold_above.shape[1]:
+            out = self.gold_above[:, lang]
+            return out
+        raise ValueError(f"counts of language {lang} above gold {gold} were not kept (count_lang={self.count_lang}, "
+                         f"count_gold={self.count_gold})")
 
     def top1_units(self, gold_units: np.ndarray) -> np.ndarray:
         """(Q,) the first-ranked unit: the best gold when a gold ranks first (ties go to golds), else
@@ -66,8 +98,10 @@ class RankResult:
 def _scan_rows(  # pragma: no cover - compiled by numba; long: a numba kernel, one fused pass over each row
     scores: np.ndarray, keys: np.ndarray, gold: np.ndarray, rem: np.ndarray, rem_n: np.ndarray, rem_gone: np.ndarray,
     weight: np.ndarray, unweighted: bool, wide: bool, lang: np.ndarray, chunk_bounds: np.ndarray,
-    chunk_langs: np.ndarray, chunk_single: np.ndarray, lang_bit: np.ndarray, row_off: int, r0: int, r1: int,
-    ranks: np.ndarray, gold_out: np.ndarray, best: np.ndarray, best_unit: np.ndarray, above: np.ndarray,
+    chunk_langs: np.ndarray, chunk_single: np.ndarray, lang_bit: np.ndarray, own: int, row_gold: int, n_bins: int,
+    row_off: int, r0: int, r1: int,
+    ranks: np.ndarray, gold_out: np.ndarray, best: np.ndarray, best_unit: np.ndarray, lang_above: np.ndarray,
+    gold_above: np.ndarray,
 ) -> None:
     """Fused pass over rows ``r0:r1`` of one score block (numba ``nopython``, GIL released).
 
@@ -78,8 +112,18 @@ def _scan_rows(  # pragma: no cover - compiled by numba; long: a numba kernel, o
     Per row, one sweep in stretches of at most ``_CHUNK`` units (L1-resident; ``chunk_bounds``,
     planned by :func:`_plan_chunks`):
 
-    * counts: weighted number of documents strictly above each gold, branch-free, int32 per
-      stretch (``_NARROW_MAX_WEIGHT``) or int64 (``wide``), summed in int64: exact;
+    * counts: weighted number of documents strictly above each gold, exact integers, one of two ways:
+
+      - dense (``n_bins == 0``): per gold, a branch-free count over the stretch, int32 per stretch
+        (``_NARROW_MAX_WEIGHT``) or int64 (``wide``), summed in int64 — G passes over the stretch;
+      - histogram (``n_bins > 0``, many golds): each score gets a bin by one monotone float32 map of
+        [lowest gold, highest gold] onto ``1..n_bins`` (0 below or NaN, ``n_bins + 1`` above every gold),
+        the bins are counted, and the count above gold g is the documents in higher bins (suffix sums)
+        plus the documents of g's own bin that score above g, compared exactly (a linked list per bin
+        of the golds in it). A monotone map never puts a lower score in a higher bin, so the count is
+        exact; one pass over the stretch instead of G. A row whose gold scores are not finite, or whose
+        span is too small to bin, is counted densely;
+
     * best non-gold per language: max of a stretch as an integer max of order-preserving int32
       keys of the float32 bits (vectorises, unlike a float max without fast-math); a stretch of one
       language (``chunk_single``) takes one such pass, a mixed one first checks whether any score
@@ -90,9 +134,12 @@ def _scan_rows(  # pragma: no cover - compiled by numba; long: a numba kernel, o
     Then the masked units are added back (golds above a gold, and the removed unit minus its
     removed copies), the tied-golds rule applies, and a partly removed unit competes for best.
 
-    ``above[row, j, c]`` splits the non-gold part of gold j's count by language: a one-language
-    stretch adds its count to its language; a mixed stretch (rare: pools group units by language)
-    adds per unit.
+    Per-language splits of the counts, only the two slices kept (:class:`RankResult`):
+    ``lang_above[row, j]``, the non-gold documents of language ``own`` above gold j, and
+    ``gold_above[row, c]``, those of language c above gold ``row_gold``. A one-language stretch adds its
+    count to its language; a mixed stretch (rare: pools group units by language) adds per unit. The
+    histogram path still counts densely, but only gold ``row_gold`` everywhere and every gold on the
+    ``own`` language's stretches (1/L of the pool).
 
     Long on purpose: numba compiles this as one fused kernel, and the per-element loops must stay
     inline (a call per stretch or per gold would cost more than the comparison it wraps).
@@ -106,11 +153,23 @@ def _scan_rows(  # pragma: no cover - compiled by numba; long: a numba kernel, o
     pos_inf_key = np.int32(0x7F800000)  # key of +inf: its bits
     gs = np.empty(n_g, np.float32)
     cnt = np.empty(n_g, np.int64)
-    cntl = np.empty((n_g, n_l), np.int64)
-    before_j = np.empty(n_g, np.int64)
+    own_c = np.empty(n_g, np.int64)
+    gold_w = np.empty(n_g, np.int64)
+    row_c = np.empty(n_l, np.int64)
     bl = np.empty(n_l, np.float32)
     blk = np.empty(n_l, np.int32)  # keys of bl
     bu = np.empty(n_l, np.int64)
+    longest = 0
+    for k in range(chunk_single.shape[0]):
+        longest = max(longest, chunk_bounds[k + 1] - chunk_bounds[k])
+    bins = np.empty(longest if n_bins > 0 else 0, np.int32)
+    hist = np.zeros(n_bins + 2, np.int64)
+    first_gold = np.full(n_bins + 2, -1, np.int32)  # per bin, a linked list of its golds (next_gold)
+    next_gold = np.empty(n_g, np.int32)
+    gold_bin = np.empty(n_g, np.int32)
+    exact = np.empty(n_g, np.int64)  # documents in the gold's own bin scoring above it
+    top_bin = np.int32(n_bins + 1)
+    last_in = np.float32(n_bins - 1)
     for i in range(r0, r1):
         s = scores[i]
         kb = keys[i]
@@ -118,8 +177,9 @@ def _scan_rows(  # pragma: no cover - compiled by numba; long: a numba kernel, o
         for j in range(n_g):
             gs[j] = s[gold[i, j]]
             cnt[j] = 0
-            for c in range(n_l):
-                cntl[j, c] = 0
+            own_c[j] = 0
+        for c in range(n_l):
+            row_c[c] = 0
         s_rem = s[r] if r >= 0 else neg_inf
         for j in range(n_g):
             s[gold[i, j]] = neg_inf
@@ -129,6 +189,30 @@ def _scan_rows(  # pragma: no cover - compiled by numba; long: a numba kernel, o
             bl[c] = neg_inf
             blk[c] = neg_inf_key
             bu[c] = -1
+        binned = n_bins > 0 and n_g > 0
+        g_lo = np.float32(np.inf)
+        g_hi = np.float32(-np.inf)
+        scale = np.float32(0)
+        if binned:
+            for j in range(n_g):
+                if not np.isfinite(gs[j]):
+                    binned = False
+                g_lo = min(g_lo, gs[j])
+                g_hi = max(g_hi, gs[j])
+        if binned:
+            span = np.float32(g_hi - g_lo)
+            if span > 0 and np.isfinite(span):
+                scale = np.float32(n_bins / np.float64(span))
+            binned = span > 0 and np.isfinite(span) and np.isfinite(scale)
+        if binned:
+            for b in range(n_bins + 2):
+                hist[b] = 0
+            for j in range(n_g):  # the golds' bins, by the same map as the documents' below
+                gb = np.int32(np.int32(1) + np.int32(min((gs[j] - g_lo) * scale, last_in)))
+                gold_bin[j] = gb
+                next_gold[j] = first_gold[gb]
+                first_gold[gb] = j
+                exact[j] = 0
         for k in range(chunk_single.shape[0]):
             c0 = chunk_bounds[k]
             # Views of the stretch, indexed from 0: numba then knows every index is ≥ 0, drops its
@@ -138,33 +222,55 @@ def _scan_rows(  # pragma: no cover - compiled by numba; long: a numba kernel, o
             wv = weight[c0 : chunk_bounds[k + 1]]
             lv = lang[c0 : chunk_bounds[k + 1]]
             n = sv.shape[0]
+            one = chunk_single[k]
+            present = chunk_langs[k]
+            if binned:
+                for x in range(n):  # the bin of every score, branch-free (vectorises)
+                    inside = sv[x] > g_lo  # false for NaN
+                    t = min((sv[x] - g_lo) * scale if inside else np.float32(0), last_in)
+                    bx = np.int32(np.int32(np.int32(1) + np.int32(t)) * np.int32(inside))
+                    bins[x] = max(bx, np.int32(top_bin * np.int32(sv[x] > g_hi)))
+                for x in range(n):
+                    bx = bins[x]
+                    hist[bx] += wv[x]
+                    h = first_gold[bx]
+                    while h >= 0:
+                        if sv[x] > gs[h]:
+                            exact[h] += wv[x]
+                        h = next_gold[h]
+            own_here = own >= 0 and (one == own or (one < 0 and (present & lang_bit[own]) != 0))
             for j in range(n_g):
-                before_j[j] = cnt[j]
-            for j in range(n_g):
+                if binned and j != row_gold and not own_here:
+                    continue  # the total comes from the histogram; no split of this gold's count needed here
                 g = gs[j]
                 if unweighted:
                     a = np.int32(0)
                     for x in range(n):
                         a = np.int32(a + np.int32(sv[x] > g))
-                    cnt[j] += a
+                    a64 = np.int64(a)
                 elif wide:
-                    a64 = 0
+                    a64 = np.int64(0)
                     for x in range(n):
                         a64 += wv[x] * (sv[x] > g)
-                    cnt[j] += a64
                 else:
                     a = np.int32(0)
                     for x in range(n):
                         a = np.int32(a + wv[x] * np.int32(sv[x] > g))
-                    cnt[j] += a
-                if chunk_single[k] >= 0:
-                    cntl[j, chunk_single[k]] += cnt[j] - before_j[j]
+                    a64 = np.int64(a)
+                if not binned:
+                    cnt[j] += a64
+                if one >= 0:
+                    if one == own:
+                        own_c[j] += a64
+                    if j == row_gold:
+                        row_c[one] += a64
                 else:
                     for x in range(n):
                         if lv[x] >= 0 and sv[x] > g:
-                            cntl[j, lv[x]] += wv[x]
-            one = chunk_single[k]
-            present = chunk_langs[k]
+                            if lv[x] == own:
+                                own_c[j] += wv[x]
+                            if j == row_gold:
+                                row_c[lv[x]] += wv[x]
             if one < 0:
                 thr = np.float32(np.inf)
                 for c in range(n_l):
@@ -213,41 +319,48 @@ def _scan_rows(  # pragma: no cover - compiled by numba; long: a numba kernel, o
                     bl[c] = v
                     blk[c] = top
                     bu[c] = c0 + off
+        if binned:  # count above gold j = documents in higher bins + those of its bin above it
+            acc = np.int64(0)
+            for b in range(n_bins + 1, -1, -1):
+                acc += hist[b]
+                hist[b] = acc
+            for j in range(n_g):
+                cnt[j] = hist[gold_bin[j] + 1] + exact[j]
+                first_gold[gold_bin[j]] = -1
         row = row_off + i
+        r_is_gold = False
+        for h in range(n_g):  # what each gold adds to the golds below it: its documents, each unit once
+            unique = True
+            for h2 in range(h):
+                if gold[i, h2] == gold[i, h]:
+                    unique = False
+            gold_w[h] = 0
+            if unique:
+                gold_w[h] = weight[gold[i, h]]
+                if gold[i, h] == r:
+                    r_is_gold = True
+                    gold_w[h] -= rem_n[i]  # the removed copies are not in the pool
         for j in range(n_g):
             n_above = cnt[j]
-            for h in range(n_g):  # golds above gold j, each unit once
-                unique = True
-                for h2 in range(h):
-                    if gold[i, h2] == gold[i, h]:
-                        unique = False
-                if unique and gs[h] > gs[j]:
-                    n_above += weight[gold[i, h]]
-                    if gold[i, h] == r:
-                        n_above -= rem_n[i]  # the removed copies are not in the pool
-            if r >= 0 and s_rem > gs[j]:
-                is_gold = False
-                for h in range(n_g):
-                    if gold[i, h] == r:
-                        is_gold = True
-                if not is_gold:
-                    n_above += weight[r] - rem_n[i]
-                    if lang[r] >= 0:
-                        cntl[j, lang[r]] += weight[r] - rem_n[i]
+            for h in range(n_g):  # golds above gold j (O(G²) per row, branch-free: G is 100 with 100 languages)
+                n_above += gold_w[h] * (gs[h] > gs[j])
+            if r >= 0 and s_rem > gs[j] and not r_is_gold:
+                n_above += weight[r] - rem_n[i]
+                if lang[r] == own:
+                    own_c[j] += weight[r] - rem_n[i]
+                if j == row_gold and lang[r] >= 0:
+                    row_c[lang[r]] += weight[r] - rem_n[i]
             for h in range(j):
                 if gs[h] == gs[j]:
                     n_above += 1  # tied golds take consecutive positions, in gold order
             ranks[row, j] = 1 + n_above
             gold_out[row, j] = gs[j]
-            for c in range(n_l):
-                above[row, j, c] = cntl[j, c]
+            lang_above[row, j] = own_c[j]
+        for c in range(n_l):
+            gold_above[row, c] = row_c[c]
         if r >= 0 and not rem_gone[i] and lang[r] >= 0:  # a partly removed unit still competes
-            is_gold = False
-            for h in range(n_g):
-                if gold[i, h] == r:
-                    is_gold = True
             c = lang[r]
-            if not is_gold and (s_rem > bl[c] or (s_rem == bl[c] and bu[c] >= 0 and r < bu[c])):
+            if not r_is_gold and (s_rem > bl[c] or (s_rem == bl[c] and bu[c] >= 0 and r < bu[c])):
                 bl[c] = s_rem
                 bu[c] = r
         for c in range(n_l):
@@ -447,6 +560,27 @@ def _kernel_arrays(unit_weight: np.ndarray, lang: np.ndarray, n_lang: int, gold_
     return per_unit, (gold_all, rem_all, rem_n_all, gone_all)
 
 
+def _histogram_bins(n_units: int, n_golds: int) -> int:
+    """Bins of the kernel's histogram count, or 0 for the dense count (few golds)."""
+    return min(_HIST_BINS, max(64, n_units // 8)) if n_golds >= _HIST_MIN_GOLDS else 0
+
+
+def _check_kept(count_lang: int, count_gold: int, n_lang: int, n_gold: int) -> None:
+    """A ValueError unless ``count_lang`` is a language code and ``count_gold`` a gold of the pool."""
+    if not 0 <= count_lang < n_lang:
+        raise ValueError(f"count_lang {count_lang} is not a language code of this pool (0..{n_lang - 1})")
+    if n_gold and not 0 <= count_gold < n_gold:
+        raise ValueError(f"count_gold {count_gold} is not a gold of this pool (0..{n_gold - 1})")
+
+
+def _outputs(q: int, g: int, n_lang: int) -> tuple[np.ndarray, ...]:
+    """The kernel's outputs, every row of which it writes, in :class:`RankResult`'s order: ranks, gold scores,
+    best non-gold score and unit per language, the two kept count slices."""
+    return (np.empty((q, g), dtype=np.int64), np.empty((q, g), dtype=np.float32),
+            np.empty((q, n_lang), dtype=np.float32), np.empty((q, n_lang), dtype=np.int64),
+            np.empty((q, g), dtype=np.int64), np.empty((q, n_lang), dtype=np.int64))
+
+
 def rank_golds(
     query_emb: np.ndarray,
     unit_emb: np.ndarray,
@@ -456,6 +590,8 @@ def rank_golds(
     unit_lang: np.ndarray | None = None,
     *,
     removed_count: np.ndarray | None = None,
+    count_lang: int = 0,
+    count_gold: int = 0,
     block_elements: int = DEFAULT_BLOCK_ELEMENTS,
 ) -> RankResult:
     """Rank of every gold document under the tie policy above, without sorting.
@@ -469,11 +605,16 @@ def rank_golds(
         removed_count: (Q,) how many copies of ``removed_unit`` are gone (default 1 where set).
         unit_lang: (U,) integer language code 0..L-1 of each unit (for ``best_non_gold``);
             None puts every unit in one language.
+        count_lang: the language whose non-gold documents above every gold are counted
+            (``RankResult.lang_above``; the query language of a Multi pool).
+        count_gold: the gold above which every language's non-gold documents are counted
+            (``RankResult.gold_above``; gold 0, the query-language gold of a Multi pool).
         block_elements: bound on the Q_block × U score block held in memory.
 
     One BLAS product per block of queries, then one fused compiled pass over the block (see
     ``_scan_rows``): counts are exact integers, whatever the pool size. Thread-safe.
-    Memory is O(block_elements + U); time O(Q·U·(d + G)).
+    Memory is O(block_elements + U + Q·(G + L)); time O(Q·U·d) for the products, plus O(Q·U·G) for the
+    counts with few golds, O(Q·U) with many (``_HIST_MIN_GOLDS``).
     """
     q, u = query_emb.shape[0], unit_emb.shape[0]
     removed_unit, removed_count, lang = _checked(query_emb, unit_emb, unit_weight, gold_units, removed_unit,
@@ -481,24 +622,21 @@ def rank_golds(
     has = removed_unit >= 0
     n_lang = int(lang.max()) + 1
     g = gold_units.shape[1]
-    ranks = np.empty((q, g), dtype=np.int64)
-    gold_out = np.empty((q, g), dtype=np.float32)
-    best = np.empty((q, n_lang), dtype=np.float32)  # every row is written by the kernel
-    best_unit = np.empty((q, n_lang), dtype=np.int64)
-    above = np.empty((q, g, n_lang), dtype=np.int64)
+    _check_kept(count_lang, count_gold, n_lang, g)
+    outputs = _outputs(q, g, n_lang)
     if q == 0:
-        return RankResult(ranks, gold_out, best, best_unit, above)
+        return RankResult(*outputs, count_lang=count_lang, count_gold=count_gold)
 
     per_unit, per_query = _kernel_arrays(unit_weight, lang, n_lang, gold_units, removed_unit, removed_count, has)
+    per_unit += (count_lang, count_gold, _histogram_bins(u, g))
     step = max(1, block_elements // u)
     qe = np.ascontiguousarray(query_emb, dtype=np.float32)
     ue = np.ascontiguousarray(unit_emb, dtype=np.float32)
     scores = np.empty((min(step, q), u), dtype=np.float32)  # the one score block, reused
-    outputs = (ranks, gold_out, best, best_unit, above)
     for start in range(0, q, step):
         stop = min(q, start + step)
         block = scores[: stop - start]
         np.matmul(qe[start:stop], ue.T, out=block)
         args = (block, block.view(np.int32), *(a[start:stop] for a in per_query), *per_unit)
         _scan_block(stop - start, u, args, outputs, start)
-    return RankResult(ranks, gold_out, best, best_unit, above)
+    return RankResult(*outputs, count_lang=count_lang, count_gold=count_gold)

@@ -397,7 +397,8 @@ class Lab:
         """
         pool = Lab._pair_pool(diag, scenario, query_lang, gold_lang)
         res = rank_golds(diag.embeddings.queries[query_lang], diag.embeddings.units(pool), pool.unit_weight,
-                         pool.gold_units, pool.removed_unit, pool.unit_lang_code, removed_count=pool.removed_count)
+                         pool.gold_units, pool.removed_unit, pool.unit_lang_code, removed_count=pool.removed_count,
+                         count_gold=pool.gold_langs.index(gold_lang))  # every language above this gold
         j = pool.gold_langs.index(gold_lang)
         table = pd.DataFrame({"query_id": list(diag.corpus.item_ids), "query": list(diag.corpus.questions[query_lang]),
                               "gold_rank": res.ranks[:, j], "pool_size": pool.pool_sizes})
@@ -405,7 +406,7 @@ class Lab:
         table.insert(3, "own_rank", pd.Series(res.ranks[:, own] if own is not None else [pd.NA] * len(table),
                                               dtype="Int64", index=table.index))
         for c, lang in enumerate(pool.doc_langs):
-            table[f"above_{lang}"] = res.above[:, j, c]
+            table[f"above_{lang}"] = res.above(j, c)
         return table.sort_values(["gold_rank", "query_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
     @staticmethod
