@@ -573,7 +573,7 @@ def _check_kept(count_lang: int, count_gold: int, n_lang: int, n_gold: int) -> N
         raise ValueError(f"count_gold {count_gold} is not a gold of this pool (0..{n_gold - 1})")
 
 
-def _outputs(q: int, g: int, n_lang: int) -> tuple[np.ndarray, ...]:
+def _outputs(q: int, g: int, n_lang: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The kernel's outputs, every row of which it writes, in :class:`RankResult`'s order: ranks, gold scores,
     best non-gold score and unit per language, the two kept count slices."""
     return (np.empty((q, g), dtype=np.int64), np.empty((q, g), dtype=np.float32),
