@@ -19,7 +19,7 @@ from fakes import LatentEncoder
 from xlalign.align.base import AlignSpec
 from xlalign.app import assemble
 from xlalign.app.controls import METHOD_FIELDS
-from xlalign.app.formatting import STALE, per_query_view
+from xlalign.app.formatting import BOARD_FAILED, PAIR_LABEL, STALE, START, per_query_view
 from xlalign.app.inputs import UPLOADED
 from xlalign.core.loaders import load_demo
 from xlalign.report import figures
@@ -113,24 +113,50 @@ def test_exports_neutralise_formulas(app, diagnosed):
     assert oct(Path(files[0]).stat().st_mode & 0o777) == "0o644"
 
 
-def test_changing_the_configuration_clears_every_result(app):
+def test_changing_the_configuration_clears_every_result(app, diagnosed):
     p = app.page
-    cleared = app.diagnose.clear_results()
+    cleared = app.diagnose.clear_results(diagnosed[p.diag])
     assert set(cleared) == _wired_outputs(app, "clear_results")
     assert cleared[p.diag] is None and cleared[p.verdict] == STALE
     tables = (p.summary, p.summary_full, p.matrix_table, p.per_query, p.dd_table)
     assert all(len(_frame(cleared[c])) == 0 and len(_frame(cleared[c]).columns) > 1 for c in tables)  # with headers
+    assert cleared[p.dd_table].label == PAIR_LABEL  # not the old pair's caption ("Chinese queries … 168 of 168")
     assert cleared[p.exports] is None and cleared[p.dd_info] == cleared[p.dd_docs] == ""
     assert (cleared[p.dd_lang].value, cleared[p.dd_gold].value, cleared[p.dd_query].value) == (None, None, None)
     assert (cleared[p.cdf_scenario], cleared[p.matrix_metric], cleared[p.pq_search], cleared[p.dd_search]) == (
         "multi", "best_gold_share", "", "")
-    assert all(len(cleared[c]) == 0 for c in (p.rank_table, p.lb_table))  # the language ranking and model comparison
     assert all(cleared[c].layout.annotations[0].text == "settings changed: run again"
-               for c in (p.overview, p.cdf, p.matrix_plot, p.umap_before, p.umap_after, p.rank_plot, p.lb_plot))
+               for c in (p.overview, p.cdf, p.matrix_plot, p.umap_before, p.umap_after))
     # every configuration control clears them
     config_ids = {c._id for c in p.config}
     triggers = {t[0] for fn in app.blocks.fns.values() if fn.name == "clear_results" for t in fn.targets}
     assert triggers == config_ids
+    # before any diagnosis nothing says "settings changed"
+    fresh = app.diagnose.clear_results(None)
+    assert fresh[p.verdict] == START and all(fresh[c] is None for c in (p.overview, p.cdf, p.umap_before))
+
+
+def test_languages_and_models_tabs_are_cleared_only_by_what_they_read_once_they_ran(app):
+    """The Languages tab does not read the targets, the Models tab not the model menu: those leave them as they
+    are; before either ever ran, no change makes it say "settings changed"."""
+    p = app.page
+
+    def triggers(name: str) -> set:
+        return {t[0] for fn in app.blocks.fns.values() if fn.name == name for t in fn.targets}
+
+    assert triggers("clear_languages") == {c._id for c in (p.dataset, p.upload, p.pivot, p.model, p.precision,
+                                                           p.pool, p.remote)}
+    assert triggers("clear_models") == {c._id for c in (p.dataset, p.upload, p.pivot, p.targets, p.precision, p.pool)}
+    for name, shown, panels in (("clear_languages", "- German queries: …", (p.rank_plot, p.rank_table, p.rank_text)),
+                                ("clear_models", "comparable only on XQuAD …", (p.lb_table, p.lb_plot, p.lb_note,
+                                                                                 p.lb_file))):
+        fn = getattr(app.diagnose, name)
+        assert set(fn(shown)) == set(panels) == _wired_outputs(app, name)
+        assert all(v == gr.skip() for v in fn("").values())  # never ran: untouched
+    langs, models = app.diagnose.clear_languages("ran"), app.diagnose.clear_models("ran")
+    assert langs[p.rank_plot].layout.annotations[0].text.startswith("settings changed")
+    assert len(langs[p.rank_table]) == 0 and langs[p.rank_text] == ""
+    assert models[p.lb_file] is None and len(models[p.lb_table]) == 0  # no CSV of the previous leaderboard
 
 
 def test_pair_drill_down_lists_the_queries_and_everything_above_the_gold(app, diagnosed):
@@ -269,13 +295,13 @@ def test_models_side_by_side_a_broken_model_keeps_the_others(app, tmp_path):
     assert set(out) == _wired_outputs(app, "on_leaderboard")
     board = out[p.lb_table]
     ok, bad = board[board.model == "latent"], board[board.model == str(broken)]
-    assert set(ok.query_lang) == {"en", "de"} and (ok.error == "").all()
-    assert len(bad) == 1 and "could not load model" in bad.error.iloc[0]  # its row says why
-    assert (bad.drop(columns=["model", "error"]) == "n/a").all(axis=None)  # n/a, never blank
+    assert set(ok.query_lang) == {"en", "de"} and "error" not in board.columns
+    assert len(bad) == 1 and bad.verdict.iloc[0] == BOARD_FAILED  # one short row; the reason is in the note
+    assert (bad.drop(columns=["model", "verdict"]) == "n/a").all(axis=None)  # n/a, never blank
     assert not any(c.startswith("paper ") for c in board.columns)  # no empty paper columns…
     note = out[p.lb_note]
     assert "comparable only on XQuAD with per-question pools" in note and "the data is demo" in note  # …but why
-    assert "1 model(s) could not be evaluated" in note and "latent: fingerprint latent" in note
+    assert f"**{broken}** could not be evaluated: could not load model" in note and "latent: fingerprint latent" in note
     csv = pd.read_csv(out[p.lb_file])
     assert set(csv.model) == {"latent", str(broken)} and "model_fingerprint" in csv.columns
     assert [t.name for t in out[p.lb_plot].data] == ["en queries", "de queries"]
@@ -346,7 +372,8 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
     assert "**German queries**: Multi Complete@10" in header and "changed significantly" in header
     assert f"**Run** `{run_id}` · **model** `latent` · **data** demo · **languages** en+de (pivot en)" in header
     assert head.query_lang.iloc[0] == "de"  # target-language queries first
-    assert set(head.significant) <= {"✔ q<0.05", ""} and (head.significant != "").sum() == (head.q_value < 0.05).sum()
+    q = pd.to_numeric(head.q_value)  # written as text: 2 decimals, scientific notation below 0.01
+    assert set(head.significant) <= {"✔ q<0.05", ""} and (head.significant != "").sum() == (q < 0.05).sum()
     assert {Path(f).name for f in out[p.cmp_files]} == {"compare.csv", "before_per_query.csv", "after_per_query.csv"}
     assert "change" in out[p.cmp_plot].layout.yaxis.title.text
     assert runs.on_compare_metric(run_id, "max_r").layout.title.text.startswith("Change in Max@R")
@@ -359,7 +386,10 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
     assert any(n.endswith("xlalign_apply.py") for n in names) and any(n.endswith("README.md") for n in names)
     out = runs.on_side_by_side([run_id])
     assert set(out) == _wired_outputs(app, "on_side_by_side")
-    assert {f"{run_id} delta", f"{run_id} lo", f"{run_id} hi", f"{run_id} q"} <= set(_frame(out[p.sbs_table]).columns)
+    assert {"R1 after", "R1 change (95% CI)", "R1 q"} <= set(_frame(out[p.sbs_table]).columns)  # short headers…
+    assert out[p.sbs_legend].startswith(f"**R1** = `{run_id}` · centering")  # …and the run id in the legend
+    wide = pd.read_csv(next(f for f in out[p.sbs_files] if f.endswith("side_by_side.csv")))
+    assert {f"{run_id} delta", f"{run_id} lo", f"{run_id} hi", f"{run_id} q"} <= set(wide.columns)  # the CSV: full
     with pytest.raises(gr.Error, match="has no map for zh"):  # the run aligned en+de; the diagnosis has zh too
         app.explore.on_umap(diagnosed[p.diag], 8, False, run_id)
     out = app.explore.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent", f"run:{run_id}"],

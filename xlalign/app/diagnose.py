@@ -28,7 +28,10 @@ from xlalign.app.formatting import (
     EMPTY_SUMMARY,
     HEADERS,
     MATRIX_DEFAULT,
+    PAIR_LABEL,
+    PER_QUERY_LABEL,
     STALE,
+    START,
     display,
     docs_above_html,
     drill_info_html,
@@ -53,7 +56,6 @@ from xlalign.specs import SCENARIOS, EvalSpec
 from xlalign.store.downloads import DownloadArea
 from xlalign.store.runs import csv_text
 
-PER_QUERY_LABEL = "Per-query gold ranks (Multi) — click a rank to drill into that pair"
 #: Query choices offered at once in the drill-down (the table lists every query; search narrows both).
 MAX_QUERY_CHOICES = 500
 
@@ -74,7 +76,14 @@ class Diagnose:
                         api_name="on_data")
         p.pivot.change(self.on_pivot, [p.dataset, p.upload, p.pivot, p.targets], p.targets, **INTERNAL)
         for c in p.config:
-            cast(Any, c).change(self.clear_results, None, self.result_panels(), **INTERNAL)
+            cast(Any, c).change(self.clear_results, p.diag, self.result_panels(), **INTERNAL)
+        # The Languages tab reads the data, pivot, model, precision, pool and remote code (not the targets); the
+        # Models tab reads the data, pivot, targets, precision and pool (its models are its own): each is cleared
+        # only by what it reads, and only when it shows a result.
+        for c in (p.dataset, p.upload, p.pivot, p.model, p.precision, p.pool, p.remote):
+            cast(Any, c).change(self.clear_languages, p.rank_text, self.language_panels(), **INTERNAL)
+        for c in (p.dataset, p.upload, p.pivot, p.targets, p.precision, p.pool):
+            cast(Any, c).change(self.clear_models, p.lb_note, self.model_panels(), **INTERNAL)
         p.run_btn.click(self.run_diagnosis, p.config, self.diagnosis_outputs(), **DIAGNOSE)
         p.cdf_scenario.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves], **INTERNAL)
         p.cdf_curves.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves], **INTERNAL)
@@ -103,13 +112,18 @@ class Diagnose:
         return [self.page.dataset, self.page.upload, self.page.pivot, self.page.targets, self.page.data_note]
 
     def result_panels(self) -> list[Block]:
-        """Every panel that shows a result of the configuration (cleared when it changes), and the controls
-        whose choices come from a result (emptied with it)."""
+        """Every panel that shows a result of the diagnosis (cleared when the configuration changes), and the
+        controls whose choices come from it (emptied with it)."""
         p = self.page
         return [p.diag, p.verdict, p.summary, p.summary_full, p.overview, p.cdf, p.cdf_scenario, p.cdf_curves,
                 p.matrix_plot, p.matrix_metric, p.matrix_table, p.pq_search, p.per_query, p.exports,
-                *self.pair_outputs(), p.dd_k, p.dd_search, p.umap_before, p.umap_after, p.rank_plot, p.rank_table,
-                p.rank_text, p.lb_table, p.lb_plot, p.lb_note]
+                *self.pair_outputs(), p.dd_k, p.dd_search, p.umap_before, p.umap_after]
+
+    def language_panels(self) -> list[Block]:
+        return [self.page.rank_plot, self.page.rank_table, self.page.rank_text]
+
+    def model_panels(self) -> list[Block]:
+        return [self.page.lb_table, self.page.lb_plot, self.page.lb_note, self.page.lb_file]
 
     def diagnosis_outputs(self) -> list[Block]:
         p = self.page
@@ -171,25 +185,46 @@ class Diagnose:
         return gr.Dropdown(choices=language_choices(rest), value=keep or rest[:1], multiselect=True)
 
     @guarded
-    def clear_results(self) -> Updates:
-        """What every result panel shows after the data, languages, model or pool changed: nothing stale, and
-        every control whose choices came from the old result empty (value None) or at its default."""
+    def clear_results(self, diag: Diagnosis | None = None) -> Updates:
+        """What every panel of the diagnosis shows after the data, languages, model or pool changed: nothing stale,
+        and every control whose choices came from the old result empty (value None) or at its default. Before any
+        diagnosis the panels show what they showed at the start (nothing is "changed" that never ran)."""
         p = self.page
-        empty = figures.empty("settings changed: run again")
-        return {p.diag: None, p.verdict: STALE, p.summary: empty_table(*EMPTY_SUMMARY),
+        ran = diag is not None
+        empty = figures.empty("settings changed: run again") if ran else None
+        return {p.diag: None, p.verdict: STALE if ran else START, p.summary: empty_table(*EMPTY_SUMMARY),
                 p.summary_full: empty_table(*EMPTY_SUMMARY), p.overview: empty, p.cdf: empty,
                 p.cdf_scenario: CDF_DEFAULT, p.cdf_curves: gr.Dropdown(choices=[], value=[], multiselect=True),
                 p.matrix_plot: empty, p.matrix_metric: MATRIX_DEFAULT, p.matrix_table: empty_table(*EMPTY_MATRIX),
                 p.pq_search: "", p.per_query: gr.Dataframe(empty_table(*EMPTY_PER_QUERY), label=PER_QUERY_LABEL),
                 p.exports: None, **self._empty_pair(), p.dd_k: 0, p.dd_search: "", p.umap_before: empty,
-                p.umap_after: empty, p.rank_plot: empty, p.rank_table: empty_table(*HEADERS["rank"]), p.rank_text: "",
-                p.lb_table: empty_table(*HEADERS["board"]), p.lb_plot: empty, p.lb_note: ""}
+                p.umap_after: empty}
+
+    @guarded
+    def clear_languages(self, shown: str | None = None) -> Updates:
+        """The Languages tab after a setting it reads changed: emptied, saying so, when it showed a result;
+        left as it is otherwise (before it ever ran, it says nothing about settings)."""
+        if not shown:
+            return {c: gr.skip() for c in self.language_panels()}
+        p = self.page
+        return {p.rank_plot: figures.empty("settings changed: press Rank languages again"),
+                p.rank_table: empty_table(*HEADERS["rank"]), p.rank_text: ""}
+
+    @guarded
+    def clear_models(self, shown: str | None = None) -> Updates:
+        """The Models tab after a setting it reads changed: emptied (its CSV too) when it showed a result."""
+        if not shown:
+            return {c: gr.skip() for c in self.model_panels()}
+        p = self.page
+        return {p.lb_table: empty_table(*HEADERS["board"]), p.lb_plot: figures.empty(
+            "settings changed: press Compare models again"), p.lb_note: "", p.lb_file: None}
 
     def _empty_pair(self) -> Updates:
         p = self.page
         return {p.dd_scenario: gr.Dropdown(choices=list(SCENARIOS), value="multi"),
                 p.dd_lang: gr.Dropdown(choices=[], value=None), p.dd_gold: gr.Dropdown(choices=[], value=None),
-                p.dd_table: empty_table(*EMPTY_PAIR), p.dd_query: gr.Dropdown(choices=[], value=None), p.dd_info: "",
+                p.dd_table: gr.Dataframe(empty_table(*EMPTY_PAIR), label=PAIR_LABEL),
+                p.dd_query: gr.Dropdown(choices=[], value=None), p.dd_info: "",
                 p.dd_docs: ""}
 
     # ------------------------------------------------------------------ diagnosis

@@ -7,14 +7,15 @@ HTML or a display table out. Figures and report tables live in :mod:`xlalign.rep
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from xlalign.report.paper import PAPER_COLUMNS, comparability_note
-from xlalign.report.provenance import MadeWith
-from xlalign.report.tables import headline_compare, matrix_pivot
+from xlalign.report.provenance import STAMP_COLUMNS, MadeWith
+from xlalign.report.tables import headline_compare, matrix_pivot, q_text
 from xlalign.report.verdict_text import RULE, lang_name, sentence
 from xlalign.report.verdict_text import headline as verdict_headline
 from xlalign.services.lab import Diagnosis
@@ -68,6 +69,9 @@ EMPTY_PER_QUERY = ("query_lang", "query_id", "query", "rank per gold language �
 RUNS_COLUMNS = ("state", "progress", "time left", "message", "label", "run")
 RUNS_COLUMN_WIDTHS: list[str | int] = ["9%", "7%", "11%", "33%", "22%", "18%"]
 EMPTY_PAIR = ("query_id", "query", "gold rank", "own-language gold rank", "irrelevant documents above the gold")
+#: The drill-down's query table and the per-query table before they show a pair / a diagnosis.
+PAIR_LABEL = "Queries, worst-placed gold first — click one to see what ranks above it"
+PER_QUERY_LABEL = "Per-query gold ranks (Multi) — click a rank to drill into that pair"
 #: The chart controls' values after a new diagnosis (and after the settings change).
 CDF_DEFAULT = "multi"
 MATRIX_DEFAULT = "best_gold_share"
@@ -79,7 +83,7 @@ HEADERS = {
     "runs": RUNS_COLUMNS,
     "cmp": ("scenario", "query_lang", "metric", "before", "after", "delta", "q_value"),
     "cmp_full": ("scenario", "query_lang", "doc_lang", "metric", "before", "after"),
-    "sbs": ("scenario", "query_lang", "metric", "baseline", "runs →"),
+    "sbs": ("scenario", "query_lang", "metric", "baseline", "R1 after", "R1 change (95% CI)", "R1 q", "…"),
 }
 
 
@@ -141,7 +145,7 @@ def per_query_view(diag: Diagnosis, search: str = "") -> pd.DataFrame:
 def per_query_caption(diag: Diagnosis, shown: int, search: str) -> str:
     """The per-query table's label: what it lists, and how many rows a filter left."""
     total = int((diag.result.per_query.scenario == "multi").sum())
-    what = "Per-query gold ranks (Multi) — click a rank to drill into that pair"
+    what = PER_QUERY_LABEL
     return what if not (search or "").strip() else f"{what} · {shown} of {total} rows match '{search.strip()}'"
 
 
@@ -263,25 +267,37 @@ def inclination_text(rows: pd.DataFrame, made: MadeWith | None = None) -> str:
 
 
 # ---------------------------------------------------------------------------------- models
+#: The verdict cell of a model that could not be evaluated (its reason is in the note under the table).
+BOARD_FAILED = "not evaluated: see the note below the table"
+
+
 def board_view(board: pd.DataFrame) -> pd.DataFrame:
-    """The leaderboard as shown: a failed model's reason beside its name, the paper's columns only where the
-    paper reports this setting, numbers to 2 decimals, n/a for what does not apply."""
+    """The leaderboard as shown: the paper's columns only where the paper reports this setting, numbers to 2
+    decimals, n/a for what does not apply. A model that could not be evaluated keeps one short row (its reason,
+    however long, goes to :func:`board_note`, so that it never pushes the other rows' numbers off-screen)."""
     shown = board.drop(columns=[c for c in PAPER_COLUMNS if c in board and board[c].isna().all()])
     shown = shown.drop(columns=[c for c in ("model_fingerprint", "xlalign_version") if c in shown])
-    lead = [c for c in ("model", "error") if c in shown]
+    if "error" in shown:
+        failed = shown["error"] != ""
+        shown = shown.drop(columns="error")
+        if "verdict" not in shown:
+            shown["verdict"] = ""
+        shown.loc[failed, "verdict"] = BOARD_FAILED
+    lead = [c for c in ("model", "pair", "query_lang", "verdict") if c in shown]
     return display(shown[lead + [c for c in shown.columns if c not in lead]])
 
 
 def board_note(board: pd.DataFrame, data: str, pool: str, langs: tuple[str, ...]) -> str:
-    """Why the paper's values are (not) beside ours, and how each model's rows were made."""
+    """Why the paper's values are (not) beside ours, each failed model's reason, and how each model's rows were
+    made."""
     ok = board[board.error == ""] if "error" in board else board
     made = [f"{m}: fingerprint {fp}, precision {pr}" for m, fp, pr in
             ok[["model", "model_fingerprint", "precision"]].drop_duplicates().itertuples(index=False)] \
         if "model_fingerprint" in ok else []
-    failed = int((board.error != "").sum()) if "error" in board else 0
+    failed = board[board.error != ""] if "error" in board else board.iloc[:0]
     lines = [comparability_note(data, pool, langs[0], list(dict.fromkeys(board.model)), list(langs[1:]))]
-    if failed:
-        lines.append(f"{failed} model(s) could not be evaluated: see the error column.")
+    lines += [f"**{m}** could not be evaluated: {e}" for m, e in
+              failed[["model", "error"]].drop_duplicates().itertuples(index=False)]
     version = ok["xlalign_version"].iloc[0] if "xlalign_version" in ok and len(ok) else ""
     lines.append(f"<small>{' · '.join(made)} · {pool} pools · xlalign {version}</small>" if made else "")
     return "\n\n".join(x for x in lines if x)
@@ -331,18 +347,57 @@ def compare_page(header: dict[str, Any], finding: str) -> str:
 
 
 def compare_headline(table: pd.DataFrame, pivot: str) -> pd.DataFrame:
-    """The headline rows of a comparison, target-language queries first, rounded, with a significance mark."""
+    """The headline rows of a comparison, target-language queries first, rounded, with a significance mark; q in
+    scientific notation below 0.01 (:func:`~xlalign.report.tables.q_text`: never a 0 that is not one)."""
     head = headline_compare(table, pivot)
     head = head[["scenario", "query_lang", "doc_lang", "metric", "before", "after", "delta", "ci_low", "ci_high",
-                 "q_value"]].round({"before": 2, "after": 2, "delta": 2, "ci_low": 2, "ci_high": 2, "q_value": 4})
+                 "q_value"]].round({"before": 2, "after": 2, "delta": 2, "ci_low": 2, "ci_high": 2})
     head.insert(len(head.columns), "significant", ["✔ q<0.05" if q < 0.05 else "" for q in head["q_value"]])
+    head["q_value"] = [q_text(q) for q in head["q_value"]]
     return head
 
 
-__all__ = ["CDF_DEFAULT", "CLICK_JS", "CSS", "DOCS_PER_LANG", "EMPTY_MATRIX", "EMPTY_PAIR", "EMPTY_PER_QUERY",
-           "EMPTY_SUMMARY", "HEADERS", "MATRIX_DEFAULT", "RUNS_COLUMNS", "RUNS_COLUMN_WIDTHS", "STALE", "START",
-           "board_note", "board_view", "cancel_message", "compare_headline", "compare_page", "data_name", "display",
-           "docs_above_html", "drill_info_html", "empty_table", "finished_message", "inclination_table",
-           "inclination_text", "made_with_line", "matrix_table", "md_bold", "pair_caption", "pair_choices",
-           "pair_rows", "pair_view", "per_query_caption", "per_query_view", "runs_view", "submitted_message",
+def compare_full(table: pd.DataFrame) -> pd.DataFrame:
+    """Every row of a comparison as shown: numbers to 4 decimals, p and q by :func:`q_text`, without the provenance
+    columns (the page's footer says how it was made)."""
+    shown = table.drop(columns=[c for c in STAMP_COLUMNS if c in table]).round(4)
+    for col in ("p_value", "q_value"):
+        if col in shown:
+            shown[col] = [q_text(q) for q in table[col]]
+    return shown
+
+
+def side_by_side_view(wide: pd.DataFrame, labels: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, str]:
+    """The side-by-side table as shown, and its legend.
+
+    Each run is a short name (R1, R2, … in the order given); the legend names its full run id and label. Per run:
+    its after value, its change with the 95% CI in one cell, and its q (:func:`q_text`). The provenance columns go
+    to the legend's footer."""
+    runs = [c for c in wide.columns if f"{c} delta" in wide.columns]
+    short = {run: f"R{n}" for n, run in enumerate(runs, 1)}
+    keys = [c for c in ("scenario", "query_lang", "doc_lang", "metric") if c in wide]
+    view = wide[keys].copy()
+    if "baseline" in wide:
+        view["baseline"] = wide["baseline"].round(2)
+    for run, name in short.items():
+        if f"{run} baseline" in wide:
+            view[f"{name} baseline"] = wide[f"{run} baseline"].round(2)
+        view[f"{name} after"] = wide[run].round(2)
+        view[f"{name} change (95% CI)"] = [f"{d:+.2f} ({lo:+.2f}…{hi:+.2f})" if d == d else "n/a" for d, lo, hi in
+                                          zip(wide[f"{run} delta"], wide[f"{run} lo"], wide[f"{run} hi"], strict=True)]
+        view[f"{name} q"] = [q_text(q) for q in wide[f"{run} q"]]
+    legend = [f"**{name}** = `{run}`" + (f" · {labels[run]}" if labels and labels.get(run) else "")
+              for run, name in short.items()]
+    made = [f"{c}: {wide[c].iloc[0]}" for c in STAMP_COLUMNS[1:] if c in wide and len(wide)]
+    footer = [f"<small>{' · '.join(made)}</small>"] if made else []
+    return display(view), "\n\n".join([" · ".join(legend), *footer]) if legend else ""
+
+
+__all__ = ["BOARD_FAILED", "CDF_DEFAULT", "CLICK_JS", "CSS", "DOCS_PER_LANG", "EMPTY_MATRIX", "EMPTY_PAIR",
+           "EMPTY_PER_QUERY", "EMPTY_SUMMARY", "HEADERS", "MATRIX_DEFAULT", "PAIR_LABEL", "PER_QUERY_LABEL",
+           "RUNS_COLUMNS", "RUNS_COLUMN_WIDTHS", "STALE", "START", "board_note", "board_view", "cancel_message",
+           "compare_full", "compare_headline", "compare_page", "data_name", "display", "docs_above_html",
+           "drill_info_html", "empty_table", "finished_message", "inclination_table", "inclination_text",
+           "made_with_line", "matrix_table", "md_bold", "pair_caption", "pair_choices", "pair_rows", "pair_view",
+           "per_query_caption", "per_query_view", "runs_view", "side_by_side_view", "submitted_message",
            "verdict_markdown"]

@@ -21,6 +21,8 @@ from xlalign.app.formatting import (
     EMPTY_SUMMARY,
     HEADERS,
     MATRIX_DEFAULT,
+    PAIR_LABEL,
+    PER_QUERY_LABEL,
     RUNS_COLUMN_WIDTHS,
     START,
     empty_table,
@@ -140,6 +142,7 @@ class Page:
     sbs_pick: gr.Dropdown
     sbs_btn: gr.Button
     sbs_table: gr.Dataframe
+    sbs_legend: gr.Markdown
     sbs_files: gr.File
 
     @property
@@ -222,7 +225,7 @@ def _diagnose_tab(page: Page) -> None:
                                                  interactive=False, elem_id="matrix-table")
         page.pq_search = gr.Textbox(label="Filter the per-query table (text or id)", elem_id="pq-search")
         page.per_query = gr.Dataframe(empty_table(*EMPTY_PER_QUERY), interactive=False,
-                                      label="Per-query gold ranks (Multi) — click a rank to drill into that pair",
+                                      label=PER_QUERY_LABEL,
                                       max_height=320, elem_id="per-query")
         page.exports = gr.File(label="Export (CSV)", file_count="multiple")
 
@@ -244,7 +247,7 @@ def _drill_tab(page: Page) -> None:
                                   info="0 = every query", elem_id="dd-k")
             page.dd_search = gr.Textbox(label="Search queries (text or id)", elem_id="dd-search")
         page.dd_table = gr.Dataframe(empty_table(*EMPTY_PAIR), interactive=False, max_height=300, elem_id="dd-table",
-                                     label="Queries, worst-placed gold first — click one to see what ranks above it")
+                                     label=PAIR_LABEL)
         page.dd_query = gr.Dropdown([], value=None, label="Query", elem_id="dd-query", allow_custom_value=True)
         page.dd_info = gr.HTML(elem_id="dd-info")
         page.dd_docs = gr.HTML(elem_id="dd-docs")
@@ -328,11 +331,12 @@ def _compare_tab(page: Page) -> None:
         page.cmp_plot = gr.Plot()
         page.cmp_files = gr.File(label="Downloads", file_count="multiple")
         page.export_file = gr.File(label="Export", elem_id="export-file")
-        page.sbs_pick = gr.Dropdown([], multiselect=True, label="Finished runs side by side")
-        page.sbs_btn = gr.Button("Compare runs")
+        page.sbs_pick = gr.Dropdown([], multiselect=True, label="Finished runs side by side", elem_id="sbs-pick")
+        page.sbs_btn = gr.Button("Compare runs", elem_id="sbs-btn")
         page.sbs_table = gr.Dataframe(empty_table(*HEADERS["sbs"]),
-                                      label="Baseline, each run's after, its change with 95% CI, and q",
-                                      interactive=False)
+                                      label="Baseline, each run's after, its change with 95% CI, and q (runs R1, R2, …: "
+                                            "see below)", interactive=False, elem_id="sbs-table")
+        page.sbs_legend = gr.Markdown(elem_id="sbs-legend")
         page.sbs_files = gr.File(label="Export (CSV)", file_count="multiple")
 
 

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
@@ -49,7 +49,7 @@ from xlalign.atomic import (
 )
 from xlalign.errors import ConfigError, XlalignError
 from xlalign.policy import contained, default_runs_dir
-from xlalign.report.provenance import MadeWith, stamp
+from xlalign.report.provenance import STAMP_COLUMNS, MadeWith, stamp
 
 if TYPE_CHECKING:
     from xlalign.align.base import Aligner, AlignSpec
@@ -548,8 +548,9 @@ class Run:
                                strict=True):
             atomic_write_csv(folder / name, stamp(frame, made) if made is not None else frame)
 
-    def write_compare(self, table: pd.DataFrame) -> None:
-        atomic_write_csv(self.dir / self.COMPARE, table)
+    def write_compare(self, table: pd.DataFrame, made: MadeWith | None = None) -> None:
+        """``compare.csv``; with ``made`` (how the baseline was made), stamped like every result CSV."""
+        atomic_write_csv(self.dir / self.COMPARE, stamp(table, made) if made is not None else table)
 
     def write_record(self, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, record: Mapping[str, Any]) -> None:
         atomic_write_json(self.dir / self.RECORD, {"config": self.config_dict(model, evaluation, align), **record})
@@ -614,9 +615,22 @@ class Run:
         return self._json(self.RECORD, required=False)
 
     def compare(self) -> pd.DataFrame:
+        """``compare.csv`` with its provenance columns (:data:`STAMP_COLUMNS`): as written, or, for a run written
+        before they were, from ``run.json``'s ``made_with`` (none when the run does not record it)."""
         from xlalign.core.compare import read_compare
 
-        return read_compare(self.dir / self.COMPARE)
+        table = read_compare(self.dir / self.COMPARE)
+        made = self.made_with()
+        if made is not None and not set(STAMP_COLUMNS) <= set(table.columns):
+            table = stamp(table, made)
+        return table
+
+    def made_with(self) -> MadeWith | None:
+        """How the run's baseline was made (``run.json``'s ``made_with``), or None when it does not say."""
+        from xlalign.report.provenance import from_dict
+
+        value = self.record().get("made_with")
+        return from_dict(value) if isinstance(value, dict) else None
 
     def per_query_text(self, which: str) -> str | None:
         """The per-query table of ``before`` or ``after`` as written (None while the run has not written it)."""
@@ -772,11 +786,28 @@ class Comparison:
     labels: list[str]
     shared_baseline: bool
     notes: list[str]
+    made: list[MadeWith | None] = field(default_factory=list)
 
     def wide(self) -> pd.DataFrame:
+        """:func:`xlalign.core.compare.side_by_side`, with the provenance columns (:data:`STAMP_COLUMNS`): the
+        runs' common value, or ``<run>: <value>`` for each run, ``; ``-separated, where they differ."""
         from xlalign.core.compare import side_by_side
 
-        return side_by_side(self.stacked, shared_baseline=self.shared_baseline)
+        wide = side_by_side(self.stacked, shared_baseline=self.shared_baseline)
+        for column in STAMP_COLUMNS:
+            if column not in self.stacked:
+                continue
+            values = dict(zip(self.stacked["run"], self.stacked[column].astype(str), strict=True))
+            distinct = list(dict.fromkeys(values.values()))
+            wide[column] = distinct[0] if len(distinct) == 1 else "; ".join(f"{r}: {v}" for r, v in values.items())
+        return wide
+
+    def made_with_lines(self) -> list[str]:
+        """``made with: …`` for the CLI: one line when every run's baseline was made the same way, else one per run."""
+        footers = [m.footer() if m is not None else "not recorded" for m in self.made]
+        if footers and len(set(footers)) == 1:
+            return [f"made with: {footers[0]}"]
+        return [f"made with ({label}): {footer}" for label, footer in zip(self.labels, footers, strict=True)]
 
 
 def _labels(dirs: Sequence[Path]) -> list[str]:
@@ -825,7 +856,7 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> Comparison:
     for label, table in zip(labels, tables, strict=True):
         frames.append(table.assign(run=label)[["run", *table.columns]])
     stacked = pd.concat(frames, ignore_index=True)
-    return Comparison(stacked, labels, same_queries and same_model, notes)
+    return Comparison(stacked, labels, same_queries and same_model, notes, [run.made_with() for run in runs])
 
 
 # --------------------------------------------------------------------------------------------
