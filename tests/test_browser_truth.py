@@ -106,7 +106,8 @@ def _header(page, elem_id: str) -> list[str]:
 
 
 def _drill_ready(page, gold_name: str) -> None:
-    page.locator("#dd-docs").get_by_text(f"documents above the {gold_name} gold").first.wait_for(timeout=120_000)
+    above = re.compile(f"documents? above the {gold_name} gold")  # "1 document above …", "12 documents above …"
+    page.locator("#dd-docs").get_by_text(above).first.wait_for(timeout=120_000)
 
 
 # ----------------------------------------------------------------------------- §1
@@ -165,7 +166,7 @@ def test_2_a_matrix_cell_opens_the_pair_drill_down(page):
 
 def test_3_per_query_ranks_heatmap_cells_and_map_points_open_it_too(page):
     _tab(page, "Diagnose")
-    column = _header(page, "per-query").index("rank_hi")
+    column = _header(page, "per-query").index("hi")  # the Hindi gold's rank
     row = _rows(page, "per-query").nth(2)
     query_id = row.locator("[role=gridcell]").nth(1).inner_text().strip()
     row.locator("[role=gridcell]").nth(column).click()  # an English query's Hindi gold

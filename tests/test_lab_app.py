@@ -19,7 +19,7 @@ from fakes import LatentEncoder
 from xlalign.align.base import AlignSpec
 from xlalign.app import assemble
 from xlalign.app.controls import METHOD_FIELDS
-from xlalign.app.formatting import BOARD_FAILED, PAIR_LABEL, STALE, START, per_query_view
+from xlalign.app.formatting import BOARD_FAILED, MATRIX_CORNER, PAIR_LABEL, STALE, START, per_query_view
 from xlalign.app.inputs import UPLOADED
 from xlalign.core.loaders import load_demo
 from xlalign.report import figures
@@ -87,8 +87,8 @@ def test_diagnosis_states_the_finding_first(app, diagnosed):
     assert "**German queries: English inclination** — for 100% of queries" in verdict
     assert {"summary.csv", "matrix.csv", "per_query.csv"} == {Path(f).name for f in diagnosed[p.exports]}
     per_query = _frame(diagnosed[p.per_query])
-    assert "query_lang" in per_query.columns and len(per_query) == 3 * 168
-    assert list(diagnosed[p.matrix_table].columns) == ["query ↓ / documents →", "en", "de", "zh"]
+    assert list(per_query.columns)[:5] == ["lang", "query_id", "en", "de", "zh"] and len(per_query) == 3 * 168
+    assert list(_frame(diagnosed[p.matrix_table]).columns) == [MATRIX_CORNER, "en", "de", "zh"]
     # the drill-down is ready on the first target's queries against the pivot gold, worst-placed query first
     table = _frame(diagnosed[p.dd_table])
     assert (diagnosed[p.dd_lang].value, diagnosed[p.dd_gold].value) == ("de", "en")
@@ -177,7 +177,7 @@ def test_pair_drill_down_lists_the_queries_and_everything_above_the_gold(app, di
     assert docs.copies.iloc[:-1].sum() == multi_de.loc[qid, "rank_en"] - 1  # exactly the documents above it
     html_docs = out[p.dd_docs]
     for lang, n in docs.iloc[:-1].groupby("lang").size().items():
-        assert f"{n} documents above the English gold" in html_docs, lang
+        assert f"{n} document{'' if n == 1 else 's'} above the English gold" in html_docs, lang
     assert diag.corpus.questions["de"][diag.corpus.item_ids.index(qid)] in out[p.dd_info]
     # the filter: only queries whose gold ranks below k
     k = int(ranks.gold_rank.median())
@@ -238,10 +238,10 @@ def test_clicks_open_the_pair_drill_down(app, diagnosed):
     assert out[p.tabs].selected == "drill" and (out[p.dd_k], out[p.dd_search]) == (0, "")
     view = per_query_view(diag)
     row = view.iloc[170]
-    column = list(view.columns).index("rank_zh")
+    column = list(view.columns).index("zh")  # the Chinese gold's rank
     out = app.diagnose.on_row_select(diag, "", _Select((170, column)))
     assert set(out) == _wired_outputs(app, "on_row_select")
-    assert (out[p.dd_lang].value, out[p.dd_gold].value, out[p.dd_query].value) == (row.query_lang, "zh", row.query_id)
+    assert (out[p.dd_lang].value, out[p.dd_gold].value, out[p.dd_query].value) == (row.lang, "zh", row.query_id)
     assert "<table" in out[p.dd_docs] and html.escape(row.query_id) in out[p.dd_info]
     out = app.diagnose.on_open_pair(diag, json.dumps({"point": ["zh", row.query_id]}))  # a map point
     assert (out[p.dd_lang].value, out[p.dd_gold].value, out[p.dd_query].value) == ("zh", "en", row.query_id)
@@ -263,14 +263,23 @@ def test_umap_map_of_passages_and_questions(app, diagnosed):
     out = app.explore.on_umap(diagnosed[app.page.diag], 12, True, "")
     assert set(out) == _wired_outputs(app, "on_umap")
     before, after = out[app.page.umap_before], out[app.page.umap_after]
-    names = [t.name for t in before.data]
-    assert names[0] == "translations joined" and {"en (English)", "de (German)", "zh (Chinese)"} <= set(names)
-    points = before.data[1]  # one shuffled layer: no language always underneath
-    langs = [c[0] for c in points.customdata]
-    assert len(langs) == 2 * 3 * 12 and langs[:3] != ["en"] * 3 and set(langs) == {"en", "de", "zh"}
-    assert {c[1] for c in points.customdata} <= set(diagnosed[app.page.diag].corpus.item_ids)  # click → drill-down
-    colors = {c[0]: m for c, m in zip(points.customdata, points.marker.color, strict=True)}
-    assert colors == {x: figures.lang_color(x) for x in ("en", "de", "zh")}  # one colour per language everywhere
+    diag = diagnosed[app.page.diag]
+    points = [t for t in before.data if t.mode == "markers" and t.customdata is not None]
+    assert {t.name for t in points} == {"en (English)", "de (German)", "zh (Chinese)"}
+    # each language is one legend group (a legend click hides all its points and its translation lines) of several
+    # traces drawn interleaved with the other languages' (no language always underneath)
+    assert {t.legendgroup for t in before.data if t.legendgroup} == {"en", "de", "zh"}
+    order = [t.legendgroup for t in points]
+    assert len(set(order[-3:])) > 1 or len(set(order[:3])) > 1
+    assert sum(len(t.customdata) for t in points) == 2 * 3 * 12
+    for t in points:
+        lang = t.legendgroup
+        assert {c[0] for c in t.customdata} == {lang} and t.marker.color == figures.lang_color(lang)
+        assert {c[1] for c in t.customdata} <= set(diag.corpus.item_ids)  # click → drill-down
+        for (_, item), text in zip(t.customdata, t.text, strict=True):  # the hover shows the point's own text
+            i = diag.corpus.item_ids.index(item)
+            own = {diag.corpus.passages[lang][i], diag.corpus.questions[lang][i]}
+            assert any(figures.hover_text(x)[:20] in text for x in own), (lang, item, text)
     assert "pick a finished run" in after.layout.annotations[0].text
 
 

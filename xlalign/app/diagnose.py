@@ -19,7 +19,7 @@ from typing import Any, cast
 import gradio as gr
 from gradio.blocks import Block
 
-from xlalign.app.failures import guarded, refuse, upload_path
+from xlalign.app.failures import FAILED, failure_markdown, guarded, refuse, shown_in_page, upload_path
 from xlalign.app.formatting import (
     CDF_DEFAULT,
     EMPTY_MATRIX,
@@ -37,12 +37,15 @@ from xlalign.app.formatting import (
     drill_info_html,
     empty_table,
     matrix_table,
+    matrix_widths,
     pair_caption,
     pair_choices,
     pair_rows,
     pair_view,
+    pair_widths,
     per_query_caption,
     per_query_view,
+    per_query_widths,
     verdict_markdown,
 )
 from xlalign.app.inputs import DATASETS, UPLOADED, data_spec, gr_progress, language_choices, language_spec, model_spec
@@ -204,18 +207,19 @@ class Diagnose:
     def clear_languages(self, shown: str | None = None) -> Updates:
         """The Languages tab after a setting it reads changed: emptied, saying so, when it showed a result;
         left as it is otherwise (before it ever ran, it says nothing about settings)."""
-        if not shown:
-            return {c: gr.skip() for c in self.language_panels()}
         p = self.page
+        if not shown or shown.startswith(FAILED):  # never ran, or only a failure to take away
+            return {p.rank_plot: gr.skip(), p.rank_table: gr.skip(), p.rank_text: "" if shown else gr.skip()}
         return {p.rank_plot: figures.empty("settings changed: press Rank languages again"),
                 p.rank_table: empty_table(*HEADERS["rank"]), p.rank_text: ""}
 
     @guarded
     def clear_models(self, shown: str | None = None) -> Updates:
         """The Models tab after a setting it reads changed: emptied (its CSV too) when it showed a result."""
-        if not shown:
-            return {c: gr.skip() for c in self.model_panels()}
         p = self.page
+        if not shown or shown.startswith(FAILED):
+            return {p.lb_table: gr.skip(), p.lb_plot: gr.skip(), p.lb_file: gr.skip(),
+                    p.lb_note: "" if shown else gr.skip()}
         return {p.lb_table: empty_table(*HEADERS["board"]), p.lb_plot: figures.empty(
             "settings changed: press Compare models again"), p.lb_note: "", p.lb_file: None}
 
@@ -228,6 +232,14 @@ class Diagnose:
                 p.dd_docs: ""}
 
     # ------------------------------------------------------------------ diagnosis
+    def failed_diagnosis(self, message: str) -> Updates:
+        """A diagnosis that failed, on the visitor's page: its message in the verdict panel, every other panel
+        empty (one message in one place, not an error badge on each of them)."""
+        cleared = self.clear_results(None)
+        out = {c: cleared.get(c, gr.skip()) for c in self.diagnosis_outputs()}
+        return {**out, self.page.verdict: failure_markdown("Diagnose", message)}
+
+    @shown_in_page("failed_diagnosis")
     @guarded
     def run_diagnosis(self, dataset: str, upload: Any, pivot: str, targets: Any, model: str, precision: str,
                       pool: str, remote: bool, progress: gr.Progress = gr.Progress(), request: gr.Request | None = None
@@ -254,8 +266,9 @@ class Diagnose:
                 p.cdf_curves: gr.Dropdown(choices=figures.curve_choices(res.per_query, CDF_DEFAULT), value=curves,
                                           multiselect=True),
                 p.matrix_plot: figures.bias_matrix(res.matrix_frame(), MATRIX_DEFAULT), p.matrix_metric: MATRIX_DEFAULT,
-                p.matrix_table: matrix_table(diag, MATRIX_DEFAULT), p.pq_search: "",
-                p.per_query: gr.Dataframe(display(per_query_view(diag)), label=per_query_caption(diag, 0, "")),
+                p.matrix_table: self._matrix(diag, MATRIX_DEFAULT), p.pq_search: "",
+                p.per_query: gr.Dataframe(display(per_query_view(diag)), label=per_query_caption(diag, 0, ""),
+                                          column_widths=per_query_widths(diag.spec.langs)),
                 p.exports: files, **self._pair(diag, "multi", langs[1], spec.pivot, 0, ""), p.dd_k: 0,
                 p.dd_search: "", p.umap_n: gr.Slider(minimum=4, maximum=n_passages, value=min(60, n_passages), step=1),
                 p.umap_before: figures.empty("press Draw UMAP"), p.umap_after: figures.empty("press Draw UMAP")}
@@ -279,7 +292,7 @@ class Diagnose:
         if diag is None:
             return {p.matrix_plot: figures.empty("press Diagnose"), p.matrix_table: empty_table(*EMPTY_MATRIX)}
         return {p.matrix_plot: figures.bias_matrix(diag.result.matrix_frame(), metric),
-                p.matrix_table: matrix_table(diag, metric)}
+                p.matrix_table: self._matrix(diag, metric)}
 
     @guarded
     def on_pq_search(self, diag: Diagnosis | None, search: str) -> Any:
@@ -287,7 +300,12 @@ class Diagnose:
         if diag is None:
             return gr.Dataframe(empty_table(*EMPTY_PER_QUERY), label=PER_QUERY_LABEL)
         view = per_query_view(diag, search)
-        return gr.Dataframe(display(view), label=per_query_caption(diag, len(view), search))
+        return gr.Dataframe(display(view), label=per_query_caption(diag, len(view), search),
+                            column_widths=per_query_widths(diag.spec.langs))
+
+    @staticmethod
+    def _matrix(diag: Diagnosis, metric: str) -> Any:
+        return gr.Dataframe(matrix_table(diag, metric), column_widths=matrix_widths(diag.spec.langs))
 
     # ------------------------------------------------------------------ drill-down
     def _pair(self, diag: Diagnosis, scenario: str, query_lang: str, gold_lang: str | None, below: Any, search: str,
@@ -313,10 +331,11 @@ class Diagnose:
             choices.insert(0, next(c for c in pair_choices(rows[rows.query_id == query_id])))
             ids.insert(0, query_id)
         chosen = query_id if query_id in ids else (ids[0] if ids else None)
+        view = pair_view(rows, query_lang, gold_lang)
         out: Updates = {p.dd_scenario: gr.Dropdown(choices=list(SCENARIOS), value=scenario),
                p.dd_lang: gr.Dropdown(choices=language_choices(langs), value=query_lang),
                p.dd_gold: gr.Dropdown(choices=language_choices(golds), value=gold_lang),
-               p.dd_table: gr.Dataframe(pair_view(rows, query_lang, gold_lang),
+               p.dd_table: gr.Dataframe(view, column_widths=pair_widths(view),
                                         label=pair_caption(rows, len(table), query_lang, gold_lang, scenario, k, search)),
                p.dd_query: gr.Dropdown(choices=choices, value=chosen)}
         if chosen is None:
@@ -393,9 +412,9 @@ class Diagnose:
         row, col = evt.index if isinstance(evt.index, (list, tuple)) else (evt.index, 0)
         values = list(evt.row_value) if evt.row_value else list(view.iloc[int(row)])
         record = dict(zip(view.columns, values, strict=False))
-        query_lang, query_id = str(record["query_lang"]), str(record["query_id"])
+        query_lang, query_id = str(record["lang"]), str(record["query_id"])
         column = view.columns[int(col)] if 0 <= int(col) < len(view.columns) else ""
-        gold_lang = column.removeprefix("rank_") if column.startswith("rank_") else self._partner(diag, query_lang)
+        gold_lang = column if column in diag.spec.langs else self._partner(diag, query_lang)
         return self._open(diag, query_lang, gold_lang, query_id)
 
     @guarded

@@ -6,8 +6,16 @@ from typing import Any
 
 import gradio as gr
 
-from xlalign.app.failures import guarded, refuse
-from xlalign.app.formatting import board_note, board_view, data_name, inclination_table, inclination_text
+from xlalign.app.failures import failure_markdown, guarded, refuse, shown_in_page
+from xlalign.app.formatting import (
+    HEADERS,
+    board_note,
+    board_view,
+    data_name,
+    empty_table,
+    inclination_table,
+    inclination_text,
+)
 from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_spec
 from xlalign.app.layout import Page, Updates
 from xlalign.app.visitors import Visitors
@@ -49,16 +57,18 @@ class Explore:
             raise refuse("Run a diagnosis first.")
         rows = parallel_rows(diag, int(n))
         first = diag.corpus.passage_first_items()
-        labels = [f"{diag.corpus.groups[first[u]]}: {diag.corpus.passages[diag.spec.pivot][first[u]][:80]}"
-                  for u in rows]
         items = first[rows]
-
         ids = [diag.corpus.item_ids[i] for i in items]
+        corpus, langs = diag.corpus, diag.spec.langs
+        # each point's hover shows its own text: a Chinese point the Chinese passage (or question), not the pivot's
+        labels = {x: [f"{corpus.groups[i]} ({x}): {corpus.passages[x][i]}" for i in items] for x in langs}
+        asked = {x: [f"{corpus.groups[i]} ({x}): {corpus.questions[x][i]}" for i in items] for x in langs}
 
         def draw(emb: Any, title: str) -> Any:
-            points = {x: emb.passages[x][rows] for x in diag.spec.langs}
-            queries = {x: emb.queries[x][items] for x in diag.spec.langs} if with_queries else None
-            return figures.umap_pairs(points, labels, title=title, queries=queries, ids=ids, made=diag.made_with)
+            points = {x: emb.passages[x][rows] for x in langs}
+            queries = {x: emb.queries[x][items] for x in langs} if with_queries else None
+            return figures.umap_pairs(points, labels, title=title, queries=queries, query_labels=asked, ids=ids,
+                                      made=diag.made_with)
 
         p = self.page
         before = draw(diag.embeddings, f"{diag.model.model} (UMAP, cosine)")
@@ -69,6 +79,17 @@ class Explore:
                                                    visitor=self.visitors.key(request))
         return {p.umap_before: before, p.umap_after: draw(after_emb, f"after {label}")}
 
+    def failed_inclination(self, message: str) -> Updates:
+        p = self.page
+        return {p.rank_plot: None, p.rank_table: empty_table(*HEADERS["rank"]),
+                p.rank_text: failure_markdown("Rank languages", message)}
+
+    def failed_leaderboard(self, message: str) -> Updates:
+        p = self.page
+        return {p.lb_table: empty_table(*HEADERS["board"]), p.lb_plot: None, p.lb_file: None,
+                p.lb_note: failure_markdown("Compare models", message)}
+
+    @shown_in_page("failed_inclination")
     @guarded
     def on_inclination(self, dataset: str, upload: Any, pivot: str, model: str, precision: str, pool: str,
                        remote: bool, progress: gr.Progress = gr.Progress(), request: gr.Request | None = None) -> Updates:
@@ -84,6 +105,7 @@ class Explore:
         return {p.rank_plot: figures.inclination_view(rows, pivot), p.rank_table: inclination_table(rows),
                 p.rank_text: inclination_text(rows, self.lab.made_with(spec, pool))}
 
+    @shown_in_page("failed_leaderboard")
     @guarded
     def on_leaderboard(self, dataset: str, upload: Any, pivot: str, targets: Any, pool: str, precision: str,
                        models: Any, extra: str, progress: gr.Progress = gr.Progress(), request: gr.Request | None = None

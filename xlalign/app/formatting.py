@@ -62,8 +62,10 @@ STALE = "_Settings changed since the last diagnosis: press **Diagnose** to see r
 
 #: What each table shows before it has results (Gradio shows "1 2 3" for an empty table without columns).
 EMPTY_SUMMARY = ("scenario", "docs", "metric", "query languages →")
-EMPTY_MATRIX = ("query ↓ / documents →", "document languages →")
-EMPTY_PER_QUERY = ("query_lang", "query_id", "query", "rank per gold language →", "top1_lang", "top1_id")
+#: The matrix table's first column header: the query language (rows) against the document language (columns).
+MATRIX_CORNER = "query ↓ docs →"
+EMPTY_MATRIX = (MATRIX_CORNER, "document languages →")
+EMPTY_PER_QUERY = ("lang", "query_id", "gold rank per language →", "top1", "top1 id", "top1 gold", "query")
 #: The runs list: what a visitor follows first (state, progress, time left, message), then what the run is;
 #: widths (percent of the table) chosen so that it needs no sideways scrolling at 1400 px (long cells wrap).
 RUNS_COLUMNS = ("state", "progress", "time left", "message", "label", "run")
@@ -71,7 +73,8 @@ RUNS_COLUMN_WIDTHS: list[str | int] = ["9%", "7%", "11%", "33%", "22%", "18%"]
 EMPTY_PAIR = ("query_id", "query", "gold rank", "own-language gold rank", "irrelevant documents above the gold")
 #: The drill-down's query table and the per-query table before they show a pair / a diagnosis.
 PAIR_LABEL = "Queries, worst-placed gold first — click one to see what ranks above it"
-PER_QUERY_LABEL = "Per-query gold ranks (Multi) — click a rank to drill into that pair"
+PER_QUERY_LABEL = ("Per-query gold ranks (Multi): each language's column is where that language's gold ranks; top1 is "
+                   "the best-ranked document — click a rank to drill into that pair")
 #: The chart controls' values after a new diagnosis (and after the settings change).
 CDF_DEFAULT = "multi"
 MATRIX_DEFAULT = "best_gold_share"
@@ -124,22 +127,55 @@ def verdict_markdown(diag: Diagnosis) -> str:
 def matrix_table(diag: Diagnosis, metric: str) -> pd.DataFrame:
     """The language-bias matrix as a table whose first column names the query language."""
     table = matrix_pivot(diag.result.matrix_frame(), metric)
-    table.insert(0, "query ↓ / documents →", table.index)
+    table.insert(0, MATRIX_CORNER, table.index)
     return display(table.reset_index(drop=True), 1)
 
 
+def matrix_widths(langs: tuple[str, ...] | list[str]) -> list[str | int]:
+    """Column widths of :func:`matrix_table` (percent): the corner, then one equal column per language, so that the
+    last language (``ur`` of seven) is never cut off."""
+    corner = 16
+    each = (100 - corner) / max(1, len(langs))
+    return [f"{corner}%", *[f"{each:.2f}%"] * len(langs)]
+
+
+#: The per-query table's columns besides one rank column per language (named by its code).
+PER_QUERY_HEAD = ("lang", "query_id")
+PER_QUERY_TAIL = ("top1", "top1 id", "top1 gold", "query")
+
+
 def per_query_view(diag: Diagnosis, search: str = "") -> pd.DataFrame:
-    """Multi: each query's gold rank per language and its top document; with ``search``, only the queries whose
-    text or id contains it."""
+    """Multi: each query's language and id, where the gold of each language ranks (one column per language, named
+    by its code, so that all of them fit on screen), its top document (its language, id, and whether it is a gold)
+    and its text, clipped; with ``search``, only the queries whose text or id contains it."""
     pq = diag.result.per_query
     pq = pq[pq.scenario == "multi"]
     needle = (search or "").strip().casefold()
     if needle:
         pq = pq[pq["query"].str.casefold().str.contains(needle, regex=False)
                 | pq.query_id.str.casefold().str.contains(needle, regex=False)]
-    cols = ["query_lang", "query_id", "query", *[f"rank_{x}" for x in diag.spec.langs], "top1_lang", "top1_id",
-            "top1_is_gold"]
-    return pq[cols].reset_index(drop=True)
+    langs = list(diag.spec.langs)
+    view = pd.DataFrame({"lang": pq.query_lang, "query_id": pq.query_id,
+                         **{x: pq[f"rank_{x}"] for x in langs}, "top1": pq.top1_lang, "top1 id": pq.top1_id,
+                         "top1 gold": pq.top1_is_gold, "query": [_clip(q, QUERY_CHARS) for q in pq["query"]]})
+    return view.reset_index(drop=True)
+
+
+#: Characters of a query's text shown in a table cell (the drill-down shows all of it).
+QUERY_CHARS = 90
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def per_query_widths(langs: tuple[str, ...] | list[str]) -> list[str | int]:
+    """Column widths of :func:`per_query_view` (percent): every rank column on screen (5% each up to 8 languages),
+    the text last with what is left."""
+    rank = min(5.0, 40 / max(1, len(langs)))
+    fixed = [5.0, 11.0, *[rank] * len(langs), 5.0, 11.0, 6.0]
+    widths: list[str | int] = [f"{w:.2f}%" for w in fixed]
+    return [*widths, f"{max(8.0, 100 - sum(fixed)):.2f}%"]
 
 
 def per_query_caption(diag: Diagnosis, shown: int, search: str) -> str:
@@ -167,12 +203,18 @@ def pair_view(rows: pd.DataFrame, query_lang: str, gold_lang: str) -> pd.DataFra
     counts = [" · ".join(f"{c.removeprefix('above_')} {n}" for c, n in sorted(zip(above, r, strict=True),
                                                                           key=lambda x: -x[1]) if n)
               or "none" for r in rows[above].itertuples(index=False)]
-    view = pd.DataFrame({"query_id": rows.query_id, "query": [q if len(q) <= 90 else q[:89] + "…" for q in rows["query"]],
+    view = pd.DataFrame({"query_id": rows.query_id, "query": [_clip(q, QUERY_CHARS) for q in rows["query"]],
                          f"{gold_lang} gold rank": rows.gold_rank})
     if gold_lang != query_lang and rows.own_rank.notna().any():
         view[f"{query_lang} gold rank"] = rows.own_rank.astype(object).where(rows.own_rank.notna(), "n/a")
     view["irrelevant documents above it"] = counts
     return view.reset_index(drop=True)
+
+
+def pair_widths(view: pd.DataFrame) -> list[str | int]:
+    """Column widths of :func:`pair_view` (percent): the counts of documents above the gold never cut off."""
+    ranks = len(view.columns) - 3
+    return ["12%", f"{52 - 9 * ranks}%", *["9%"] * ranks, "36%"]
 
 
 def pair_choices(rows: pd.DataFrame) -> list[tuple[str, str]]:
@@ -202,18 +244,22 @@ def docs_above_html(docs: pd.DataFrame, query_lang: str, gold_lang: str, pool_si
     golds = int(above.gold.sum())
     with_golds = f" ({golds} of them golds in other languages)" if golds else ""
     head = (f"<p>The {html.escape(g)} gold of this {html.escape(lang_name(query_lang))} query ranks <b>{gold.position}"
-            f"</b> of {pool_size}: " + (f"{int(counts.sum())} documents above it{with_golds} — {html.escape(summary)}."
-                                         "</p>" if len(above) else "nothing ranks above it.</p>"))
+            f"</b> of {pool_size}: " + (f"{_documents(int(counts.sum()))} above it{with_golds} — "
+                                         f"{html.escape(summary)}.</p>" if len(above) else "nothing ranks above it.</p>"))
     parts = [head]
     for lang in counts.index:
         sub = above[above.lang == lang]
-        parts.append(f"<h4>{html.escape(lang_name(lang))}: {int(counts[lang])} documents above the {html.escape(g)} "
+        parts.append(f"<h4>{html.escape(lang_name(lang))}: {_documents(int(counts[lang]))} above the {html.escape(g)} "
                      f"gold</h4>" + _docs_rows(sub.head(limit)))
         if len(sub) > limit:
             parts.append(f"<p class='xl-more'>… and {len(sub) - limit} more {html.escape(lang_name(lang))} documents "
                          f"(scores {sub.score.iloc[limit:].max():.4f} to {sub.score.min():.4f}).</p>")
     parts.append(f"<h4>The {html.escape(g)} gold</h4>" + _docs_rows(docs.iloc[-1:]))
     return f"<div class='xl-docs'>{''.join(parts)}</div>"
+
+
+def _documents(n: int) -> str:
+    return f"{n} document" + ("" if n == 1 else "s")
 
 
 def _docs_rows(table: pd.DataFrame) -> str:
@@ -394,10 +440,11 @@ def side_by_side_view(wide: pd.DataFrame, labels: Mapping[str, str] | None = Non
 
 
 __all__ = ["BOARD_FAILED", "CDF_DEFAULT", "CLICK_JS", "CSS", "DOCS_PER_LANG", "EMPTY_MATRIX", "EMPTY_PAIR",
-           "EMPTY_PER_QUERY", "EMPTY_SUMMARY", "HEADERS", "MATRIX_DEFAULT", "PAIR_LABEL", "PER_QUERY_LABEL",
-           "RUNS_COLUMNS", "RUNS_COLUMN_WIDTHS", "STALE", "START", "board_note", "board_view", "cancel_message",
-           "compare_full", "compare_headline", "compare_page", "data_name", "display", "docs_above_html",
-           "drill_info_html", "empty_table", "finished_message", "inclination_table", "inclination_text",
-           "made_with_line", "matrix_table", "md_bold", "pair_caption", "pair_choices", "pair_rows", "pair_view",
-           "per_query_caption", "per_query_view", "runs_view", "side_by_side_view", "submitted_message",
-           "verdict_markdown"]
+           "EMPTY_PER_QUERY", "EMPTY_SUMMARY", "HEADERS", "MATRIX_CORNER", "MATRIX_DEFAULT", "PAIR_LABEL",
+           "PER_QUERY_HEAD", "PER_QUERY_LABEL", "PER_QUERY_TAIL", "QUERY_CHARS", "RUNS_COLUMNS", "RUNS_COLUMN_WIDTHS",
+           "STALE", "START", "board_note", "board_view", "cancel_message", "compare_full", "compare_headline",
+           "compare_page", "data_name", "display", "docs_above_html", "drill_info_html", "empty_table",
+           "finished_message", "inclination_table", "inclination_text", "made_with_line", "matrix_table",
+           "matrix_widths", "md_bold", "pair_caption", "pair_choices", "pair_rows", "pair_view", "pair_widths",
+           "per_query_caption", "per_query_view", "per_query_widths", "runs_view", "side_by_side_view",
+           "submitted_message", "verdict_markdown"]

@@ -222,7 +222,7 @@ def _diagnose_tab(page: Page) -> None:
                                               value=MATRIX_DEFAULT, label="Matrix metric", elem_id="matrix-metric")
                 page.matrix_table = gr.Dataframe(empty_table(*EMPTY_MATRIX),
                                                  label="Click a cell (or a heatmap cell) to drill into that language pair",
-                                                 interactive=False, elem_id="matrix-table")
+                                                 interactive=False, elem_id="matrix-table", wrap=True)
         page.pq_search = gr.Textbox(label="Filter the per-query table (text or id)", elem_id="pq-search")
         page.per_query = gr.Dataframe(empty_table(*EMPTY_PER_QUERY), interactive=False,
                                       label=PER_QUERY_LABEL,
@@ -247,7 +247,7 @@ def _drill_tab(page: Page) -> None:
                                   info="0 = every query", elem_id="dd-k")
             page.dd_search = gr.Textbox(label="Search queries (text or id)", elem_id="dd-search")
         page.dd_table = gr.Dataframe(empty_table(*EMPTY_PAIR), interactive=False, max_height=300, elem_id="dd-table",
-                                     label=PAIR_LABEL)
+                                     label=PAIR_LABEL, wrap=True)
         page.dd_query = gr.Dropdown([], value=None, label="Query", elem_id="dd-query", allow_custom_value=True)
         page.dd_info = gr.HTML(elem_id="dd-info")
         page.dd_docs = gr.HTML(elem_id="dd-docs")
