@@ -89,6 +89,11 @@ class PublicLimits:
       visitor has used (diagnosed, ranked or trained on), counted for as long as the server runs.
     * ``downloads_mb`` (``XLALIGN_DOWNLOADS_MB``, 512): the download area (CSV and zip exports), oldest
       first out.
+    * ``max_texts`` (``XLALIGN_MAX_TEXTS``, 12,000): distinct texts one request (a diagnosis, a language ranking,
+      a model comparison, an alignment run) may have encoded; texts already in the embedding cache do not count.
+      12,000 holds XQuAD in 8 languages (11,440 texts).
+    * ``uploads_mb`` (``XLALIGN_UPLOADS_MB``, 1024): everybody's uploads in the upload folder together, used or
+      not; beyond it the oldest are removed (a run keeps its own copy of what it used).
     """
 
     max_langs: int = 8
@@ -98,6 +103,8 @@ class PublicLimits:
     server_active: int = 8
     visitor_upload_mb: float = 100.0
     downloads_mb: float = 512.0
+    max_texts: int = 12_000
+    uploads_mb: float = 1024.0
 
     @classmethod
     def from_env(cls) -> PublicLimits:
@@ -108,7 +115,9 @@ class PublicLimits:
                    visitor_active=int(env_number("XLALIGN_VISITOR_ACTIVE", d.visitor_active, minimum=1, integer=True)),
                    server_active=int(env_number("XLALIGN_SERVER_ACTIVE", d.server_active, minimum=1, integer=True)),
                    visitor_upload_mb=env_number("XLALIGN_VISITOR_UPLOAD_MB", d.visitor_upload_mb, minimum=1e-3),
-                   downloads_mb=env_number("XLALIGN_DOWNLOADS_MB", d.downloads_mb, minimum=1))
+                   downloads_mb=env_number("XLALIGN_DOWNLOADS_MB", d.downloads_mb, minimum=1),
+                   max_texts=int(env_number("XLALIGN_MAX_TEXTS", d.max_texts, minimum=1, integer=True)),
+                   uploads_mb=env_number("XLALIGN_UPLOADS_MB", d.uploads_mb, minimum=1))
 
     @property
     def visitor_upload_bytes(self) -> int:
@@ -117,6 +126,10 @@ class PublicLimits:
     @property
     def downloads_bytes(self) -> int:
         return int(self.downloads_mb * 1024 * 1024)
+
+    @property
+    def uploads_bytes(self) -> int:
+        return int(self.uploads_mb * 1024 * 1024)
 
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")

@@ -142,7 +142,8 @@ class Aligner(Protocol):
 
     Optional classmethods (defaults in :class:`AlignerBase`; callers look them up with ``getattr``):
     ``label_parts(options, done)`` (the runs list's short label), ``described(text, done)`` (a model card's
-    title with what the run chose) and ``bounded(options, limits)`` (public mode's caps)."""
+    title with what the run chose), ``bounded(options, limits)`` (public mode's caps) and ``caps(limits)`` (those
+    caps in words, per option: the public app's controls state them)."""
 
     #: Registry key, ``AlignSpec.method`` and ``run.json`` key.
     name: ClassVar[str]

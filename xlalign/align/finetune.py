@@ -387,6 +387,14 @@ class FinetuneAligner(AlignerBase):
         return options if options.max_steps is not None else replace(options, max_steps=limits.max_steps)
 
     @classmethod
+    def caps(cls, limits: PublicLimits) -> dict[str, tuple[str, str]]:
+        """(label, help) of each option :meth:`bounded` caps, with this server's limits (the public app's controls
+        state them before a refusal)."""
+        return {"epochs": ("Epochs", f"training epochs (on this server: more than 0, at most {limits.max_epochs:g})"),
+                "max_steps": (f"Max steps (empty: {limits.max_steps})",
+                              f"cap on optimizer steps (on this server: 1–{limits.max_steps})")}
+
+    @classmethod
     def label_parts(cls, options: FinetuneOptions, done: Mapping[str, object]) -> list[str] | None:
         """``fine-tune jsd+nce · λ 1 · 1 epoch · ≤300 steps`` (and the steps run, once known)."""
         o = options

@@ -360,8 +360,9 @@ def display(frame: pd.DataFrame, decimals: int = 2) -> pd.DataFrame:
 
 # ---------------------------------------------------------------------------------- runs
 def submitted_message(run_id: str, label: str) -> str:
-    return (f"Submitted **{label}** (`{run_id}`); it runs in the background, one at a time. Its comparison "
-            "opens in the Compare tab when it has finished.")
+    return (f"Submitted **{label}** (`{run_id}`); it runs in the background: fine-tunes one at a time in their own "
+            "queue, centering, LSAR and Procrustes in theirs (never behind a fine-tune). The runs list says where it "
+            "stands; its comparison opens in the Compare tab when it has finished.")
 
 
 def finished_message(run_id: str, label: str, state: str) -> str:

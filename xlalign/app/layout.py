@@ -29,7 +29,7 @@ from xlalign.app.formatting import (
 )
 from xlalign.app.inputs import DATASETS, default_model, language_choices, model_choices
 from xlalign.app.visitors import browser_secret
-from xlalign.policy import public_mode
+from xlalign.policy import PublicLimits, max_upload_bytes, public_mode
 from xlalign.report import figures
 from xlalign.services.lab import Lab
 from xlalign.specs import SCENARIOS, EvalSpec, ModelSpec, option
@@ -152,6 +152,16 @@ class Page:
                 self.remote]
 
 
+def upload_caps(texts: bool = True) -> str:
+    """Public mode: what this server accepts of an upload, stated on the upload control (size; languages and
+    texts encoded per request); elsewhere nothing."""
+    if not public_mode():
+        return ""
+    limits = PublicLimits.from_env()
+    more = f", {limits.max_langs} languages, {limits.max_texts:,} texts to encode" if texts else ""
+    return f" — on this server: up to {max_upload_bytes() / 2**20:g} MB{more}"
+
+
 def build_page(lab: Lab) -> Page:
     """Lay out the page inside the current ``gr.Blocks`` context and return its components."""
     page = Page()
@@ -179,13 +189,14 @@ def _config_row(page: Page, lab: Lab) -> None:
     with gr.Row():
         page.dataset = gr.Dropdown(DATASETS, value="demo", label="Dataset", info="xquad/belebele load from the Hub",
                                    elem_id="dataset")
-        page.upload = gr.File(label="…or your data: JSONL/CSV (id, lang, passage, question[, group])",
+        page.upload = gr.File(label="…or your data: JSONL/CSV (id, lang, passage, question[, group])" + upload_caps(),
                               file_types=[".jsonl", ".csv"], elem_id="upload")
         demo_langs = list(lab.languages("demo"))
         page.pivot = gr.Dropdown(language_choices(demo_langs), value="en", label="Pivot language", elem_id="pivot")
+        targets_info = "several = one k-language pool" + (
+            f" (at most {PublicLimits.from_env().max_langs - 1} on this server)" if public_mode() else "")
         page.targets = gr.Dropdown(language_choices([x for x in demo_langs if x != "en"]), value=["zh"],
-                                   multiselect=True, label="Target language(s)", info="several = one k-language pool",
-                                   elem_id="targets")
+                                   multiselect=True, label="Target language(s)", info=targets_info, elem_id="targets")
     with gr.Row():
         model = option(ModelSpec, "model")
         page.model = gr.Dropdown(model_choices(), value=default_model(), allow_custom_value=not public_mode(),
@@ -300,7 +311,8 @@ def _align_tab(page: Page) -> None:
             page.method = control(AlignSpec, "method")
             page.train_data = gr.Radio(["split", "demo", "upload"], value=option(AlignSpec, "train_data").default,
                                        label="Training data", info="split = group-disjoint part of the dataset")
-            page.train_upload = gr.File(label="Triplets JSONL/CSV (q_en, p_en, p_tgt)", file_types=[".jsonl", ".csv"])
+            page.train_upload = gr.File(label="Triplets JSONL/CSV (q_en, p_en, p_tgt)" + upload_caps(texts=False),
+                                        file_types=[".jsonl", ".csv"])
             page.test_fraction = gr.Slider(0.1, 0.9, value=option(AlignSpec, "test_fraction").default, step=0.05,
                                            label=option(AlignSpec, "test_fraction").label)
         page.method_controls = method_controls()

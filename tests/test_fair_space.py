@@ -1,0 +1,236 @@
+"""A fair public Space (issue 24, §4, §7 and the denial-of-service group of §10), at the service level on fake
+encoders: quick alignments never wait behind a fine-tune, a queued run says where it stands and when it should
+start, the public limits are stated before they are hit, and one visitor's big job never holds another's small
+one. The same through the served app and two ``gradio_client`` visitors: ``tests/test_public_api.py`` and
+``tests/test_load.py``."""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from pathlib import Path
+
+import pytest
+from fakes import LatentEncoder
+
+from xlalign.align.base import AlignSpec, Cancelled
+from xlalign.core.loaders import load_demo
+from xlalign.policy import PublicLimits
+from xlalign.services.lab import Lab, job_lane
+from xlalign.specs import EvalSpec, FinetuneOptions, ModelSpec
+from xlalign.store.downloads import DownloadArea
+from xlalign.store.runs import read_status
+
+LATENT = ModelSpec(model="latent")
+ALICE, BOB, CAROL = ("alice-" + "a" * 32), ("bob-" + "b" * 32), ("carol-" + "c" * 32)
+GUARD = 300  # seconds: only a guard against a hang, nothing is timed
+
+
+def _lab(root: Path, monkeypatch, **limits) -> Lab:
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(root / "gradio-uploads"))
+    lab = Lab(root / "runs", public=True, limits=PublicLimits(**limits),
+              downloads=DownloadArea(root / "downloads"))
+    corpus = load_demo()
+    lab._encoders.put(LATENT, LatentEncoder(corpus, dict.fromkeys(corpus.langs, 0.5), query_pull=0.0))
+    return lab
+
+
+@pytest.fixture
+def held_fine_tune(monkeypatch):
+    """Fine-tunes whose fit waits for ``gate`` (then stops as cancelled): a fine-tune that is still running."""
+    from xlalign.align.finetune import FinetuneAligner
+
+    gate, started = threading.Event(), threading.Event()
+
+    def fit(self, inputs):
+        started.set()
+        assert gate.wait(GUARD)
+        raise Cancelled("released by the test")
+
+    monkeypatch.setattr(FinetuneAligner, "fit", fit)
+    yield gate, started
+    gate.set()
+
+
+def _state(lab: Lab, run_id: str) -> str:
+    return str(read_status(lab.store.root / run_id).get("state"))
+
+
+def _wait_for(lab: Lab, run_id: str, states: tuple[str, ...]) -> str:
+    done = threading.Event()
+    for _ in range(GUARD * 10):
+        if _state(lab, run_id) in states:
+            return _state(lab, run_id)
+        done.wait(0.1)
+    return _state(lab, run_id)
+
+
+def test_methods_are_given_their_lane():
+    assert job_lane(AlignSpec(method="finetune")) == "training"
+    assert {job_lane(AlignSpec(method=m)) for m in ("centering", "lsar", "procrustes")} == {"light"}
+
+
+def test_a_quick_alignment_never_waits_behind_a_fine_tune(tmp_path, monkeypatch, held_fine_tune):
+    gate, started = held_fine_tune
+    lab = _lab(tmp_path, monkeypatch)
+    tune = lab.submit_alignment(LATENT, EvalSpec(langs=("en", "de")), AlignSpec(
+        method="finetune", finetune=FinetuneOptions(max_steps=1)), visitor=ALICE)
+    assert started.wait(GUARD) and _state(lab, tune) == "running"  # Alice's fine-tune holds the training worker
+    quick = lab.submit_alignment(LATENT, EvalSpec(langs=("en", "de")), AlignSpec(method="centering"), visitor=BOB)
+    assert _wait_for(lab, quick, ("succeeded", "failed")) == "succeeded"  # Bob's centering finished…
+    assert _state(lab, tune) == "running"  # …while Alice's fine-tune still runs
+    assert (lab.store.root / quick / "compare.csv").is_file()
+    gate.set()
+    assert lab.jobs.wait(GUARD) and _state(lab, tune) == "cancelled"
+
+
+def test_every_queued_run_says_where_it_stands_and_when_it_should_start(tmp_path, monkeypatch, held_fine_tune):
+    gate, started = held_fine_tune
+    lab = _lab(tmp_path, monkeypatch, visitor_active=3)
+    tune = AlignSpec(method="finetune", finetune=FinetuneOptions(max_steps=1))
+    first = lab.submit_alignment(LATENT, EvalSpec(langs=("en", "de")), tune, visitor=ALICE)
+    assert started.wait(GUARD)
+    second = lab.submit_alignment(LATENT, EvalSpec(langs=("en", "de")), tune, visitor=BOB)
+    third = lab.submit_alignment(LATENT, EvalSpec(langs=("en", "de")), tune, visitor=CAROL)
+    rows = {v: lab.runs_table(visitor=v).set_index("run") for v in (BOB, CAROL)}
+    # nothing measured yet on this server: the position, and no invented time
+    assert rows[BOB].at[second, "message"] == ("queued: 1st in the training queue (fine-tunes), behind 1 running; no "
+                                               "estimate yet (no such run has finished on this server)")
+    assert rows[CAROL].at[third, "message"].startswith("queued: 2nd in the training queue (fine-tunes), behind 1 "
+                                                       "running and 1 waiting;")
+    # measured: the running fine-tune reports 60 s left, a fine-tune here typically takes 120 s
+    lab.jobs._jobs[first][0].status["eta_s"] = 60.0
+    lab.jobs._durations["finetune"] = deque([100.0, 120.0, 140.0])
+    assert lab.runs_table(visitor=BOB).set_index("run").at[second, "time left"] == "starts in ≈ 60 s"
+    row = lab.runs_table(visitor=CAROL).set_index("run").loc[third]
+    assert row["message"].endswith("; starts in ≈ 3 min") and row["time left"] == "starts in ≈ 3 min"  # 60 + 120 s
+    gate.set()
+    assert lab.jobs.wait(GUARD)
+
+
+# ----------------------------------------------------------------------------- the limits, stated before they are hit
+def _component(app, elem_id: str):
+    return next(b for b in app.blocks.blocks.values() if getattr(b, "elem_id", None) == elem_id)
+
+
+def test_the_public_controls_state_this_servers_caps(tmp_path, monkeypatch):
+    from xlalign.app import assemble
+    from xlalign.app.inputs import model_choices
+
+    for name, value in {"XLALIGN_PUBLIC": "1", "XLALIGN_NO_WARMUP": "1", "XLALIGN_MAX_EPOCHS": "3",
+                        "XLALIGN_MAX_STEPS": "300", "XLALIGN_MAX_UPLOAD_MB": "20", "XLALIGN_MAX_LANGS": "8",
+                        "XLALIGN_MAX_TEXTS": "12000", "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}.items():
+        monkeypatch.setenv(name, value)
+    app = assemble(Lab(tmp_path / "runs"))
+    try:
+        epochs, steps = _component(app, "opt-FinetuneOptions-epochs"), _component(app, "opt-FinetuneOptions-max_steps")
+        assert epochs.info == "training epochs (on this server: more than 0, at most 3)" and "1000" not in epochs.info
+        assert steps.label == "Max steps (empty: 300)" and "on this server: 1–300" in steps.info
+        assert _component(app, "upload").label.endswith(
+            "— on this server: up to 20 MB, 8 languages, 12,000 texts to encode")
+        assert "(at most 7 on this server)" in _component(app, "targets").info
+        offered = [m for _, m in model_choices()]
+        assert "BAAI/bge-m3" in offered  # remote code is refused here: models that need it are not offered
+        assert "Alibaba-NLP/gte-multilingual-base" not in offered and "jinaai/jina-embeddings-v3" not in offered
+        assert set(offered) >= {m for _, m in _component(app, "lb-models").choices}
+    finally:
+        app.lab.jobs.shutdown()
+    monkeypatch.delenv("XLALIGN_PUBLIC")
+    local = assemble(Lab(tmp_path / "runs-local"))  # a local app: the spec's own range, every model
+    try:
+        assert "range (0, 1000]" in _component(local, "opt-FinetuneOptions-epochs").info
+        assert "jinaai/jina-embeddings-v3" in [m for _, m in model_choices()]
+    finally:
+        local.lab.jobs.shutdown()
+
+
+def test_a_model_that_needs_remote_code_is_refused_in_public_mode(monkeypatch):
+    from xlalign.errors import ModelLoadError
+    from xlalign.models.registry import check_model
+
+    monkeypatch.setenv("XLALIGN_PUBLIC", "1")
+    with pytest.raises(ModelLoadError, match="runs code from its repository, which this public server refuses"):
+        check_model("jinaai/jina-embeddings-v3", False)
+
+
+# ----------------------------------------------------------------------------- §10: one encoder, shared fairly
+class SteppedEncoder(LatentEncoder):
+    """The latent fake, 8 texts per model call; its first call waits until ``release`` is set."""
+
+    chunk_size = 8
+
+    def __init__(self, corpus, *args, **kwargs) -> None:
+        super().__init__(corpus, *args, **kwargs)
+        self.started, self.release = threading.Event(), threading.Event()
+        self.calls = 0
+
+    def _encode_uncached(self, texts, prompt, lang):
+        self.calls += 1
+        if self.calls == 1:
+            self.started.set()
+            assert self.release.wait(GUARD)
+        return super()._encode_uncached(texts, prompt, lang)
+
+
+def _small_upload(root: Path) -> Path:
+    import json
+
+    demo = load_demo(["en", "de"])
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "twelve.jsonl"
+    path.write_text("".join(json.dumps({"id": demo.item_ids[i], "lang": x, "passage": demo.passages[x][i],
+                                        "question": demo.questions[x][i]}) + "\n" for i in range(6) for x in ("en", "de")))
+    return path
+
+
+def test_a_small_diagnosis_waits_one_batch_of_a_big_one_not_all_of_it(tmp_path, monkeypatch):
+    lab = _lab(tmp_path, monkeypatch)
+    demo = load_demo()
+    big = SteppedEncoder(demo, dict.fromkeys(demo.langs, 0.5), query_pull=0.0)
+    lab._encoders.put(ModelSpec(model="big"), big)
+    small_data = lab.use_upload(_small_upload(tmp_path / "gradio-uploads" / "x"), BOB)
+    small_corpus = lab.corpus(small_data)
+    lab._encoders.put(ModelSpec(model="small"), LatentEncoder(small_corpus, dict.fromkeys(small_corpus.langs, 0.5)))
+    results: dict[str, object] = {}
+
+    def diagnose(who: str, model: str, data: str, langs: tuple[str, ...]) -> None:
+        results[who] = lab.diagnose(ModelSpec(model=model), EvalSpec(data=data, langs=langs), visitor=who)
+
+    alice = threading.Thread(target=diagnose, args=(ALICE, "big", "demo", tuple(demo.langs)))
+    alice.start()
+    assert big.started.wait(GUARD)  # Alice's 2,352 texts are being encoded, 8 at a time
+    bob = threading.Thread(target=diagnose, args=(BOB, "small", small_data, ("en", "de")))
+    bob.start()
+    for _ in range(GUARD * 10):  # Bob is in line for the encoder
+        if lab._turns.waiting():
+            break
+        threading.Event().wait(0.1)
+    assert lab._turns.waiting() == 1
+    big.release.set()
+    bob.join(GUARD)
+    assert BOB in results and alice.is_alive()  # Bob's 24 texts came back while Alice's encoding goes on
+    assert big.calls < 2352 // 8
+    alice.join(GUARD)
+    assert ALICE in results and big.calls == 2352 // 8
+
+
+def test_a_public_request_encodes_at_most_max_texts_and_cached_texts_do_not_count(tmp_path, monkeypatch):
+    from fakes import BagOfCharsEncoder
+
+    from xlalign.core.evaluate import encode_corpus
+    from xlalign.models.cache import EmbeddingCache
+    from xlalign.policy import PolicyError
+
+    lab = _lab(tmp_path, monkeypatch, max_texts=500)
+    bag = BagOfCharsEncoder(cache=EmbeddingCache(tmp_path / "cache.sqlite"))
+    lab._encoders.put(ModelSpec(model="bag"), bag)
+    spec = EvalSpec(data="demo", langs=("en", "de"))  # 2 × (168 passages + 168 questions) = 672 texts
+    with pytest.raises(PolicyError, match="672 texts to encode; this server encodes at most 500 per request"):
+        lab.diagnose(ModelSpec(model="bag"), spec, visitor=ALICE)
+    with pytest.raises(PolicyError, match="672 texts to encode; this server encodes at most 500 per request"):
+        lab.submit_alignment(ModelSpec(model="bag"), spec, AlignSpec(method="centering"), visitor=ALICE)
+    assert [p for p in lab.store.root.iterdir() if not p.name.startswith(".")] == []  # no run was created
+    encode_corpus(load_demo(["en", "de"]), bag, ("en", "de"))  # now every text is in the cache…
+    calls = bag.n_model_calls
+    assert lab.diagnose(ModelSpec(model="bag"), spec, visitor=ALICE).verdicts  # …and the diagnosis is served
+    assert bag.n_model_calls == calls
