@@ -234,3 +234,136 @@ def test_a_public_request_encodes_at_most_max_texts_and_cached_texts_do_not_coun
     calls = bag.n_model_calls
     assert lab.diagnose(ModelSpec(model="bag"), spec, visitor=ALICE).verdicts  # …and the diagnosis is served
     assert bag.n_model_calls == calls
+
+
+# ----------------------------------------------------------------------------- downloads: unguessable, expiring, bounded
+def test_downloads_have_unguessable_names_of_their_own_and_expire(tmp_path):
+    import re as regex
+
+    from xlalign.store.downloads import DownloadArea
+
+    clock = [1_000.0]
+    area = DownloadArea(tmp_path / "dl", max_age_s=3600, clock=lambda: clock[0])
+    same = "query_lang,value\nen,1\n"
+    a, b = (Path(area.save({"summary.csv": same})[0]) for _ in range(2))
+    assert a.read_text() == b.read_text() and a.parent != b.parent  # identical files, two addresses
+    for path in (a, b):
+        assert regex.fullmatch(r"dl-\d{9}-[A-Za-z0-9_-]{24}", path.parent.name)  # 144 random bits, no content hash
+    clock[0] += 1800
+    c = Path(area.save({"later.csv": "x"})[0])
+    assert a.exists() and b.exists()
+    clock[0] += 1801  # a and b are now older than an hour: their links stop working; c is 1801 s old
+    assert sorted(area.trim()) == sorted([a.parent.name, b.parent.name])
+    assert not a.exists() and not b.exists() and c.exists()
+
+
+def test_the_download_area_sits_in_gradios_cache_and_is_never_an_upload(tmp_path, monkeypatch):
+    from xlalign.policy import uploaded_file
+    from xlalign.store.downloads import DownloadArea
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    area = DownloadArea()
+    path = Path(area.save({"summary.csv": "a,b\n"})[0])
+    assert (tmp_path / "gradio").resolve() in path.resolve().parents  # served in place: Gradio makes no copy
+    assert not uploaded_file(path)  # a visitor cannot hand a download back as their upload
+    upload = tmp_path / "gradio" / "f00d" / "mine.jsonl"
+    upload.parent.mkdir(parents=True)
+    upload.write_text("{}\n")
+    assert uploaded_file(upload)
+    area.remove()
+    assert not path.exists() and [p.name for p in (tmp_path / "gradio").iterdir()] == ["f00d"]
+
+
+def test_a_visitors_second_export_of_a_run_costs_nothing(tmp_path, monkeypatch):
+    import xlalign.store.export as export
+
+    lab = _lab(tmp_path, monkeypatch)
+    run_id = lab.submit_alignment(LATENT, EvalSpec(langs=("en", "de")), AlignSpec(method="centering"), visitor=ALICE)
+    assert lab.jobs.wait(GUARD)
+    calls: list[str] = []
+    real = export.export_run
+    monkeypatch.setattr(export, "export_run", lambda run, out, **kw: calls.append(str(run)) or real(run, out, **kw))
+    seen: list[tuple[str, float, float | None]] = []
+    first = lab.export_zip(run_id, visitor=ALICE, progress=lambda stage, done=0, total=None, **kw: seen.append(
+        (stage, done, total)))
+    again = lab.export_zip(run_id, visitor=ALICE)
+    assert again == first and len(calls) == 1  # built and zipped once
+    assert seen[0][0].startswith("preparing the export") and seen[-1][0] == "zipping the export, MB"
+    assert seen[-1][1] == pytest.approx(seen[-1][2])  # the zip's progress reaches its end
+    assert len(list(lab.downloads.folders())) == 1
+
+
+def test_the_zip_stores_weights_and_deflates_text(tmp_path):
+    import zipfile
+
+    from xlalign.store.downloads import zip_folder
+
+    folder = tmp_path / "run-export"
+    (folder / "model").mkdir(parents=True)
+    (folder / "model" / "model.safetensors").write_bytes(bytes(range(256)) * 4096)
+    (folder / "README.md").write_text("# card\n" * 1000)
+    reports: list[tuple[float, float]] = []
+    zip_folder(folder, tmp_path / "out.zip", lambda stage, done=0, total=None, **kw: reports.append((done, total)))
+    with zipfile.ZipFile(tmp_path / "out.zip") as z:
+        kinds = {i.filename: i.compress_type for i in z.infolist()}
+        assert z.read("run-export/model/model.safetensors") == bytes(range(256)) * 4096
+    assert kinds == {"run-export/README.md": zipfile.ZIP_DEFLATED, "run-export/model/model.safetensors": zipfile.ZIP_STORED}
+    assert reports[-1][0] == pytest.approx(reports[-1][1]) and [d for d, _ in reports] == sorted(d for d, _ in reports)
+    assert not list(tmp_path.glob(".out.zip.tmp-*"))
+
+
+def test_the_upload_folder_is_bounded_oldest_first(tmp_path, monkeypatch):
+    import os
+
+    from xlalign.policy import PolicyError
+    from xlalign.store.downloads import trim_uploads
+
+    root = tmp_path / "gradio-uploads"
+    files = []
+    for k in range(5):  # five never-used uploads of 1 MB, oldest first
+        path = root / f"{k:02d}hash" / f"junk-{k}.jsonl"
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"x" * 2**20)
+        os.utime(path, (1_000 + k, 1_000 + k))
+        files.append(path)
+    area = root / "xlalign-downloads-1-abc" / "dl-000000001-x"
+    area.mkdir(parents=True)
+    (area / "export.zip").write_bytes(b"z" * 3 * 2**20)  # downloads are not uploads: never counted or removed
+    removed = trim_uploads(root, int(2.5 * 2**20))
+    assert removed == ["00hash/junk-0.jsonl", "01hash/junk-1.jsonl", "02hash/junk-2.jsonl"]
+    assert [p.exists() for p in files] == [False, False, False, True, True] and not (root / "00hash").exists()
+    assert (area / "export.zip").exists()
+    lab = _lab(tmp_path, monkeypatch, uploads_mb=1.5)  # a visitor whose upload went asks to upload it again
+    with pytest.raises(PolicyError, match=r"your upload was removed .*: upload it again"):
+        lab.use_upload(files[3], ALICE)
+    assert lab.use_upload(files[4], ALICE) == str(files[4])
+
+
+_SIGTERM_APP = """
+import sys, time
+from pathlib import Path
+from xlalign.services.lab import Lab
+
+lab = Lab(Path(sys.argv[1]))
+print(lab.downloads.save({"summary.csv": "a,b\\n"})[0], flush=True)
+lab.exit_on_sigterm()
+time.sleep(600)
+"""
+
+
+def test_sigterm_leaves_no_download_area_behind(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    gradio = tmp_path / "gradio"
+    env = {**os.environ, "GRADIO_TEMP_DIR": str(gradio), "TMPDIR": str(tmp_path / "tmp")}
+    (tmp_path / "tmp").mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", _SIGTERM_APP, str(tmp_path / "runs")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parents[1])
+    written = Path(proc.stdout.readline().strip())
+    assert written.is_file() and gradio.resolve() in written.resolve().parents
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(GUARD) == 143
+    assert list(gradio.iterdir()) == [] and list((tmp_path / "tmp").iterdir()) == []

@@ -29,7 +29,7 @@ from xlalign.app.formatting import (
     side_by_side_view,
     submitted_message,
 )
-from xlalign.app.inputs import data_spec, language_spec, model_choices, model_spec
+from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_choices, model_spec
 from xlalign.app.layout import HEAVY, INTERNAL, Page, Updates
 from xlalign.app.visitors import Visitors
 from xlalign.report import figures
@@ -198,11 +198,12 @@ class Runs:
         return figures.compare_change(self.lab.run_compare(run_id, visitor=self.visitors.key(request)), metric)
 
     @guarded
-    def on_export(self, run_id: str, request: gr.Request | None = None) -> str:
-        """The aligned model as a zip (see :func:`xlalign.store.export.export_run`), in the download area."""
+    def on_export(self, run_id: str, progress: gr.Progress = gr.Progress(), request: gr.Request | None = None) -> str:
+        """The aligned model as a zip (see :func:`xlalign.store.export.export_run`), in the download area, with
+        progress (preparing, then the bytes zipped: a fine-tuned model's zip is hundreds of MB)."""
         if not run_id:
             raise refuse("Pick a finished run.")
-        return str(self.lab.export_zip(run_id, visitor=self.visitors.key(request)))
+        return str(self.lab.export_zip(run_id, visitor=self.visitors.key(request), progress=gr_progress(progress)))
 
     @guarded
     def on_side_by_side(self, run_ids: list[str], request: gr.Request | None = None) -> Updates:

@@ -72,6 +72,11 @@ class Visitors:
                     self._tokens.popitem(last=False)
         return str(token)
 
+    def forget(self, session: str) -> None:
+        """Drop a session that has expired (it gets a new registration if its page comes back)."""
+        with self._lock:
+            self._tokens.pop(session, None)
+
     def is_page(self, request: Any) -> bool:
         """Whether ``request`` comes from a visitor's page (its session registered a browser token), not from an
         API client."""

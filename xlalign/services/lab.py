@@ -39,14 +39,22 @@ from xlalign.core.verdict import Verdict, verdicts
 from xlalign.errors import ConfigError, XlalignError
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
-from xlalign.policy import PolicyError, PublicLimits, contained, max_upload_bytes, public_mode, uploaded_file
+from xlalign.policy import (
+    PolicyError,
+    PublicLimits,
+    contained,
+    max_upload_bytes,
+    public_mode,
+    upload_root,
+    uploaded_file,
+)
 from xlalign.progress import Progress, silent, span
 from xlalign.report.provenance import MadeWith, made_with
 from xlalign.report.provenance import from_dict as provenance_from_dict
 from xlalign.report.verdict_text import sentence
 from xlalign.services.pipeline import check_alignment, recorded_specs, run_alignment, run_summary
 from xlalign.specs import EvalSpec, ModelSpec
-from xlalign.store.downloads import DownloadArea
+from xlalign.store.downloads import DownloadArea, trim_uploads, zip_folder
 from xlalign.store.jobs import JobCancelled, JobContext, JobRunner, QueuePlace, visitor_id
 from xlalign.store.runs import (
     Comparison,
@@ -185,15 +193,26 @@ class Lab:
         self._uploads: dict[str, dict[str, int]] = {}  # visitor id → {upload file: bytes}
         self._uploads_lock = threading.Lock()
         self._turns = FairTurns()
+        self._exports: dict[tuple[str, str], Path] = {}  # (run, visitor id) → its export in the download area
+        self._exports_lock = threading.Lock()
         self._encoding_visitors: set[str] = set()
 
     def stop(self, message: str = "interrupted: the server was stopped") -> list[str]:
-        """Record this process's queued and running runs as interrupted and remove their scratch files (call it
-        when the process is about to exit); the run ids."""
+        """Record this process's queued and running runs as interrupted and remove their scratch files and the
+        download area (call it when the process is about to exit); the run ids."""
         stopped = self.jobs.interrupt_all(message)
         for run_id in stopped:
             clean_leftovers(self.store.root / run_id)
+        self.downloads.remove()
         return stopped
+
+    def housekeeping(self) -> dict[str, list[str]]:
+        """What the app does now and then (:mod:`xlalign.app.housekeeping`): expired downloads go, and in public
+        mode Gradio's upload folder is trimmed to ``uploads_mb`` (oldest first). What was removed, by kind."""
+        done = {"downloads": self.downloads.trim()}
+        if self.public:
+            done["uploads"] = trim_uploads(upload_root(), self.limits.uploads_bytes)
+        return done
 
     def exit_on_sigterm(self) -> None:
         """On SIGTERM (a Space or container being stopped): :meth:`stop`, then exit with status 143 at once (a
@@ -235,6 +254,9 @@ class Lab:
             return path
         if not uploaded_file(path):
             raise PolicyError("that file is not an upload")
+        trim_uploads(upload_root(), self.limits.uploads_bytes)  # everybody's uploads together (oldest out first)
+        if not Path(path).is_file():
+            raise PolicyError("your upload was removed (the server's upload space was full): upload it again")
         size = Path(path).stat().st_size
         if size > max_upload_bytes():
             raise PolicyError(f"the file is larger than {max_upload_bytes() / 2**20:g} MB, this server's limit")
@@ -730,26 +752,31 @@ class Lab:
         made = self.made_with(base_model, pool)
         return corpus, emb, replace(made, model=f"{made.model} + run {run_id} ({label})")
 
-    def export_zip(self, run_id: str, into: Path | None = None, *, visitor: str | None = None) -> Path:
+    def export_zip(self, run_id: str, into: Path | None = None, *, visitor: str | None = None,
+                   progress: Progress | None = None) -> Path:
         """The run's export (:func:`xlalign.store.export.export_run`) as ``<run>-export.zip`` inside ``into``
-        (default: a new folder of the download area, which is then trimmed to its byte budget)."""
+        (default: a new folder of the download area, which is then trimmed to its budget), with progress while it
+        is built and zipped. A finished run does not change, so a visitor who asks again for the same run's export
+        gets the same file while it is in the download area: an export costs its CPU and disk once, not per click."""
         from xlalign.store.export import export_run
 
         run_dir = self.run_dir(run_id, visitor=visitor)
+        key = (run_id, visitor_id(visitor or ""))
+        if into is None:
+            with self._exports_lock:
+                earlier = self._exports.get(key)
+            if earlier is not None and earlier.is_file():
+                return earlier
+        report = progress or silent
         folder_into = Path(into) if into is not None else self.downloads.new_folder()
         with self.store.workdir("export") as work:  # inside the store: a killed export is cleaned at the next start
+            report("preparing the export (copying or building the model)", 0, None)
             folder = export_run(run_dir, work / f"{run_id}-export")
-            archive = Path(shutil.make_archive(str(work / f"{run_id}-export"), "zip", root_dir=folder.parent,
-                                               base_dir=folder.name))
-            target = folder_into / archive.name
-            partial = folder_into / f".{archive.name}.tmp-{os.getpid()}"
-            try:
-                shutil.move(str(archive), partial)
-                os.replace(partial, target)
-            finally:
-                partial.unlink(missing_ok=True)
+            target = zip_folder(folder, folder_into / f"{run_id}-export.zip", report)
         if into is None:
             self.downloads.trim(keep=folder_into)
+            with self._exports_lock:
+                self._exports[key] = target
         return target
 
 
