@@ -345,8 +345,9 @@ from pathlib import Path
 from xlalign.services.lab import Lab
 
 lab = Lab(Path(sys.argv[1]))
-print(lab.downloads.save({"summary.csv": "a,b\\n"})[0], flush=True)
+path = lab.downloads.save({"summary.csv": "a,b\\n"})[0]
 lab.exit_on_sigterm()
+print(path, flush=True)
 time.sleep(600)
 """
 
@@ -367,3 +368,52 @@ def test_sigterm_leaves_no_download_area_behind(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(GUARD) == 143
     assert list(gradio.iterdir()) == [] and list((tmp_path / "tmp").iterdir()) == []
+
+
+# ----------------------------------------------------------------------------- §7: progress that tells the truth
+class _Clock:
+    """A stand-in for the ``time`` module of :mod:`xlalign.store.runs`: both clocks advance only when told."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return 1_700_000_000.0 + self.now
+
+
+def test_the_time_left_is_measured_counts_down_and_never_says_0_s_while_work_remains(tmp_path, monkeypatch):
+    import xlalign.store.runs as runs
+    from xlalign.services.lab import _left
+    from xlalign.store.jobs import JobContext
+
+    clock = _Clock()
+    monkeypatch.setattr(runs, "time", clock)
+    ctx = JobContext(tmp_path, {"state": "running"})
+    ctx.progress("training", 0, 1, cpu_estimate_s=0.4)  # a 1-step fine-tune: the cost model says 0.4 s
+    assert _left(read_status(tmp_path)) == "< 1 s (estimate)"
+    clock.now = 17.0  # the step is still running 17 s later
+    assert _left(read_status(tmp_path)) == "taking longer than estimated (+17 s)"
+    ctx.progress("training", 1, 1, eta_s=0.0, loss=1.0)
+    clock.now = 18.0
+    ctx.progress("encoding de passages and queries", 0, 120)  # the evaluation after training: nothing measured yet
+    status = read_status(tmp_path)
+    assert status["eta_s"] is None and _left(status) == "" and "left" not in status["message"]
+    clock.now = 28.0
+    ctx.progress("encoding de passages and queries", 40, 120)  # 40 texts in 10 s: 80 more take 20 s
+    status = read_status(tmp_path)
+    assert status["eta_s"] == 20.0 and _left(status) == "≈ 20 s"
+    clock.now = 33.0
+    assert _left(read_status(tmp_path)) == "≈ 15 s"  # counted down between two reports
+
+
+def test_the_cost_model_estimate_is_scaled_by_what_this_server_measured(tmp_path, monkeypatch):
+    lab = _lab(tmp_path, monkeypatch)
+    seen: list[dict] = []
+    plain = lab._calibrated(lambda stage, done=0, total=None, **m: seen.append(m))
+    plain("training", 0, 6, cpu_estimate_s=51.0)
+    lab._measured({"seconds": 306.0, "cpu_estimate_s": 51.0, "steps": 6})  # a fine-tune here took 6× its estimate
+    lab._calibrated(lambda stage, done=0, total=None, **m: seen.append(m))("training", 0, 6, cpu_estimate_s=51.0)
+    assert [m["cpu_estimate_s"] for m in seen] == [51.0, 306.0]

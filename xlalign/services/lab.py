@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import threading
 from collections import OrderedDict, deque
@@ -64,6 +65,7 @@ from xlalign.store.runs import (
     compare_runs,
     contained_refusal,
     read_status,
+    time_left,
 )
 
 log = logging.getLogger(__name__)
@@ -195,6 +197,7 @@ class Lab:
         self._turns = FairTurns()
         self._exports: dict[tuple[str, str], Path] = {}  # (run, visitor id) → its export in the download area
         self._exports_lock = threading.Lock()
+        self._cpu_ratios: deque[float] = deque(maxlen=5)  # measured ÷ estimated seconds of finished runs here
         self._encoding_visitors: set[str] = set()
 
     def stop(self, message: str = "interrupted: the server was stopped") -> list[str]:
@@ -491,9 +494,11 @@ class Lab:
             try:
                 corpus = self.corpus(run_eval.data, list(languages_to_fit(run_eval, run_align)))
                 out = run_alignment(model, run_eval, run_align, ctx.run, corpus=corpus, encoder=self.encoder(model),
-                                    progress=ctx.progress, should_stop=ctx.should_stop, labels=recorded)
+                                    progress=self._calibrated(ctx.progress), should_stop=ctx.should_stop,
+                                    labels=recorded)
             except Cancelled as e:
                 raise JobCancelled(str(e)) from None
+            self._measured(out.record.get(align.method))
             for w in out.record.get("warnings", []):
                 ctx.warn(w)
             summary = {k: v for k, v in out.record.items() if isinstance(v, (int, float, str))}
@@ -512,6 +517,30 @@ class Lab:
         if n > self.limits.max_texts:
             raise PolicyError(f"{n:,} texts to encode; this server encodes at most {self.limits.max_texts:,} per "
                               "request: choose fewer languages or a smaller file")
+
+    def _calibrated(self, progress: Progress) -> Progress:
+        """``progress`` with a CPU cost-model estimate (``cpu_estimate_s``, reported before a fine-tune's first
+        step) scaled by how this server's finished runs compared with theirs (the median of measured ÷ estimated
+        of the last five), so that a loaded or slower machine does not promise 51 s for 6 steps that take 5 min."""
+        with self._exports_lock:
+            ratios = list(self._cpu_ratios)
+        if not ratios:
+            return progress
+        factor = float(np.median(ratios))
+
+        def scaled(stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
+            if isinstance(metrics.get("cpu_estimate_s"), (int, float)):
+                metrics = {**metrics, "cpu_estimate_s": metrics["cpu_estimate_s"] * factor}
+            progress(stage, done, total, **metrics)
+
+        return scaled
+
+    def _measured(self, fitted: Any) -> None:
+        """Keep measured ÷ estimated of a finished run whose method reported both (``seconds``, ``cpu_estimate_s``)."""
+        if isinstance(fitted, dict) and isinstance(fitted.get("seconds"), (int, float)) and \
+                isinstance(fitted.get("cpu_estimate_s"), (int, float)) and fitted["cpu_estimate_s"] > 0:
+            with self._exports_lock:
+                self._cpu_ratios.append(float(fitted["seconds"]) / float(fitted["cpu_estimate_s"]))
 
     def _bounded(self, align: AlignSpec) -> AlignSpec:
         """Public mode: the method's options within this server's limits (a fine-tune's epoch and step caps)."""
@@ -564,8 +593,7 @@ class Lab:
         for r in self.runs(visitor=visitor):
             prog = r.get("progress")
             state = "cancelling" if r.get("state") == "running" and r.get("cancel_requested") else r.get("state")
-            eta = r.get("eta_s") if r.get("state") == "running" else None
-            message, left = r.get("message", ""), _eta(eta, r.get("eta_estimated"))
+            message, left = _SAID_LEFT.sub("", str(r.get("message", ""))), _left(r) if r.get("state") == "running" else ""
             if r.get("state") == "queued" and r["run"] in places:
                 message, left = self.queued_message(places[r["run"]])
             rows.append({"run": r["run"], "state": state, "label": r.get("label") or r.get("describe") or
@@ -604,8 +632,9 @@ class Lab:
         """A running run's time left: its own (measured, or the fine-tune's estimate), else its method's typical
         duration here minus the time it has run (at least a few seconds: it has not finished)."""
         status = self.jobs.status(run_id)
-        if isinstance(status.get("eta_s"), (int, float)):
-            return float(status["eta_s"])
+        left, _ = time_left(status)
+        if left is not None:
+            return max(5.0, left)
         typical = self._typical(run_id)
         if typical is None:
             return None
@@ -806,6 +835,21 @@ def run_label(align: AlignSpec, record: dict[str, Any] | None = None) -> str:
     if align.train_data != "split":
         parts.append(f"trained on {'demo' if align.train_data == 'demo' else 'triplets'}")
     return " · ".join(parts)
+
+
+def _left(status: dict[str, Any]) -> str:
+    """A running run's time left, counted down from when it was reported (:func:`time_left`); past it: how much
+    longer than said it is taking (never "≈ 0 s" for a step still running)."""
+    left, estimated = time_left(status)
+    if left is None:
+        return ""
+    if left <= 0:
+        return f"taking longer than {'estimated' if estimated else 'measured'} (+{_eta(-left).removeprefix('≈ ')})"
+    return f"< 1 s{' (estimate)' if estimated else ''}" if left < 1 else _eta(left, estimated)
+
+
+#: The part of a progress message that says the time left when it was written (the list shows it live instead).
+_SAID_LEFT = re.compile(r" · about [^·]* left( \(estimate\))?")
 
 
 def _eta(seconds: Any, estimated: Any = False) -> str:

@@ -230,6 +230,17 @@ def write_status(run_dir: str | os.PathLike[str], status: Mapping[str, Any]) -> 
     return record
 
 
+def time_left(status: Mapping[str, Any], now: float | None = None) -> tuple[float | None, bool]:
+    """(seconds left, estimated) of a running run's status: its ``eta_s`` counted down from ``eta_at`` (the time it
+    was reported), so that a list shows the time left now, not when the last step ended; below zero when the run
+    takes longer than said. (None, False) when nothing was measured."""
+    eta, at = status.get("eta_s"), status.get("eta_at")
+    if not isinstance(eta, (int, float)):
+        return None, False
+    since = (now if now is not None else time.time()) - at if isinstance(at, (int, float)) else 0.0
+    return float(eta) - max(0.0, since), bool(status.get("eta_estimated"))
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else \
         f"{seconds / 3600:.1f} h"
@@ -247,6 +258,8 @@ class StatusWriter:
         self._lock = threading.Lock()
         self._last = 0.0
         self._stage: str | None = None
+        self._stage_began = 0.0
+        self._stage_done = 0.0
 
     def update(self, **fields: Any) -> dict[str, Any]:
         """Change fields of the record and write all of it."""
@@ -269,16 +282,24 @@ class StatusWriter:
     def progress(self, stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
         """The :class:`~xlalign.progress.Progress` protocol: stage, step, loss and time left in ``message``.
 
-        The time left is ``eta_s`` (measured), else ``cpu_estimate_s`` (the fine-tune's cost model, reported
-        before its first step: marked "estimate"); it is also kept as ``eta_s``/``eta_estimated`` for lists.
+        The time left is ``eta_s`` when the reporter measured it, else ``cpu_estimate_s`` (the fine-tune's cost
+        model, reported before its first step: marked "estimate"), else, once a stage with a total has done some
+        of it, the stage's own measured rate (time since the stage began ÷ units done × units left). A new stage
+        without any of these drops the previous stage's figure (a finished training's "0 s left" never lingers
+        over the evaluation after it). It is kept as ``eta_s``/``eta_estimated``/``eta_at`` (the wall-clock time it
+        was measured: lists count down from it, :func:`time_left`).
         """
         from xlalign.progress import fraction
 
+        now = time.monotonic()
+        if stage != self._stage:
+            self._stage_began, self._stage_done = now, float(done)
         eta = metrics.get("eta_s")
         estimated = eta is None and isinstance(metrics.get("cpu_estimate_s"), (int, float))
         if estimated:
             eta = metrics["cpu_estimate_s"]
-        now = time.monotonic()
+        elif eta is None and total and done > self._stage_done and done < total:
+            eta = (now - self._stage_began) / (done - self._stage_done) * (total - done)
         if stage == self._stage and now - self._last < STATUS_INTERVAL and total and done < total and not estimated:
             return
         self._stage, self._last = stage, now
@@ -286,10 +307,10 @@ class StatusWriter:
         detail = {k: v for k, v in metrics.items() if k != "overall" and isinstance(v, (int, float, str)) and v is not None}
         step = f" {int(done)}/{int(total)}" if total else ""
         extra = (f" · loss {metrics['loss']:.3f}" if isinstance(metrics.get("loss"), (int, float)) else "") + (
-            f" · about {_duration(eta)} left{' (estimate)' if estimated else ''}" if isinstance(eta, (int, float))
-            else "")
-        timing: dict[str, Any] = {"eta_s": round(float(eta), 1), "eta_estimated": estimated} \
-            if isinstance(eta, (int, float)) else {}
+            f" · about {_duration(eta)} left{' (estimate)' if estimated else ''}"
+            if isinstance(eta, (int, float)) and eta >= 1 else "")
+        timing: dict[str, Any] = {"eta_s": round(float(eta), 1), "eta_estimated": estimated, "eta_at": round(time.time(), 1)} \
+            if isinstance(eta, (int, float)) else {"eta_s": None, "eta_estimated": False, "eta_at": None}
         self.update(message=f"{stage}{step}{extra}", detail=detail, stage=stage, **timing,
                     progress=round(frac, 4) if frac is not None else self.record.get("progress"))
 
