@@ -131,6 +131,9 @@ def test_changing_the_configuration_clears_every_result(app, diagnosed):
     config_ids = {c._id for c in p.config}
     triggers = {t[0] for fn in app.blocks.fns.values() if fn.name == "clear_results" for t in fn.targets}
     assert triggers == config_ids
+    # the targets by their input event: their change event comes again, unchanged, whenever the page redraws
+    assert {t[1] for fn in app.blocks.fns.values() if fn.name == "clear_results" for t in fn.targets
+            if t[0] == p.targets._id} == {"input"}
     # before any diagnosis nothing says "settings changed"
     fresh = app.diagnose.clear_results(None)
     assert fresh[p.verdict] == START and all(fresh[c] is None for c in (p.overview, p.cdf, p.umap_before))
@@ -155,6 +158,12 @@ def test_languages_and_models_tabs_are_cleared_only_by_what_they_read_once_they_
         assert all(v == gr.skip() for v in fn("").values())  # never ran: untouched
     langs, models = app.diagnose.clear_languages("ran"), app.diagnose.clear_models("ran")
     assert langs[p.rank_plot].layout.annotations[0].text.startswith("settings changed")
+    from xlalign.app.diagnose import settings_key
+
+    shown = ("demo", None, "en", ["de"], "auto", "dedup")  # a late event of the settings the result was made for
+    assert all(v == gr.skip() for v in app.diagnose.clear_models("ran", settings_key(*shown), *shown).values())
+    assert app.diagnose.clear_models("ran", settings_key(*shown), "demo", None, "en", ["zh"], "auto", "dedup")[
+        p.lb_file] is None
     assert len(langs[p.rank_table]) == 0 and langs[p.rank_text] == ""
     assert models[p.lb_file] is None and len(models[p.lb_table]) == 0  # no CSV of the previous leaderboard
 
@@ -287,7 +296,7 @@ def test_language_view_puts_both_biases_on_a_fixed_axis(app):
     p = app.page
     out = app.explore.on_inclination("demo", None, "en", "latent", "auto", "dedup", False, progress=_no_progress)
     assert set(out) == _wired_outputs(app, "on_inclination")
-    by_target = out[p.rank_table].set_index("target")
+    by_target = _frame(out[p.rank_table]).set_index("target")
     assert set(by_target.index) == {"es", "de", "zh", "ar", "hi", "ur"}
     assert by_target.loc["de", "verdict"] == "pivot inclination" and by_target.loc["zh", "verdict"] != "pivot inclination"
     assert out[p.rank_plot].layout.xaxis.range == (-2, 102)
@@ -302,8 +311,8 @@ def test_models_side_by_side_a_broken_model_keeps_the_others(app, tmp_path):
     out = app.explore.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent", str(broken)], "",
                                      progress=_no_progress)
     assert set(out) == _wired_outputs(app, "on_leaderboard")
-    board = out[p.lb_table]
-    ok, bad = board[board.model == "latent"], board[board.model == str(broken)]
+    board = _frame(out[p.lb_table])
+    ok, bad = board[board.model == "latent"], board[board.model == "…/not-a-model"]  # a folder by its last part
     assert set(ok.query_lang) == {"en", "de"} and "error" not in board.columns
     assert len(bad) == 1 and bad.verdict.iloc[0] == BOARD_FAILED  # one short row; the reason is in the note
     assert (bad.drop(columns=["model", "verdict"]) == "n/a").all(axis=None)  # n/a, never blank
@@ -403,7 +412,8 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
         app.explore.on_umap(diagnosed[p.diag], 8, False, run_id)
     out = app.explore.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent", f"run:{run_id}"],
                                      "", progress=_no_progress)
-    de = out[p.lb_table][out[p.lb_table].query_lang == "de"].set_index("model")
+    board = _frame(out[p.lb_table])
+    de = board[board.query_lang == "de"].set_index("model")
     assert de.loc[f"run:{run_id}", "inclination % (displaced_by_pivot@10)"] < de.loc["latent",
                                                                                   "inclination % (displaced_by_pivot@10)"]
     out = runs.on_cancel(run_id)
@@ -595,3 +605,16 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_a_late_change_event_never_clears_the_diagnosis_of_the_settings_shown(app, diagnosed):
+    """A change event may arrive after the diagnosis it preceded (another queue): what was diagnosed for exactly
+    these settings is not stale and stays; any other setting clears it."""
+    p = app.page
+    diag = diagnosed[p.diag]
+    same = ("demo", None, "en", ["de", "zh"], "latent", "auto", "dedup", False)
+    assert all(v == gr.skip() for v in app.diagnose.clear_results(diag, *same).values())
+    for k, other in ((3, ["de"]), (4, "cached"), (6, "per-question"), (0, "xquad")):
+        changed = list(same)
+        changed[k] = other
+        assert app.diagnose.clear_results(diag, *changed)[p.verdict] == STALE, other

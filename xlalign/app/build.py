@@ -74,7 +74,7 @@ def assemble(lab: Lab | None = None) -> App:
         diagnose, explore, runs = Diagnose(lab, page, lab.downloads, visitors), \
             Explore(lab, page, lab.downloads, visitors), Runs(lab, page, lab.downloads, visitors)
         diagnose.wire()
-        explore.wire()
+        explore.wire(diagnose.language_clears, diagnose.model_clears)
         runs.wire(blocks)
     blocks.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     if os.environ.get("XLALIGN_NO_WARMUP", "") != "1":

@@ -173,7 +173,7 @@ def per_query_widths(langs: tuple[str, ...] | list[str]) -> list[str | int]:
     """Column widths of :func:`per_query_view` (percent): every rank column on screen (5% each up to 8 languages),
     the text last with what is left."""
     rank = min(5.0, 40 / max(1, len(langs)))
-    fixed = [5.0, 11.0, *[rank] * len(langs), 5.0, 11.0, 6.0]
+    fixed = [5.0, 11.0, *[rank] * len(langs), 5.0, 11.0, 8.0]
     widths: list[str | int] = [f"{w:.2f}%" for w in fixed]
     return [*widths, f"{max(8.0, 100 - sum(fixed)):.2f}%"]
 
@@ -329,8 +329,39 @@ def board_view(board: pd.DataFrame) -> pd.DataFrame:
         if "verdict" not in shown:
             shown["verdict"] = ""
         shown.loc[failed, "verdict"] = BOARD_FAILED
+    shown = shown.drop(columns=[c for c in ("pool", "precision") if c in shown])  # the same for every row: the note
+    if "model" in shown:
+        shown["model"] = [shown_model(str(m)) for m in shown["model"]]
     lead = [c for c in ("model", "pair", "query_lang", "verdict") if c in shown]
     return display(shown[lead + [c for c in shown.columns if c not in lead]])
+
+
+def shown_model(name: str, n: int = 40) -> str:
+    """A model as a table cell: a local folder by its last part (``…/not-a-model``), anything longer than ``n``
+    characters clipped at its start; the note under the table names it in full."""
+    if name.startswith("/") or name.startswith("~"):
+        name = "…/" + Path(name).name
+    return name if len(name) <= n else "…" + name[-(n - 1):]
+
+
+def column_widths(view: pd.DataFrame, fixed: Mapping[str, float]) -> list[str | int]:
+    """Column widths (percent) for a table that must fit the page: the ``fixed`` columns as given, every other column
+    an equal share of the rest (long headers and cells wrap)."""
+    rest = [c for c in view.columns if c not in fixed]
+    each = (100 - sum(fixed[c] for c in view.columns if c in fixed)) / max(1, len(rest))
+    return [f"{fixed.get(c, each):.2f}%" for c in view.columns]
+
+
+def board_widths(view: pd.DataFrame) -> list[str | int]:
+    """Column widths of :func:`board_view`: model and verdict wider, every number column equal, so that no model
+    name or failure pushes the numbers off-screen."""
+    return column_widths(view, {"model": 14.0, "verdict": 12.0, "pair": 5.0, "query_lang": 5.0})
+
+
+def inclination_widths(view: pd.DataFrame) -> list[str | int]:
+    """Column widths of :func:`inclination_table`: every column on screen."""
+    return column_widths(view, {"target": 6.0, "verdict": 12.0, **{c: 11.0 for c in view.columns
+                                                                      if c.endswith(": verdict")}})
 
 
 def board_note(board: pd.DataFrame, data: str, pool: str, langs: tuple[str, ...]) -> str:
@@ -414,6 +445,17 @@ def compare_full(table: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
+def side_by_side_widths(view: pd.DataFrame) -> list[str | int]:
+    """Column widths of :func:`side_by_side_view` (percent): the keys narrow, the runs sharing the rest (each run's
+    change with its CI the widest of its three), so that every run's columns are on screen."""
+    keys = {"scenario": 8.0, "query_lang": 6.0, "doc_lang": 7.0, "metric": 13.0}
+    fixed = sum(keys.get(c, 0.0) for c in view.columns)
+    runs = [c for c in view.columns if c not in keys]
+    weight = {c: 2.2 if c.endswith("(95% CI)") else 1.0 for c in runs}
+    share = (100 - fixed) / max(1.0, sum(weight.values()))
+    return [f"{keys[c] if c in keys else weight[c] * share:.2f}%" for c in view.columns]
+
+
 def side_by_side_view(wide: pd.DataFrame, labels: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, str]:
     """The side-by-side table as shown, and its legend.
 
@@ -443,9 +485,10 @@ def side_by_side_view(wide: pd.DataFrame, labels: Mapping[str, str] | None = Non
 __all__ = ["BOARD_FAILED", "CDF_DEFAULT", "CLICK_JS", "CSS", "DOCS_PER_LANG", "EMPTY_MATRIX", "EMPTY_PAIR",
            "EMPTY_PER_QUERY", "EMPTY_SUMMARY", "HEADERS", "MATRIX_CORNER", "MATRIX_DEFAULT", "PAIR_LABEL",
            "PER_QUERY_HEAD", "PER_QUERY_LABEL", "PER_QUERY_TAIL", "QUERY_CHARS", "RUNS_COLUMNS", "RUNS_COLUMN_WIDTHS",
-           "STALE", "START", "board_note", "board_view", "cancel_message", "compare_full", "compare_headline",
-           "compare_page", "data_name", "display", "docs_above_html", "drill_info_html", "empty_table",
-           "finished_message", "inclination_table", "inclination_text", "made_with_line", "matrix_table",
-           "matrix_widths", "md_bold", "pair_caption", "pair_choices", "pair_rows", "pair_view", "pair_widths",
-           "per_query_caption", "per_query_view", "per_query_widths", "runs_view", "side_by_side_view",
+           "STALE", "START", "board_note", "board_view", "board_widths", "cancel_message", "column_widths",
+           "compare_full", "compare_headline", "compare_page", "data_name", "display", "docs_above_html",
+           "drill_info_html", "empty_table", "finished_message", "inclination_table", "inclination_text",
+           "inclination_widths", "made_with_line", "matrix_table", "matrix_widths", "md_bold", "pair_caption",
+           "pair_choices", "pair_rows", "pair_view", "pair_widths", "per_query_caption", "per_query_view",
+           "per_query_widths", "runs_view", "shown_model", "side_by_side_view", "side_by_side_widths",
            "submitted_message", "verdict_markdown"]

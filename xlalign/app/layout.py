@@ -106,6 +106,7 @@ class Page:
     rank_plot: gr.Plot
     rank_table: gr.Dataframe
     rank_text: gr.Markdown
+    rank_for: gr.State  # the settings the language ranking shown was made for
     # Models
     lb_models: gr.Dropdown
     lb_extra: gr.Textbox
@@ -114,6 +115,7 @@ class Page:
     lb_plot: gr.Plot
     lb_file: gr.File
     lb_note: gr.Markdown
+    lb_for: gr.State  # the settings the leaderboard shown was made for
     # Align
     method: gr.components.Component
     train_data: gr.Radio
@@ -151,6 +153,16 @@ class Page:
         return [self.dataset, self.upload, self.pivot, self.targets, self.model, self.precision, self.pool,
                 self.remote]
 
+    @property
+    def languages_read(self) -> list[gr.components.Component]:
+        """The configuration controls the Languages tab reads (not the targets: it ranks every language)."""
+        return [self.dataset, self.upload, self.pivot, self.model, self.precision, self.pool, self.remote]
+
+    @property
+    def models_read(self) -> list[gr.components.Component]:
+        """The configuration controls the Models tab reads (not the model menu: it has its own)."""
+        return [self.dataset, self.upload, self.pivot, self.targets, self.precision, self.pool]
+
 
 def upload_caps(texts: bool = True) -> str:
     """Public mode: what this server accepts of an upload, stated on the upload control (size; languages and
@@ -168,6 +180,7 @@ def build_page(lab: Lab) -> Page:
     page.diag = gr.State(None, time_to_live=6 * 3600)
     page.current_tab = gr.State("diagnose")
     page.watch = gr.State(None)
+    page.rank_for, page.lb_for = gr.State(None), gr.State(None)
     page.visitor = gr.BrowserState(None, storage_key="xlalign-visitor", secret=browser_secret(lab.store.root))
     gr.Markdown(TITLE)
     _config_row(page, lab)
@@ -284,25 +297,25 @@ def _languages_tab(page: Page) -> None:
                     "their 95% intervals, worst first. The pivot is encoded once for all targets.")
         page.rank_btn = gr.Button("Rank languages", elem_id="rank-btn")
         page.rank_plot = gr.Plot(elem_id="rank-plot")
-        page.rank_table = gr.Dataframe(empty_table(*HEADERS["rank"]), interactive=False, elem_id="rank-table")
+        page.rank_table = gr.Dataframe(empty_table(*HEADERS["rank"]), interactive=False, elem_id="rank-table", wrap=True)
         page.rank_text = gr.Markdown(elem_id="rank-text")
 
 
 def _models_tab(page: Page) -> None:
     with gr.Tab("Models", id="models"):
         gr.Markdown("Several models on the same data and language pairs (pivot + each target; cached per model). A "
-                    "model that cannot be loaded shows why in its row; models marked *not on this machine* download "
-                    "from the Hugging Face Hub first.")
+                    "model that cannot be loaded keeps one row and the note under the table says why; models marked "
+                    "*not on this machine* download from the Hugging Face Hub first.")
         with gr.Row():
             page.lb_models = gr.Dropdown(model_choices(), value=[default_model()], multiselect=True,
                                          label="Models (and finished runs)", elem_id="lb-models")
             page.lb_extra = gr.Textbox(label="More model ids or local paths (comma-separated)",
-                                       visible=not public_mode())
+                                       visible=not public_mode(), elem_id="lb-extra")
         page.lb_btn = gr.Button("Compare models", elem_id="lb-btn")
-        page.lb_table = gr.Dataframe(empty_table(*HEADERS["board"]), interactive=False, elem_id="leaderboard")
+        page.lb_table = gr.Dataframe(empty_table(*HEADERS["board"]), interactive=False, elem_id="leaderboard", wrap=True)
         page.lb_note = gr.Markdown(elem_id="lb-note")
-        page.lb_plot = gr.Plot()
-        page.lb_file = gr.File(label="Export (CSV)")
+        page.lb_plot = gr.Plot(elem_id="lb-plot")
+        page.lb_file = gr.File(label="Export (CSV)", elem_id="lb-file")
 
 
 def _align_tab(page: Page) -> None:
@@ -347,7 +360,7 @@ def _compare_tab(page: Page) -> None:
         page.sbs_btn = gr.Button("Compare runs", elem_id="sbs-btn")
         page.sbs_table = gr.Dataframe(empty_table(*HEADERS["sbs"]),
                                       label="Baseline, each run's after, its change with 95% CI, and q (runs R1, R2, …: "
-                                            "see below)", interactive=False, elem_id="sbs-table")
+                                            "see below)", interactive=False, elem_id="sbs-table", wrap=True)
         page.sbs_legend = gr.Markdown(elem_id="sbs-legend")
         page.sbs_files = gr.File(label="Export (CSV)", file_count="multiple")
 

@@ -27,6 +27,7 @@ from xlalign.app.formatting import (
     finished_message,
     runs_view,
     side_by_side_view,
+    side_by_side_widths,
     submitted_message,
 )
 from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_choices, model_spec
@@ -219,7 +220,8 @@ class Runs:
         runs = self.lab.runs_table(visitor=visitor)
         view, legend = side_by_side_view(wide, dict(zip(runs["run"], runs["label"], strict=True)))
         p = self.page
-        return {p.sbs_table: view, p.sbs_legend: legend, p.sbs_files: files}
+        return {p.sbs_table: gr.Dataframe(view, column_widths=side_by_side_widths(view)), p.sbs_legend: legend,
+                p.sbs_files: files}
 
 
 def _with_request(fn: Any, extra: list[str]) -> Any:
