@@ -51,7 +51,6 @@ from xlalign.app.formatting import (
 from xlalign.app.inputs import DATASETS, UPLOADED, data_spec, gr_progress, language_choices, language_spec, model_spec
 from xlalign.app.layout import DIAGNOSE, INTERNAL, Page, Updates
 from xlalign.app.visitors import Visitors
-from xlalign.errors import XlalignError
 from xlalign.report import figures
 from xlalign.report.provenance import stamp
 from xlalign.report.tables import summary_pivot
@@ -81,15 +80,17 @@ class Diagnose:
         p.pivot.change(self.on_pivot, [p.dataset, p.upload, p.pivot, p.targets], p.targets, **INTERNAL)
         # A Diagnose press cancels this page's clears still pending: events of different queues may finish in any
         # order, and a late clear must never empty the diagnosis the visitor just asked for.
-        self.clears = [_changed(p, c)(self.clear_results, [p.diag, *p.config], self.result_panels(), **INTERNAL)
+        self.clears = [_changed(p, c)(self.clear_results, p.diag, self.result_panels(), **INTERNAL)
                        for c in p.config]
         # The Languages tab reads the data, pivot, model, precision, pool and remote code (not the targets); the
         # Models tab reads the data, pivot, targets, precision and pool (its models are its own): each is cleared
         # only by what it reads, and only when it shows a result.
-        self.language_clears = [_changed(p, c)(self.clear_languages, [p.rank_text, p.rank_for, *p.languages_read],
-                                               self.language_panels(), **INTERNAL) for c in p.languages_read]
-        self.model_clears = [_changed(p, c)(self.clear_models, [p.lb_note, p.lb_for, *p.models_read],
-                                            self.model_panels(), **INTERNAL) for c in p.models_read]
+        # (inputs: never the configuration values themselves, which Gradio checks against their choices: a late
+        # event of a previous dataset's targets would be refused with an error)
+        self.language_clears = [_changed(p, c)(self.clear_languages, p.rank_text, self.language_panels(), **INTERNAL)
+                                for c in p.languages_read]
+        self.model_clears = [_changed(p, c)(self.clear_models, p.lb_note, self.model_panels(), **INTERNAL)
+                             for c in p.models_read]
         p.run_btn.click(self.run_diagnosis, p.config, self.diagnosis_outputs(), cancels=self.clears, **DIAGNOSE)
         p.cdf_scenario.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves], **INTERNAL)
         p.cdf_curves.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves], **INTERNAL)
@@ -191,15 +192,11 @@ class Diagnose:
         return gr.Dropdown(choices=language_choices(rest), value=keep or rest[:1], multiselect=True)
 
     @guarded
-    def clear_results(self, diag: Diagnosis | None = None, *config: Any) -> Updates:
+    def clear_results(self, diag: Diagnosis | None = None) -> Updates:
         """What every panel of the diagnosis shows after the data, languages, model or pool changed: nothing stale,
         and every control whose choices came from the old result empty (value None) or at its default. Before any
-        diagnosis the panels show what they showed at the start (nothing is "changed" that never ran). A change
-        event that arrives after a diagnosis of the settings now shown (``config``, as :attr:`Page.config`) finds
-        nothing stale and leaves it (events of different queues may arrive in any order)."""
+        diagnosis the panels show what they showed at the start (nothing is "changed" that never ran)."""
         p = self.page
-        if diag is not None and config and _made_for(diag, *config):
-            return {c: gr.skip() for c in self.result_panels()}
         ran = diag is not None
         empty = figures.empty("settings changed: run again") if ran else None
         return {p.diag: None, p.verdict: STALE if ran else START, p.summary: empty_table(*EMPTY_SUMMARY),
@@ -211,29 +208,22 @@ class Diagnose:
                 p.umap_after: empty}
 
     @guarded
-    def clear_languages(self, shown: str | None = None, made_for: Any = None, *settings: Any) -> Updates:
-        """The Languages tab after a setting it reads changed: emptied, saying so, when it showed a result of other
-        settings (``made_for``, the :func:`settings_key` of its run, against ``settings``, those now shown); left
-        as it is otherwise (before it ever ran it says nothing about settings; a late event never clears a result
-        of the settings shown)."""
+    def clear_languages(self, shown: str | None = None) -> Updates:
+        """The Languages tab after a setting it reads changed: emptied, saying so, when it showed a result; left as
+        it is otherwise (before it ever ran, it says nothing about settings)."""
         p = self.page
         if not shown or shown.startswith(FAILED):  # never ran, or only a failure to take away
             return {p.rank_plot: gr.skip(), p.rank_table: gr.skip(), p.rank_text: "" if shown else gr.skip()}
-        if settings and made_for is not None and list(made_for) == list(settings_key(*settings)):
-            return {c: gr.skip() for c in self.language_panels()}
         return {p.rank_plot: figures.empty("settings changed: press Rank languages again"),
                 p.rank_table: empty_table(*HEADERS["rank"]), p.rank_text: ""}
 
     @guarded
-    def clear_models(self, shown: str | None = None, made_for: Any = None, *settings: Any) -> Updates:
-        """The Models tab after a setting it reads changed: emptied (its CSV too) when it showed a result of other
-        settings (as :meth:`clear_languages`)."""
+    def clear_models(self, shown: str | None = None) -> Updates:
+        """The Models tab after a setting it reads changed: emptied (its CSV too) when it showed a result."""
         p = self.page
         if not shown or shown.startswith(FAILED):
             return {p.lb_table: gr.skip(), p.lb_plot: gr.skip(), p.lb_file: gr.skip(),
                     p.lb_note: "" if shown else gr.skip()}
-        if settings and made_for is not None and list(made_for) == list(settings_key(*settings)):
-            return {c: gr.skip() for c in self.model_panels()}
         return {p.lb_table: empty_table(*HEADERS["board"]), p.lb_plot: figures.empty(
             "settings changed: press Compare models again"), p.lb_note: "", p.lb_file: None}
 
@@ -458,31 +448,6 @@ def _changed(p: Page, control: Any) -> Any:
     through the clears it triggers); its ``input`` is the visitor's own change (programmatic changes of the targets
     come with a change of the data or the pivot, which clear the results themselves)."""
     return control.input if control is p.targets else control.change
-
-
-def settings_key(*values: Any) -> list[Any]:
-    """Configuration values as a comparable key (an upload by its path, lists as lists): what a result was made for."""
-    out: list[Any] = []
-    for v in values:
-        path = upload_path(v) if v is not None and not isinstance(v, (str, bool, int, float, list, tuple)) else None
-        out.append(path if path is not None else list(v) if isinstance(v, (list, tuple)) else v)
-    return out
-
-
-def _made_for(diag: Diagnosis, dataset: str, upload: Any, pivot: str, targets: Any, model: str, precision: str,
-              pool: str, remote: bool) -> bool:
-    """Whether ``diag`` is the diagnosis of these configuration values (the same data, languages, model, precision,
-    pool and remote-code choice)."""
-    try:
-        langs = language_spec(pivot, targets)
-    except XlalignError:
-        return False
-    path = upload_path(upload)
-    data = path if path is not None else dataset
-    same_data = diag.spec.data == data or (path is not None and Path(diag.spec.data).name == Path(path).name
-                                           and Path(diag.spec.data).resolve() == Path(path).resolve())
-    return same_data and diag.spec.langs == langs and diag.spec.pool == pool and \
-        diag.model == model_spec(model, precision, remote)
 
 
 def _whole(value: Any) -> int:

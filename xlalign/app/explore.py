@@ -6,7 +6,6 @@ from typing import Any
 
 import gradio as gr
 
-from xlalign.app.diagnose import settings_key
 from xlalign.app.failures import failure_markdown, guarded, refuse, shown_in_page
 from xlalign.app.formatting import (
     HEADERS,
@@ -48,10 +47,10 @@ class Explore:
         p.umap_btn.click(self.on_umap, [p.diag, p.umap_n, p.umap_queries, p.umap_run], [p.umap_before, p.umap_after],
                          concurrency_id="map", concurrency_limit=2)
         p.rank_btn.click(self.on_inclination, [p.dataset, p.upload, p.pivot, p.model, p.precision, p.pool, p.remote],
-                         [p.rank_plot, p.rank_table, p.rank_text, p.rank_for], concurrency_id="languages",
+                         [p.rank_plot, p.rank_table, p.rank_text], concurrency_id="languages",
                          concurrency_limit=4, cancels=language_clears or None)
         p.lb_btn.click(self.on_leaderboard, [p.dataset, p.upload, p.pivot, p.targets, p.pool, p.precision, p.lb_models,
-                                             p.lb_extra], [p.lb_table, p.lb_plot, p.lb_file, p.lb_note, p.lb_for],
+                                             p.lb_extra], [p.lb_table, p.lb_plot, p.lb_file, p.lb_note],
                        concurrency_id="models", concurrency_limit=4, cancels=model_clears or None)
 
     @guarded
@@ -87,12 +86,12 @@ class Explore:
     def failed_inclination(self, message: str) -> Updates:
         p = self.page
         return {p.rank_plot: None, p.rank_table: empty_table(*HEADERS["rank"]),
-                p.rank_text: failure_markdown("Rank languages", message), p.rank_for: None}
+                p.rank_text: failure_markdown("Rank languages", message)}
 
     def failed_leaderboard(self, message: str) -> Updates:
         p = self.page
         return {p.lb_table: empty_table(*HEADERS["board"]), p.lb_plot: None, p.lb_file: None,
-                p.lb_note: failure_markdown("Compare models", message), p.lb_for: None}
+                p.lb_note: failure_markdown("Compare models", message)}
 
     @shown_in_page("failed_inclination")
     @guarded
@@ -110,8 +109,7 @@ class Explore:
         table = inclination_table(rows)
         return {p.rank_plot: figures.inclination_view(rows, pivot),
                 p.rank_table: gr.Dataframe(table, column_widths=inclination_widths(table)),
-                p.rank_text: inclination_text(rows, self.lab.made_with(spec, pool)),
-                p.rank_for: settings_key(dataset, upload, pivot, model, precision, pool, remote)}
+                p.rank_text: inclination_text(rows, self.lab.made_with(spec, pool))}
 
     @shown_in_page("failed_leaderboard")
     @guarded
@@ -132,8 +130,7 @@ class Explore:
         return {p.lb_table: gr.Dataframe(view, column_widths=board_widths(view)),
                 p.lb_plot: figures.leaderboard_chart(board[board.error == ""]),
                 p.lb_file: self.downloads.save({"leaderboard.csv": csv_text(board)})[0],
-                p.lb_note: board_note(board, data_name(data), pool, langs),
-                p.lb_for: settings_key(dataset, upload, pivot, targets, precision, pool)}
+                p.lb_note: board_note(board, data_name(data), pool, langs)}
 
 
 __all__ = ["Explore"]

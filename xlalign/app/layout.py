@@ -106,7 +106,6 @@ class Page:
     rank_plot: gr.Plot
     rank_table: gr.Dataframe
     rank_text: gr.Markdown
-    rank_for: gr.State  # the settings the language ranking shown was made for
     # Models
     lb_models: gr.Dropdown
     lb_extra: gr.Textbox
@@ -115,7 +114,6 @@ class Page:
     lb_plot: gr.Plot
     lb_file: gr.File
     lb_note: gr.Markdown
-    lb_for: gr.State  # the settings the leaderboard shown was made for
     # Align
     method: gr.components.Component
     train_data: gr.Radio
@@ -180,7 +178,6 @@ def build_page(lab: Lab) -> Page:
     page.diag = gr.State(None, time_to_live=6 * 3600)
     page.current_tab = gr.State("diagnose")
     page.watch = gr.State(None)
-    page.rank_for, page.lb_for = gr.State(None), gr.State(None)
     page.visitor = gr.BrowserState(None, storage_key="xlalign-visitor", secret=browser_secret(lab.store.root))
     gr.Markdown(TITLE)
     _config_row(page, lab)
