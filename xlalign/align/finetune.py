@@ -407,11 +407,13 @@ def _master_weights(model: Any, options: FinetuneOptions, model_spec: ModelSpec)
 
     # The master copies are the fp32 weights as loaded, taken before the cast: copies of the bf16-rounded weights
     # would start training (and a run that changes nothing would end) from the base model rounded to bf16.
+    # The frozen ones (freeze_word_embeddings) are kept too, to be put back exactly when the model is saved.
     masters = [p.detach().to(torch.float32).clone() for p in model.parameters() if p.requires_grad]
+    frozen = {name: p.detach().clone() for name, p in model.named_parameters() if not p.requires_grad}
     if not bf16_weights(model):
         raise ConfigError("bf16 training on a CPU needs a Transformer first module followed by pooling")
     return MasterWeightAdamW(model, lr=learning_rate(model_spec, options), betas=(options.adam_beta1, options.adam_beta2),
-                             eps=1e-8, weight_decay=options.weight_decay, masters=masters)
+                             eps=1e-8, weight_decay=options.weight_decay, masters=masters, frozen=frozen)
 
 
 def _train(model: Any, options: FinetuneOptions, triplets: Sequence[dict[str, str]], args: Any, callback: Any,
