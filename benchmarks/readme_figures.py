@@ -69,25 +69,26 @@ def _pair_check(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: EvalSpec) -
     return big, found, pairs
 
 
-def _ci(rate: float | None, ci: tuple[float, float] | None) -> str:
-    return "n/a" if rate is None or ci is None else f"{rate:.1f} ({ci[0]:.1f}–{ci[1]:.1f})"
+def _ci(rate: float, ci: tuple[float, float]) -> str:
+    return f"{rate:.1f} ({ci[0]:.1f}–{ci[1]:.1f})"
 
 
 def verdict_table(found: list[Verdict], big: EvalResult, pairs: dict[str, EvalResult], pivot: str) -> str:
-    """One row per target: both directions of its pair's verdict and rates, and a pool-dependent metric beside
-    them (Multi Complete@10, which does change with the pool)."""
+    """One row per target: both directions of its pair's verdict with its three parts (preference, impact,
+    quality), and a pool-dependent metric beside them (Multi Complete@10, which does change with the pool)."""
     by_pair = {(v.query_lang, v.against): v for v in found}
     k = len(big.spec.langs)
     p = lang_name(pivot)
-    lines = [f"| target | verdict | clustering % (95% CI) | {p} inclination % (95% CI) | {p} queries against its gold: "
-             f"verdict, clustering % | Multi Complete@10 %: pair pool → {k}-language pool |",
-             "|---|---|---|---|---|---|"]
+    lines = [f"| target | verdict | own-language preference % (95% CI) | impact % (95% CI) | Mono-Same / Mono-Cross "
+             f"NDCG@10 | {p} queries against its gold: verdict, preference % | Multi Complete@10 %: pair pool → "
+             f"{k}-language pool |", "|---|---|---|---|---|---|---|"]
     for t in big.spec.targets:
         v, back = by_pair[(t, pivot)], by_pair[(pivot, t)]
         mark = " (borderline)" if v.borderline else ""
         back_mark = " (borderline)" if back.borderline else ""
-        lines.append(f"| {t} ({lang_name(t)}) | {v.kind}{mark} | {_ci(v.clustering, v.clustering_ci)} | "
-                     f"{_ci(v.inclination, v.inclination_ci)} | {back.kind}{back_mark}, {back.clustering:.1f} | "
+        lines.append(f"| {t} ({lang_name(t)}) | {v.kind}{mark} | {_ci(v.preference, v.preference_ci)} | "
+                     f"{_ci(v.impact, v.impact_ci)} | {v.mono_same:.1f} / {v.mono_cross:.1f} | "
+                     f"{back.kind}{back_mark}, {back.preference:.1f} | "
                      f"{pairs[t].value('multi', t, 'complete@10'):.1f} → {big.value('multi', t, 'complete@10'):.1f} |")
     return "\n".join(lines)
 

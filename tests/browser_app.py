@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import shutil
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import import_or_skip, require_or_skip
+from conftest import free_port, import_or_skip, require_or_skip
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TABS = ["Diagnose", "Drill-down", "Embedding map", "Languages", "Models", "Align", "Compare"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve_app(root: Path, cache_dir: Path, *, warm_up: bool) -> Iterator[tuple[str, Path]]:
@@ -36,7 +29,7 @@ def serve_app(root: Path, cache_dir: Path, *, warm_up: bool) -> Iterator[tuple[s
     from xlalign.services.lab import Lab
 
     lab = Lab(root / "runs")
-    port = _free_port()
+    port = free_port()
     blocks = build_app(lab)
     blocks.launch(prevent_thread_lock=True, quiet=True,
                   **{**launch_options(), "server_name": "127.0.0.1", "server_port": port})

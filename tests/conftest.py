@@ -11,8 +11,10 @@ import ctypes
 import importlib
 import json
 import os
+import socket
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -71,6 +73,56 @@ def rerun_where_file_modes_bind(request: pytest.FixtureRequest) -> None:
     assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-2000:]
 
 
+# ----------------------------------------------------------------------------- helpers shared by test modules
+def free_port() -> int:
+    """A TCP port free on loopback now (for a server a test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative path → bytes), hidden ones included: to prove nothing changed."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """``python -m xlalign ARGS`` in-process: (exit code, stdout, stderr); argparse exits count too."""
+    from xlalign.cli import main
+
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_line_error(err: str) -> str:
+    """The single stderr line of a user error, asserting there is exactly one and no traceback."""
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{err}"
+    return lines[0]
+
+
+def demo_upload(folder: Path, name: str, langs: Sequence[str] | Mapping[str, str] = ("en", "de"),
+                n_items: int | None = None) -> Path:
+    """``folder/name``: a long-format JSONL upload made of demo texts (which the fake encoders know), one row per
+    language and item. ``langs`` maps a language label to the demo language whose texts it carries
+    (``{"en": "en", "fr": "es"}``: a language the demo lacks), or lists demo languages."""
+    from xlalign.core.loaders import load_demo
+
+    sources = dict(langs) if isinstance(langs, Mapping) else {lang: lang for lang in langs}
+    demo = load_demo(list(dict.fromkeys(sources.values())))
+    rows = [{"id": demo.item_ids[i], "lang": lang, "group": demo.groups[i], "passage": demo.passages[src][i],
+             "question": demo.questions[src][i]} for lang, src in sources.items() for i in range(n_items or len(demo))]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
 def squad_doc(articles: list[tuple[str, list[tuple[str, list[tuple[str, str]]]]]]) -> dict:
     """Build SQuAD JSON from [(title, [(context, [(qid, question), ...]), ...]), ...]."""
     return {
@@ -103,6 +155,30 @@ def squad_folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def fake_umap(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    """``umap.UMAP`` replaced, for a test that checks what a map draws rather than its layout: the points'
+    first two principal axes, without importing umap or compiling its numba kernels (the browser tests draw
+    real maps). Returns the keyword arguments of every reducer made."""
+    import numpy as np
+
+    made: list[dict[str, object]] = []
+
+    class UMAP:
+        def __init__(self, **kwargs: object) -> None:
+            made.append(kwargs)
+
+        def fit_transform(self, x: np.ndarray) -> np.ndarray:
+            centred = np.asarray(x, dtype=np.float64) - np.mean(x, axis=0)
+            out: np.ndarray = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
+            return out
+
+    module = ModuleType("umap")
+    module.UMAP = UMAP  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "umap", module)
+    return made
+
+
+@pytest.fixture
 def xquad_dir() -> Path:
     require_or_skip((XQUAD_DIR / "xquad.en.json").exists(), f"XQuAD not found at {XQUAD_DIR}")
     return XQUAD_DIR
@@ -129,6 +205,54 @@ def _isolated_user_dirs(bundled_cache_dir: Path, tmp_path_factory: pytest.TempPa
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+#: Bootstrap and permutation resamples of every run a test makes (``XLALIGN_RESAMPLES``; 2000 outside the tests).
+#: A fake run spends most of its time resampling; no test of a run needs 2000, and the tests of the statistics
+#: (tests/test_compare.py) pass their own counts.
+TEST_RESAMPLES = "200"
+
+
+def suite_resamples() -> int:
+    """What the suite's runs use: ``XLALIGN_RESAMPLES`` as set outside the tests, else :data:`TEST_RESAMPLES`."""
+    return int(os.environ.get("XLALIGN_RESAMPLES_OUTSIDE") or TEST_RESAMPLES)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fewer_resamples():
+    saved = os.environ.get("XLALIGN_RESAMPLES")
+    os.environ["XLALIGN_RESAMPLES_OUTSIDE"] = saved or ""
+    os.environ["XLALIGN_RESAMPLES"] = saved or TEST_RESAMPLES
+    yield
+    os.environ.pop("XLALIGN_RESAMPLES_OUTSIDE", None)
+    if saved is None:
+        os.environ.pop("XLALIGN_RESAMPLES", None)
+
+
+#: Sentences a tiny model's vocabulary covers besides the demo corpus (a few tests use their own, e.g. French).
+TINY_EXTRA_TEXTS = [
+    "Cats purr when content.", "Katzen schnurren, wenn sie zufrieden sind.", "The Nile is 6650 km long.",
+    "Der Nil ist 6650 km lang.", "Why do cats purr?", "Wie lang ist der Nil?", "Les chats ronronnent.",
+    "Le Nil est un long fleuve.", "Le pain est cuit au four.", "Les trains roulent sur des rails.",
+    "Le soleil se lève à l'est.", "Les abeilles font du miel.",
+]
+
+
+def tiny_model_texts() -> list[str]:
+    """What the session's tiny model learns its vocabulary from: every demo language's passages and questions."""
+    from xlalign.core.loaders import load_demo
+
+    demo = load_demo()
+    return [t for lang in demo.langs for t in (*demo.passages[lang], *demo.questions[lang])] + TINY_EXTRA_TEXTS
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny sentence-transformers model (2-layer BERT, 32 dimensions, ``tests/tiny_model.py``) for the whole
+    session, built once instead of once per module. Read-only by convention: a test that changes a model copies it."""
+    from tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-session"), tiny_model_texts())
 
 
 @pytest.fixture(scope="session")

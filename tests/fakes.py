@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -154,3 +155,71 @@ class LatentEncoder(CachedEncoder):
 
     def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
         return exact_unit_rows(np.stack([self.vec[(lang, t)] for t in texts]))
+
+
+class PlantedEncoder(CachedEncoder):
+    """An encoder whose language bias is planted, for checking that the verdict finds exactly that.
+
+    A text's vector is ``signal · item + noise + own · u_L + pull · a`` (then made unit length): ``item`` is a
+    random unit vector shared by a passage, its questions and every translation of them; ``noise`` is drawn
+    per text (N(0, I/dim)); ``u_L`` is a unit direction of the text's language (``own`` > 0 plants
+    same-language clustering); ``a`` is one attractor shared by every query and the pivot's passages
+    (``pull`` > 0 plants pivot inclination). With ``own = pull = 0`` nothing depends on the language: the
+    encoder is language-neutral at any ``signal``, from none (0) to strong (≥ 1). ``query_shift`` adds one
+    direction to every query (a role prompt, as E5's ``query:``), which a language-neutral model may have.
+    Rows are :func:`exact_unit_rows` (scores exact in float32 on every CPU).
+    """
+
+    def __init__(self, corpus, *, signal: float = 1.0, own: float = 0.0, pull: float = 0.0, pivot: str = "en",
+                 dim: int = 64, seed: int = 0, query_shift: float = 0.0) -> None:
+        super().__init__(None)
+        self.name = f"planted(signal={signal}, own={own}, pull={pull})"
+        rng = np.random.default_rng(seed)
+        unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
+        keys = {k: i for i, k in enumerate(dict.fromkeys(corpus.passage_keys))}
+        item = unit(rng.normal(size=(len(keys), dim)))
+        axis = {lang: unit(rng.normal(size=dim)) for lang in corpus.langs}
+        attractor, shift = unit(rng.normal(size=dim)), unit(rng.normal(size=dim))
+        self.vec: dict[tuple[str, str], np.ndarray] = {}
+        for lang in corpus.langs:
+            for i, key in enumerate(corpus.passage_keys):
+                for role, text in (("passage", corpus.passages[lang][i]), ("query", corpus.questions[lang][i])):
+                    if (lang, text) in self.vec:  # a passage shared by several questions: one vector
+                        continue
+                    v = signal * item[keys[key]] + rng.normal(size=dim) / np.sqrt(dim) + own * axis[lang]
+                    if role == "query" or lang == pivot:
+                        v = v + pull * attractor
+                    self.vec[(lang, text)] = v + (query_shift * shift if role == "query" else 0.0)
+        self.dim = dim
+        self._fp = f"planted-{signal}-{own}-{pull}-{pivot}-{dim}-{seed}-{query_shift}"
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fp
+
+    @property
+    def dimension(self) -> int:
+        return self.dim + PAD_DIMS
+
+    def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
+        return exact_unit_rows(np.stack([self.vec[(lang, t)] for t in texts]))
+
+
+class Gated:
+    """Mixin for a fake encoder (``class G(Gated, LatentEncoder)``): its first model call waits until ``go`` is
+    set, with ``started`` set while it waits; ``calls`` counts model calls. A test's hook into a running job."""
+
+    #: Seconds the first call waits for ``go``: only a guard against a hang (nothing is timed).
+    GUARD = 300.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.started, self.go = threading.Event(), threading.Event()
+        self.calls = 0
+
+    def _encode_uncached(self, texts: list[str], prompt: str, lang: str) -> np.ndarray:
+        self.calls += 1
+        if self.calls == 1:
+            self.started.set()
+            assert self.go.wait(self.GUARD), "the gate was never opened"
+        return super()._encode_uncached(texts, prompt, lang)  # type: ignore[misc]

@@ -291,16 +291,19 @@ def test_pipeline_on_demo_writes_a_complete_run(tmp_path, method):
 
 
 def test_pipeline_logs_its_phase_timings_at_debug(tmp_path, caplog):
-    """One DEBUG line per phase, in run order, on the module loggers: encode (evaluation texts), rank and
-    metrics (before), encode (centering's training texts, inside fit), fit, rank and metrics (after)."""
+    """One DEBUG line per phase, in run order, on the module loggers: encode (evaluation texts), rank,
+    metrics and neighbourhoods (before), encode (centering's training texts, inside fit), fit, rank, metrics and
+    neighbourhoods (after)."""
     with caplog.at_level("DEBUG", logger="xlalign"):
         run_alignment(ModelSpec("fake"), EvalSpec(langs=("en", "de")), AlignSpec(method="centering"), tmp_path,
                       encoder=BagOfCharsEncoder())
     timings = [(r.name.rsplit(".", 1)[1], r.levelname, r.getMessage().split()[1]) for r in caplog.records
                if r.getMessage().startswith("timing: ")]
     assert timings == [("evaluate", "DEBUG", "encode"), ("evaluate", "DEBUG", "rank"), ("evaluate", "DEBUG", "metrics"),
+                       ("neighbourhoods", "DEBUG", "neighbourhoods"),
                        ("evaluate", "DEBUG", "encode"), ("pipeline", "DEBUG", "fit"),
-                       ("evaluate", "DEBUG", "rank"), ("evaluate", "DEBUG", "metrics")]
+                       ("evaluate", "DEBUG", "rank"), ("evaluate", "DEBUG", "metrics"),
+                       ("neighbourhoods", "DEBUG", "neighbourhoods")]
     fit = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("timing: fit "))
     assert "method=centering" in fit
     caplog.clear()
@@ -441,11 +444,16 @@ def test_paired_test_no_effect_is_not_significant():
     assert r["p_value"] > 0.05 and r["ci_low"] < 0 < r["ci_high"]
 
 
-def test_paired_test_rejects_mismatch():
-    with pytest.raises(ValueError, match="equal shape"):
-        paired_test(np.zeros(3), np.zeros(4))
-    with pytest.raises(ValueError, match="≥ 1"):
-        paired_test(np.zeros(3), np.zeros(3), n_boot=0)
+@pytest.mark.parametrize(("before", "after", "kw", "msg"), [
+    (np.zeros(3), np.zeros(4), {}, "expected two non-empty \\(Q,\\) arrays of equal shape"),
+    (np.zeros(0), np.zeros(0), {}, "expected two non-empty"),
+    (np.zeros(3), np.zeros(3), {"n_boot": 0}, "n_boot and n_perm must be ≥ 1"),
+    (np.zeros(3), np.zeros(3), {"n_perm": 0}, "n_boot and n_perm must be ≥ 1"),
+    (np.zeros(3), np.array([0.0, np.nan, 1.0]), {}, "before/after values must be finite"),
+])
+def test_paired_test_rejects_mismatch(before, after, kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        paired_test(before, after, **kw)
 
 
 def test_compare_several_runs_side_by_side(tmp_path):

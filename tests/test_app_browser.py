@@ -7,11 +7,11 @@ Screenshots of every step go to ``screenshots/browser/`` at the repository root 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from browser_app import TABS, open_page, serve_app
+from conftest import demo_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -58,9 +58,10 @@ def _diagnose(page, expect: str) -> str:
 def test_1_diagnose_demo_en_zh_states_the_verdict(page):
     text = _diagnose(page, "Chinese queries:")
     assert "Finding — Chinese: same-language clustering" in text
-    assert "at least 10 irrelevant Chinese documents outrank the English gold" in text
+    assert "irrelevant Chinese documents outrank their English translations in" in text  # the preference
+    assert "an irrelevant Chinese document outranks the English gold" in text and "Mono-Cross" in text  # impact, quality
     summary = page.locator("#summary-table").inner_text()
-    assert "complete@10" in summary and "displaced_by_own@10" in summary
+    assert "complete@10" in summary and "own_preference" in summary and "displaced_by_own@10" in summary
     _no_error(page)
     _shot(page, "1-diagnose-en-zh")
 
@@ -97,13 +98,7 @@ def test_3_changing_the_target_leaves_no_stale_result(page):
 
 
 def test_4_upload_en_fr_and_diagnose(page, tmp_path):
-    from xlalign.core.loaders import load_demo
-
-    demo = load_demo(["en", "es"])
-    rows = [{"id": demo.item_ids[i], "lang": lang, "passage": demo.passages[src][i], "question": demo.questions[src][i],
-             "group": demo.groups[i]} for i in range(40) for lang, src in (("en", "en"), ("fr", "es"))]
-    path = tmp_path / "my-data.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path = demo_upload(tmp_path, "my-data.jsonl", {"en": "en", "fr": "es"}, n_items=40)  # French: Spanish texts
     page.set_input_files("#upload input[type=file]", str(path))
     page.locator("#data-note").get_by_text("2 languages").wait_for(timeout=60_000)
     text = _diagnose(page, "French queries:")
@@ -130,7 +125,8 @@ def test_5_centering_run_and_its_comparison(page):
     table = page.locator("#cmp-table").inner_text()
     assert "complete@10" in table and "zh" in table
     header = page.locator("#cmp-header").inner_text()
-    assert "Finding" in header and "Chinese queries: Multi Complete@10" in header and "changed significantly" in header
+    assert "Finding" in header and "Chinese queries: same-language clustering → " in header  # the verdict before → after
+    assert "Multi Complete@10" in header and "changed significantly" in header
     _no_error(page)
     _shot(page, "7-compare")
     page.get_by_role("tab", name="Align").click()

@@ -13,12 +13,12 @@ Screenshots of every step and of every tab go to ``screenshots/browser-truth/`` 
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
 from browser_app import TABS, open_page, serve_app
+from conftest import demo_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -252,18 +252,12 @@ def test_6_a_pivot_chosen_among_the_targets_leaves_every_value_among_its_choices
 
 
 def test_7_the_dataset_menu_names_an_upload_while_it_is_in_use(page, tmp_path):
-    from xlalign.core.loaders import load_demo
-
-    demo = load_demo(["en", "es"])
-    rows = [{"id": demo.item_ids[i], "lang": lang, "passage": demo.passages[src][i], "question": demo.questions[src][i],
-             "group": demo.groups[i]} for i in range(30) for lang, src in (("en", "en"), ("fr", "es"))]
-    path = tmp_path / "my-data.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    path = demo_upload(tmp_path, "my-data.jsonl", {"en": "en", "fr": "es"}, n_items=15)  # French: Spanish texts
     page.set_input_files("#upload input[type=file]", str(path))
     page.locator("#data-note").get_by_text("2 languages").wait_for(timeout=60_000)
     assert _value(page, "dataset") == "your file: my-data.jsonl"
     text = _diagnose(page, "French queries")
-    assert "French queries: too few documents to judge — the pool holds 30 documents per language" in text  # §2
+    assert "French queries: too few documents to judge — the pool holds 15 documents per language" in text  # §2
     _no_error(page)
     _shot(page, "7-upload-in-use")
     _pick(page, "dataset", "demo")  # a listed dataset: the upload is set aside

@@ -12,7 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import ROOT
-from tiny_model import build_tiny_model
 
 from xlalign.cli import main
 from xlalign.core.loaders import load_squad_folder
@@ -23,10 +22,8 @@ from xlalign.specs import ModelSpec
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
-    texts = ["Cats purr when content.", "Katzen schnurren, wenn sie zufrieden sind.", "The Nile is 6650 km long.",
-             "Der Nil ist 6650 km lang.", "Why do cats purr?", "Wie lang ist der Nil?"]
-    return build_tiny_model(tmp_path_factory.mktemp("tiny"), texts)
+def tiny_model(tiny_model_dir) -> Path:
+    return tiny_model_dir
 
 
 def _run(args: list[str], capsys) -> tuple[int, str, str]:

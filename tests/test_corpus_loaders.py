@@ -33,7 +33,7 @@ def test_corpus_rejects_duplicate_ids():
 
 
 def test_corpus_rejects_empty_text_naming_item():
-    with pytest.raises(CorpusError, match="empty question for item 'b' in 'de'"):
+    with pytest.raises(CorpusError, match="the question of item 'b' in 'de' is empty"):
         _corpus(questions={"en": ("Q one?", "Q two?"), "de": ("F eins?", "  ")})
 
 

@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import cli, snapshot
+from conftest import one_line_error as one_line
 from fakes import BagOfCharsEncoder
 
 from xlalign.align.base import AlignSpec
-from xlalign.cli import main
 from xlalign.core.loaders import load_long, load_squad_folder
 from xlalign.errors import ConfigError, CorpusError
 from xlalign.models.cache import CacheError, CacheWarning, EmbeddingCache
@@ -39,29 +40,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # ============================================================================================ helpers
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative path → bytes), hidden ones included."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def siblings(folder: Path) -> list[str]:
     """What a writer may leave next to ``folder``: temporary folders and lock files."""
     return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(f".{folder.name}."))
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_line(err: str) -> str:
-    lines = [x for x in err.strip().splitlines() if x.strip()]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    return lines[0]
 
 
 def model_folder(path: Path) -> Path:
@@ -692,13 +673,8 @@ def test_a_damaged_lsar_artefact_is_named(tmp_path, capsys):
 
 # ============================================================================================ 11. sequence length, tiny uploads
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    from tiny_model import build_tiny_model
-
-    from xlalign.core.loaders import load_demo
-
-    demo = load_demo(["en", "de"])
-    return build_tiny_model(tmp_path_factory.mktemp("tiny"), [*demo.passages["en"], *demo.passages["de"]])
+def tiny(tiny_model_dir) -> Path:
+    return tiny_model_dir
 
 
 def test_a_sequence_length_above_the_models_limit_is_an_error(tiny, tmp_path, offline, capsys):
@@ -719,8 +695,9 @@ def test_a_sequence_length_above_the_models_limit_is_an_error(tiny, tmp_path, of
 def test_the_training_length_is_cut_to_the_models_limit(tiny):
     from xlalign.align.finetune import _prepare_model
 
-    model = _prepare_model(ModelSpec(str(tiny), device="cpu"), FinetuneOptions(max_seq_length=256), "cpu")
+    model, base_length = _prepare_model(ModelSpec(str(tiny), device="cpu"), FinetuneOptions(max_seq_length=256), "cpu")
     assert model.max_seq_length == 128  # the option's default (256) is above this small model's limit: cut, not refused
+    assert base_length == 128  # what the tuned model is saved with
 
 
 def test_an_upload_with_too_few_passages_is_refused_before_any_encoding(tmp_path):

@@ -15,8 +15,10 @@ from xlalign.core.encoder import EncodeRequest, encode_requests
 from xlalign.core.evaluate import encode_corpus
 from xlalign.models import device as D
 from xlalign.models.encoders import (
+    CPU_BATCH_TOKENS,
     PAD_MULTIPLE,
     SentenceTransformerEncoder,
+    _cut,
     bf16_weights,
     pad_multiple,
     plan_batches,
@@ -48,7 +50,7 @@ def _encoder(model_dir: Path, precision: str = "fp32", batch_size: int = 4) -> S
 def test_padding_to_a_bucket_gives_the_unpadded_embeddings(tiny):
     model = _encoder(tiny).model
     texts = _texts(12)
-    assert pad_multiple(model) == PAD_MULTIPLE  # max_seq_length 128 is a multiple of 32
+    assert pad_multiple(model) == PAD_MULTIPLE == 8  # max_seq_length 128 is a multiple of 8 (GPU batches)
     plain = st_encode(model, texts, prompt="query: ", batch_size=4, device="cpu", precision="fp32")
     padded = st_encode(model, texts, prompt="query: ", batch_size=4, device="cpu", precision="fp32", pad_multiple=32)
     np.testing.assert_allclose(padded, plain, atol=2e-6)  # fp32: the padding is masked out exactly, up to summation order
@@ -104,35 +106,60 @@ def test_the_plan_sorts_all_items_by_tokens_and_prepends_prompts_when_pooling_in
     enc = _encoder(tiny)
     model = enc.model
     items = [("query: ", "en", "cats"), ("passage: ", "de", " ".join(WORDS)), ("query: ", "de", "der nil ist lang")]
-    plan = plan_batches(model, items, 2)
-    assert plan.pad_multiple == 32 and plan.groups == [(None, [1, 2, 0])]
     lengths = token_lengths(model, [p + t for p, _, t in items])
     assert lengths[1] > lengths[2] > lengths[0]
+    plan = plan_batches(model, items, 2)  # no token budget (GPU): batches of 2, padded to a multiple of 8
+    assert plan.pad_multiple == 8 and plan.batches == [(None, [1, 2]), (None, [0])]
+    rounded = [-(-lengths[i] // 8) * 8 for i in (1, 0)]
+    assert (plan.tokens, plan.padded_tokens) == (sum(lengths), 2 * rounded[0] + rounded[1])
+    plan = plan_batches(model, items, 512, max_tokens=3 * lengths[1])  # CPU: a token budget, padded to the longest,
+    assert plan.pad_multiple is None and plan.batches == [(None, [1]), (None, [2]), (None, [0])]  # no text < 85 %
+    assert plan.padded_tokens == plan.tokens == sum(lengths)
     # A pooling that leaves the prompt out needs the prompt's length: one list per prompt, each sorted.
     fake = [types.SimpleNamespace(), types.SimpleNamespace(include_prompt=False)]
     plan = plan_batches(fake, items, 2)
-    assert plan.pad_multiple is None and plan.groups == [("passage: ", [1]), ("query: ", [2, 0])]
+    assert plan.pad_multiple is None and plan.batches == [("passage: ", [1]), ("query: ", [2, 0])]
 
 
-def test_pad_multiple_never_pads_past_max_seq_length(tiny):
-    model = _encoder(tiny).model
-    for max_len, expected in ((128, 32), (112, 16), (120, 8), (100, None)):
-        model.max_seq_length = max_len
-        assert pad_multiple(model) == expected
-    model.max_seq_length = 128
-    assert pad_multiple([types.SimpleNamespace()]) is None  # not a Transformer first module
+def test_a_token_budget_cuts_batches_by_rows_times_the_longest_row():
+    # lengths hand-made, longest first: width 10 → 20 // 10 = 2 rows; then width 5 → 4 rows, but 1 < 0.85 · 5
+    batches = list(_cut([0, 1, 2, 3, 4], [10, 9, 5, 5, 1], 512, 20, 1))
+    assert batches == [([0, 1], 10), ([2, 3], 5), ([4], 1)]
+    assert list(_cut([0, 1, 2], [20, 17, 16], 512, 100, 1)) == [([0, 1], 20), ([2], 16)]  # 16 < 0.85 · 20 = 17
+    assert list(_cut([0, 1], [50, 3], 512, 20, 1)) == [([0], 50), ([1], 3)]  # one text over the budget goes alone
+    assert list(_cut([0, 1, 2], [3, 3, 3], 2, None, 8)) == [([0, 1], 8), ([2], 8)]  # rows cap, rounded to 8
+
+
+def test_cpu_batches_hold_a_token_budget_and_match_the_unbatched_embeddings(tiny):
+    enc = _encoder(tiny, batch_size=512)
+    assert enc.batch_tokens == CPU_BATCH_TOKENS
+    enc._backend = "torch"
+    texts = _texts(40, seed=9)
+    calls: list[int] = []
+    original = enc._call_model
+    enc._call_model = lambda m, t, *a: calls.append(len(t)) or original(m, t, *a)  # type: ignore[method-assign]
+    got = enc.encode(texts, lang="en", role="passage")
+    assert sum(calls) == 40 and len(calls) > 1  # batches end where a text is under 85 % of the longest
+    ref = enc.model.encode(["passage: " + t for t in texts], batch_size=1, normalize_embeddings=True)
+    np.testing.assert_allclose(got, ref, atol=2e-6)
 
 
 def test_progress_moves_per_batch_and_names_queries(tiny):
     enc = _encoder(tiny, batch_size=3)
+    texts = _texts(10, 5)
+    sizes: list[int] = []
+    original = enc._call_model
+    enc._call_model = lambda m, t, *a: sizes.append(len(t)) or original(m, t, *a)  # type: ignore[method-assign]
     seen: list[tuple[str, float, float]] = []
-    enc.encode(_texts(10, 5), lang="en", role="query", progress=lambda s, d=0, t=None, **k: seen.append((s, d, t)))
-    assert seen == [("encoding en queries", d, 10) for d in (0, 3, 6, 9, 10)]
+    enc.encode(texts, lang="en", role="query", progress=lambda s, d=0, t=None, **k: seen.append((s, d, t)))
+    assert max(sizes) <= 3 and sum(sizes) == 10  # batches of at most batch_size texts (fewer where lengths drop)
+    assert seen == [("encoding en queries", d, 10) for d in np.cumsum([0, *sizes])]  # one report per batch
     seen.clear()
+    sizes.clear()
     reqs = [EncodeRequest(_texts(4, 6), "en", "passage"), EncodeRequest(_texts(4, 7), "de", "query")]
     enc.encode_many(reqs, progress=lambda s, d=0, t=None, **k: seen.append((s, d, t)))
     assert {s for s, _, _ in seen} == {"encoding en, de passages and queries"}
-    assert [d for _, d, _ in seen] == [0, 3, 6, 8]
+    assert [d for _, d, _ in seen] == list(np.cumsum([0, *sizes])) and seen[-1][1] == 8
 
 
 def test_encode_corpus_makes_one_request_list_and_plain_encoders_still_work(tiny, squad_folder):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import json
 import logging
-import socket
 import zipfile
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import import_or_skip
+from conftest import free_port
 from fakes import LatentEncoder
 
 from xlalign.align.base import AlignSpec
@@ -83,8 +82,9 @@ def test_diagnosis_states_the_finding_first(app, diagnosed):
     assert set(diagnosed) == _wired_outputs(app, "run_diagnosis")  # a value for every output, nothing unwired
     diag, verdict, overview, cdf = diagnosed[p.diag], diagnosed[p.verdict], diagnosed[p.overview], diagnosed[p.cdf]
     assert diag.spec.langs == ("en", "de", "zh")
-    assert verdict.startswith("### Finding — German: English inclination")
-    assert "**German queries: English inclination** — for 100% of queries" in verdict
+    assert verdict.startswith("### Finding — ") and "German: English inclination" in verdict.splitlines()[0]
+    assert "**German queries: English inclination** — preference: irrelevant English documents outrank their German " \
+           "translations in " in verdict
     assert {"summary.csv", "matrix.csv", "per_query.csv"} == {Path(f).name for f in diagnosed[p.exports]}
     per_query = _frame(diagnosed[p.per_query])
     assert list(per_query.columns)[:5] == ["lang", "query_id", "en", "de", "zh"] and len(per_query) == 3 * 168
@@ -261,9 +261,10 @@ def test_per_query_filter_says_how_many_rows_match(app, diagnosed):
     assert len(_frame(out)) == 3 and f"3 of {3 * 168} rows match '{qid}'" in out.label
 
 
-def test_umap_map_of_passages_and_questions(app, diagnosed):
-    import_or_skip("umap")
+def test_umap_map_of_passages_and_questions(app, diagnosed, fake_umap):
     out = app.explore.on_umap(diagnosed[app.page.diag], 12, True, "")
+    # one reducer, as the real map makes it: cosine, 15 neighbours (of 3 languages × 12 passages × 2), seeded
+    assert fake_umap == [{"n_neighbors": 15, "metric": "cosine", "random_state": 42, "init": "random", "n_jobs": 1}]
     assert set(out) == _wired_outputs(app, "on_umap")
     before, after = out[app.page.umap_before], out[app.page.umap_after]
     diag = diagnosed[app.page.diag]
@@ -286,13 +287,14 @@ def test_umap_map_of_passages_and_questions(app, diagnosed):
     assert "pick a finished run" in after.layout.annotations[0].text
 
 
-def test_language_view_puts_both_biases_on_a_fixed_axis(app):
+def test_language_view_puts_the_preference_on_a_fixed_axis(app):
     p = app.page
     out = app.explore.on_inclination("demo", None, "en", "latent", "auto", "dedup", False, progress=_no_progress)
     assert set(out) == _wired_outputs(app, "on_inclination")
     by_target = _frame(out[p.rank_table]).set_index("target")
     assert set(by_target.index) == {"es", "de", "zh", "ar", "hi", "ur"}
     assert by_target.loc["de", "verdict"] == "pivot inclination" and by_target.loc["zh", "verdict"] != "pivot inclination"
+    assert by_target.loc["de", "preference %"] < 45.0  # German queries favour English documents over German ones
     assert out[p.rank_plot].layout.xaxis.range == (-2, 102)
     assert "German queries: English inclination" in out[p.rank_text]
 
@@ -356,7 +358,7 @@ def test_upload_errors_name_the_users_file_not_the_server_path(app, tmp_path):
     assert "broken.jsonl" in str(e.value) and str(path.parent) not in str(e.value)
 
 
-def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
+def test_alignment_run_lifecycle_through_the_app(app, diagnosed, fake_umap):
     p, runs = app.page, app.runs
     out = runs.on_submit("centering", "demo", None, "en", ["de"], "latent", "auto", "dedup", False, "split", None,
                          0.5, *[option_default(g, n) for g, n in METHOD_FIELDS])
@@ -381,7 +383,9 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
     assert set(out) == _wired_outputs(app, "on_show_run")
     header, head = out[p.cmp_header], out[p.cmp_table]
     assert header.startswith("### centering · subtract · queries own\n\n**Finding**")  # the run's short label
-    assert "**German queries**: Multi Complete@10" in header and "changed significantly" in header
+    # the verdict before → after (the rule every view uses), then the changes with their CIs
+    assert "- **German queries**: English inclination → " in header and "Multi Complete@10" in header
+    assert "German documents over their English translations" in header and "changed significantly" in header
     assert f"**Run** `{run_id}` · **model** `latent` · **data** demo · **languages** en+de (pivot en)" in header
     assert head.query_lang.iloc[0] == "de"  # target-language queries first
     q = pd.to_numeric(head.q_value)  # written as text: 2 decimals, scientific notation below 0.01
@@ -408,8 +412,8 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed):
                                      "", progress=_no_progress)
     board = _frame(out[p.lb_table])
     de = board[board.query_lang == "de"].set_index("model")
-    assert de.loc[f"run:{run_id}", "inclination % (displaced_by_pivot@10)"] < de.loc["latent",
-                                                                                  "inclination % (displaced_by_pivot@10)"]
+    column = "own-language preference % (own_preference)"  # German over English: centering moves it towards 50
+    assert abs(de.loc[f"run:{run_id}", column] - 50.0) < abs(de.loc["latent", column] - 50.0)
     out = runs.on_cancel(run_id)
     assert set(out) == _wired_outputs(app, "on_cancel")
     assert "is not queued or running" in out[p.submit_msg]
@@ -441,8 +445,9 @@ def option_default(group: str, name: str):
 
 # ----------------------------------------------------------------------------- figures on their own
 def test_inclination_view_never_scales_to_the_maximum():
-    rows = pd.DataFrame({"target": ["ur"], "verdict": ["well aligned"], "inclination %": [0.6],
-                         "inclination CI": [(0.1, 3.3)], "clustering %": [1.0], "clustering CI": [(0.2, 4.0)]})
+    rows = pd.DataFrame({"target": ["ur"], "verdict": ["well aligned"], "preference %": [50.6],
+                         "preference CI": [(49.1, 52.0)], "en queries: preference %": [51.0],
+                         "en queries: preference CI": [(50.2, 51.8)]})
     fig = figures.inclination_view(rows, "en")
     assert fig.layout.xaxis.range == (-2, 102)
 
@@ -476,8 +481,8 @@ def test_compare_finding_states_the_change_its_ci_and_the_cost():
     text = compare_finding(table, "en")
     assert text.splitlines()[0] == (
         "- **German queries**: Multi Complete@10 10.0% → 40.0% (+30.0, 95% CI +20.0…+35.0, q = 0.001); "
-        "same-language clustering (displaced_by_own@10) 50.0% → 5.0% (-45.0, 95% CI -55.0…-35.0, q = 0.002); "
-        "own-language search (Mono-Same NDCG@10) 90.0 → 88.0 (-2.0, 95% CI -3.0…-1.0, q = 0.03).")
+        "first page lost to own-language documents (displaced_by_own@10) 50.0% → 5.0% (-45.0, 95% CI -55.0…-35.0, "
+        "q = 0.002); own-language search (Mono-Same NDCG@10) 90.0 → 88.0 (-2.0, 95% CI -3.0…-1.0, q = 0.03).")
     # complete@10 and both falling rates improved; the NDCG loss is worse; same_lang_preference is neutral
     assert text.splitlines()[1] == ("- Of 6 tests, 5 changed significantly (Benjamini–Hochberg q < 0.05): "
                                     "3 for the better, 1 for the worse, 1 neutral.")
@@ -573,7 +578,7 @@ def test_served_errors_print_no_gradio_traceback(app, monkeypatch, capfd, caplog
     the server's output holds no traceback besides the one logged for the failure."""
     from gradio_client import Client
 
-    app.blocks.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    app.blocks.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         client = Client(app.blocks.local_url, verbose=False)
         with caplog.at_level(logging.INFO, logger="xlalign.app"):
@@ -595,12 +600,6 @@ def test_served_errors_print_no_gradio_traceback(app, monkeypatch, capfd, caplog
     assert "Traceback" not in out + err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_a_press_cancels_the_pages_pending_clears_of_its_tab(app):
     """Events of different queues may finish in any order: a clear still pending when Diagnose (Rank languages,
     Compare models) is pressed is cancelled, so that it never empties the result just asked for."""
@@ -612,4 +611,3 @@ def test_a_press_cancels_the_pages_pending_clears_of_its_tab(app):
         cancelled = {i for fn in fns.values() if fn.is_cancel_function and fn.targets == press.targets
                      for i in fn.cancels}
         assert clears and cancelled == clears, button
-

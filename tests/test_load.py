@@ -8,13 +8,12 @@ session, per thread). The model is a tiny BERT built here on the demo corpus, so
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import import_or_skip
+from conftest import free_port, import_or_skip
 from tiny_model import build_tiny_model
 
 pytestmark = pytest.mark.slow
@@ -24,12 +23,6 @@ PIVOT = "en"
 TARGETS = ("es", "de", "zh", "ar", "hi", "ur", "es", "zh")
 DIAGNOSIS_PARAMS = ["dataset", "upload", "pivot", "targets", "model", "precision", "pool", "remote"]
 RSS_GROWTH_LIMIT = 768 * 1024 * 1024  # generous (~100 MiB seen): results of eight sessions and one alignment
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss() -> int | None:
@@ -70,7 +63,7 @@ def served(tmp_path_factory):
 
     lab = Lab(root / "runs")
     blocks = build_app(lab)  # reads XLALIGN_DEFAULT_MODEL
-    port = _free_port()
+    port = free_port()
     blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield lab, f"http://127.0.0.1:{port}/", model, loads
@@ -166,7 +159,7 @@ def served_public(tmp_path_factory):
 
     lab = Lab(root / "runs")
     blocks = build_app(lab)
-    port = _free_port()
+    port = free_port()
     blocks.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield lab, f"http://127.0.0.1:{port}/", model

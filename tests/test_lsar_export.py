@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 import yaml
 from safetensors import safe_open
-from tiny_model import build_tiny_model
 
 from xlalign.align import standalone_apply
 from xlalign.align.centering import LanguageCentering
-from xlalign.align.lsar import LanguageSubspaceRemoval, write_linear_model
+from xlalign.align.lsar import LanguageSubspaceRemoval, best_rank, choose_rank, write_linear_model
 from xlalign.align.procrustes import OrthogonalProcrustes
 from xlalign.align.transform import LanguageAwareTransform, write_language_transform
 from xlalign.core.encoder import l2_normalise
@@ -161,10 +160,70 @@ def test_lsar_transform_rejects_wrong_dimension():
         est.transform(np.ones((2, 8)))
 
 
+# ----------------------------------------------------------------------------- the rank chosen on held-out data
+def _curve(max_r: list[float]) -> list[dict[str, float]]:
+    return [{"rank": r, "multi_max_r": m, "multi_complete@10": 50.0} for r, m in enumerate(max_r)]
+
+
+@pytest.mark.parametrize(("max_r", "chosen"), [
+    ([5.0, 8.95, 2.0], 2),  # the lowest Max@R, not the highest (8.95 at rank 1)
+    ([5.0, 2.0, 8.95], 1),
+    ([9.0, 4.0, 3.0, 3.0, 6.0], 2),  # a tie goes to the smaller rank
+    ([9.0, 4.0, 3.0 + 1e-12, 3.0, 6.0], 2),  # so does float noise below 1e-9
+    ([9.0, 4.0, 3.0 + 1e-6, 3.0, 6.0], 3),  # a real difference does not
+    ([1.0, 4.0, 3.0], 2),  # rank 0 (no removal) is the reference, never chosen
+    ([1.0, 4.0], 1),
+])
+def test_lsar_rank_is_the_argmin_of_held_out_max_r(max_r, chosen):
+    assert best_rank(_curve(max_r)) == chosen
+
+
+def test_lsar_rank_needs_a_rank_above_zero():
+    with pytest.raises(ValueError, match="no rank ≥ 1"):
+        best_rank(_curve([3.0]))
+
+
+def test_lsar_choose_rank_walks_every_rank_and_keeps_the_lowest(monkeypatch):
+    """choose_rank on the demo with a fake evaluation whose held-out Max@R per rank is known (5, 8.95, 2 for
+    ranks 0, 1, 2): it evaluates r = 0 … max_rank once each, in order, records the curve and picks rank 2."""
+    from fakes import BagOfCharsEncoder
+
+    import xlalign.core.evaluate as evaluate
+    from xlalign.align.base import TrainingData
+    from xlalign.core.loaders import load_demo
+    from xlalign.progress import silent
+    from xlalign.specs import EvalSpec
+
+    known = {0: (5.0, 40.0), 1: (8.95, 30.0), 2: (2.0, 60.0)}
+    calls: list[int] = []
+
+    class FakeResult:
+        def __init__(self, rank: int) -> None:
+            self.rank = rank
+
+        def value(self, scenario: str, query_lang: str, metric: str) -> float:
+            assert scenario == "multi" and query_lang in ("en", "de", "es")
+            return known[self.rank][0 if metric == "max_r" else 1]
+
+    def fake_evaluate(corpus, emb, spec):
+        calls.append(len(calls))
+        return FakeResult(calls[-1])
+
+    monkeypatch.setattr(evaluate, "evaluate_embeddings", fake_evaluate)
+    demo = load_demo(["en", "de", "es"])
+    data = TrainingData("split", demo, demo, [], {})
+    encoder = BagOfCharsEncoder(lang_offset={"en": 2.0, "de": 1.0})
+    rank, curve = choose_rank(data, encoder, EvalSpec(langs=("en", "de", "es")), ["en", "de", "es"], "passage", 0,
+                              silent)
+    assert calls == [0, 1, 2]  # three languages' passage means: max rank 2
+    assert curve == [{"rank": r, "multi_max_r": m, "multi_complete@10": c} for r, (m, c) in known.items()]
+    assert rank == 2
+
+
 # ----------------------------------------------------------------------------- linear model export
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory) -> Path:
-    return build_tiny_model(tmp_path_factory.mktemp("tiny"), [t for ts in TEXTS.values() for t in ts])
+def tiny(tiny_model_dir) -> Path:
+    return tiny_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -7,14 +7,12 @@ clients get and what is kept on disk.
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import import_or_skip
-from fakes import BagOfCharsEncoder, LatentEncoder
+from conftest import demo_upload, free_port, import_or_skip
+from fakes import BagOfCharsEncoder, Gated, LatentEncoder
 
 from xlalign.core.loaders import load_demo
 from xlalign.models.cache import EmbeddingCache
@@ -28,23 +26,8 @@ PUBLIC_ENDPOINTS = {"/on_data", "/run_diagnosis", "/on_drill", "/on_umap", "/on_
                     "/submit_alignment", "/runs", "/cancel_run", "/show_run", "/export_run", "/side_by_side"}
 
 
-class GatedEncoder(BagOfCharsEncoder):
+class GatedEncoder(Gated, BagOfCharsEncoder):
     """Bag-of-chars with a cache; its first model call waits until ``go`` is set."""
-
-    def __init__(self, cache) -> None:
-        super().__init__(cache=cache, fingerprint="gated-v1")
-        self.started, self.go = threading.Event(), threading.Event()
-
-    def _encode_uncached(self, texts, prompt, lang):
-        self.started.set()
-        assert self.go.wait(GUARD)
-        return super()._encode_uncached(texts, prompt, lang)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +51,9 @@ def served(tmp_path_factory):
     lab._encoders.put(ModelSpec(model="latent"), LatentEncoder(corpus, dict.fromkeys(corpus.langs, 0.5),
                                                                 query_pull=0.0, pull_by_lang={"de": 1.6}))
     lab._encoders.put(ModelSpec(model="cached"), BagOfCharsEncoder(cache=cache, fingerprint="cached-v1"))
-    lab._encoders.put(ModelSpec(model="gated"), GatedEncoder(cache))
+    lab._encoders.put(ModelSpec(model="gated"), GatedEncoder(cache=cache, fingerprint="gated-v1"))
     app = assemble(lab)
-    app.blocks.launch(server_name="127.0.0.1", server_port=_free_port(), prevent_thread_lock=True, quiet=True)
+    app.blocks.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
         yield app, app.blocks.local_url, root
     finally:
@@ -86,13 +69,7 @@ def _client(url: str):
 
 
 def _upload(root: Path, name: str) -> Path:
-    demo = load_demo(["en", "de"])
-    rows = [{"id": demo.item_ids[i], "lang": lang, "group": demo.groups[i], "passage": demo.passages[lang][i],
-             "question": demo.questions[lang][i]} for lang in ("en", "de") for i in range(len(demo))]
-    path = root / "visitor-files" / "deep" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
+    return demo_upload(root / "visitor-files" / "deep", name)
 
 
 def _runs(client) -> list[dict]:

@@ -14,8 +14,10 @@ import tracemalloc
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from fakes import LatentEncoder
+from conftest import demo_upload as _write_upload
+from fakes import Gated, LatentEncoder
 
 from xlalign.align.base import AlignSpec
 from xlalign.align.finetune import estimate_cpu_seconds, padded_batches, padded_tokens, planned_steps
@@ -30,17 +32,6 @@ from xlalign.store.runs import read_status
 LATENT = ModelSpec(model="latent")
 ALICE, BOB = "alice-token-" + "a" * 32, "bob-token-" + "b" * 32
 GATE_TIMEOUT = 300  # only a guard against a hang: nothing here measures time
-
-
-def _write_upload(folder: Path, name: str, langs=("en", "de"), n_items: int | None = None) -> Path:
-    """A long-format JSONL upload made of demo texts (which the fake encoder knows)."""
-    demo = load_demo(list(langs))
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = [{"id": demo.item_ids[i], "lang": lang, "group": demo.groups[i], "passage": demo.passages[lang][i],
-             "question": demo.questions[lang][i]} for lang in langs for i in range(n_items or len(demo))]
-    path = folder / name
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    return path
 
 
 def _public_lab(root: Path, monkeypatch, **limits) -> Lab:
@@ -116,11 +107,14 @@ def test_another_visitors_run_is_refused_like_a_run_that_does_not_exist(two_visi
 
 def test_the_owner_opens_compares_and_exports_her_run(two_visitors):
     lab, run_id, _, _ = two_visitors
-    assert not lab.run_compare(run_id, visitor=ALICE).empty
+    on_disk = pd.read_csv(lab.store.root / run_id / "compare.csv")  # what the run wrote, read here
+    assert len(on_disk) > 100  # four scenarios × two languages × the metrics
+    pd.testing.assert_frame_equal(lab.run_compare(run_id, visitor=ALICE), on_disk, check_dtype=False)
     archive = lab.export_zip(run_id, visitor=ALICE)
     assert archive.is_file() and archive.parent.parent == lab.downloads.root
     stacked, _wide = lab.side_by_side([run_id], visitor=ALICE)
-    assert not stacked.empty
+    assert set(stacked.run) == {run_id}
+    pd.testing.assert_frame_equal(stacked.drop(columns="run").reset_index(drop=True), on_disk, check_dtype=False)
 
 
 # ----------------------------------------------------------------------------- 13. no server paths
@@ -352,23 +346,10 @@ def test_the_download_area_is_bounded_in_bytes_and_keeps_the_newest(tmp_path):
 
 
 # ----------------------------------------------------------------------------- cancel and the runs list
-class GatedEncoder(LatentEncoder):
+class GatedEncoder(Gated, LatentEncoder):
     """The latent fake, one batch of 8 texts per model call; the first call waits for ``go``."""
 
     chunk_size = 8
-
-    def __init__(self, corpus, *args, **kwargs) -> None:
-        super().__init__(corpus, *args, **kwargs)
-        self.started, self.go = threading.Event(), threading.Event()
-        self.calls = 0
-        self.calls_at_cancel: int | None = None
-
-    def _encode_uncached(self, texts, prompt, lang):
-        self.calls += 1
-        if self.calls == 1:
-            self.started.set()
-            self.go.wait(GATE_TIMEOUT)
-        return super()._encode_uncached(texts, prompt, lang)
 
 
 def test_cancel_shows_cancelling_at_once_and_stops_after_the_batch_in_hand(tmp_path, monkeypatch):
@@ -484,7 +465,12 @@ def test_prewarm_fills_the_cache_so_a_first_demo_diagnosis_makes_no_model_call(b
     cache_root.mkdir()
     (cache_root / "models").symlink_to(bundled_dir.parent)  # the converted model, not converted again
     monkeypatch.setenv("XLALIGN_CACHE_DIR", str(cache_root))
+    from xlalign.report import figures
+
+    compiled = []  # UMAP's kernels are compiled for real by the app's start-up warm-up (browser tests), not here
+    monkeypatch.setattr(figures, "warm_up", lambda: compiled.append(1))
     encoded = warm(("fp32",), langs=("en", "zh"))
+    assert compiled == [1]
     assert encoded["fp32"] == 2 * (168 + len(set(load_demo(["en"]).passage_keys)))  # questions + distinct passages
     assert warm(("fp32",), langs=("en", "zh")) == {"fp32": 0}  # a second build step finds everything cached
     assert (cache_root / "embeddings.sqlite").stat().st_size > 0

@@ -92,12 +92,6 @@ def test_removing_every_copy_matches_brute_force(seed):
         assert res.best_non_gold[i, 0] == pytest.approx(scores[i, others].max())
 
 
-def test_rejects_removed_count_above_weight():
-    with pytest.raises(ValueError, match="removed_count"):
-        rank_golds(np.ones((1, 2), np.float32), np.ones((3, 2), np.float32), np.ones(3, int), np.array([[0]]),
-                   np.array([1]), removed_count=np.array([2]))
-
-
 @pytest.mark.parametrize("block", [1, 7, 31, 10_000])
 def test_block_size_does_not_change_ranks(block):
     _, q, u, weight, gold = _random_case(3)
@@ -122,40 +116,35 @@ def test_best_non_gold_skips_a_removed_single_copy():
 
 
 # ----------------------------------------------------------------------------- invalid input
-def test_rejects_empty_pool():
-    with pytest.raises(ValueError, match="empty document pool"):
-        gold_ranks(np.ones((1, 2), np.float32), np.ones((0, 2), np.float32), np.ones(0, int), np.zeros((1, 1), int))
+def _queries(n: int) -> np.ndarray:
+    return np.ones((n, 2), np.float32)
 
 
-def test_rejects_dimension_mismatch():
-    with pytest.raises(ValueError, match="dim"):
-        gold_ranks(np.ones((1, 2), np.float32), np.ones((3, 4), np.float32), np.ones(3, int), np.zeros((1, 1), int))
+THREE_UNITS = np.ones((3, 2), np.float32)
 
 
-def test_rejects_weight_shape():
-    with pytest.raises(ValueError, match="unit_weight"):
-        gold_ranks(np.ones((1, 2), np.float32), np.ones((3, 2), np.float32), np.ones(2, int), np.zeros((1, 1), int))
-
-
-def test_rejects_zero_weight():
-    with pytest.raises(ValueError, match="≥ 1"):
-        gold_ranks(np.ones((1, 2), np.float32), np.ones((3, 2), np.float32), np.array([1, 0, 1]), np.zeros((1, 1), int))
-
-
-def test_rejects_gold_out_of_range():
-    with pytest.raises(ValueError, match="out of range"):
-        gold_ranks(np.ones((1, 2), np.float32), np.ones((3, 2), np.float32), np.ones(3, int), np.array([[3]]))
-
-
-def test_rejects_gold_shape():
-    with pytest.raises(ValueError, match="gold_units"):
-        gold_ranks(np.ones((2, 2), np.float32), np.ones((3, 2), np.float32), np.ones(3, int), np.array([[0]]))
-
-
-def test_rejects_removed_shape():
-    with pytest.raises(ValueError, match="removed_unit"):
-        gold_ranks(np.ones((2, 2), np.float32), np.ones((3, 2), np.float32), np.ones(3, int),
-                   np.zeros((2, 1), int), np.array([0]))
+@pytest.mark.parametrize(("args", "kwargs", "msg"), [
+    pytest.param((_queries(1), np.ones((0, 2), np.float32), np.ones(0, int), np.zeros((1, 1), int)), {},
+                 "empty document pool", id="empty-pool"),
+    pytest.param((_queries(1), np.ones((3, 4), np.float32), np.ones(3, int), np.zeros((1, 1), int)), {},
+                 "query dim 2 != document dim 4", id="dimension-mismatch"),
+    pytest.param((_queries(1), THREE_UNITS, np.ones(2, int), np.zeros((1, 1), int)), {}, "unit_weight has shape",
+                 id="weight-shape"),
+    pytest.param((_queries(1), THREE_UNITS, np.array([1, 0, 1]), np.zeros((1, 1), int)), {}, "unit weights must be ≥ 1",
+                 id="zero-weight"),
+    pytest.param((_queries(1), THREE_UNITS, np.ones(3, int), np.array([[3]])), {}, "gold unit index out of range",
+                 id="gold-out-of-range"),
+    pytest.param((_queries(2), THREE_UNITS, np.ones(3, int), np.array([[0]])), {}, "gold_units has shape",
+                 id="gold-shape"),
+    pytest.param((_queries(2), THREE_UNITS, np.ones(3, int), np.zeros((2, 1), int), np.array([0])), {},
+                 "removed_unit has shape", id="removed-shape"),
+    pytest.param((_queries(1), THREE_UNITS, np.ones(3, int), np.array([[0]]), np.array([1])),
+                 {"removed_count": np.array([2])}, "removed_count must be between 1 and the unit's weight",
+                 id="removed-count-above-weight"),
+])
+def test_rank_golds_rejects(args, kwargs, msg):
+    with pytest.raises(ValueError, match=msg):
+        rank_golds(*args, **kwargs)
 
 
 def test_top1_units_follow_the_tie_policy():

@@ -26,6 +26,8 @@ from xlalign.align.base import (
 )
 from xlalign.cli import build_parser, main
 from xlalign.core.encoder import l2_normalise
+from xlalign.core.evaluate import PIVOT_ALIASES
+from xlalign.core.loaders import load_demo
 from xlalign.errors import ConfigError
 from xlalign.services.pipeline import run_alignment
 from xlalign.specs import EvalSpec, ModelSpec, check_numbers, from_dict, opt, to_dict
@@ -104,9 +106,13 @@ def _run(root: Path, align: AlignSpec, name: str, **kw) -> Path:
 # ----------------------------------------------------------------------------- tests
 def test_builtin_methods_are_registered_in_display_order():
     assert method_names() == ("centering", "lsar", "procrustes", "finetune")
+    # what each method leaves in its run folder (the pipeline tests open these files)
+    artefacts = {"centering": ("transform",), "lsar": ("lsar.safetensors",), "procrustes": ("transform",),
+                 "finetune": ("model",)}
     for name in method_names():
         cls = aligner_class(name)
-        assert cls.name == name and cls.summary and cls.artefacts and cls.Options().__class__ is cls.Options
+        assert cls.name == name and cls.artefacts == artefacts[name] and cls.Options().__class__ is cls.Options
+        assert isinstance(cls.summary, str) and cls.summary.strip()  # the method list's one-line description
 
 
 def test_a_toy_fifth_method_runs_end_to_end(toy, tmp_path, capsys):
@@ -118,12 +124,21 @@ def test_a_toy_fifth_method_runs_end_to_end(toy, tmp_path, capsys):
 
     # align: the run folder holds the toy's artefact and its typed record, through the one pipeline
     record = json.loads((toy_run / "run.json").read_text())
-    assert record["toy"] == {"gain": 3.0, "n_fit_passages": record["toy"]["n_fit_passages"]}
-    assert record["toy"]["n_fit_passages"] > 0 and record["warnings"] == ["toy: a warning from the fit"]
+    train_items = set(json.loads((toy_run / "split.json").read_text())["train_items"])
+    demo = load_demo(["en", "de"])
+    train_passages = {key for key, item in zip(demo.passage_keys, demo.item_ids, strict=True) if item in train_items}
+    assert record["toy"] == {"gain": 3.0, "n_fit_passages": 2 * len(train_passages)}  # the split's passages, en and de
+    assert record["warnings"] == ["toy: a warning from the fit"]
     assert json.loads((toy_run / "toy.json").read_text()) == {"gain": 3.0}
     assert Run(toy_run).config().align == spec and Run(toy_run).is_finished()
-    table = pd.read_csv(toy_run / "compare.csv")
-    assert len(table) > 0 and (table["after"] != table["before"]).any()  # the toy map changed the scores
+    table = pd.read_csv(toy_run / "compare.csv").fillna({"doc_lang": ""})
+    keys = ["scenario", "pool", "query_lang", "doc_lang", "metric"]
+    for side in ("before", "after"):  # one row per metric the evaluation wrote (less the english_* aliases)
+        written = pd.read_csv(toy_run / side / "summary.csv").fillna({"doc_lang": ""})
+        written = written[~written.metric.isin(list(PIVOT_ALIASES))].set_index(keys)["value"]
+        assert sorted(table.set_index(keys).index) == sorted(written.index)
+        np.testing.assert_allclose(table.set_index(keys)[side], written.loc[table.set_index(keys).index], rtol=1e-12)
+    assert (table["after"] != table["before"]).any()  # the toy map changed the scores
 
     # compare: side by side with a built-in method, from the command line
     assert main(["compare", str(toy_run), str(centering_run), "--out", str(tmp_path / "cmp")]) == 0

@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import rerun_where_file_modes_bind
+from conftest import cli, one_line_error, rerun_where_file_modes_bind, snapshot
 from fakes import BagOfCharsEncoder
 
-from xlalign.cli import main
 from xlalign.core.compare import COMPARE_COLUMNS, CompareFileError, read_compare
 from xlalign.core.evaluate import evaluate
 from xlalign.core.loaders import load_corpus, load_long, load_squad_folder
@@ -55,35 +54,12 @@ RESULTS = {"summary.csv": "a,b\n1,2\n", "matrix.csv": "m\n1\n", "per_query.csv":
 
 
 # ============================================================================================ helpers
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative path → bytes), to prove nothing changed."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 def temp_siblings(folder: Path) -> list[str]:
     """Temporary folders and files a writer leaves next to (or inside) ``folder``."""
     names = [p.name for p in folder.parent.iterdir() if ".tmp" in p.name]
     if folder.is_dir():
         names += [p.name for p in folder.iterdir() if p.name.endswith(".tmp") or ".tmp-" in p.name]
     return names
-
-
-def cli(capsys, *args: str) -> tuple[int, str, str]:
-    """``python -m xlalign ARGS`` in-process: (exit code, stdout, stderr); argparse exits count too."""
-    try:
-        code = main(list(args))
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def one_line_error(err: str) -> str:
-    """The single stderr line of a user error, asserting there is exactly one and no traceback."""
-    assert "Traceback" not in err, err
-    lines = err.splitlines()
-    assert len(lines) == 1, f"expected one line on stderr, got {len(lines)}:\n{err}"
-    return lines[0]
 
 
 def squad_json(folder: Path, lang: str = "en") -> dict:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -49,11 +50,21 @@ def test_short_finetune_of_the_default_model(bundled_model_path, tmp_path):
     res = finetune(model, opts, triplets, tmp_path / "model", prompts=("query: ", "passage: "),
                    progress=lambda stage, done, total, **m: seen.append(m))
     assert res.steps == 2 and any("jsd" in e and "nce" in e for e in seen)
+    from safetensors.numpy import load_file
     from sentence_transformers import SentenceTransformer
 
-    tuned = SentenceTransformer(str(res.model_dir), device="cpu")
-    vec = tuned.encode(["query: 茶是从哪里来的？"], normalize_embeddings=True)
-    assert vec.shape == (1, 384)
+    w0, w1 = load_file(str(bundled_model_path / "model.safetensors")), load_file(str(res.model_dir / "model.safetensors"))
+    assert sorted(w0) == sorted(w1)
+    frozen = [k for k in w0 if "word_embeddings" in k]
+    assert frozen and all(np.array_equal(w0[k], w1[k]) for k in frozen)  # freeze_word_embeddings held
+    moved = [k for k in w0 if not np.array_equal(w0[k], w1[k])]
+    assert len(moved) > len(w0) // 2  # the optimiser updated most of the other tensors
+    text = ["query: 茶是从哪里来的？"]
+    vec = SentenceTransformer(str(res.model_dir), device="cpu").encode(text, normalize_embeddings=True)
+    base = SentenceTransformer(str(bundled_model_path), device="cpu").encode(text, normalize_embeddings=True)
+    assert vec.shape == base.shape == (1, 384)
+    cos = float(vec[0] @ base[0])
+    assert 0.9 < cos < 1 - 1e-6  # two small steps: the same model, moved
 
     calls = []
     with pytest.raises(Cancelled):

@@ -17,6 +17,7 @@ from xlalign.specs import (
     CenteringOptions,
     EvalSpec,
     FinetuneOptions,
+    IndexSpec,
     LsarOptions,
     ModelSpec,
     ProcrustesOptions,
@@ -40,6 +41,8 @@ MODEL_EVAL_DEFAULTS = {
     "eval.data": "demo", "eval.langs": ("en", "zh"), "eval.pool": "dedup",
     "eval.scenarios": ("multi", "multi-1", "mono-same", "mono-cross"),
 }
+#: ``evaluate`` only: the user's own faiss index (none: the exact ranker alone).
+INDEX_DEFAULTS = {"index.index": "exact", "index.params": "", "index.depth": 100}
 ALIGN_DEFAULTS = {
     "align.method": "centering", "align.train_data": "split", "align.test_fraction": 0.5, "align.split_seed": 42,
     "align.fit_langs": None,
@@ -58,6 +61,9 @@ APP_DEFAULTS = {
     "opt-CenteringOptions-mode": ("subtract", "Centering mode"),
     "opt-CenteringOptions-queries": ("own", "Centering: queries"),
     "opt-EvalSpec-pool": ("dedup", "Pool"),
+    "opt-IndexSpec-index": ("exact", "Your index (faiss factory string)"),
+    "opt-IndexSpec-params": ("", "Index search parameters"),
+    "opt-IndexSpec-depth": (100, "Search depth"),
     "opt-FinetuneOptions-batch_size": (32, "Train batch size"),
     "opt-FinetuneOptions-epochs": (1.0, "Epochs"),
     "opt-FinetuneOptions-freeze_word_embeddings": (False, "Freeze word embeddings"),
@@ -76,7 +82,7 @@ APP_DEFAULTS = {
 }
 
 
-@pytest.mark.parametrize(("command", "expected"), [(["evaluate", "--out", "o"], MODEL_EVAL_DEFAULTS),
+@pytest.mark.parametrize(("command", "expected"), [(["evaluate", "--out", "o"], {**MODEL_EVAL_DEFAULTS, **INDEX_DEFAULTS}),
                                                    (["align", "--out", "o"], {**MODEL_EVAL_DEFAULTS, **ALIGN_DEFAULTS})])
 def test_cli_defaults_are_the_documented_ones(command, expected):
     ns = _defaults(command)
@@ -85,9 +91,10 @@ def test_cli_defaults_are_the_documented_ones(command, expected):
 
 def test_the_specs_hold_the_same_defaults():
     """The dataclasses themselves (constructed with no arguments) carry the defaults written out above."""
-    for key, value in {**MODEL_EVAL_DEFAULTS, **ALIGN_DEFAULTS}.items():
+    for key, value in {**MODEL_EVAL_DEFAULTS, **INDEX_DEFAULTS, **ALIGN_DEFAULTS}.items():
         group, name = key.split(".")
-        spec = {"model": ModelSpec(), "eval": EvalSpec(), "align": AlignSpec()}.get(group) or METHOD_OPTIONS[group]()
+        spec = {"model": ModelSpec(), "eval": EvalSpec(), "index": IndexSpec(),
+                "align": AlignSpec()}.get(group) or METHOD_OPTIONS[group]()
         assert getattr(spec, name) == value, key
 
 
@@ -124,6 +131,29 @@ def test_help_imports_neither_torch_nor_sentence_transformers(command):
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120).stdout
     assert "HEAVY []" in out, out[-500:]
     assert "usage: python -m xlalign" in out
+
+
+def test_top_level_help_speaks_to_users_not_developers():
+    text = build_parser().format_help()
+    assert "Diagnose and fix cross-lingual misalignment" in text
+    assert "(thin" not in text and "parse, call, print" not in text and "``" not in text
+
+
+@pytest.mark.parametrize("command", ["evaluate", "align", "compare", "export", "sweep"])
+def test_no_option_states_its_default_twice(command):
+    parser = build_parser()._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    for action in parser._actions:
+        assert (action.help or "").count("(default") <= 1, (action.option_strings, action.help)
+    for action in parser._actions:
+        if "--scenarios" in action.option_strings:
+            assert action.help == "comma-separated scenarios (default: all of multi,multi-1,mono-same,mono-cross)"
+
+
+def test_the_installed_command_names_itself_xlalign(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/xlalign", "--help"])
+    assert build_parser().format_usage().startswith("usage: xlalign ")
+    monkeypatch.setattr(sys, "argv", ["/repo/xlalign/__main__.py", "--help"])
+    assert build_parser().format_usage().startswith("usage: python -m xlalign ")
 
 
 @pytest.mark.parametrize("command", ["evaluate", "align", "sweep"])

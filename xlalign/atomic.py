@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -52,13 +53,22 @@ def dir_mode() -> int:
 #: Infix of temporary siblings; ``TMP_OLD`` marks an earlier folder moved aside during a swap.
 TMP = ".tmp-"
 TMP_OLD = ".tmp-old-"
+#: The names xlalign's writers give their temporary files and folders: ``.<name>.xlalign-<8>.tmp``
+#: (:func:`atomic_write_text`), ``.<name>.tmp-<pid>-<8 hex>`` and ``.<name>.tmp-old-<8 hex>`` (:func:`atomic_folder`).
+_OWN_TEMP = re.compile(r"^\..+(?:\.xlalign-[a-z0-9_]{8}\.tmp|\.tmp-(?:[0-9]+-|old-)[0-9a-f]{8})$")
+
+
+def is_own_temp(name: str) -> bool:
+    """Whether ``name`` is one of the temporary files or folders xlalign's atomic writers make (and remove; a
+    killed writer may leave one). A user's ``.draft.tmp`` or ``.notes.tmp-1`` is not."""
+    return _OWN_TEMP.match(name) is not None
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` so that readers see the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.xlalign-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
@@ -159,4 +169,4 @@ def clean_temp_siblings(target: str | os.PathLike[str]) -> list[str]:
 
 
 __all__ = ["TMP", "TMP_OLD", "atomic_folder", "atomic_write_json", "atomic_write_text",
-           "clean_temp_siblings", "current_umask", "dir_mode", "file_mode", "swap_in", "temp_siblings"]
+           "clean_temp_siblings", "current_umask", "dir_mode", "file_mode", "is_own_temp", "swap_in", "temp_siblings"]

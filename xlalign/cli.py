@@ -1,4 +1,5 @@
-"""Command line: ``python -m xlalign evaluate|align|compare|export|sweep`` (thin: parse, call, print).
+"""Command line: ``xlalign`` (the installed command) or ``python -m xlalign``, with the subcommands
+``evaluate|align|compare|export|sweep``. This module is thin: it parses, calls, prints.
 
 The options are generated from :mod:`xlalign.specs`, so every default, choice and help text lives
 there once. Building the parser and ``--help`` import neither torch nor sentence-transformers; a
@@ -27,8 +28,8 @@ from typing import Any, NoReturn
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from xlalign.align.base import AlignSpec, aligner_class, registered
-from xlalign.errors import ConfigError, XlalignError
-from xlalign.specs import EvalSpec, ModelSpec, OptionInfo, option, options, split_list
+from xlalign.errors import ConfigError, XlalignError, disk_full
+from xlalign.specs import EvalSpec, IndexSpec, ModelSpec, OptionInfo, option, options, split_list
 
 
 # --------------------------------------------------------------------------------------------
@@ -65,7 +66,8 @@ def add_spec_options(parser: argparse.ArgumentParser | Any, spec: type, key: str
         if not o.cli or o.name in skip:
             continue
         dest = f"{key}.{o.name}"
-        text = o.help + (f" (default: {_shown(o.default)})" if o.default not in (None, False) else "")
+        shows_default = o.default not in (None, False) and "(default" not in o.help  # a help may say its own
+        text = o.help + (f" (default: {_shown(o.default)})" if shows_default else "")
         if o.kind is bool:
             parser.add_argument(_flag(o, prefix), dest=dest, action=argparse.BooleanOptionalAction, default=o.default,
                                 help=o.help)
@@ -121,14 +123,28 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+#: What ``xlalign --help`` says first (the module docstring is for developers).
+DESCRIPTION = ("Diagnose and fix cross-lingual misalignment in multilingual retrievers: evaluate a model, align it "
+               "(centering, LSAR, Procrustes or fine-tune), compare runs, export an alignment, sweep models. "
+               "Run `%(prog)s COMMAND --help` for a command's options.")
+
+
+def _prog() -> str:
+    """``xlalign`` when run as the installed command, else ``python -m xlalign``."""
+    return "xlalign" if Path(sys.argv[0]).name == "xlalign" else "python -m xlalign"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m xlalign", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog=_prog(), description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("evaluate", help="diagnose a model: every scenario, the language-bias matrix, the verdict")
     add_spec_options(ev.add_argument_group("model"), ModelSpec, "model")
     add_spec_options(ev.add_argument_group("evaluation"), EvalSpec, "eval")
-    ev.add_argument("--out", type=Path, required=True, help="output folder (summary.csv, matrix.csv, per_query.csv, run.json)")
+    add_spec_options(ev.add_argument_group("your index (faiss)"), IndexSpec, "index")
+    ev.add_argument("--out", type=Path, required=True,
+                    help="output folder (summary.csv, matrix.csv, per_query.csv, bitext.csv, purity.csv, probe.csv, "
+                         "run.json; with --index also index.csv, index_verdicts.csv)")
     ev.add_argument("--overwrite", action="store_true", help="replace the results of an earlier evaluation in --out")
     _common(ev)
     ev.set_defaults(func=cmd_evaluate)
@@ -187,12 +203,15 @@ def _cache(args: argparse.Namespace) -> Any:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     model, evaluation = spec_from_args(ModelSpec, args, "model"), spec_from_args(EvalSpec, args, "eval")
-    from xlalign.core.evaluate import evaluate
+    index = spec_from_args(IndexSpec, args, "index")
+    from xlalign.core.evaluate import encode_corpus, evaluate_embeddings
     from xlalign.core.loaders import load_corpus
     from xlalign.models.encoders import SentenceTransformerEncoder
     from xlalign.progress import TqdmProgress
+    from xlalign.report.neighbourhoods import format_neighbourhoods, index_text
     from xlalign.report.provenance import made_with, stamp
     from xlalign.report.tables import format_report
+    from xlalign.services.neighbourhoods import index_report, neighbourhood_tables
     from xlalign.store.runs import ResultFolder, csv_text, evaluation_record
 
     with ResultFolder(args.out, overwrite=args.overwrite, kind="evaluate") as folder:
@@ -200,18 +219,28 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         encoder = SentenceTransformerEncoder(model, cache=_cache(args))
         progress = TqdmProgress()
         try:
-            result = evaluate(corpus, encoder, evaluation, progress)
+            emb = encode_corpus(corpus, encoder, evaluation.langs, progress)
+            result = evaluate_embeddings(corpus, emb, evaluation, progress)
+            found = neighbourhood_tables(corpus, emb, evaluation.langs, probe=True)
+            mine = None if index.exact else index_report(corpus, emb, result, index, progress)
         finally:
             progress.close()
         made = made_with(encoder, model, evaluation.pool)
         record = {**evaluation_record(corpus, model, evaluation, encoder), "made_with": made.to_dict()}
-        folder.write({"summary.csv": csv_text(stamp(result.summary_frame(), made)),
-                      "matrix.csv": csv_text(stamp(result.matrix_frame(), made)),
-                      "per_query.csv": csv_text(stamp(result.per_query, made)),
-                      "run.json": json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"})
+        files = {"summary.csv": result.summary_frame(), "matrix.csv": result.matrix_frame(),
+                 "per_query.csv": result.per_query, "bitext.csv": found.bitext, "purity.csv": found.purity,
+                 "probe.csv": found.probe}
+        if mine is not None:
+            record["index"] = mine.record
+            files |= {"index.csv": mine.table, "index_verdicts.csv": mine.verdicts}
+        texts = {name: csv_text(stamp(frame, made)) for name, frame in files.items() if frame is not None}
+        folder.write({**texts, "run.json": json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"})
     print(format_report(result, f"{model.model} on {corpus.name} ({len(corpus)} queries, {evaluation.pool} pools)"))
+    print("\n" + format_neighbourhoods(found, result))
+    if mine is not None:
+        print("\n" + index_text(mine.record, mine.table, mine.flips))
     print(f"\nmade with: {made.footer()}")
-    print(f"wrote {args.out}/summary.csv, matrix.csv, per_query.csv, run.json "
+    print(f"wrote {args.out}/{', '.join(texts)}, run.json "
           f"({record['encoder_calls']['texts_encoded']} texts encoded, the rest from the cache)")
     return 0
 
@@ -234,8 +263,13 @@ def cmd_align(args: argparse.Namespace) -> int:
         return 130
     finally:
         progress.close()
+    from xlalign.core.verdict import verdicts
+
+    found = {side: verdicts(res.summary_frame(), res.matrix_frame(), evaluation.pivot, evaluation.langs)
+             for side, res in (("before", outcome.before), ("after", outcome.after))}
     print(format_compare(outcome.compare, f"{align.describe()} · {model.model} on {evaluation.data} "
-                                          f"({'+'.join(evaluation.langs)}), held-out part", evaluation.pivot))
+                                          f"({'+'.join(evaluation.langs)}), held-out part", evaluation.pivot,
+                         found["before"], found["after"]))
     made = provenance_from_dict(outcome.record.get("made_with"))
     if made is not None:
         print(f"\nmade with: {made.footer()}")
@@ -367,6 +401,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if args.debug:
             traceback.print_exc()
+        if disk_full(e):  # a library's own wording of a full disk, where no writer named what it wrote
+            print(f"error: no space left on the device ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
+                  file=sys.stderr)
+            return 2
         print(f"internal error: {type(e).__name__}: {e} — this is a bug; rerun with --debug for the traceback",
               file=sys.stderr)
         return 3

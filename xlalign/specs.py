@@ -222,6 +222,68 @@ class EvalSpec:
         return self.langs[1:]
 
 
+#: The index value that means "no index of yours: the exact ranker only".
+EXACT_INDEX = "exact"
+#: What a faiss index factory string may hold (components such as HNSW32, IVF256, PQ32x8, OPQ16_64, SQ8, Flat);
+#: faiss itself judges the rest. Bounds keep a visitor's string from asking for gigabytes: an IVF list count is at
+#: most _INDEX_NUMBER_MAX, every other number (dimensions, sub-quantisers, search parameters) at most
+#: _INDEX_OTHER_MAX, and an HNSW graph's M at most _HNSW_M_MAX (its memory grows with M per vector).
+_INDEX = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(?:,[A-Za-z][A-Za-z0-9_]*)*$")
+_INDEX_PARAMS = re.compile(r"^[A-Za-z_]+=[0-9]+(?:\.[0-9]+)?(?:,[A-Za-z_]+=[0-9]+(?:\.[0-9]+)?)*$")
+_INDEX_NUMBER_MAX = 65536
+_INDEX_OTHER_MAX = 4096
+_HNSW_M_MAX = 256
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """The index a user deploys (faiss), searched beside the exact ranker: ``evaluate --index``, the app's Diagnose."""
+
+    index: str = field(default=EXACT_INDEX, metadata=opt(
+        "a faiss index factory string to search every pool with as well, e.g. HNSW32, IVF256,Flat or IVF256,PQ32 "
+        "(inner product; trained on the pool, seed 1234); exact: the exact ranker only", flag="--index",
+        metavar="FACTORY", label="Your index (faiss factory string)"))
+    params: str = field(default="", metadata=opt(
+        "faiss search parameters for that index, e.g. nprobe=16 or efSearch=128 (default: faiss's)",
+        flag="--index-params", metavar="NAME=VALUE[,...]", label="Index search parameters"))
+    depth: int = field(default=100, metadata=opt(
+        "results fetched from the index per query; its K-metrics are reported for every K up to it",
+        flag="--index-depth", label="Search depth", bounds=(10, 1000), integer=True, what="index depth"))
+
+    def __post_init__(self) -> None:
+        for name in ("index", "params"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise ConfigError(f"index {name} must be text, got {value!r}")
+            object.__setattr__(self, name, "".join(value.split()))
+        text = self.index or EXACT_INDEX
+        if text.lower() == EXACT_INDEX:
+            text = EXACT_INDEX
+        elif len(text) > 100 or not _INDEX.match(text):
+            raise ConfigError(f"index {self.index[:40]!r} is not a faiss index factory string (e.g. HNSW32, "
+                              "IVF256,PQ32, Flat): letters, digits, underscores, commas")
+        object.__setattr__(self, "index", text)
+        if self.params and (len(self.params) > 200 or not _INDEX_PARAMS.match(self.params)):
+            raise ConfigError(f"index parameters {self.params[:40]!r} must read name=value[,name=value…], "
+                              "e.g. nprobe=16")
+        lists = [int(x) for x in re.findall(r"IVF(\d+)", text)]
+        others = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", re.sub(r"IVF\d+", "IVF", f"{text},{self.params}"))]
+        if any(x > _INDEX_NUMBER_MAX for x in lists) or any(x > _INDEX_OTHER_MAX for x in others):
+            shown = repr(text) + (f" with {self.params!r}" if self.params else "")
+            raise ConfigError(f"index {shown}: an IVF list count must be ≤ {_INDEX_NUMBER_MAX} and every other number "
+                              f"≤ {_INDEX_OTHER_MAX}")
+        hnsw = [int(m) for m in re.findall(r"HNSW(\d+)", text)]
+        if any(m > _HNSW_M_MAX for m in hnsw):
+            raise ConfigError(f"index {text!r}: an HNSW graph's M must be ≤ {_HNSW_M_MAX}, got {max(hnsw)}")
+        check_numbers(self)
+        if self.params and text == EXACT_INDEX:
+            raise ConfigError("index parameters need an index (--index), not the exact ranker")
+
+    @property
+    def exact(self) -> bool:
+        return self.index == EXACT_INDEX
+
+
 @dataclass(frozen=True)
 class CenteringOptions:
     """Language-mean centering (Libovický et al., 2020)."""
@@ -306,7 +368,8 @@ class FinetuneOptions:
     scale: float = field(default=20.0, metadata=opt("InfoNCE scale (1/temperature)", ui=False,
                                                     bounds=(0, 1000, "(]"), what="InfoNCE scale"))
     bf16: bool | None = field(default=None, metadata=opt(
-        "train in bf16 mixed precision (default: on CUDA with bf16 support only)", ui=False, cli=False))
+        "train in bf16 mixed precision (default: on CUDA with bf16 support, and on CPUs with bf16 units as bf16 "
+        "weights over fp32 master weights)", ui=False, cli=False))
     gradient_checkpointing: bool | None = field(default=None, metadata=opt(
         "recompute activations in the backward pass instead of keeping them: the same gradients in about a third "
         "of the memory (XQuAD, batch 32: 5.9 vs 16.5 GB) (default: on for CPU, where memory is the limit; off on GPU)",
@@ -413,6 +476,7 @@ __all__ = [
     "CENTERING_MODES",
     "CENTER_QUERIES",
     "DEFAULT_MODEL_ID",
+    "EXACT_INDEX",
     "FIT_ON",
     "LSAR_ROLES",
     "POOL_MODES",
@@ -422,6 +486,7 @@ __all__ = [
     "CenteringOptions",
     "EvalSpec",
     "FinetuneOptions",
+    "IndexSpec",
     "LsarOptions",
     "ModelSpec",
     "OptionInfo",

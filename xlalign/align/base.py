@@ -143,7 +143,10 @@ class Aligner(Protocol):
     Optional classmethods (defaults in :class:`AlignerBase`; callers look them up with ``getattr``):
     ``label_parts(options, done)`` (the runs list's short label), ``described(text, done)`` (a model card's
     title with what the run chose), ``bounded(options, limits)`` (public mode's caps) and ``caps(limits)`` (those
-    caps in words, per option: the public app's controls state them)."""
+    caps in words, per option: the public app's controls state them); and the optional class attribute
+    ``card_what``: a model card's "What it is" for the method (plain text; ``{base}`` and ``{method}`` are filled
+    in), None for the generic text of its kind (a language-agnostic linear map, a language-aware transform);
+    ``work_files``, the files its fit writes into the run folder besides its artefacts."""
 
     #: Registry key, ``AlignSpec.method`` and ``run.json`` key.
     name: ClassVar[str]
@@ -200,6 +203,10 @@ class AlignerBase:
     artefacts: ClassVar[tuple[str, ...]] = ()
     model_folder: ClassVar[str | None] = None
     scratch: ClassVar[tuple[str, ...]] = ()
+    #: Optional (see :class:`Aligner`): a model card's "What it is" for this method.
+    card_what: ClassVar[str | None] = None
+    #: Optional: files its fit writes into the run folder besides its artefacts (logs, training data).
+    work_files: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: Any) -> None:
         self.options = options

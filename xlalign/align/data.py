@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xlalign.align.base import AlignSpec, TrainingData, languages_to_fit
-from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.corpus import ParallelCorpus, text_problem
 from xlalign.core.loaders import load_demo, read_long_rows
 from xlalign.errors import ConfigError, CorpusError
 from xlalign.specs import EvalSpec
@@ -40,6 +40,11 @@ def load_triplets(path: str | Path) -> list[dict[str, str]]:
         if missing:
             raise CorpusError(f"{Path(path).name}:{n}: missing or empty {', '.join(missing)} "
                               "(need columns q_en, p_en, p_tgt)")
+        for c in TRIPLET_COLUMNS:
+            problem = text_problem(str(row[c]))
+            if problem is not None:
+                language = "the target language" if c == "p_tgt" else "English"
+                raise CorpusError(f"{Path(path).name}:{n}: {c} ({language}) {problem}")
         out.append({c: str(row[c]) for c in TRIPLET_COLUMNS})
     return out
 

@@ -30,7 +30,7 @@ import numpy as np
 from xlalign.align.base import AlignerBase, AlignerRecord, ApplyInputs, Cancelled, FitInputs
 from xlalign.align.data import TRIPLET_COLUMNS, load_triplets, triplets_from_corpus, write_triplets
 from xlalign.atomic import atomic_folder
-from xlalign.errors import ConfigError
+from xlalign.errors import ConfigError, full_disk_named
 from xlalign.models.device import gpu_task
 from xlalign.policy import PolicyError
 from xlalign.progress import Progress, silent
@@ -71,6 +71,25 @@ def planned_steps(n_triplets: int, options: FinetuneOptions) -> int:
     per_epoch = math.ceil(n_triplets / options.batch_size)
     steps = max(1, math.ceil(per_epoch * options.epochs))
     return min(steps, options.max_steps) if options.max_steps else steps
+
+
+def warmup_steps(total: int, ratio: float) -> int:
+    """Warm-up steps of a run of ``total`` steps: W = min(⌊ratio · total⌋, total − 1).
+
+    The linear schedule (``transformers``' ``get_linear_schedule_with_warmup``) gives step s = 0, 1, …, total − 1
+    the rate lr · s / W while s < W, then lr · (total − s) / (total − W). With W ≥ 1 its first step runs at rate 0
+    and changes no weight; every later step runs at a rate > 0. Hence:
+
+    * ⌊·⌋, not the ``transformers`` default ⌈·⌉: a short run gets no warm-up rather than a wasted step
+      (ratio 0.15: W = 0 below 7 steps);
+    * the cap total − 1: a one-step run gets W = 0, so its only step runs at the full rate instead of rate 0.
+
+    Steps that change the weights: total − 1 when W ≥ 1, else total; a run counts them as it goes (the steps
+    taken at a rate > 0), since a cancelled run stops early.
+    """
+    if total < 1:
+        return 0
+    return max(0, min(math.floor(ratio * total), total - 1))
 
 
 def _column_lengths(triplets: Sequence[dict[str, str]], options: FinetuneOptions,
@@ -160,6 +179,9 @@ def estimate_cpu_seconds(triplets: Sequence[dict[str, str]], options: FinetuneOp
 # --------------------------------------------------------------------------------------------
 @dataclass
 class FinetuneResult:
+    """``steps``: the optimizer steps that changed the weights (run at a learning rate > 0); ``optimizer_steps``:
+    all steps taken (a warm-up's first step runs at rate 0, :func:`warmup_steps`)."""
+
     model_dir: Path
     steps: int
     seconds: float
@@ -167,20 +189,30 @@ class FinetuneResult:
     device: str
     cpu_estimate_s: float | None
     seconds_per_step: float | None
+    optimizer_steps: int = 0
+    warmup_steps: int = 0
 
 
 def _callback(progress: Progress, should_stop: Callable[[], bool] | None, log: list[dict[str, Any]]) -> Any:
     """A TrainerCallback that logs every step, reports progress with a measured ETA and honours cancel
-    (``cancelled`` and ``total`` tell the caller what happened)."""
+    (``cancelled``, ``total`` and ``updating``, the steps taken at a learning rate > 0, tell the caller what
+    happened)."""
     from transformers import TrainerCallback
 
     class _Callback(TrainerCallback):
         started: float | None = None
         total: int | None = None
         cancelled = False
+        #: optimizer steps taken at a learning rate > 0: the steps that changed the weights
+        updating = 0
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             self.started, self.total = time.monotonic(), state.max_steps
+
+        def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            optimizer = kw.get("optimizer")
+            rates = [float(g.get("lr", 0.0)) for g in getattr(optimizer, "param_groups", None) or []]
+            self.updating += any(rate > 0 for rate in rates)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if should_stop is not None and should_stop():
@@ -202,18 +234,24 @@ def _callback(progress: Progress, should_stop: Callable[[], bool] | None, log: l
     return _Callback()
 
 
-def _prepare_model(model_spec: ModelSpec, options: FinetuneOptions, device: str) -> Any:
-    """The model to train; a training length above the model's limit is cut to the limit (the option's
-    default, 256, is above the limit of small models: that is not an error)."""
+def _prepare_model(model_spec: ModelSpec, options: FinetuneOptions, device: str) -> tuple[Any, int | None]:
+    """The model to train and the base model's own ``max_seq_length``, which the tuned model is saved with.
+
+    The base is loaded at its own length (not ``model_spec.max_seq_length``, an evaluation setting), then set
+    to the training length, which shapes training only: :func:`_save_tuned` puts the base's length back, so
+    "before" and "after" encode with the same settings and the export keeps the base model's limits. A
+    training length above the model's limit is cut to the limit (the option's default, 256, is above the
+    limit of small models: that is not an error)."""
     from xlalign.models.encoders import load_sentence_transformer, model_token_limit
 
-    model = load_sentence_transformer(model_spec, device=device)
+    model = load_sentence_transformer(replace(model_spec, max_seq_length=None), device=device)
+    base_length = model.max_seq_length
     if options.max_seq_length is not None:
         limit = model_token_limit(model)
         model.max_seq_length = min(options.max_seq_length, limit) if limit else options.max_seq_length
     if options.freeze_word_embeddings:
         model[0].auto_model.get_input_embeddings().weight.requires_grad_(False)
-    return model
+    return model, base_length
 
 
 def _token_estimate(model: Any, triplets: Sequence[dict[str, str]], options: FinetuneOptions,
@@ -238,8 +276,9 @@ def _training_args(options: FinetuneOptions, model_spec: ModelSpec, work: Path, 
     return SentenceTransformerTrainingArguments(
         output_dir=str(work / "checkpoints"), max_steps=steps, per_device_train_batch_size=options.batch_size,
         learning_rate=learning_rate(model_spec, options), lr_scheduler_type="linear",
-        warmup_steps=options.warmup_ratio, weight_decay=options.weight_decay, adam_beta1=options.adam_beta1,
-        adam_beta2=options.adam_beta2, bf16=bf16, seed=options.seed, data_seed=options.seed, use_cpu=device == "cpu",
+        warmup_steps=warmup_steps(steps, options.warmup_ratio), weight_decay=options.weight_decay,
+        adam_beta1=options.adam_beta1, adam_beta2=options.adam_beta2, bf16=bf16, seed=options.seed,
+        data_seed=options.seed, use_cpu=device == "cpu",
         batch_sampler=BatchSamplers.NO_DUPLICATES, prompts=prompts or None, logging_steps=1, save_strategy="no",
         report_to="none", disable_tqdm=True, gradient_checkpointing=checkpointing)
 
@@ -266,7 +305,6 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
     when ``should_stop()`` turns true. The try/finally that guarantees no partial model and no temporary
     folder survives spans the whole training (:func:`_train`, then :func:`_save_tuned`).
     """
-    import torch
 
     from xlalign.models.device import best_device
 
@@ -277,25 +315,36 @@ def finetune(model_spec: ModelSpec, options: FinetuneOptions, triplets: Sequence
         raise ConfigError(f"{output.name} already exists; refusing to overwrite a model")
     report = progress or silent
     device = model_spec.device or best_device()
-    model = _prepare_model(model_spec, options, device)
+    model, base_length = _prepare_model(model_spec, options, device)
     steps = planned_steps(len(triplets), options)
     estimate = _token_estimate(model, triplets, options, prompts) if device == "cpu" else None
     report("training", 0, steps, device=device, **({"cpu_estimate_s": round(estimate, 1)} if estimate else {}))
-    bf16 = options.bf16 if options.bf16 is not None else (device.startswith("cuda") and torch.cuda.is_bf16_supported())
-    checkpointing = options.gradient_checkpointing if options.gradient_checkpointing is not None else device == "cpu"
+    bf16 = options.bf16 if options.bf16 is not None else bf16_by_default(device)
+    master = bf16 and device == "cpu"  # bf16 weights + fp32 master weights (xlalign.align.mixed), not autocast
+    checkpointing = (options.gradient_checkpointing if options.gradient_checkpointing is not None
+                     else device == "cpu" and needs_checkpointing(model, triplets, options, bf16))
     log: list[dict[str, Any]] = []
     output.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=TRAIN_TMP_PREFIX, dir=output.parent))
     started = time.monotonic()
     try:
-        args = _training_args(options, model_spec, work, steps, device, bf16, checkpointing, _column_prompts(prompts))
-        done = _train(model, options, triplets, args, _callback(report, should_stop, log))
+        args = _training_args(options, model_spec, work, steps, device, bf16 and not master, checkpointing,
+                              _column_prompts(prompts))
+        optimizer = _master_weights(model, options, model_spec) if master else None
+        done, updating = _train(model, options, triplets, args, _callback(report, should_stop, log), optimizer)
+        if optimizer is not None:
+            optimizer.restore_fp32(model)
+        warm = warmup_steps(steps, options.warmup_ratio)
         record = {"model": to_dict(model_spec), "options": to_dict(options),
-                  "learning_rate": learning_rate(model_spec, options), "steps": done, "bf16": bf16,
+                  "learning_rate": learning_rate(model_spec, options), "steps": updating, "optimizer_steps": done,
+                  "warmup_steps": warm, "bf16": bf16,
+                  "precision": "bf16 weights, fp32 master weights" if master else "bf16 autocast" if bf16 else "fp32",
                   "gradient_checkpointing": checkpointing, "log": log}
+        model.max_seq_length = base_length  # the training length shaped training only
         _save_tuned(model, output, prompts, record)
         seconds = time.monotonic() - started
-        return FinetuneResult(output, done, seconds, log, device, estimate, seconds / done if done else None)
+        return FinetuneResult(output, updating, seconds, log, device, estimate, seconds / done if done else None,
+                              optimizer_steps=done, warmup_steps=warm)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -305,9 +354,72 @@ def _column_prompts(prompts: tuple[str, str]) -> dict[str, str]:
     return {k: v for k, v in {"q_en": prompts[0], "p_en": prompts[1], "p_tgt": prompts[1]}.items() if v}
 
 
-def _train(model: Any, options: FinetuneOptions, triplets: Sequence[dict[str, str]], args: Any, callback: Any
-           ) -> int:
-    """Run the trainer with the JSD + InfoNCE loss; the number of steps done (:class:`Cancelled` if stopped)."""
+def bf16_by_default(device: str) -> bool:
+    """bf16 mixed precision unless asked otherwise: on CUDA with bf16 support, and on CPUs with bf16 units
+    (AVX512-BF16 or AMX), where bf16 weights with fp32 master weights are faster than fp32 (RESULTS.md)."""
+    import torch
+
+    from xlalign.models.device import cpu_has_bf16_units
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return device == "cpu" and cpu_has_bf16_units()
+
+
+#: Activation memory kept for the backward pass per padded token, fp32, multilingual-e5-small (its 21.3 M encoder
+#: parameters; scaled by a larger encoder's): XQuAD batch 32 took 16.5 GB without checkpointing (specs.py).
+ACTIVATION_BYTES_PER_TOKEN = 1.2e6
+
+
+def needs_checkpointing(model: Any, triplets: Sequence[dict[str, str]], options: FinetuneOptions, bf16: bool,
+                        available: float | None = None) -> bool:
+    """Gradient checkpointing (a third more compute) only where the largest step's activations would not fit
+    in half the memory available now (``/proc/meminfo`` MemAvailable; assumed to fit where unknown)."""
+    if not triplets:
+        return False
+    tokenizer = model.tokenizer
+    cap = options.max_seq_length or 512
+    rows, lengths, _ = _distinct_steps(
+        triplets, options, lambda text: len(tokenizer(text, truncation=True, max_length=cap)["input_ids"]))
+    embed = model[0].auto_model.get_input_embeddings().weight.numel()
+    scale = (sum(p.numel() for p in model.parameters()) - embed) / REFERENCE_ENCODER_PARAMS
+    need = float((rows * lengths.sum(axis=1)).max()) * ACTIVATION_BYTES_PER_TOKEN * scale * (0.5 if bf16 else 1.0)
+    free = available if available is not None else _available_memory()
+    return free is not None and need > 0.5 * free
+
+
+def _available_memory(meminfo: str = "/proc/meminfo") -> float | None:
+    try:
+        for line in Path(meminfo).read_text(encoding="ascii").splitlines():
+            if line.startswith("MemAvailable:"):
+                return float(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _master_weights(model: Any, options: FinetuneOptions, model_spec: ModelSpec) -> Any:
+    """The Transformer cast to bf16 (fp32 features out) and an AdamW over fp32 master copies of its weights."""
+    import torch
+
+    from xlalign.align.mixed import MasterWeightAdamW
+    from xlalign.models.encoders import bf16_weights
+
+    # The master copies are the fp32 weights as loaded, taken before the cast: copies of the bf16-rounded weights
+    # would start training (and a run that changes nothing would end) from the base model rounded to bf16.
+    # The frozen ones (freeze_word_embeddings) are kept too, to be put back exactly when the model is saved.
+    masters = [p.detach().to(torch.float32).clone() for p in model.parameters() if p.requires_grad]
+    frozen = {name: p.detach().clone() for name, p in model.named_parameters() if not p.requires_grad}
+    if not bf16_weights(model):
+        raise ConfigError("bf16 training on a CPU needs a Transformer first module followed by pooling")
+    return MasterWeightAdamW(model, lr=learning_rate(model_spec, options), betas=(options.adam_beta1, options.adam_beta2),
+                             eps=1e-8, weight_decay=options.weight_decay, masters=masters, frozen=frozen)
+
+
+def _train(model: Any, options: FinetuneOptions, triplets: Sequence[dict[str, str]], args: Any, callback: Any,
+           optimizer: Any = None) -> tuple[int, int]:
+    """Run the trainer with the JSD + InfoNCE loss: (steps done, steps done at a learning rate > 0)
+    (:class:`Cancelled` if stopped)."""
     from datasets import Dataset
     from sentence_transformers import SentenceTransformerTrainer
     from transformers.trainer_callback import PrinterCallback
@@ -316,20 +428,21 @@ def _train(model: Any, options: FinetuneOptions, triplets: Sequence[dict[str, st
 
     dataset = Dataset.from_list([{c: t[c] for c in TRIPLET_COLUMNS} for t in triplets])
     loss = JSDInfoNCELoss(model, variant=options.variant, scale=options.scale, jsd_weight=options.jsd_weight)
-    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[callback])
+    trainer = SentenceTransformerTrainer(model=model, args=args, train_dataset=dataset, loss=loss, callbacks=[callback],
+                                         optimizers=(optimizer, None))  # type: ignore[arg-type]  # None: the trainer's own
     trainer.remove_callback(PrinterCallback)  # stdout is for results; steps go to the progress callback
     trainer.train()
     done: int = trainer.state.global_step
     if callback.cancelled:
         raise Cancelled(f"cancelled after {done} of {callback.total} steps")
-    return done
+    return done, int(callback.updating)
 
 
 def _save_tuned(model: Any, output: Path, prompts: tuple[str, str], record: dict[str, Any]) -> None:
     """The tuned model, with the family's prompts and its training record, put in place atomically."""
     model.prompts = {**(model.prompts or {}), **{k: v for k, v in (("query", prompts[0]), ("passage", prompts[1]),
                                                                    ("document", prompts[1])) if v}}
-    with atomic_folder(output) as tmp:
+    with full_disk_named(f"the tuned model ({output.name})"), atomic_folder(output) as tmp:
         model.save(str(tmp), create_model_card=False)
         (tmp / "xlalign_finetune.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
 
@@ -344,10 +457,13 @@ def tuned_spec(model: ModelSpec, model_dir: str | Path) -> ModelSpec:
 
 @dataclass
 class FinetuneRecord(AlignerRecord):
-    """The options used, then what the training did: steps, time, device, the CPU estimate."""
+    """The options used, then what the training did: ``steps`` (the steps that changed the weights, run at a
+    learning rate > 0), ``optimizer_steps`` (all steps taken), warm-up steps, time, device, the CPU estimate."""
 
     options: dict[str, Any] = field(default_factory=dict)
     steps: int = 0
+    optimizer_steps: int = 0
+    warmup_steps: int = 0
     planned_steps: int = 0
     seconds: float = 0.0
     seconds_per_step: float | None = None
@@ -373,6 +489,13 @@ class FinetuneAligner(AlignerBase):
     artefacts = ("model",)
     model_folder = "model"
     scratch = (f"{TRAIN_TMP_PREFIX}*",)
+    work_files = ("train_triplets.csv", "train_log.jsonl")
+    card_what = ("A sentence-transformers model: {base} fine-tuned with {method} (Hong et al., ICLR 2026: a square-root "
+                 "Jensen–Shannon divergence between the embeddings of an English passage and its translation, plus a "
+                 "cross-lingual InfoNCE loss between target-language passages and English questions) on triplets from "
+                 "the training split. Its weights changed; its architecture, tokenizer, prompts and maximum sequence "
+                 "length are the base model's. It loads with `SentenceTransformer(path)` alone (no xlalign needed) "
+                 "and needs no language tag.")
     options: FinetuneOptions
     model_dir_: Path
     model_spec_: ModelSpec | None = None
@@ -396,13 +519,15 @@ class FinetuneAligner(AlignerBase):
 
     @classmethod
     def label_parts(cls, options: FinetuneOptions, done: Mapping[str, object]) -> list[str] | None:
-        """``fine-tune jsd+nce · λ 1 · 1 epoch · ≤300 steps`` (and the steps run, once known)."""
+        """``fine-tune jsd+nce · λ 1 · 1 epoch · ≤300 steps`` (and, once known, how many steps changed the
+        weights)."""
         o = options
         parts = [f"fine-tune {o.variant}", f"λ {o.jsd_weight:g}", f"{o.epochs:g} epoch{'s' if o.epochs != 1 else ''}"]
         if o.max_steps is not None:
             parts.append(f"≤{o.max_steps} steps")
         if done.get("steps") is not None:
-            parts.append(f"{done['steps']} steps run")
+            n = done["steps"]
+            parts.append(f"{n} step{'' if n == 1 else 's'} changed the weights")
         return parts
 
     def fit(self, inputs: FitInputs) -> FinetuneRecord:
@@ -425,7 +550,8 @@ class FinetuneAligner(AlignerBase):
         result = finetune(inputs.model, opts, triplets, work / "model", prompts=prompts,
                           progress=on_progress, should_stop=inputs.should_stop)
         self.model_dir_ = result.model_dir
-        return FinetuneRecord(options=to_dict(opts), steps=result.steps, planned_steps=planned_steps(len(triplets), opts),
+        return FinetuneRecord(options=to_dict(opts), steps=result.steps, optimizer_steps=result.optimizer_steps,
+                              warmup_steps=result.warmup_steps, planned_steps=planned_steps(len(triplets), opts),
                               seconds=round(result.seconds, 1), seconds_per_step=result.seconds_per_step,
                               device=result.device, cpu_estimate_s=result.cpu_estimate_s, n_triplets=len(triplets))
 
@@ -457,4 +583,4 @@ class FinetuneAligner(AlignerBase):
 
 __all__ = ["TRIPLET_COLUMNS", "Cancelled", "FinetuneAligner", "FinetuneRecord", "FinetuneResult", "estimate_cpu_seconds",
            "finetune", "learning_rate", "load_triplets", "padded_batches", "padded_tokens", "planned_steps",
-           "triplets_from_corpus", "tuned_spec", "write_triplets"]
+           "triplets_from_corpus", "tuned_spec", "warmup_steps", "write_triplets"]

@@ -35,7 +35,7 @@ import numpy as np
 from xlalign.align.artefacts import load_arrays, save_arrays
 from xlalign.align.base import AlignerBase, AlignerRecord, ApplyInputs, FitInputs, languages_to_fit
 from xlalign.core.encoder import ROLES, l2_normalise
-from xlalign.errors import ConfigError
+from xlalign.errors import ConfigError, ModelLoadError
 from xlalign.specs import EvalSpec, LsarOptions
 
 if TYPE_CHECKING:
@@ -155,12 +155,21 @@ class LanguageSubspaceRemoval:
 
     @classmethod
     def load(cls, path: str | Path) -> LanguageSubspaceRemoval:
+        """A saved estimator; a file whose values or shapes do not fit together is a ValueError naming it."""
         meta, arrays = load_arrays(path, KIND)
-        est = cls(rank=None if meta["rank"] == "None" else int(meta["rank"]))
-        est.components_, est.singular_values_ = arrays["components"], arrays["singular_values"]
-        est.max_rank_, est.rank_ = int(meta["max_rank"]), int(meta["rank_"])
-        est.n_features_in_ = est.components_.shape[0]
-        est.languages_ = json.loads(meta["languages"])
+        try:
+            est = cls(rank=None if meta["rank"] == "None" else int(meta["rank"]))
+            est.components_, est.singular_values_ = arrays["components"], arrays["singular_values"]
+            est.max_rank_, est.rank_ = int(meta["max_rank"]), int(meta["rank_"])
+            languages: object = json.loads(meta["languages"])
+        except (KeyError, ValueError, TypeError) as e:
+            raise ValueError(f"{path}: not a complete LSAR estimator ({type(e).__name__}: {e})") from None
+        d = est.components_.shape[0] if est.components_.ndim == 2 else -1
+        if d < 1 or not 0 <= est.rank_ <= est.components_.shape[1] or est.singular_values_.ndim != 1 \
+                or not isinstance(languages, dict):
+            raise ValueError(f"{path}: its components {est.components_.shape}, rank {est.rank_} and singular values "
+                             f"{est.singular_values_.shape} do not fit together")
+        est.n_features_in_, est.languages_ = d, languages
         return est
 
 
@@ -171,18 +180,27 @@ class LanguageSubspaceRemoval:
 LSAR_VALIDATION_FRACTION = 0.25
 
 
-def write_linear_model(base_model_dir: str | Path, matrix: np.ndarray, into: str | Path) -> None:
+def write_linear_model(base_model: str | Path | Any, matrix: np.ndarray, into: str | Path) -> None:
     """Save ``base → [Normalize] → Dense(matrix) → Normalize`` as a sentence-transformers model in ``into``.
 
-    The output is normalise(normalise(base(text)) @ matrix): ``matrix`` (d, d) acts on row vectors,
-    so the Dense weight (out, in) is ``matrix.T``. A Normalize is inserted before the Dense only when
-    the base does not already end with one. The base's prompts and similarity function are kept.
+    ``base_model`` is a loaded SentenceTransformer, or the folder of one (loaded here; one that does not load is a
+    :class:`~xlalign.errors.ModelLoadError`). The output is normalise(normalise(base(text)) @ matrix): ``matrix``
+    (d, d) acts on row vectors, so the Dense weight (out, in) is ``matrix.T``. A Normalize is inserted before the
+    Dense only when the base does not already end with one. The base's prompts and similarity function are kept.
     """
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.base.modules import Dense, Normalize
 
-    model = SentenceTransformer(str(base_model_dir), device="cpu")
+    if isinstance(base_model, (str, Path)):
+        base_model_dir = base_model
+        try:
+            model = SentenceTransformer(str(base_model), device="cpu")
+        except Exception as e:
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise ModelLoadError(f"could not load the base model {Path(base_model).name}: {reason[:200]}") from None
+    else:
+        model, base_model_dir = base_model, "the base model"
     if model.truncate_dim is not None:
         raise ValueError(f"{base_model_dir} truncates embeddings to {model.truncate_dim} dimensions after the "
                          f"modules; export a map for the untruncated model instead")
@@ -199,7 +217,7 @@ def write_linear_model(base_model_dir: str | Path, matrix: np.ndarray, into: str
     model.append(Dense(d, d, bias=False, activation_function=None,
                        init_weight=torch.tensor(p.T, dtype=torch.float32)))
     model.append(Normalize())
-    model.save(str(into), create_model_card=False)
+    model.save(str(into), create_model_card=False)  # a full disk: the caller names what it was writing
 
 
 def lsar_fit_data(train: CorpusEmbeddings, roles: str) -> dict[tuple[str, str], np.ndarray]:
@@ -238,9 +256,17 @@ def choose_rank(data: TrainingData, encoder: Encoder, evaluation: EvalSpec, lang
                       "multi_max_r": float(np.mean([res.value("multi", q, "max_r") for q in evaluation.langs])),
                       "multi_complete@10": float(np.mean([res.value("multi", q, "complete@10")
                                                           for q in evaluation.langs]))})
-    # rank 0 (no removal) is the reference; Max@R compared at 1e-9 so that float noise does not pick a larger rank
-    best = min(curve[1:], key=lambda c: (round(c["multi_max_r"], 9), c["rank"]))
-    return int(best["rank"]), curve
+    return best_rank(curve), curve
+
+
+def best_rank(curve: Sequence[Mapping[str, float]]) -> int:
+    """The rank r ≥ 1 of a held-out curve (:func:`choose_rank`) with the lowest ``multi_max_r``; ties → the smaller
+    rank. Rank 0 (no removal) is only the reference. Max@R is compared at 1e-9, so that float noise between two
+    equal means does not pick the larger rank."""
+    candidates = [c for c in curve if c["rank"] >= 1]
+    if not candidates:
+        raise ValueError("the rank curve has no rank ≥ 1")
+    return int(min(candidates, key=lambda c: (round(c["multi_max_r"], 9), c["rank"]))["rank"])
 
 
 @dataclass
@@ -328,6 +354,10 @@ class LsarAligner(AlignerBase):
         return inputs.base().map(lambda lang, role, x: self.estimator_.transform(x))  # one map for every text
 
     def export(self, into: Path, *, base_model: str) -> None:
-        from xlalign.models.encoders import resolve_model_path
+        """The base model (loaded as every command loads it: a model that does not load, or needs remote code, is
+        refused in one line) with the map appended."""
+        from xlalign.models.encoders import load_sentence_transformer
+        from xlalign.specs import ModelSpec
 
-        write_linear_model(resolve_model_path(base_model), self.estimator_.projection_matrix(), into)
+        base = load_sentence_transformer(ModelSpec(base_model, device="cpu"), device="cpu")
+        write_linear_model(base, self.estimator_.projection_matrix(), into)

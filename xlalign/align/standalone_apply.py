@@ -22,6 +22,19 @@ The maps are language-aware, so every text's language must be known. In a retrie
 
 Embeddings go in as the base model produces them, L2-normalised; they come out float32 and
 L2-normalised, so cosine and dot-product scores agree.
+
+With faiss, the same maps can sit inside the index (``pip install faiss-cpu``; needed only for this):
+``t.faiss_index(index, lang, role)`` wraps your index in a ``faiss.IndexPreTransform`` whose chain is a
+``LinearTransform`` (y = Aᵀx + b) and an L2 ``NormalizationTransform``. Wrappers of one index share it,
+so documents of every language go into one index, each through its own language's wrapper:
+
+    import faiss
+    base = faiss.IndexHNSWFlat(t.dimension, 32, faiss.METRIC_INNER_PRODUCT)   # or any index of yours
+    for lang, embs in docs_by_lang.items():
+        t.faiss_index(base, lang, "passage").add(embs)       # raw model embeddings in
+    scores, ids = t.faiss_index(base, query_lang, "query").search(query_embs, 10)
+
+The wrappers do not own ``base``: keep a reference to it for as long as they are used.
 """
 
 from __future__ import annotations
@@ -81,11 +94,86 @@ class Transform:
             raise ValueError(f"expected (n, {self.dimension}) or ({self.dimension},) embeddings, got {x.shape}")
         return affine_normalise(x, *self.maps[(role, lang)])
 
+    def faiss_index(self, index: Any, lang: str, role: str = "passage") -> Any:
+        """``index`` wrapped so that what goes in (``add``) or asks (``search``) is ``role`` text in ``lang`` as the
+        model embeds it: a ``faiss.IndexPreTransform`` applying this (role, lang) map (see the module docstring)."""
+        if (role, lang) not in self.maps:
+            raise KeyError(f"no map for role {role!r} and language {lang!r}; this transform knows {self.langs}")
+        return faiss_pretransform(index, *self.maps[(role, lang)], self.dimension)
+
+
+def faiss_pretransform(index: Any, a: np.ndarray | None, b: np.ndarray | None, dimension: int) -> Any:
+    """``index`` behind x ↦ normalise(x A + b): a ``faiss.IndexPreTransform`` whose chain is a ``LinearTransform``
+    (faiss computes A_f x + b with A_f = Aᵀ, the row-vector A transposed) and an L2 ``NormalizationTransform``.
+    Several wrappers may share one ``index`` (they do not own it)."""
+    import faiss  # only this function needs faiss
+
+    d = int(dimension)
+    linear = faiss.LinearTransform(d, d, True)
+    matrix = np.eye(d, dtype=np.float32) if a is None else np.asarray(a, dtype=np.float32).T
+    faiss.copy_array_to_vector(np.ascontiguousarray(matrix).ravel(), linear.A)
+    faiss.copy_array_to_vector(np.zeros(d, dtype=np.float32) if b is None else np.asarray(b, dtype=np.float32),
+                               linear.b)
+    linear.is_trained = True
+    wrapped = faiss.IndexPreTransform(faiss.NormalizationTransform(d, 2.0), index)
+    wrapped.prepend_transform(linear)
+    return wrapped
+
 
 def load(folder: str | Path) -> Transform:
-    """Read ``transform.json`` + ``transform.safetensors`` from ``folder``."""
+    """Read ``transform.json`` + ``transform.safetensors`` from ``folder``, checked: a file that is not what
+    xlalign writes (a tampered ``"langs": "enzh"``, a map of the wrong shape, NaN values) is a ValueError naming
+    the file, never a transform that silently leaves embeddings unchanged."""
     folder = Path(folder)
-    config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
-    if config.get("kind") != KIND:
-        raise ValueError(f"{folder / CONFIG_FILE} is not an xlalign language-aware transform (kind: {config.get('kind')!r})")
-    return Transform(load_file(str(folder / TENSORS_FILE)), config)
+    where = folder / CONFIG_FILE
+    try:
+        config = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ValueError(f"{where} cannot be read ({type(e).__name__}: {str(e)[:120]})") from None
+    if not isinstance(config, dict) or config.get("kind") != KIND:
+        kind = config.get("kind") if isinstance(config, dict) else type(config).__name__
+        raise ValueError(f"{where} is not an xlalign language-aware transform (kind: {kind!r})")
+    _check_config(config, where)
+    try:
+        tensors = load_file(str(folder / TENSORS_FILE))
+    except Exception as e:  # a missing, truncated or foreign file
+        raise ValueError(f"{folder / TENSORS_FILE} cannot be read ({type(e).__name__}: {str(e)[:120]})") from None
+    _check_tensors(tensors, config, folder / TENSORS_FILE)
+    return Transform(tensors, config)
+
+
+def _names(value: Any, what: str, where: Path) -> list[str]:
+    """A JSON list of distinct non-empty strings (never a string, which would be read letter by letter)."""
+    if not isinstance(value, list) or not value or not all(isinstance(x, str) and x.strip() for x in value):
+        raise ValueError(f"{where}: {what!r} must be a non-empty list of names, got {value!r:.80}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"{where}: {what!r} names one twice: {value!r:.80}")
+    return value
+
+
+def _check_config(config: dict[str, Any], where: Path) -> None:
+    langs = _names(config.get("langs"), "langs", where)
+    roles = _names(config.get("roles"), "roles", where)
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise ValueError(f"{where}: unknown role(s) {unknown}; roles are {list(ROLES)}")
+    dimension = config.get("dimension")
+    if isinstance(dimension, bool) or not isinstance(dimension, int) or dimension < 1:
+        raise ValueError(f"{where}: 'dimension' must be a positive whole number, got {dimension!r:.40}")
+    pivot = config.get("pivot")
+    if pivot is not None and pivot not in langs:
+        raise ValueError(f"{where}: the pivot {pivot!r:.40} is not one of its languages {langs}")
+
+
+def _check_tensors(tensors: dict[str, np.ndarray], config: dict[str, Any], where: Path) -> None:
+    """Every tensor is a listed (role, language)'s A (d, d) or b (d,), finite."""
+    d, expected = int(config["dimension"]), {"A": 2, "b": 1}
+    for name, value in tensors.items():
+        part, _, key = name.partition(".")
+        role, _, lang = key.partition(".")
+        if part not in expected or role not in config["roles"] or lang not in config["langs"]:
+            raise ValueError(f"{where}: tensor {name!r} is not a map of a listed role and language")
+        if value.shape != (d,) * expected[part]:
+            raise ValueError(f"{where}: tensor {name!r} has shape {value.shape}, not {(d,) * expected[part]}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{where}: tensor {name!r} holds NaN or infinite values")

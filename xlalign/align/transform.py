@@ -15,7 +15,7 @@ from xlalign.align import standalone_apply as sa
 from xlalign.align.artefacts import publish
 from xlalign.align.base import AlignerBase, ApplyInputs
 from xlalign.core.encoder import ROLES
-from xlalign.errors import ConfigError
+from xlalign.errors import ConfigError, full_disk_named
 
 if TYPE_CHECKING:
     from xlalign.core.evaluate import CorpusEmbeddings
@@ -111,6 +111,14 @@ class LanguageAwareTransform:
             raise ValueError(f"expected (n, {self.dimension}) or ({self.dimension},) embeddings, got {arr.shape}")
         return sa.affine_normalise(arr, *self.maps[(role, lang)])
 
+    def faiss_index(self, index: Any, lang: str, role: str = "passage") -> Any:
+        """``index`` (a faiss index) behind this (role, lang) map: a ``faiss.IndexPreTransform`` of a
+        ``LinearTransform`` and an L2 normalisation (:func:`xlalign.align.standalone_apply.faiss_pretransform`, the
+        same code the export's ``xlalign_apply.py`` runs). Wrappers of one index share it."""
+        if (role, lang) not in self.maps:
+            raise KeyError(f"no map for role {role!r} and language {lang!r}; this transform knows {self.langs}")
+        return sa.faiss_pretransform(index, *self.maps[(role, lang)], int(self.dimension or 0))
+
     # ----------------------------------------------------------------------------- constructors
     @classmethod
     def from_centering(cls, passages: LanguageCentering, queries: LanguageCentering | None = None) -> LanguageAwareTransform:
@@ -170,7 +178,8 @@ class LanguageAwareTransform:
                 tensors[f"A.{role}.{lang}"] = a
             if b is not None:
                 tensors[f"b.{role}.{lang}"] = b
-        save_file(tensors, str(folder / sa.TENSORS_FILE), metadata={"kind": sa.KIND})
+        with full_disk_named(f"{folder.name}/{sa.TENSORS_FILE}"):
+            save_file(tensors, str(folder / sa.TENSORS_FILE), metadata={"kind": sa.KIND})
         publish(folder / sa.TENSORS_FILE)
         (folder / sa.CONFIG_FILE).write_text(json.dumps(self.config(), indent=2, default=str) + "\n", encoding="utf-8")
         return folder

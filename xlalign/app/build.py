@@ -24,6 +24,7 @@ from xlalign.app.formatting import CLICK_JS, CSS
 from xlalign.app.housekeeping import Housekeeping
 from xlalign.app.inputs import default_model
 from xlalign.app.layout import Page, build_page
+from xlalign.app.neighbourhoods import Neighbours
 from xlalign.app.runs import Runs
 from xlalign.app.visitors import Visitors
 from xlalign.models.cache import default_cache_dir
@@ -57,6 +58,7 @@ class App:
     runs: Runs
     visitors: Visitors
     housekeeping: Housekeeping
+    neighbours: Neighbours
 
 
 def assemble(lab: Lab | None = None) -> App:
@@ -73,14 +75,16 @@ def assemble(lab: Lab | None = None) -> App:
         page = build_page(lab)
         diagnose, explore, runs = Diagnose(lab, page, lab.downloads, visitors), \
             Explore(lab, page, lab.downloads, visitors), Runs(lab, page, lab.downloads, visitors)
+        neighbours = Neighbours(lab, page, lab.downloads, visitors)
         diagnose.wire()
         explore.wire(diagnose.language_clears, diagnose.model_clears)
         runs.wire(blocks)
+        neighbours.wire()
     blocks.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     if os.environ.get("XLALIGN_NO_WARMUP", "") != "1":
         threading.Thread(target=at_start_up, args=(lab, default_model()), name="xlalign-warm-up", daemon=True).start()
     chores = Housekeeping(blocks, lab, visitors, lab.limits).start()
-    return App(blocks, lab, page, diagnose, explore, runs, visitors, chores)
+    return App(blocks, lab, page, diagnose, explore, runs, visitors, chores, neighbours)
 
 
 def build_app(lab: Lab | None = None) -> gr.Blocks:

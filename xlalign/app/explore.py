@@ -20,6 +20,7 @@ from xlalign.app.formatting import (
 )
 from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_spec
 from xlalign.app.layout import Page, Updates
+from xlalign.app.neighbourhoods import umap_purity
 from xlalign.app.visitors import Visitors
 from xlalign.policy import public_mode
 from xlalign.report import figures
@@ -44,7 +45,8 @@ class Explore:
         not yet cached: that takes turns at the lab's encoder inside (:meth:`Lab.encode`), not in a queue here.
         A press cancels this page's pending clears of the same tab (``*_clears``: see :meth:`Diagnose.wire`)."""
         p = self.page
-        p.umap_btn.click(self.on_umap, [p.diag, p.umap_n, p.umap_queries, p.umap_run], [p.umap_before, p.umap_after],
+        p.umap_btn.click(self.on_umap, [p.diag, p.umap_n, p.umap_queries, p.umap_run],
+                         [p.umap_before, p.umap_after, p.umap_purity_before, p.umap_purity_after],
                          concurrency_id="map", concurrency_limit=2)
         p.rank_btn.click(self.on_inclination, [p.dataset, p.upload, p.pivot, p.model, p.precision, p.pool, p.remote],
                          [p.rank_plot, p.rank_table, p.rank_text], concurrency_id="languages",
@@ -76,12 +78,14 @@ class Explore:
 
         p = self.page
         before = draw(diag.embeddings, f"{diag.model.model} (UMAP, cosine)")
+        purity = umap_purity(self.lab.purity(diag), diag.model.model)  # the clusters, measured in the full space
         if not run_id:
-            return {p.umap_before: before,
+            return {p.umap_before: before, p.umap_purity_before: purity, p.umap_purity_after: "",
                     p.umap_after: figures.empty("pick a finished run to see its aligned space beside this one")}
         after_emb, label = self.lab.run_embeddings(run_id, diag.model, diag.corpus, diag.embeddings, diag.spec.langs,
                                                    visitor=self.visitors.key(request))
-        return {p.umap_before: before, p.umap_after: draw(after_emb, f"after {label}")}
+        return {p.umap_before: before, p.umap_after: draw(after_emb, f"after {label}"), p.umap_purity_before: purity,
+                p.umap_purity_after: umap_purity(self.lab.purity(diag, after_emb), f"after {label}")}
 
     def failed_inclination(self, message: str) -> Updates:
         p = self.page

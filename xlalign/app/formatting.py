@@ -81,7 +81,7 @@ MATRIX_DEFAULT = "best_gold_share"
 #: Documents shown per language above a gold before "… and N more".
 DOCS_PER_LANG = 15
 HEADERS = {
-    "rank": ("target", "verdict", "inclination %", "clustering %", "complete@10 %", "max_r"),
+    "rank": ("target", "verdict", "preference %", "impact %", "Mono-Same NDCG@10", "Mono-Cross NDCG@10"),
     "board": ("model", "pair", "query_lang", "verdict", "multi complete@10", "multi max_r"),
     "runs": RUNS_COLUMNS,
     "cmp": ("scenario", "query_lang", "metric", "before", "after", "delta", "q_value"),
@@ -299,9 +299,9 @@ def md_bold(text: str) -> str:
 
 # ---------------------------------------------------------------------------------- languages
 def inclination_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """The per-language rates with their intervals as "lo–hi" ("n/a" where there is none)."""
+    """The per-language numbers with their intervals as "lo–hi" ("n/a" where there is none)."""
     shown = rows.drop(columns=[c for c in rows.columns if c.endswith("sentence")]).copy()
-    for col in ("inclination CI", "clustering CI"):
+    for col in [c for c in shown.columns if c.endswith(" CI")]:
         shown[col] = [f"{c[0]:.0f}–{c[1]:.0f}" if isinstance(c, tuple) else "n/a" for c in shown[col]]
     return display(shown)
 

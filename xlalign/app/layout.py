@@ -31,8 +31,10 @@ from xlalign.app.inputs import DATASETS, default_model, language_choices, model_
 from xlalign.app.visitors import browser_secret
 from xlalign.policy import PublicLimits, max_upload_bytes, public_mode
 from xlalign.report import figures
+from xlalign.report.neighbourhoods import BITEXT_VIEW, COMPARE_VIEW, PURITY_VIEW
 from xlalign.services.lab import Lab
-from xlalign.specs import SCENARIOS, EvalSpec, ModelSpec, option
+from xlalign.services.neighbourhoods import INDEX_COLUMNS, VERDICT_COLUMNS
+from xlalign.specs import SCENARIOS, EvalSpec, IndexSpec, ModelSpec, option
 
 TITLE = ("# xlalign — cross-lingual alignment lab\nDoes a query in your language find the right document when "
          "documents in other languages share the pool? Scenarios and metrics from Hong et al. (ICLR 2026), "
@@ -83,6 +85,20 @@ class Page:
     pq_search: gr.Textbox
     per_query: gr.Dataframe
     exports: gr.File
+    # Diagnose: neighbourhoods (faiss) — mining beside the verdict, the on-demand section, the visitor's index
+    nb_mining: gr.Markdown
+    nb_btn: gr.Button
+    nb_text: gr.Markdown
+    nb_bitext: gr.Dataframe
+    nb_purity: gr.Dataframe
+    nb_files: gr.File
+    idx_index: gr.components.Component
+    idx_params: gr.components.Component
+    idx_depth: gr.components.Component
+    idx_btn: gr.Button
+    idx_text: gr.Markdown
+    idx_table: gr.Dataframe
+    idx_verdicts: gr.Dataframe
     # Drill-down
     dd_scenario: gr.Dropdown
     dd_lang: gr.Dropdown
@@ -101,6 +117,8 @@ class Page:
     umap_btn: gr.Button
     umap_before: gr.Plot
     umap_after: gr.Plot
+    umap_purity_before: gr.Markdown
+    umap_purity_after: gr.Markdown
     # Languages
     rank_btn: gr.Button
     rank_plot: gr.Plot
@@ -135,6 +153,8 @@ class Page:
     cmp_header: gr.Markdown
     cmp_table: gr.Dataframe
     cmp_full: gr.Dataframe
+    cmp_nb_text: gr.Markdown
+    cmp_nb_table: gr.Dataframe
     cmp_metric: gr.Dropdown
     cmp_plot: gr.Plot
     cmp_files: gr.File
@@ -221,6 +241,7 @@ def _diagnose_tab(page: Page) -> None:
     with gr.Tab("Diagnose", id="diagnose"):
         page.run_btn = gr.Button("Diagnose", variant="primary", elem_id="diagnose-btn")
         page.verdict = gr.Markdown(START, elem_id="verdict")
+        page.nb_mining = gr.Markdown("", elem_id="nb-mining")
         page.summary = gr.Dataframe(empty_table(*EMPTY_SUMMARY),
                                     label="Headline metrics (rows: scenario × metric; columns: query language)",
                                     elem_id="summary-table", interactive=False)
@@ -249,6 +270,36 @@ def _diagnose_tab(page: Page) -> None:
                                       label=PER_QUERY_LABEL,
                                       max_height=320, elem_id="per-query")
         page.exports = gr.File(label="Export (CSV)", file_count="multiple")
+        _neighbourhood_panels(page)
+
+
+def _neighbourhood_panels(page: Page) -> None:
+    """Diagnose, at its foot: the neighbourhoods (faiss) on demand, and the visitor's own index."""
+    with gr.Accordion("Neighbourhoods (faiss): bitext mining, language purity, a language-identity probe",
+                      open=True, elem_id="nb-section"):
+        page.nb_btn = gr.Button("Mine bitext · purity · probe", elem_id="nb-btn")
+        page.nb_text = gr.Markdown("", elem_id="nb-text")
+        page.nb_bitext = gr.Dataframe(empty_table(*BITEXT_VIEW), interactive=False, max_height=320,
+                                      label="Bitext mining: top-1, MTEB's precision/recall/F1, ratio-margin xsim "
+                                            "error (%, 95% CIs)", elem_id="nb-bitext")
+        page.nb_purity = gr.Dataframe(empty_table(*PURITY_VIEW), interactive=False, max_height=320,
+                                      label="Neighbourhood purity: share of each text's 10 nearest neighbours in its "
+                                            "own language (%)", elem_id="nb-purity")
+        page.nb_files = gr.File(label="Export (CSV)", file_count="multiple", elem_id="nb-files")
+    with gr.Accordion("Your own index (faiss): the K-metrics and the verdict from its results", open=False,
+                      elem_id="idx-section"):
+        with gr.Row():
+            page.idx_index = control(IndexSpec, "index")
+            page.idx_params = control(IndexSpec, "params")
+            page.idx_depth = control(IndexSpec, "depth")
+        page.idx_btn = gr.Button("Search with your index", elem_id="idx-btn")
+        page.idx_text = gr.Markdown("", elem_id="idx-text")
+        page.idx_table = gr.Dataframe(empty_table(*INDEX_COLUMNS), interactive=False, max_height=320,
+                                      label="Your index beside the exact ranker (largest losses first)",
+                                      elem_id="idx-table")
+        page.idx_verdicts = gr.Dataframe(empty_table(*VERDICT_COLUMNS), interactive=False,
+                                         label="The verdict of each pair, exact and through your index",
+                                         elem_id="idx-verdicts")
 
 
 def _drill_tab(page: Page) -> None:
@@ -286,12 +337,16 @@ def _map_tab(page: Page) -> None:
         with gr.Row():
             page.umap_before = gr.Plot(elem_id="umap-before")
             page.umap_after = gr.Plot(elem_id="umap-after")
+        with gr.Row():  # the clusters the maps draw, measured in the full space
+            page.umap_purity_before = gr.Markdown("", elem_id="umap-purity-before")
+            page.umap_purity_after = gr.Markdown("", elem_id="umap-purity-after")
 
 
 def _languages_tab(page: Page) -> None:
     with gr.Tab("Languages", id="languages"):
-        gr.Markdown("Every language of the data against the pivot (pivot + target pool, Multi): both biases with "
-                    "their 95% intervals, worst first. The pivot is encoded once for all targets.")
+        gr.Markdown("Every language of the data against the pivot (pivot + target pool): each pair's verdict with its "
+                    "language preference, impact and quality and their 95% intervals, worst first. The pivot is "
+                    "encoded once for all targets.")
         page.rank_btn = gr.Button("Rank languages", elem_id="rank-btn")
         page.rank_plot = gr.Plot(elem_id="rank-plot")
         page.rank_table = gr.Dataframe(empty_table(*HEADERS["rank"]), interactive=False, elem_id="rank-table", wrap=True)
@@ -349,6 +404,10 @@ def _compare_tab(page: Page) -> None:
                                             "Benjamini–Hochberg q", interactive=False, elem_id="cmp-table")
         with gr.Accordion("Full table", open=False):
             page.cmp_full = gr.Dataframe(empty_table(*HEADERS["cmp_full"]), interactive=False)
+        page.cmp_nb_text = gr.Markdown(elem_id="cmp-nb-text")
+        page.cmp_nb_table = gr.Dataframe(empty_table(*COMPARE_VIEW), interactive=False, elem_id="cmp-nb-table",
+                                         label="Neighbourhoods (faiss), held-out part: bitext mining against the "
+                                               "pivot, purity, the language-identity probe")
         page.cmp_metric = gr.Dropdown([], label="Metric to plot")
         page.cmp_plot = gr.Plot()
         page.cmp_files = gr.File(label="Downloads", file_count="multiple")

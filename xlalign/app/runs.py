@@ -32,6 +32,7 @@ from xlalign.app.formatting import (
 )
 from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_choices, model_spec
 from xlalign.app.layout import HEAVY, INTERNAL, Page, Updates
+from xlalign.app.neighbourhoods import compare_cleared, compare_updates
 from xlalign.app.visitors import Visitors
 from xlalign.report import figures
 from xlalign.report.tables import HEADLINE, METRIC_LABELS
@@ -79,7 +80,8 @@ class Runs:
     def compare_outputs(self) -> list[Block]:
         """One run's page: everything it shows, the export included (never another run's)."""
         p = self.page
-        return [p.cmp_header, p.cmp_table, p.cmp_full, p.cmp_plot, p.cmp_files, p.cmp_metric, p.export_file]
+        return [p.cmp_header, p.cmp_table, p.cmp_full, p.cmp_plot, p.cmp_files, p.cmp_metric, p.export_file,
+                p.cmp_nb_text, p.cmp_nb_table]
 
     def refresh_outputs(self) -> list[Block]:
         p = self.page
@@ -172,11 +174,12 @@ class Runs:
         choices = [m for m in dict.fromkeys(table.metric) if any(m in v for v in HEADLINE.values())]
         metric = metric if metric in choices else "complete@10"
         p = self.page
-        return {p.cmp_header: compare_page(header, compare_finding(table, pivot)),
+        finding = compare_finding(table, pivot, before=run.verdicts("before"), after=run.verdicts("after"))
+        return {p.cmp_header: compare_page(header, finding),
                 p.cmp_table: compare_headline(table, pivot), p.cmp_full: compare_full(table),
                 p.cmp_plot: figures.compare_change(table, metric), p.cmp_files: self.downloads.save(files),
                 p.cmp_metric: gr.Dropdown(choices=[(METRIC_LABELS.get(m, m), m) for m in choices], value=metric),
-                p.export_file: None}
+                p.export_file: None, **compare_updates(self.lab, p, run_id, visitor)}
 
     @guarded
     def on_pick_run(self) -> Updates:
@@ -185,7 +188,7 @@ class Runs:
         return {p.cmp_header: "_Press **Show before / after** for this run._",
                 p.cmp_table: empty_table(*HEADERS["cmp"]), p.cmp_full: empty_table(*HEADERS["cmp_full"]),
                 p.cmp_plot: figures.empty("press Show before / after"), p.cmp_files: None,
-                p.cmp_metric: gr.Dropdown(choices=[], value=None), p.export_file: None}
+                p.cmp_metric: gr.Dropdown(choices=[], value=None), p.export_file: None, **compare_cleared(p)}
 
     @guarded
     def on_pick_runs(self) -> Updates:

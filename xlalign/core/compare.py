@@ -22,6 +22,11 @@ import pandas as pd
 from xlalign.core import metrics as M
 from xlalign.core.evaluate import PIVOT_ALIASES, metric_order, scenario_order
 from xlalign.errors import XlalignError
+from xlalign.policy import env_number
+
+#: Resamples of the paired bootstrap and of the permutation test, each (``XLALIGN_RESAMPLES`` overrides it).
+DEFAULT_RESAMPLES = 2000
+RESAMPLES_ENV = "XLALIGN_RESAMPLES"
 
 KEYS = ["scenario", "pool", "query_lang", "doc_lang"]
 COMPARE_COLUMNS = [*KEYS, "metric", "before", "after", "delta", "ci_low", "ci_high", "p_value", "q_value", "n_queries"]
@@ -85,9 +90,22 @@ def paired_test(before: np.ndarray, after: np.ndarray, stat: Stat | None = None,
     return {"delta": observed, "ci_low": float(low), "ci_high": float(high), "p_value": float(perm.pvalue)}
 
 
+def resamples() -> int:
+    """Bootstrap and permutation resamples per test: ``XLALIGN_RESAMPLES`` (a whole number ≥ 1), else 2000.
+
+    The test suite sets 200 (``tests/conftest.py``): a run's intervals and p-values are then coarser (p ≥ 1/201),
+    which no test of a run relies on; the tests of the statistics themselves pass their own counts."""
+    return int(env_number(RESAMPLES_ENV, DEFAULT_RESAMPLES, minimum=1, integer=True))
+
+
 def compare_results(before_summary: pd.DataFrame, before_pq: pd.DataFrame, after_summary: pd.DataFrame,
-                    after_pq: pd.DataFrame, n_boot: int = 2000, n_perm: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """One row per (scenario, pool, query_lang, doc_lang, metric) present on both sides; queries paired by id."""
+                    after_pq: pd.DataFrame, n_boot: int | None = None, n_perm: int | None = None,
+                    seed: int = 0) -> pd.DataFrame:
+    """One row per (scenario, pool, query_lang, doc_lang, metric) present on both sides; queries paired by id.
+
+    ``n_boot``/``n_perm``: resamples per test, :func:`resamples` when not given."""
+    n_boot = resamples() if n_boot is None else n_boot
+    n_perm = resamples() if n_perm is None else n_perm
     rows = []
     keep = ~before_summary.metric.isin(list(PIVOT_ALIASES))
     merged = before_summary[keep].merge(after_summary, on=[*KEYS, "metric"], suffixes=("_before", "_after"))
@@ -153,7 +171,7 @@ def read_compare(path: str | Path) -> pd.DataFrame:
     return df
 
 
-SIDE_METRICS = ("complete@10", "max_r", "max_r_norm", "ndcg@1", "ndcg@10", "mrr", "same_lang_preference",
+SIDE_METRICS = ("complete@10", "max_r", "max_r_norm", "ndcg@1", "ndcg@10", "mrr", "own_preference", "same_lang_preference",
                 "displaced_by_own@10", "displaced_by_pivot@10",
                 "same_over_other_gold", "pivot_over_gold", "pivot_intrusion@1")
 

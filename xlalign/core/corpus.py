@@ -7,12 +7,77 @@ the same ``passage_key``. ``group`` is a topic/article key used for leak-free tr
 
 from __future__ import annotations
 
+import functools
+import itertools
+import re
+import sys
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from xlalign.errors import CorpusError
+
+# --------------------------------------------------------------------------------------------
+# Texts that cannot be embedded: control characters, and text that is empty once invisible
+# --------------------------------------------------------------------------------------------
+#: Control characters (Unicode category Cc) other than tab, line feed and carriage return, and unpaired
+#: surrogates (Cs: not Unicode text, and not writable as UTF-8). Refused anywhere in a text or an id.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "BACKSPACE", 0x0B: "VERTICAL TAB", 0x0C: "FORM FEED",
+                  0x1B: "ESCAPE", 0x7F: "DELETE"}
+#: Invisible besides whitespace and format characters (Cf): the other default-ignorable code points of Unicode
+#: (combining grapheme joiner, Hangul fillers, Khmer inherent vowels, Mongolian variation selectors, variation
+#: selectors, specials) and the blank Braille pattern.
+_IGNORABLE = ((0x034F, 0x034F), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F), (0x2800, 0x2800),
+              (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0xE0100, 0xE01EF))
+
+
+@functools.cache
+def _invisible_only() -> re.Pattern[str]:
+    """Matches a text made only of invisible characters: Unicode whitespace (``str.isspace``: no-break, ideographic
+    and the other spaces), every format character (Cf: zero-width space and joiners, BOM, direction marks, soft
+    hyphen, tags …) and :data:`_IGNORABLE`. Built once, from this Python's Unicode database (planes 0, 1 and 14:
+    the others hold no format character or space)."""
+    planes = itertools.chain(range(0x20000), range(0xE0000, min(0xF0000, sys.maxunicode + 1)))
+    points = [c for c in planes if unicodedata.category(chr(c)) == "Cf" or chr(c).isspace()]
+    ranges = sorted({*((c, c) for c in points), *_IGNORABLE})
+    merged: list[list[int]] = []
+    for lo, hi in ranges:
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return re.compile("[" + "".join(f"{_escaped(lo)}-{_escaped(hi)}" for lo, hi in merged) + "]*")
+
+
+def _escaped(code: int) -> str:
+    return f"\\U{code:08x}"
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be embedded, as the end of a sentence ("… is empty once invisible characters are
+    removed"), or None when it can: a control character or an unpaired surrogate anywhere, or nothing visible.
+    Invisible characters inside visible text (a joiner in an emoji, a direction mark in Arabic) are fine."""
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        code = ord(bad.group())
+        if 0xD800 <= code <= 0xDFFF:
+            return f"holds an unpaired surrogate (U+{code:04X}), which is not Unicode text"
+        name = _CONTROL_NAMES.get(code)
+        return f"holds a control character (U+{code:04X}{' ' + name if name else ''})"
+    if not text.strip():
+        return "is empty"
+    if _invisible_only().fullmatch(text):
+        shown = ", ".join(dict.fromkeys(f"U+{ord(c):04X}" for c in text[:20]))
+        return f"is empty once invisible characters are removed (it holds only {shown})"
+    return None
+
+
+def id_problem(value: str) -> str | None:
+    """Why an id or group key cannot be used (a control character or an unpaired surrogate), else None."""
+    return text_problem(value) if _CONTROL.search(value) else None
 
 
 @dataclass(frozen=True)
@@ -37,6 +102,13 @@ class ParallelCorpus:
             raise CorpusError(f"corpus {self.name!r}: passages and questions cover different languages")
         if not self.passages:
             raise CorpusError(f"corpus {self.name!r} has no languages")
+        for v in self.item_ids:  # (passage keys may be built from texts, joined by a control character)
+            problem = id_problem(v) if isinstance(v, str) else f"is a {type(v).__name__}, not a string"
+            if problem is not None:
+                raise CorpusError(f"corpus {self.name!r}: item id {v!r} {problem}")
+        for lang in self.passages:
+            if id_problem(lang) is not None:
+                raise CorpusError(f"corpus {self.name!r}: language {lang!r} {id_problem(lang)}")
         dup = _first_duplicate(self.item_ids)
         if dup is not None:
             raise CorpusError(f"corpus {self.name!r}: item id {dup!r} occurs more than once")
@@ -49,8 +121,10 @@ class ParallelCorpus:
                 if len(texts) != n:
                     raise CorpusError(f"corpus {self.name!r}: {len(texts)} {kind}s in {lang!r}, expected {n}")
                 for i, t in enumerate(texts):
-                    if not isinstance(t, str) or not t.strip():
-                        raise CorpusError(f"corpus {self.name!r}: empty {kind} for item {self.item_ids[i]!r} in {lang!r}")
+                    problem = text_problem(t) if isinstance(t, str) else "is not text"
+                    if problem is not None:
+                        raise CorpusError(f"corpus {self.name!r}: the {kind} of item {self.item_ids[i]!r} in {lang!r} "
+                                          f"{problem}")
             seen: dict[str, str] = {}
             for i, key in enumerate(self.passage_keys):
                 text = self.passages[lang][i]

@@ -20,8 +20,9 @@ import pandas as pd
 from xlalign.core import metrics as M
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.encoder import EncodeRequest, TextEncoder, encode_requests
+from xlalign.core.preference import TranslationPreference, translation_preference
 from xlalign.core.ranking import RankResult, rank_golds
-from xlalign.core.scenarios import Pool, build_pools
+from xlalign.core.scenarios import Pool, build_pool, build_pools
 from xlalign.errors import ConfigError
 from xlalign.progress import Progress, silent
 from xlalign.specs import SCENARIOS, EvalSpec
@@ -33,10 +34,17 @@ log = logging.getLogger(__name__)
 PIVOT_ALIASES: dict[str, str] = {"english_over_gold": "pivot_over_gold", "english_intrusion@1": "pivot_intrusion@1"}
 #: Display order of metrics.
 METRIC_ORDER = ("complete@10", "max_r", "max_r_norm", "max_r_norm_of_mean", "map", "ndcg@1", "ndcg@10", "mrr",
-                "recall@1", "recall@10", "same_lang_preference", "displaced_by_own@10", "displaced_by_pivot@10",
-                "same_over_other_gold", "pivot_over_gold", "pivot_intrusion@1")
+                "recall@1", "recall@10", "own_preference", "displaced_by_own@10", "displaced_by_pivot@10",
+                "same_lang_preference", "same_over_other_gold", "pivot_over_gold", "pivot_intrusion@1")
 #: The verdict's clustering rate; pivot queries carry one per target, as ``displaced_by_own@10:<target>``.
 CLUSTERING_METRIC = "displaced_by_own@10"
+#: The verdict's language preference (:mod:`xlalign.core.preference`): target queries against the pivot;
+#: pivot queries carry one per target, as ``own_preference:<target>``.
+PREFERENCE_METRIC = "own_preference"
+#: The verdict's quality without competition: NDCG@10 in the Mono pools (matrix diagonal: Mono-Same).
+QUALITY_METRIC = "mono_ndcg@10"
+#: Cut-off of the quality metric.
+QUALITY_K = 10
 
 
 class SummaryRow(TypedDict):
@@ -206,9 +214,10 @@ def matrix_rows(pool: Pool, res: RankResult) -> list[MatrixRow]:
     * of the whole pool: ``mean_rank``, ``median_rank`` of the l gold; ``best_gold_share``, the share of
       queries whose best gold is in l;
     * of the pair (q, l) alone, l ≠ q (the same in any pool holding both): ``distractor_over_own_gold``,
-      an irrelevant l document outranks the q gold; ``clustering@10``, at least 10 irrelevant q documents
-      outrank the l gold; ``inclination@10``, at least 10 irrelevant l documents outrank the q gold;
-      ``median_own_above``, the median number of irrelevant q documents above the l gold.
+      an irrelevant l document outranks the q gold; ``clustering@1``, an irrelevant q document outranks
+      the l gold; ``clustering@10``, at least 10 irrelevant q documents outrank the l gold;
+      ``inclination@10``, at least 10 irrelevant l documents outrank the q gold; ``median_own_above``, the
+      median number of irrelevant q documents above the l gold.
     """
     code = {lang: i for i, lang in enumerate(pool.doc_langs)}
     q = code[pool.query_lang]
@@ -224,6 +233,7 @@ def matrix_rows(pool: Pool, res: RankResult) -> list[MatrixRow]:
         }
         if lang != pool.query_lang:
             values.update({
+                "clustering@1": float(M.displaced(res.above[:, j, q], 1).mean()),
                 "clustering@10": float(M.displaced(res.above[:, j, q], 10).mean()),
                 "inclination@10": float(M.displaced(res.above[:, 0, code[lang]], 10).mean()),
                 "median_own_above": float(np.median(res.above[:, j, q])),
@@ -268,37 +278,124 @@ def _per_query_frame(pool: Pool, corpus: ParallelCorpus, res: RankResult, values
 
 def evaluate_embeddings(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: EvalSpec,
                         progress: Progress | None = None) -> EvalResult:
-    """Rank and score every scenario × query language (× document language) on precomputed embeddings."""
+    """Rank and score every scenario × query language (× document language) on precomputed embeddings.
+
+    With the Multi scenario it also computes what the verdict needs for every pair (:func:`verdict_pairs`):
+    the translation preference (summary ``own_preference``, per query) and the quality without competition
+    (Mono-Same and Mono-Cross NDCG@10, ranking the Mono pools even when they were not asked for), each with
+    its 95% interval in the matrix (:func:`verdict_rows`).
+    """
     corpus.require_langs(spec.langs)
     pools = build_pools(corpus, spec.langs, spec.scenarios, spec.pool)
     first_item = corpus.passage_first_items()
+    _, item_to_passage = corpus.unique_passages()
+    pairs = verdict_pairs(spec.langs, spec.pivot) if "multi" in spec.scenarios else []
     report = progress or silent
     rows: list[SummaryRow] = []
     matrix: list[MatrixRow] = []
     frames: list[dict[str, object]] = []
+    prefs: dict[tuple[str, str], TranslationPreference] = {}
+    quality: dict[tuple[str, str], tuple[np.ndarray, int]] = {}  # (query, doc language) → per-query NDCG@10, pool size
     units: tuple[Pool, np.ndarray] | None = None  # the last pool's unit embeddings, shared by pools laid out alike
     times = PhaseTimes(log)
     for n, pool in enumerate(pools):
         report("ranking", n, len(pools))
-        if pool.pool_sizes.min() <= pool.n_gold:
-            raise ConfigError(f"{pool.scenario}: the pool has {pool.pool_sizes.min()} documents; at least "
-                              f"{pool.n_gold + 1} needed")
         if units is None or not _same_units(units[0], pool):
             units = (pool, emb.units(pool))
         q_emb, u_emb = emb.queries[pool.query_lang], units[1]
         with times.phase("rank"):
-            res = rank_golds(q_emb, u_emb, pool.unit_weight, pool.gold_units, pool.removed_unit,
-                             pool.unit_lang_code, removed_count=pool.removed_count)
+            res = _rank(pool, q_emb, u_emb)
         with times.phase("metrics"):
             values = per_query_metrics(res.ranks, pool.pool_sizes, spec.ks, spec.ndcg_ks)
             if pool.scenario == "multi":
                 values.update(language_metrics(pool, res, spec.pivot))
+                values.update(_preferences(pool.query_lang, pairs, spec.pivot, emb, item_to_passage, prefs))
                 matrix += matrix_rows(pool, res)
+            elif pool.scenario in ("mono-same", "mono-cross"):
+                quality[(pool.query_lang, pool.doc_langs[0])] = (M.ndcg_at_k(res.ranks, QUALITY_K), pool.pool_size)
             rows += _summary_rows(pool, values)
             frames.append(_per_query_frame(pool, corpus, res, values, q_emb, u_emb, first_item))
+    if pairs:
+        with times.phase("rank"):
+            _rank_missing_mono(corpus, emb, spec, pairs, quality)
+        matrix += verdict_rows(pairs, prefs, quality, item_to_passage, pools)
     report("ranking", len(pools), len(pools))
     times.log(pools=len(pools), queries=len(corpus))
     return EvalResult(spec, rows, matrix, _tidy_per_query(frames, spec.langs), pools)
+
+
+def _rank(pool: Pool, q_emb: np.ndarray, u_emb: np.ndarray) -> RankResult:
+    if pool.pool_sizes.min() <= pool.n_gold:
+        raise ConfigError(f"{pool.scenario}: the pool has {pool.pool_sizes.min()} documents; at least "
+                          f"{pool.n_gold + 1} needed")
+    return rank_golds(q_emb, u_emb, pool.unit_weight, pool.gold_units, pool.removed_unit, pool.unit_lang_code,
+                      removed_count=pool.removed_count)
+
+
+def verdict_pairs(langs: Sequence[str], pivot: str) -> list[tuple[str, str]]:
+    """The (query language, other language) pairs a verdict is given for: each target's queries against the
+    pivot, then the pivot's queries against each target."""
+    targets = [t for t in langs if t != pivot]
+    return [*((t, pivot) for t in targets), *((pivot, t) for t in targets)]
+
+
+def _preferences(q: str, pairs: Sequence[tuple[str, str]], pivot: str, emb: CorpusEmbeddings,
+                 gold: np.ndarray, found: dict[tuple[str, str], TranslationPreference]) -> dict[str, np.ndarray]:
+    """The per-query translation preference of ``q`` queries for their own language over each other language
+    of their verdict pairs: ``own_preference`` (target queries, against the pivot) or ``own_preference:<t>``
+    (pivot queries, one per target). Kept in ``found`` for the matrix rows."""
+    out: dict[str, np.ndarray] = {}
+    for query_lang, other in pairs:
+        if query_lang != q:
+            continue
+        pref = translation_preference(emb.queries[q], emb.passages[q], emb.passages[other], gold)
+        found[(q, other)] = pref
+        out[PREFERENCE_METRIC if q != pivot else f"{PREFERENCE_METRIC}:{other}"] = pref.per_query
+    return out
+
+
+def _rank_missing_mono(corpus: ParallelCorpus, emb: CorpusEmbeddings, spec: EvalSpec, pairs: Sequence[tuple[str, str]],
+                       quality: dict[tuple[str, str], tuple[np.ndarray, int]]) -> None:
+    """Rank the Mono-Same and Mono-Cross pools the verdict needs and the scenarios did not include."""
+    _, item_to_passage = corpus.unique_passages()
+    needed = dict.fromkeys([(q, q) for q, _ in pairs] + list(pairs))
+    for q, doc in needed:
+        if (q, doc) in quality:
+            continue
+        pool = build_pool(corpus, spec.langs, "mono-same" if q == doc else "mono-cross", q, spec.pool,
+                          None if q == doc else doc, item_to_passage)
+        res = _rank(pool, emb.queries[q], emb.units(pool))
+        quality[(q, doc)] = (M.ndcg_at_k(res.ranks, QUALITY_K), pool.pool_size)
+
+
+def verdict_rows(pairs: Sequence[tuple[str, str]], prefs: dict[tuple[str, str], TranslationPreference],
+                 quality: dict[tuple[str, str], tuple[np.ndarray, int]], clusters: np.ndarray,
+                 pools: Sequence[Pool]) -> list[MatrixRow]:
+    """The verdict's inputs as matrix cells, each with its 95% interval (``<metric>_lo``, ``<metric>_hi``):
+
+    * cell (q, q): ``mono_ndcg@10`` — Mono-Same NDCG@10 of q's queries;
+    * cell (q, o) of a verdict pair: ``mono_ndcg@10`` — Mono-Cross NDCG@10 (q queries, o documents), and
+      ``own_preference`` — P(q; q over o), the translation preference (:mod:`xlalign.core.preference`).
+
+    NDCG intervals are cluster-robust t intervals over queries (clusters: the query's passage); the
+    preference's also counts the documents as a sample (:func:`~xlalign.core.metrics.crossed_mean_ci`).
+    """
+    multi_size = {p.query_lang: p.pool_size for p in pools if p.scenario == "multi"}
+    out: list[MatrixRow] = []
+
+    def add(q: str, doc: str, metric: str, value: float, lo: float, hi: float, n: int, size: int) -> None:
+        out.extend(MatrixRow(query_lang=q, doc_lang=doc, metric=name, value=float(v), n_queries=n, pool_size=size)
+                   for name, v in ((metric, value), (f"{metric}_lo", lo), (f"{metric}_hi", hi)))
+
+    for q, doc in dict.fromkeys([(q, q) for q, _ in pairs] + list(pairs)):
+        ndcg, size = quality[(q, doc)]
+        m, lo, hi = M.clustered_mean_ci(ndcg, clusters)
+        add(q, doc, QUALITY_METRIC, m, max(0.0, float(lo)), min(100.0, float(hi)), len(ndcg), size)
+        if q != doc:
+            pref = prefs[(q, doc)]
+            add(q, doc, PREFERENCE_METRIC, pref.value, *pref.interval(clusters), len(pref.per_query),
+                multi_size.get(q, size))
+    return out
 
 
 def _same_units(a: Pool, b: Pool) -> bool:
@@ -372,6 +469,9 @@ __all__ = [
     "MATRIX_COLUMNS",
     "METRIC_ORDER",
     "PIVOT_ALIASES",
+    "PREFERENCE_METRIC",
+    "QUALITY_K",
+    "QUALITY_METRIC",
     "SUMMARY_COLUMNS",
     "CorpusEmbeddings",
     "EvalResult",
@@ -386,4 +486,6 @@ __all__ = [
     "metric_order",
     "per_query_metrics",
     "scenario_order",
+    "verdict_pairs",
+    "verdict_rows",
 ]

@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import re
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from xlalign.core.corpus import ParallelCorpus
+from xlalign.core.corpus import ParallelCorpus, id_problem, text_problem
 from xlalign.errors import CorpusError
+from xlalign.policy import env_number
 
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+#: Package data (``[tool.setuptools.package-data]``): installed with xlalign, so ``--data demo`` works anywhere.
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
 DEMO_DIR = ASSETS_DIR / "demo"
 
 #: ISO 639-1 → Belebele/FLORES-200 config names (the ones users ask for most; extend freely).
@@ -34,6 +38,70 @@ BELEBELE_CODES: dict[str, str] = {
 XQUAD_LANGS = ("ar", "de", "el", "en", "es", "hi", "ro", "ru", "th", "tr", "vi", "zh")
 
 LONG_COLUMNS = ("id", "lang", "passage", "question")
+#: The largest data file read, in MB (``XLALIGN_MAX_DATA_MB`` overrides): a corpus is read whole into memory.
+DEFAULT_MAX_DATA_MB = 1024
+
+
+# --------------------------------------------------------------------------------------------
+# Reading a data file: a regular file, within a size cap
+# --------------------------------------------------------------------------------------------
+def max_data_mb() -> float:
+    """The most MB (2^20 bytes) a data file may have (``XLALIGN_MAX_DATA_MB``, default 1024)."""
+    return env_number("XLALIGN_MAX_DATA_MB", DEFAULT_MAX_DATA_MB, minimum=1e-3)
+
+
+def max_data_bytes() -> int:
+    """:func:`max_data_mb` in bytes."""
+    return int(max_data_mb() * 2**20)
+
+
+@contextlib.contextmanager
+def open_data_file(path: str | Path) -> Iterator[io.BufferedReader]:
+    """``path`` opened for reading in binary, if it is a regular file of at most :func:`max_data_bytes` bytes. A
+    pipe, device or socket is refused before anything is read (a FIFO would block forever, ``/dev/zero`` never
+    ends): the file is opened without waiting for a writer and checked on the open descriptor."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CorpusError(f"{path}: is a folder, not a file") from None
+    except OSError as e:
+        raise CorpusError(f"{path}: cannot be read ({e.strerror or type(e).__name__})") from None
+    with open(fd, "rb", closefd=True) as f:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise CorpusError(f"{path}: is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise CorpusError(f"{path}: not a regular file (a pipe, device or socket); pass a data file")
+        if info.st_size > max_data_bytes():
+            raise _too_large(path)
+        yield f
+
+
+def _too_large(path: Path) -> CorpusError:
+    return CorpusError(f"{path}: larger than {max_data_mb():g} MB, the most a data file may have here "
+                       "(XLALIGN_MAX_DATA_MB)")
+
+
+def read_data_bytes(path: str | Path) -> bytes:
+    """The bytes of the data file ``path`` (:func:`open_data_file`), counted as read: a file that grows past the
+    cap while it is read is refused too."""
+    cap = max_data_bytes()
+    with open_data_file(path) as f:
+        data = f.read(cap + 1)
+    if len(data) > cap:
+        raise _too_large(Path(path))
+    return data
+
+
+def read_data_text(path: str | Path) -> str:
+    """:func:`read_data_bytes` as UTF-8 text (a byte-order mark is dropped)."""
+    try:
+        return read_data_bytes(path).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path}: not UTF-8 text") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,14 +170,20 @@ _SQUAD_NAME = re.compile(r"^(?P<stem>.+)\.(?P<lang>[a-z]{2,3}(?:[-_][A-Za-z]+)?)
 
 
 def squad_files(folder: str | Path) -> dict[str, Path]:
-    """Map language → file for a folder of ``<name>.<lang>.json`` SQuAD files."""
+    """Map language → file for a folder of ``<name>.<lang>.json`` SQuAD files; a folder with two files for one
+    language (two sets, ``a.en.json`` and ``b.en.json``) is refused rather than one of them silently used."""
     folder = Path(folder)
-    found: dict[str, Path] = {}
+    found: dict[str, list[Path]] = {}
     for p in sorted(folder.glob("*.json")):
         m = _SQUAD_NAME.match(p.name)
         if m:
-            found[m["lang"]] = p
-    return found
+            found.setdefault(m["lang"], []).append(p)
+    several = {lang: paths for lang, paths in found.items() if len(paths) > 1}
+    if several:
+        lang, paths = next(iter(sorted(several.items())))
+        raise CorpusError(f"{folder}: several SQuAD files for language {lang!r} ({', '.join(p.name for p in paths)}); "
+                          "keep one set of <name>.<lang>.json files per folder")
+    return {lang: paths[0] for lang, paths in found.items()}
 
 
 def load_squad_folder(folder: str | Path, langs: Sequence[str] | None = None) -> ParallelCorpus:
@@ -134,7 +208,7 @@ def load_squad_folder(folder: str | Path, langs: Sequence[str] | None = None) ->
     order: list[str] = []
     for lang in wanted:
         path = files[lang]
-        recs, pos = _squad_records(path, _read_json(path), collect_order=order if lang == wanted[0] else None)
+        recs, pos = _squad_records(path, _read_json(path), lang, collect_order=order if lang == wanted[0] else None)
         records[lang], positions[lang] = recs, pos
     ref = wanted[0]
     for lang in wanted[1:]:
@@ -151,9 +225,10 @@ def load_squad_folder(folder: str | Path, langs: Sequence[str] | None = None) ->
     return _build(folder.name, records, {lang: str(files[lang]) for lang in wanted}, order)
 
 
-def _squad_records(path: Path, data: Any, collect_order: list[str] | None
+def _squad_records(path: Path, data: Any, lang: str, collect_order: list[str] | None
                    ) -> tuple[dict[str, dict[str, str]], dict[str, tuple[int, int]]]:
-    """Records and (article, paragraph) positions of one SQuAD file; every shape and type is checked."""
+    """Records and (article, paragraph) positions of the SQuAD file of ``lang``; every shape, type and text is
+    checked (:func:`~xlalign.core.corpus.text_problem`)."""
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise CorpusError(f"{path}: not SQuAD format (expected an object with a 'data' list)")
     recs: dict[str, dict[str, str]] = {}
@@ -172,6 +247,8 @@ def _squad_records(path: Path, data: Any, collect_order: list[str] | None
             context = para.get("context")
             if not isinstance(context, str) or not context.strip():
                 raise CorpusError(f"{where} has an empty or missing context")
+            if text_problem(context) is not None:
+                raise CorpusError(f"{where}: the context (language {lang!r}) {text_problem(context)}")
             qas = para.get("qas", [])
             if not isinstance(qas, list):
                 raise CorpusError(f"{where}: 'qas' is not a list")
@@ -181,6 +258,10 @@ def _squad_records(path: Path, data: Any, collect_order: list[str] | None
                 if qa.get("id") in (None, "") or not isinstance(qa.get("question"), str) or not qa["question"].strip():
                     raise CorpusError(f"{where}: qas[{j}] lacks an 'id' or a non-empty 'question' string")
                 qid = _text_or_id(qa["id"], f"{where}: qas[{j}].id")
+                problem = id_problem(qid) or text_problem(qa["question"])
+                if problem is not None:
+                    what = "id" if id_problem(qid) else f"question {qid!r} (language {lang!r})"
+                    raise CorpusError(f"{where}: qas[{j}]: the {what} {problem}")
                 if qid in recs:
                     raise CorpusError(f"{path}: question id {qid!r} occurs twice")
                 recs[qid] = {"passage": context, "question": qa["question"], "group": title, "passage_key": f"{a}:{p}"}
@@ -198,13 +279,13 @@ def _text_or_id(value: Any, where: str) -> str:
 
 
 def _read_json(path: Path) -> Any:
+    text = read_data_text(path)
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            return json.load(f)
+        return json.loads(text, object_pairs_hook=_unique_keys)
+    except CorpusError as e:
+        raise CorpusError(f"{path}: {e}") from None
     except json.JSONDecodeError as e:
         raise CorpusError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
-    except UnicodeDecodeError:
-        raise CorpusError(f"{path}: not UTF-8 text") from None
     except RecursionError:
         raise CorpusError(f"{path}: JSON nested too deeply") from None
     except ValueError as e:  # e.g. an integer longer than Python's int/str conversion limit
@@ -215,42 +296,60 @@ def _read_json(path: Path) -> Any:
 # Long format: id, lang, passage, question[, group]
 # --------------------------------------------------------------------------------------------
 def read_long_rows(path: str | Path) -> list[tuple[int, dict[str, str]]]:
-    """Rows of one JSONL or CSV file with their 1-based line numbers."""
+    """Rows of one JSONL or CSV file with their 1-based line numbers (read by :func:`read_data_text`)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    rows: list[tuple[int, dict[str, str]]] = []
+    if suffix not in (".jsonl", ".ndjson", ".csv", ".tsv"):
+        raise CorpusError(f"{path}: unsupported file type {suffix!r} (use .jsonl or .csv)")
+    text = read_data_text(path)
+    if suffix in (".jsonl", ".ndjson"):
+        return _jsonl_rows(path, io.StringIO(text, newline=None))
     try:
-        if suffix in (".jsonl", ".ndjson"):
-            with open(path, encoding="utf-8-sig") as f:
-                for n, line in enumerate(f, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        obj = json.loads(line)
-                    except (ValueError, RecursionError) as e:  # ValueError: also integers over Python's digit limit
-                        reason = getattr(e, "msg", None) or ("nested too deeply" if isinstance(e, RecursionError)
-                                                             else str(e).split(";")[0])
-                        raise CorpusError(f"{path}:{n}: invalid JSON ({reason})") from None
-                    if not isinstance(obj, dict):
-                        raise CorpusError(f"{path}:{n}: expected a JSON object")
-                    rows.append((n, obj))
-        elif suffix in (".csv", ".tsv"):
-            with open(path, encoding="utf-8-sig", newline="") as f:
-                reader = csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ",")
-                for row in reader:
-                    if None in row:
-                        raise CorpusError(f"{path}:{reader.line_num}: more fields than the header has columns")
-                    rows.append((reader.line_num, row))
-        else:
-            raise CorpusError(f"{path}: unsupported file type {suffix!r} (use .jsonl or .csv)")
-    except UnicodeDecodeError:
-        raise CorpusError(f"{path}: not UTF-8 text") from None
-    except FileNotFoundError:
-        raise CorpusError(f"{path}: no such file") from None
+        return _csv_rows(path, io.StringIO(text, newline=""), "\t" if suffix == ".tsv" else ",")
     except csv.Error as e:
         raise CorpusError(f"{path}: malformed CSV ({e})") from None
-    except IsADirectoryError:
-        raise CorpusError(f"{path}: is a folder, not a file") from None
+
+
+def _jsonl_rows(path: Path, lines: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
+    rows: list[tuple[int, dict[str, str]]] = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line, object_pairs_hook=_unique_keys)
+        except CorpusError as e:
+            raise CorpusError(f"{path}:{n}: {e}") from None
+        except (ValueError, RecursionError) as e:  # ValueError: also integers over Python's digit limit
+            reason = getattr(e, "msg", None) or ("nested too deeply" if isinstance(e, RecursionError)
+                                                 else str(e).split(";")[0])
+            raise CorpusError(f"{path}:{n}: invalid JSON ({reason})") from None
+        if not isinstance(obj, dict):
+            raise CorpusError(f"{path}:{n}: expected a JSON object")
+        rows.append((n, obj))
+    return rows
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (``json`` would silently keep the last of two)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        twice = sorted({k for k, _ in pairs if [key for key, _ in pairs].count(k) > 1})
+        raise CorpusError(f"the object names {', '.join(map(repr, twice))} more than once")
+    return obj
+
+
+def _csv_rows(path: Path, text: io.StringIO, delimiter: str) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV/TSV; a header that names a column twice is refused (a reader would keep only the last)."""
+    reader = csv.DictReader(text, delimiter=delimiter)
+    header = [str(h).strip() for h in reader.fieldnames or []]
+    twice = sorted({h for h in header if h and header.count(h) > 1})
+    if twice:
+        raise CorpusError(f"{path}:1: the header names column(s) {', '.join(map(repr, twice))} more than once")
+    rows: list[tuple[int, dict[str, str]]] = []
+    for row in reader:
+        if None in row:
+            raise CorpusError(f"{path}:{reader.line_num}: more fields than the header has columns")
+        rows.append((reader.line_num, row))
     return rows
 
 
@@ -262,9 +361,17 @@ def _check_long_row(path: Path, n: int, row: dict[str, Any]) -> None:
     for c in ("passage", "question", "lang"):
         if not isinstance(row[c], str):
             raise CorpusError(f"{path}:{n}: {c} must be a string, got {type(row[c]).__name__}")
-    for c in ("id", "group", "passage_id"):
+    lang = row["lang"].strip()
+    for c in ("lang", "id", "group", "passage_id"):
         if row.get(c) is not None and row.get(c) != "":
-            _text_or_id(row[c], f"{path}:{n}: {c}")
+            value = _text_or_id(row[c], f"{path}:{n}: {c}")
+            problem = id_problem(value)
+            if problem is not None:
+                raise CorpusError(f"{path}:{n}: {c} {value[:60]!r} {problem}")
+    for c in ("passage", "question"):
+        problem = text_problem(row[c])
+        if problem is not None:
+            raise CorpusError(f"{path}:{n}: the {c} (language {lang!r}) {problem}")
 
 
 def load_long(paths: str | Path | Iterable[str | Path], langs: Sequence[str] | None = None,
@@ -342,6 +449,8 @@ def _load_rows(dataset: str, config: str, split: str, local: Path | None) -> lis
             kind = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}.get(files[0].suffix)
             if kind is None:
                 raise CorpusError(f"{files[0]}: unsupported file type")
+            with open_data_file(files[0]):  # a regular file within the cap, before datasets reads it
+                pass
             ds = datasets.load_dataset(kind, data_files=str(files[0]), split="train")
     except CorpusError:
         raise
@@ -375,6 +484,9 @@ def _offline_if_switched_off() -> Iterator[None]:
 def _hub_text(r: dict[str, Any], col: str, where: str) -> str:
     if not isinstance(r.get(col), str) or not r[col].strip():
         raise CorpusError(f"{where}: column {col!r} must hold non-empty strings (row id {r.get('id', '?')!r})")
+    problem = text_problem(r[col])
+    if problem is not None:
+        raise CorpusError(f"{where}: the {col} of row id {r.get('id', '?')!r} {problem}")
     return str(r[col])
 
 
@@ -449,7 +561,7 @@ def load_belebele(langs: Sequence[str], local: str | Path | None = None) -> Para
 
 
 def load_demo(langs: Sequence[str] | None = None) -> ParallelCorpus:
-    """The bundled demo corpus (``assets/demo``), written for this project (CC BY 4.0)."""
+    """The bundled demo corpus (``xlalign/assets/demo``), written for this project (CC BY 4.0)."""
     if not DEMO_DIR.is_dir():
         raise CorpusError(f"the demo corpus is missing ({DEMO_DIR})")
     return load_long(DEMO_DIR, langs, name="demo")

@@ -174,3 +174,85 @@ def displaced(n_above: np.ndarray, k: int) -> np.ndarray:
         raise ValueError(f"expected a (Q,) array of non-negative counts, got shape {a.shape}")
     out: np.ndarray = 100.0 * (a >= k)
     return out
+
+
+def _t_quantile(level: float, df: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.5 + level / 2.0, df)) if df >= 1 else float("inf")
+
+
+def _cluster_variance(values: np.ndarray, clusters: np.ndarray) -> tuple[float, int]:
+    """(variance of the mean, number of clusters): the cluster-robust (CR1) estimate
+
+        Var(x̄) = G/(G − 1) · Σ_g (Σ_{i∈g} (x_i − x̄))² / n²
+
+    with G clusters (e.g. the questions of one passage). With one value per cluster it is s²/n.
+    """
+    _, inverse = np.unique(np.asarray(clusters), return_inverse=True)
+    g = int(inverse.max()) + 1 if inverse.size else 0
+    if g < 2:
+        return float("inf"), g
+    sums = np.bincount(inverse.ravel(), weights=values - values.mean(), minlength=g)
+    return float(g / (g - 1) * (sums**2).sum() / len(values) ** 2), g
+
+
+def clustered_mean_ci(values: np.ndarray, clusters: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): the mean of per-query values with a cluster-robust t interval (G − 1 degrees of
+    freedom, G = number of clusters).
+
+    Queries that share a passage (XQuAD: ~5 questions per paragraph) are not independent; clustering on
+    the passage keeps the interval honest. Fewer than two clusters: an infinite interval.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    c = np.asarray(clusters)
+    if x.ndim != 1 or x.size == 0 or c.shape != x.shape:
+        raise ValueError(f"expected non-empty (Q,) values and clusters of the same shape, got {x.shape} and {c.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError("values must be finite")
+    var, g = _cluster_variance(x, c)
+    half = _t_quantile(level, g - 1) * float(np.sqrt(var))
+    m = float(x.mean())
+    return m, m - half, m + half
+
+
+def crossed_mean_ci(row_values: np.ndarray, row_clusters: np.ndarray, col_values: np.ndarray,
+                    level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of a statistic averaged over a queries × documents grid.
+
+    ``row_values`` (Q,) are the per-query means (each over the same number of documents, so their mean is
+    the grid's mean) and ``col_values`` (N,) the per-document means. Both queries and documents are samples,
+    so the variance of the grand mean has a query part and a document part; the interval adds them
+    (Owen 2007, "The pigeonhole bootstrap", the crossed random-effects variance without the interaction
+    term, which only makes it wider):
+
+        Var ≈ Var_cluster(row means) + s²(column means) / N
+
+    with the query part cluster-robust (:func:`clustered_mean_ci`), and a t quantile with
+    min(G, N) − 1 degrees of freedom. Without the document part, an encoder whose documents happen to
+    lean one way for every query (a shared query direction) would look significant on one draw of documents.
+    """
+    rows = np.asarray(row_values, dtype=np.float64)
+    cols = np.asarray(col_values, dtype=np.float64)
+    if rows.ndim != 1 or cols.ndim != 1 or rows.size == 0 or cols.size == 0:
+        raise ValueError(f"expected non-empty (Q,) and (N,) arrays, got {rows.shape} and {cols.shape}")
+    if np.shape(row_clusters) != rows.shape:
+        raise ValueError(f"row clusters must have shape {rows.shape}, got {np.shape(row_clusters)}")
+    if not (np.isfinite(rows).all() and np.isfinite(cols).all()):
+        raise ValueError("values must be finite")
+    var_rows, g = _cluster_variance(rows, np.asarray(row_clusters))
+    var_cols = float(cols.var(ddof=1)) / cols.size if cols.size > 1 else float("inf")
+    half = _t_quantile(level, min(g, cols.size) - 1) * float(np.sqrt(var_rows + var_cols))
+    m = float(rows.mean())
+    return m, m - half, m + half
+
+
+def preference_wins(score_difference: np.ndarray) -> np.ndarray:
+    """1 where the first of two documents scores higher (difference > 0), ½ on an exact tie, 0 otherwise.
+
+    With the difference s(q, d_A) − s(q, d_B) for a document d_A and its translation d_B this is one
+    comparison of the verdict's language preference (:mod:`xlalign.core.preference`).
+    """
+    d = np.asarray(score_difference)
+    out: np.ndarray = (d > 0).astype(np.float64) + 0.5 * (d == 0)
+    return out

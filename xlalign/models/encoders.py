@@ -289,6 +289,8 @@ class SentenceTransformerEncoder(CachedEncoder):
         self._device: str | None = None
         self._batch_size: int | None = spec.batch_size
         self._bf16_mode: str | None = None  # "none", "weights" or "autocast", set when the model is prepared
+        self._backend: str | None = None  # "torch" or "onnx" (see use_onnx), set when the model is prepared
+        self._onnx: Any = None
         self._lock = threading.Lock()
 
     @property
@@ -308,7 +310,7 @@ class SentenceTransformerEncoder(CachedEncoder):
     @property
     def batch_size(self) -> int:
         if self._batch_size is None:
-            self._batch_size = 256 if self.device.startswith("cuda") else 32
+            self._batch_size = 256 if self.device.startswith("cuda") else CPU_MAX_ROWS
         return self._batch_size
 
     @property
@@ -385,27 +387,35 @@ class SentenceTransformerEncoder(CachedEncoder):
         return out
 
     def _encode_pieces(self, items: list[Item]) -> Iterator[tuple[list[int], np.ndarray]]:
-        """Every text of the request list ordered by token length at once (all languages and roles),
-        cut into batches padded to a multiple of :data:`PAD_MULTIPLE` tokens, one model call per batch
-        (per :attr:`chunk_size` texts on ZeroGPU, where each call reserves the GPU). Nothing to encode: the
-        model is not loaded."""
+        """Every text of the request list ordered by token length at once (all languages and roles), cut into
+        batches of at most :attr:`batch_tokens` padded tokens (and :attr:`batch_size` texts), each padded to its
+        longest text; one model call per batch (per :attr:`chunk_size` texts on ZeroGPU, where each call
+        reserves the GPU). Nothing to encode: the model is not loaded."""
         if not items:
             return
         model, device = self.prepared_model, self.device
-        plan = plan_batches(model, items, self.batch_size)
-        call = self.chunk_size if on_zero_gpu() else self.batch_size
-        for prompt, idx in plan.groups:
-            for k in range(0, len(idx), call):
-                chunk = idx[k : k + call]
-                texts = [items[i][2] if prompt is not None else items[i][0] + items[i][2] for i in chunk]
-                yield chunk, self._call_model(model, texts, prompt or "", device, plan.pad_multiple)
+        zero = on_zero_gpu()
+        plan = plan_batches(model, items, self.chunk_size if zero else self.batch_size, None if zero else self.batch_tokens)
+        for prompt, chunk in plan.batches:
+            texts = [items[i][2] if prompt is not None else items[i][0] + items[i][2] for i in chunk]
+            yield chunk, self._call_model(model, texts, prompt or "", device, plan.pad_multiple)
+
+    @property
+    def batch_tokens(self) -> int | None:
+        """Padded tokens per batch (rows × longest row): :data:`CPU_BATCH_TOKENS` on a CPU; None (count only)
+        elsewhere."""
+        return CPU_BATCH_TOKENS if self.device == "cpu" else None
 
     def _call_model(self, model: Any, texts: list[str], prompt: str, device: str, pad_multiple: int | None) -> np.ndarray:
+        if self._onnx is not None:
+            from xlalign.models.onnx_backend import ort_encode
+
+            return ort_encode(model, self._onnx, texts, prompt)
         while True:
             try:
-                return st_encode(model, texts, prompt=prompt, batch_size=self.batch_size, device=device,
-                                 precision=self.precision, autocast_bf16=self._bf16_mode == "autocast",
-                                 pad_multiple=pad_multiple)
+                return st_encode(model, texts, prompt=prompt, batch_size=min(len(texts), self.batch_size),
+                                 device=device, precision=self.precision,
+                                 autocast_bf16=self._bf16_mode == "autocast", pad_multiple=pad_multiple)
             except RuntimeError as e:  # torch.cuda.OutOfMemoryError is a RuntimeError
                 if not device.startswith("cuda") or "out of memory" not in str(e).lower() or self.batch_size <= 1:
                     raise
@@ -417,7 +427,8 @@ class SentenceTransformerEncoder(CachedEncoder):
 
     @property
     def prepared_model(self) -> Any:
-        """The model ready for this encoder's precision (on a CPU in bf16: see :func:`bf16_weights`)."""
+        """The model ready for this encoder's precision and backend (on a CPU in bf16: see :func:`bf16_weights`;
+        in fp32 through ONNX Runtime when ``XLALIGN_BACKEND=onnx`` asks for it: see :func:`use_onnx`)."""
         model = self.model
         with self._lock:
             if self._bf16_mode is None:
@@ -425,38 +436,124 @@ class SentenceTransformerEncoder(CachedEncoder):
                 if self.precision == "bf16":
                     weights = self.device == "cpu" and bf16_weights(model)
                     self._bf16_mode = "weights" if weights else "autocast"
+            if self._backend is None:
+                self._backend = "onnx" if use_onnx(model, self.device, self.precision) else "torch"
+            if self._backend == "onnx" and self._onnx is None:
+                self._onnx = self._load_onnx(model)
         return model
 
+    def _load_onnx(self, model: Any) -> Any:
+        """The exported graph of this model (exported on first use, once per fingerprint); None, with a warning,
+        where the export fails (the PyTorch path then serves)."""
+        from xlalign.models.device import configure_cpu_threads
+        from xlalign.models.onnx_backend import onnx_transformer
 
-#: Padded sequence lengths are rounded up to a multiple of this many tokens (fewer distinct shapes).
-PAD_MULTIPLE = 32
+        try:
+            return onnx_transformer(model, self.fingerprint, configure_cpu_threads())
+        except Exception as e:  # an exporter or optimiser limit: never worse than PyTorch
+            log.warning("ONNX Runtime backend unavailable for %s (%s: %s); encoding with PyTorch", self.name,
+                        type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+            self._backend = "torch"
+            return None
+
+
+#: The encode backends ``XLALIGN_BACKEND`` chooses between. ``torch`` (the default) serves every precision;
+#: ``onnx`` encodes fp32 on a CPU through ONNX Runtime where it is installed and the model's layout is supported.
+#: ONNX Runtime is opt-in because it did not win here: at equal batching it was 1.03–1.11× PyTorch's fp32 per CPU
+#: second and no faster per wall second, while its graph costs a one-off export (~3 min, 470 MB for the bundled
+#: model) per fingerprint (benchmarks/RESULTS.md, "Encoding"). bf16 always stays PyTorch (ONNX Runtime's CPU
+#: provider has no bf16 matrix products).
+BACKENDS = ("torch", "onnx")
+
+
+def requested_backend() -> str:
+    """``XLALIGN_BACKEND`` (``torch`` when unset); another value is a one-line error."""
+    value = os.environ.get("XLALIGN_BACKEND", "").strip().lower() or "torch"
+    if value not in BACKENDS:
+        from xlalign.errors import ConfigError
+
+        raise ConfigError(f"XLALIGN_BACKEND must be one of {', '.join(BACKENDS)}, got {value!r}")
+    return value
+
+
+def use_onnx(model: Any, device: str, precision: str) -> bool:
+    """Whether this model should encode through ONNX Runtime here (``XLALIGN_BACKEND=onnx``, fp32 on a CPU)."""
+    if requested_backend() != "onnx" or device != "cpu" or precision != "fp32":
+        return False
+    from xlalign.models.onnx_backend import ort_available, supports_onnx
+
+    return ort_available() and supports_onnx(model) and all(getattr(m, "include_prompt", True) for m in _modules(model))
+
+
+#: Padded sequence lengths are rounded up to a multiple of this many tokens on GPUs (fewer distinct kernel
+#: shapes); on a CPU a batch is padded to its longest text only (kernel creation is cheap there: RESULTS.md).
+PAD_MULTIPLE = 8
+#: Padded tokens per CPU batch (rows × longest row), chosen by measurement (benchmarks/RESULTS.md, "Encoding"):
+#: enough rows that every matrix product is large, few enough that activations stay in cache.
+CPU_BATCH_TOKENS = 2048
+#: Texts per CPU batch at most when no batch size is set (a bound on many very short texts).
+CPU_MAX_ROWS = 512
 
 
 class BatchPlan(NamedTuple):
-    """Batches in order: ``groups`` of (prompt, item positions); prompt None means "already prepended"."""
+    """Batches in order, each (prompt, item positions); prompt None means "already prepended". ``tokens``:
+    the real tokens; ``padded_tokens``: what the model computes (each batch padded to its longest, rounded up
+    to ``pad_multiple``)."""
 
-    groups: list[tuple[str | None, list[int]]]
+    batches: list[tuple[str | None, list[int]]]
     pad_multiple: int | None
+    tokens: int
+    padded_tokens: int
 
 
-def plan_batches(model: Any, items: list[Item], batch_size: int) -> BatchPlan:
-    """Order ``items`` longest first by token count, over every language and role.
+def plan_batches(model: Any, items: list[Item], batch_size: int, max_tokens: int | None = None) -> BatchPlan:
+    """Order ``items`` longest first by token count, over every language and role, and cut batches.
 
     Where every pooling module pools the prompt tokens too (``include_prompt``, the default), the
     prompt is prepended to the text, exactly as sentence-transformers does, and all items form one
     list; otherwise each prompt is its own list (its prompt length must reach the pooling). Token
     counts come from the model's tokenizer (truncated at ``max_seq_length``), else character counts.
+    A batch holds at most ``batch_size`` texts and, with ``max_tokens``, at most that many padded tokens
+    (rows × its first, longest, row; always at least one text). Padding: to the batch's longest text on
+    a CPU (``max_tokens`` given), else to a multiple of :func:`pad_multiple`.
     """
     texts = [prompt + text for prompt, _, text in items]
     lengths = token_lengths(model, texts)
-    pad = pad_multiple(model)
+    pad = None if max_tokens is not None else pad_multiple(model)
     if all(getattr(m, "include_prompt", True) for m in _modules(model)):
-        order = sorted(range(len(items)), key=lambda i: -lengths[i])
-        return BatchPlan([(None, order)], pad)
-    groups: dict[str, list[int]] = {}
-    for i in sorted(range(len(items)), key=lambda i: -lengths[i]):
-        groups.setdefault(items[i][0], []).append(i)
-    return BatchPlan([(prompt, idx) for prompt, idx in groups.items()], pad)
+        groups: list[tuple[str | None, list[int]]] = [(None, sorted(range(len(items)), key=lambda i: -lengths[i]))]
+    else:
+        by_prompt: dict[str, list[int]] = {}
+        for i in sorted(range(len(items)), key=lambda i: -lengths[i]):
+            by_prompt.setdefault(items[i][0], []).append(i)
+        groups = [(prompt, idx) for prompt, idx in by_prompt.items()]
+    batches: list[tuple[str | None, list[int]]] = []
+    padded = 0
+    for prompt, order in groups:
+        for batch, width in _cut(order, lengths, batch_size, max_tokens, pad or 1):
+            batches.append((prompt, batch))
+            padded += width * len(batch)
+    return BatchPlan(batches, pad, sum(lengths), padded)
+
+
+#: With a token budget, a batch also ends before a text shorter than this share of its longest: no text in a
+#: batch carries more than 15 % padding (a CPU pays little for one more, smaller, batch).
+MIN_FILL = 0.85
+
+
+def _cut(order: list[int], lengths: list[int], rows: int, max_tokens: int | None, multiple: int
+         ) -> Iterator[tuple[list[int], int]]:
+    """Consecutive batches of ``order`` (longest first): (positions, padded width)."""
+    start = 0
+    while start < len(order):
+        width = -(-max(1, lengths[order[start]]) // multiple) * multiple
+        n = min(rows, len(order) - start)
+        if max_tokens is not None:
+            n = max(1, min(n, max_tokens // width))
+            short = next((k for k in range(1, n) if lengths[order[start + k]] < MIN_FILL * width), n)
+            n = short
+        yield order[start : start + n], width
+        start += n
 
 
 def _modules(model: Any) -> list[Any]:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from xlalign.core.verdict import THRESHOLD
+from xlalign.core.verdict import PREFERENCE_MIN
 from xlalign.report.provenance import MadeWith
 from xlalign.report.tables import METRIC_LABELS
 from xlalign.report.verdict_text import lang_name
@@ -32,6 +32,9 @@ RATE_METRICS = ("complete@10", "same_lang_preference", "displaced_by_own@10", "d
 #: Matrix metrics the page offers, with the title each heatmap carries.
 MATRIX_CHOICES = {
     "best_gold_share": "Share of queries whose best-ranked gold is in each language (%)",
+    "own_preference": "Translation preference: an irrelevant query-language document beats its translation into "
+                      "that language (% of comparisons; 50 = none; the verdict's pairs)",
+    "mono_ndcg@10": "Quality without competition: NDCG@10 with one language in the pool (diagonal: Mono-Same)",
     "median_rank": "Median rank of the gold in each language",
     "clustering@10": "Clustering: ≥10 irrelevant query-language documents above that language's gold (%)",
     "inclination@10": "Inclination: ≥10 irrelevant documents of that language above the query-language gold (%)",
@@ -40,7 +43,7 @@ MATRIX_CHOICES = {
 }
 METRIC_MATRIX_TITLES = MATRIX_CHOICES
 #: Metrics measured in percent (a change of one is in percentage points).
-PERCENT_METRICS = ("complete@", "ndcg@", "recall@", "max_r_norm", "same_lang_preference", "displaced_by_",
+PERCENT_METRICS = ("complete@", "ndcg@", "recall@", "max_r_norm", "same_lang_preference", "own_preference", "displaced_by_",
                    "pivot_over_gold", "pivot_intrusion@", "same_over_other_gold", "english_")
 
 
@@ -122,8 +125,6 @@ def multi_overview(summary: pd.DataFrame, pivot: str) -> go.Figure:
                     textposition="outside", textfont=dict(size=12), cliponaxis=False,
                     marker_opacity=[0.0 if np.isnan(x) else 1.0 for x in v], customdata=[said[lang][m] for m in RATE_METRICS],
                     hovertemplate=f"{lang_name(lang)} queries: %{{text}} — %{{customdata}}<extra></extra>")
-    fig.add_hline(y=THRESHOLD, line_dash="dot", line_color="#999",
-                  annotation_text=f"verdict threshold {THRESHOLD:.0f}%", annotation_position="top right")
     fig.update_layout(barmode="group", bargap=0.25, title="Multi pool: every language version of every passage",
                       xaxis=dict(tickangle=0), yaxis=dict(title="% of queries", range=[0, 118], fixedrange=True,
                                                           tickvals=[0, 20, 40, 60, 80, 100]),
@@ -135,8 +136,7 @@ def multi_overview(summary: pd.DataFrame, pivot: str) -> go.Figure:
 def _overview_panels(langs: Sequence[str], pivot: str, values: Mapping[str, np.ndarray],
                      said: Mapping[str, Mapping[str, str]]) -> go.Figure:
     """Many languages: a 2 × 2 grid, one panel per rate, one horizontal bar per query language (the language's
-    colour; its name on the axis), value labels horizontal at a legible size, the verdict threshold on the two
-    bias rates."""
+    colour; its name on the axis), value labels horizontal at a legible size."""
     from plotly.subplots import make_subplots
 
     titles = ["Complete@10:<br>every gold in the top 10", "best gold in the<br>query's own language",
@@ -154,11 +154,9 @@ def _overview_panels(langs: Sequence[str], pivot: str, values: Mapping[str, np.n
                     hovertemplate="%{y} queries: %{text} — %{customdata}<extra></extra>")
         fig.update_xaxes(range=[0, 125], tickvals=[0, 20, 50, 100], fixedrange=True, row=row, col=col)
         fig.update_yaxes(autorange="reversed", fixedrange=True, tickfont=dict(size=11), row=row, col=col)
-        if metric.startswith("displaced_by_"):
-            fig.add_vline(x=THRESHOLD, line_dash="dot", line_color="#999", row=row, col=col)
     fig.update_annotations(font_size=12)
-    fig.update_layout(title=f"Multi pool: every language version of every passage<br><sup>% of queries; dotted: the "
-                            f"verdict threshold {THRESHOLD:.0f}%</sup>", height=240 + 2 * 22 * len(langs),
+    fig.update_layout(title="Multi pool: every language version of every passage<br><sup>% of queries</sup>",
+                      height=240 + 2 * 22 * len(langs),
                       margin=dict(t=110, b=30, l=10, r=10), bargap=0.25)
     return fig
 
@@ -240,8 +238,10 @@ def bias_matrix(matrix: pd.DataFrame, metric: str = "best_gold_share") -> go.Fig
     size = int(sel.pool_size.max()) if len(sel) else 1
     text = [[_cell_text(v, ranks) for v in row] for row in values]
     ticks, tick_text = rank_ticks(size)
+    # a preference is good at 50 and bad either way: a diverging scale centred there
+    scale = "Blues_r" if ranks else "RdBu_r" if metric == "own_preference" else "Reds"
     fig = go.Figure(go.Heatmap(
-        z=z, x=langs, y=langs, text=text, texttemplate="%{text}", colorscale="Reds" if not ranks else "Blues_r",
+        z=z, x=langs, y=langs, text=text, texttemplate="%{text}", colorscale=scale,
         zmin=0, zmax=np.log10(size) if ranks else 100, hoverongaps=False,
         hovertemplate="%{y} queries → %{x}: %{text}<extra>click to drill down</extra>",
         colorbar=dict(title="rank" if ranks else "%", tickvals=np.log10(ticks).tolist() if ranks else None,
@@ -253,36 +253,36 @@ def bias_matrix(matrix: pd.DataFrame, metric: str = "best_gold_share") -> go.Fig
 
 
 def inclination_view(rows: pd.DataFrame, pivot: str) -> go.Figure:
-    """Both biases per target language on a fixed 0–100 axis with their 95% CIs, worst first; the pivot's
-    queries against each target's gold beside them. Marker shape is the bias (colour stays the languages')."""
+    """The verdict's language preference per target language on a fixed 0–100 axis with 95% CIs, worst verdict
+    first: the target's queries (own language over the pivot) and the pivot's queries against that target
+    (pivot over the target). 50% is no preference; the band 50 ± 5 is where a preference does not count."""
     df = rows.iloc[::-1]
     fig = go.Figure()
-    series = [("clustering %", "clustering CI", "same-language clustering (target queries)", "circle", "#444")]
-    series.append(("inclination %", "inclination CI", f"{lang_name(pivot)} inclination (target queries)",
-                   "diamond-open", "#000"))
-    back = f"{pivot} queries: clustering %"
+    fig.add_vrect(x0=50 - PREFERENCE_MIN, x1=50 + PREFERENCE_MIN, fillcolor="#ddd", opacity=0.5, line_width=0,
+                  annotation_text="no preference", annotation_position="top")
+    fig.add_vline(x=50, line_dash="dot", line_color="#999")
+    series = [("preference %", "preference CI", "target-language queries: own language over the pivot", "circle", "#333"),
+              (f"{pivot} queries: preference %", f"{pivot} queries: preference CI",
+               f"{lang_name(pivot)} queries: {lang_name(pivot)} over the target language", "x-thin", "#888")]
     for col, ci, name, symbol, color in series:
-        lo = [c[0] if isinstance(c, (tuple, list)) else np.nan for c in df[ci]]
-        hi = [c[1] if isinstance(c, (tuple, list)) else np.nan for c in df[ci]]
+        if col not in df:
+            continue
         x = df[col].to_numpy(dtype=float)
+        lo = np.array([c[0] if isinstance(c, (tuple, list)) else np.nan for c in df[ci]])
+        hi = np.array([c[1] if isinstance(c, (tuple, list)) else np.nan for c in df[ci]])
         fig.add_scatter(x=x, y=df["target"], mode="markers", name=name,
-                        marker=dict(size=13, symbol=symbol, color=color, line=dict(width=2, color=color)),
-                        error_x=dict(type="data", symmetric=False, array=np.array(hi) - x, arrayminus=x - np.array(lo),
-                                     color=color, thickness=1.2),
-                        hovertemplate="%{y}: %{x:.1f}%<extra>" + name + "</extra>")
-    if back in df:
-        fig.add_scatter(x=df[back].to_numpy(dtype=float), y=df["target"], mode="markers",
-                        name=f"{lang_name(pivot)} queries: clustering against the target gold",
-                        marker=dict(size=10, symbol="x-thin", color="#777", line=dict(width=2, color="#777")),
-                        hovertemplate="%{y} gold: %{x:.1f}%<extra>" + lang_name(pivot) + " queries</extra>")
-    fig.add_vline(x=THRESHOLD, line_dash="dot", line_color="#999", annotation_text=f"verdict threshold {THRESHOLD:.0f}%")
-    fig.update_layout(title=f"Language bias per target language ({lang_name(pivot)} + target; 95% CI)",
-                      xaxis=dict(title="% of queries where ≥10 irrelevant documents of one language push a gold down",
-                                 range=[-2, 102]),
-                      yaxis=dict(title="target language", type="category",
-                                 tickvals=list(df["target"]),
+                        marker=dict(size=12, symbol=symbol, color=color, line=dict(width=2, color=color)),
+                        error_x=dict(type="data", symmetric=False, array=hi - x, arrayminus=x - lo, color=color,
+                                     thickness=1.2),
+                        customdata=np.stack([lo, hi], axis=1),
+                        hovertemplate="%{y}: %{x:.1f}% (95% CI %{customdata[0]:.1f}–%{customdata[1]:.1f})<extra>"
+                                      + name + "</extra>")
+    fig.update_layout(title=f"Language preference per target ({lang_name(pivot)} + target pool; 95% CI)",
+                      xaxis=dict(title="% of comparisons in which an irrelevant document in the queries' own language "
+                                       "outranks its translation (50 = none)", range=[-2, 102], fixedrange=True),
+                      yaxis=dict(title="target language", type="category", tickvals=list(df["target"]),
                                  ticktext=[f"<span style='color:{lang_color(t)}'>{t}</span>" for t in df["target"]]),
-                      height=170 + 45 * len(df), margin=dict(t=60, b=50), legend=dict(orientation="h", y=-0.3))
+                      height=190 + 45 * len(df), margin=dict(t=70, b=50), legend=dict(orientation="h", y=-0.35))
     return fig
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from xlalign.core.evaluate import PIVOT_ALIASES, EvalResult, metric_base, metric_order, scenario_order
-from xlalign.core.verdict import verdicts
+from xlalign.core.verdict import Verdict, verdicts
 from xlalign.report.provenance import STAMP_COLUMNS
 from xlalign.report.verdict_text import compare_finding, headline, lang_name, sentence
 
 #: Headline metrics per scenario (Hong et al. report Complete@10/Max@R for Multi, NDCG@1/MRR otherwise).
 HEADLINE: dict[str, tuple[str, ...]] = {
-    "multi": ("complete@10", "max_r", "max_r_norm", "max_r_norm_of_mean", "map", "same_lang_preference",
+    "multi": ("complete@10", "max_r", "max_r_norm", "max_r_norm_of_mean", "map", "own_preference", "same_lang_preference",
               "displaced_by_own@10", "displaced_by_pivot@10", "pivot_over_gold", "pivot_intrusion@1"),
     "multi-1": ("ndcg@1", "mrr", "recall@10", "max_r"),
     "mono-same": ("ndcg@1", "ndcg@10", "mrr", "recall@10"),
@@ -24,6 +26,8 @@ METRIC_LABELS: dict[str, str] = {
     "max_r_norm": "Max@R_norm (0–100, per query, averaged)",
     "max_r_norm_of_mean": "Max@R_norm of the mean Max@R (the paper's tables)",
     "map": "mAP over the golds (0–1)",
+    "own_preference": "translation preference: an irrelevant own-language doc beats its translation (% of comparisons; "
+                      "50 = none)",
     "same_lang_preference": "best gold is in the query's language (%)",
     "same_over_other_gold": "≥1 irrelevant same-language doc above the other-language gold (%)",
     "displaced_by_own@10": "clustering: ≥10 irrelevant same-language docs above the pivot-language gold (%)",
@@ -43,6 +47,8 @@ def metric_label(metric: str) -> str:
     base, _, gold = metric.partition(":")
     if base == "displaced_by_own@10" and gold:
         return f"clustering: ≥10 irrelevant pivot-language docs above the {lang_name(gold)} gold (%)"
+    if base == "own_preference" and gold:
+        return f"translation preference: an irrelevant pivot-language doc beats its {lang_name(gold)} translation (%)"
     return METRIC_LABELS.get(base, metric)
 
 
@@ -117,10 +123,12 @@ def q_text(q: float) -> str:
     return f"{value:.2f}" if value >= 0.01 or value == 0 else f"{value:.1e}"
 
 
-def format_compare(table: pd.DataFrame, title: str, pivot: str | None = None) -> str:
+def format_compare(table: pd.DataFrame, title: str, pivot: str | None = None, before: Sequence[Verdict] = (),
+                   after: Sequence[Verdict] = ()) -> str:
+    """The before/after finding (with both sides' verdicts when given), then the headline rows."""
     shown = headline_compare(table, pivot)[["scenario", "query_lang", "doc_lang", "metric", "before", "after", "delta",
                                             "ci_low", "ci_high", "q_value"]]
-    finding = compare_finding(table, pivot, markdown=False) if pivot else ""
+    finding = compare_finding(table, pivot, markdown=False, before=before, after=after) if pivot else ""
     text = shown.to_string(index=False, float_format=lambda v: f"{v:.2f}", formatters={"q_value": q_text})
     return "\n".join(filter(None, [title, finding, text]))
 

@@ -22,7 +22,7 @@ import re
 import shutil
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -34,6 +34,7 @@ from xlalign.align.base import AlignSpec, ApplyInputs, Cancelled, languages_to_f
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
 from xlalign.core.loaders import load_corpus
+from xlalign.core.neighbours import PURITY_COLUMNS, Neighbourhoods, purity_rows
 from xlalign.core.ranking import rank_golds
 from xlalign.core.scenarios import Pool
 from xlalign.core.verdict import Verdict, verdicts
@@ -46,6 +47,7 @@ from xlalign.policy import (
     contained,
     max_upload_bytes,
     public_mode,
+    redact_paths,
     upload_root,
     uploaded_file,
 )
@@ -53,8 +55,16 @@ from xlalign.progress import Progress, silent, span
 from xlalign.report.provenance import MadeWith, made_with
 from xlalign.report.provenance import from_dict as provenance_from_dict
 from xlalign.report.verdict_text import sentence
+from xlalign.services.neighbourhoods import (
+    IndexReport,
+    beside_verdict,
+    index_report,
+    mining_columns,
+    neighbourhood_tables,
+    pivot_mining,
+)
 from xlalign.services.pipeline import check_alignment, recorded_specs, run_alignment, run_summary
-from xlalign.specs import EvalSpec, ModelSpec
+from xlalign.specs import EvalSpec, IndexSpec, ModelSpec
 from xlalign.store.downloads import DownloadArea, trim_uploads, zip_folder
 from xlalign.store.jobs import JobCancelled, JobContext, JobRunner, QueuePlace, visitor_id
 from xlalign.store.runs import (
@@ -117,6 +127,8 @@ class Diagnosis:
     result: EvalResult
     verdicts: list[Verdict] = field(default_factory=list)
     made_with: MadeWith | None = None
+    #: Bitext mining, purity and the probe of these embeddings: computed on demand (:meth:`Lab.neighbourhoods`).
+    neighbourhoods: Neighbourhoods | None = None
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -170,6 +182,20 @@ class FairTurns:
                 self._line.remove(ticket)
             self._cond.notify_all()
 
+
+
+def language_row(v: Verdict, back: Verdict, res: EvalResult) -> dict[str, Any]:
+    """One row of the Languages view: a target's verdict (``v``) and the pivot's against it (``back``), each
+    number as the verdict holds it, and the pair pool's Complete@10 and Max@R."""
+    pivot, tgt = v.pivot, v.query_lang
+    return {"target": tgt, "verdict": v.kind, "borderline": v.borderline, "preference %": v.preference,
+            "preference CI": v.preference_ci, "impact %": v.impact, "impact CI": v.impact_ci,
+            "Mono-Same NDCG@10": v.mono_same, "Mono-Cross NDCG@10": v.mono_cross,
+            f"{pivot} queries: verdict": back.kind, f"{pivot} queries: preference %": back.preference,
+            f"{pivot} queries: preference CI": back.preference_ci, f"{pivot} queries: impact %": back.impact,
+            "complete@10 %": res.value("multi", tgt, "complete@10"), "max_r": res.value("multi", tgt, "max_r"),
+            "docs per language": v.docs_per_lang, "n_queries": v.n_queries, "sentence": sentence(v),
+            f"{pivot} sentence": sentence(back)}
 
 
 class Lab:
@@ -360,8 +386,9 @@ class Lab:
 
     def inclination(self, model: ModelSpec, data: str, pivot: str, targets: Sequence[str], pool: str = "dedup",
                     progress: Progress | None = None, *, visitor: str | None = None) -> pd.DataFrame:
-        """Per target language (pivot + target pool, Multi): the pair's verdict both ways (the target's
-        queries, and the pivot's against the target gold), Complete@10 and Max@R of the pair pool, worst first.
+        """Per target language (pivot + target pool): the pair's verdict both ways (the target's queries, and the
+        pivot's against the target gold) with its three parts — the translation preference, the impact, the
+        quality without competition — and Complete@10 and Max@R of the pair pool, worst first.
 
         Every text is encoded once (the pivot once for all targets); progress moves per language.
         """
@@ -370,24 +397,51 @@ class Lab:
         corpus = self.evaluated_corpus(data, langs)
         emb = self.encode(corpus, self.encoder(model), langs, span(progress, 0.0, 0.9), visitor)
         report = progress or silent
-        rows = []
+        rows, order = [], []
         for n, tgt in enumerate(targets):
             report(f"ranking {pivot}+{tgt}", n, len(targets), overall=0.9 + 0.1 * n / len(targets))
             spec = EvalSpec(data=data, langs=(pivot, tgt), pool=pool, scenarios=("multi",))
             res = evaluate_embeddings(corpus.select_langs(spec.langs), emb.select(spec.langs), spec)
-            found = verdicts(res.summary_frame(), res.matrix_frame(), pivot, spec.langs)
-            v, back = found[0], found[1]
-            rows.append({"target": tgt, "verdict": v.kind, "borderline": v.borderline, "inclination %": v.inclination,
-                         "inclination CI": v.inclination_ci, "clustering %": v.clustering,
-                         "clustering CI": v.clustering_ci, f"{pivot} queries: verdict": back.kind,
-                         f"{pivot} queries: clustering %": back.clustering,
-                         "complete@10 %": res.value("multi", tgt, "complete@10"),
-                         "max_r": res.value("multi", tgt, "max_r"), "docs per language": v.docs_per_lang,
-                         "n_queries": v.n_queries, "sentence": sentence(v), f"{pivot} sentence": sentence(back)})
+            v, back = verdicts(res.summary_frame(), res.matrix_frame(), pivot, spec.langs)
+            rows.append(language_row(v, back, res))
+            rows[-1].update(mining_columns(corpus, emb, tgt, pivot, ((v.kind, tgt), (back.kind, pivot))))
+            order.append(v.rank)
         report("done", 1, 1, overall=1.0)
-        table = pd.DataFrame(rows)
-        return table.assign(_s=table[["inclination %", "clustering %"]].max(axis=1)).sort_values(
-            "_s", ascending=False).drop(columns="_s").reset_index(drop=True)
+        table = beside_verdict(pd.DataFrame(rows))
+        return table.iloc[sorted(range(len(rows)), key=lambda i: order[i])].reset_index(drop=True)
+
+    # ------------------------------------------------------------------ neighbourhoods (faiss)
+    @staticmethod
+    def pivot_mining(diag: Diagnosis) -> pd.DataFrame:
+        """Each target's bitext mining against the pivot (passages, both ways): cheap, shown beside the verdict."""
+        return pivot_mining(diag.corpus, diag.embeddings, diag.spec.pivot, diag.spec.targets)
+
+    @staticmethod
+    def neighbourhoods(diag: Diagnosis) -> Neighbourhoods:
+        """Bitext mining for every pair, purity and the language-identity probe of a diagnosis (computed once, on
+        demand: about a second on the demo's 7 languages, see README "Neighbourhoods")."""
+        if diag.neighbourhoods is None:
+            diag.neighbourhoods = neighbourhood_tables(diag.corpus, diag.embeddings, diag.spec.langs, probe=True)
+        return diag.neighbourhoods
+
+    @staticmethod
+    def purity(diag: Diagnosis, embeddings: CorpusEmbeddings | None = None) -> pd.DataFrame:
+        """Neighbourhood purity of the diagnosis's embeddings (or of ``embeddings`` of the same corpus)."""
+        if embeddings is None and diag.neighbourhoods is not None:
+            return diag.neighbourhoods.purity
+        return pd.DataFrame(purity_rows(diag.corpus, embeddings or diag.embeddings, diag.spec.langs),
+                            columns=PURITY_COLUMNS)
+
+    @staticmethod
+    def index_report(diag: Diagnosis, index: IndexSpec, progress: Progress | None = None) -> IndexReport:
+        """The diagnosis's pools searched through the user's faiss index, beside the exact figures."""
+        return index_report(diag.corpus, diag.embeddings, diag.result, index, progress)
+
+    def run_neighbourhoods(self, run_id: str, *, visitor: str | None = None
+                           ) -> tuple[Neighbourhoods | None, Neighbourhoods | None]:
+        """A finished run's neighbourhood tables before and after (None for runs made before they existed)."""
+        run = self.run(run_id, visitor=visitor)
+        return run.neighbourhoods("before"), run.neighbourhoods("after")
 
     @staticmethod
     def gold_langs(diag: Diagnosis, scenario: str, query_lang: str) -> tuple[str, ...]:
@@ -498,6 +552,11 @@ class Lab:
                                     labels=recorded)
             except Cancelled as e:
                 raise JobCancelled(str(e)) from None
+            except Exception as e:  # the run's copy of an upload is named by its label, never by its server path
+                shown = _labelled(str(e), recorded)
+                if shown == str(e):
+                    raise
+                raise _reworded(e, shown) from None
             self._measured(out.record.get(align.method))
             for w in out.record.get("warnings", []):
                 ctx.warn(w)
@@ -564,7 +623,7 @@ class Lab:
         """Copy uploaded files into ``<run>/inputs/`` and return path → ``upload:<name>``."""
         labels: dict[str, str] = {}
         for n, (path, name) in enumerate(inputs.items()):
-            safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in name).lstrip(".-")[:100] or "upload"
+            safe = safe_upload_name(name)
             if UPLOAD_PREFIX + safe in labels.values():  # two uploads of the same name: keep both
                 safe = f"{n + 1}-{safe}"
             target = run_dir / INPUTS / safe
@@ -598,9 +657,10 @@ class Lab:
                 message, left = self.queued_message(places[r["run"]])
             rows.append({"run": r["run"], "state": state, "label": r.get("label") or r.get("describe") or
                          r.get("method", ""), "progress": f"{100 * prog:.0f}%" if isinstance(prog, (int, float)) else "",
-                         "time left": left, "message": message,
+                         "time left": left, "message": self._shown(message),
                          "langs": "+".join(r.get("langs", [])), "data": _short(_shown_data(r.get("data", ""))),
-                         "model": _short(r.get("model", "")), "warnings": " · ".join(r.get("warnings", [])),
+                         "model": _short(self._shown(r.get("model", ""))),
+                         "warnings": self._shown(" · ".join(r.get("warnings", []))),
                          "submitted": r.get("submitted", "")})
         return pd.DataFrame(rows, columns=["run", "state", "label", "progress", "time left", "message", "langs", "data",
                                            "model", "warnings", "submitted"])
@@ -646,6 +706,9 @@ class Lab:
         except ValueError:
             ran = 0.0
         return max(5.0, typical - ran)
+    def _shown(self, message: str) -> str:
+        """A run's message as a visitor sees it: in public mode, no server path (each shown by its last part)."""
+        return redact_paths(str(message)) if self.public else str(message)
 
     def run_dir(self, run_id: str, *, visitor: str | None = None) -> Path:
         """The folder of a run this visitor may open; anything else is one refusal (as for a run that does not
@@ -858,6 +921,33 @@ def _eta(seconds: Any, estimated: Any = False) -> str:
     text = f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else \
         f"{seconds / 3600:.1f} h"
     return f"≈ {text}{' (estimate)' if estimated else ''}"
+
+
+def safe_upload_name(name: str) -> str:
+    """An uploaded file's name as the run keeps it: letters, digits, ``-``, ``_`` and ``.`` only, no leading dot, and
+    its extension kept (the loader goes by it): ``..jsonl`` → ``upload.jsonl``, ``a b?.csv`` → ``a-b.csv``."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in Path(name).name)
+    stem, dot, ext = cleaned.rpartition(".")
+    if not dot:
+        stem, ext = cleaned, ""
+    stem = stem.strip(".-")[:100] or "upload"
+    ext = ext.strip(".-")[:12]
+    return f"{stem}.{ext}" if ext else stem
+
+
+def _labelled(message: str, recorded: Mapping[str, str]) -> str:
+    """``message`` with each run-local copy of an upload (path → ``upload:<name>``) named by its label."""
+    for path, label in sorted(recorded.items(), key=lambda kv: -len(kv[0])):
+        message = message.replace(path, label)
+    return message
+
+
+def _reworded(error: Exception, message: str) -> Exception:
+    """``error``'s kind with another message (a plain RuntimeError where that kind cannot be built from one)."""
+    try:
+        return type(error)(message)
+    except Exception:
+        return RuntimeError(message)
 
 
 def _shown_data(data: str) -> str:

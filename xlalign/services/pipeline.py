@@ -24,15 +24,16 @@ import pandas as pd
 
 from xlalign.align.base import AlignSpec, ApplyInputs, Cancelled, FitInputs, languages_to_fit
 from xlalign.align.data import load_triplets, prepare_data
-from xlalign.core.compare import compare_results
+from xlalign.core.compare import compare_results, resamples
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.encoder import Encoder
-from xlalign.core.evaluate import EvalResult, encode_corpus, evaluate_embeddings
+from xlalign.core.evaluate import CorpusEmbeddings, EvalResult, encode_corpus, evaluate_embeddings
 from xlalign.core.loaders import load_corpus
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.progress import Progress, silent, span
 from xlalign.report.provenance import MadeWith, made_with
+from xlalign.services.neighbourhoods import neighbourhood_tables
 from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.runs import Run, RunFolder, package_versions
 from xlalign.timing import timed
@@ -81,7 +82,8 @@ def run_alignment(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run_
     with a status of its own) or a :class:`~xlalign.store.runs.Run` whose folder the caller already owns
     (the app's jobs). ``encoder`` defaults to ``model``'s sentence-transformers encoder on ``cache``.
     ``labels`` (path → label) names data files in the records instead of their paths (:func:`recorded_specs`).
-    Progress phases: baseline 0–0.3, fit 0.3–0.8, after 0.8–0.95, compare.
+    Progress phases: baseline 0–0.3, fit 0.3–0.8, after 0.8–0.95, compare. Each side also gets its
+    neighbourhood tables (bitext mining, purity, the language-identity probe) on the held-out part.
     """
     check_alignment(evaluation, align)
     if isinstance(run_dir, Run):
@@ -110,7 +112,7 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
     emb = encode_corpus(data.eval_corpus, encoder, evaluation.langs, span(report, 0.0, 0.25))
     before = evaluate_embeddings(data.eval_corpus, emb, evaluation, span(report, 0.25, 0.3))
     made = made_with(encoder, model, evaluation.pool)
-    run.write_eval("before", before, made=made)
+    _write_side(run, "before", before, data.eval_corpus, emb, made)
     if should_stop is not None and should_stop():
         raise Cancelled("cancelled after the baseline")
     method = align.aligner
@@ -127,7 +129,7 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
     aligned = aligner.apply(ApplyInputs(data.eval_corpus, evaluation.langs, model, lambda: emb, encoder_for,
                                         span(report, 0.8, 0.85)))
     after = evaluate_embeddings(data.eval_corpus, aligned, evaluation, span(report, 0.85, 0.95))
-    run.write_eval("after", after, made=_made_after(made, model, align, run))
+    _write_side(run, "after", after, data.eval_corpus, aligned, _made_after(made, model, align, run))
     report("comparing", 0, 1, overall=0.95)
     table = compare_results(before.summary_frame(), before.per_query, after.summary_frame(), after.per_query)
     run.write_compare(table, made)
@@ -137,6 +139,7 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
                               "prompts": {"query": encoder.prompt_for("query"), "passage": encoder.prompt_for("passage")},
                               "warnings": list(fitted.warnings),
                               align.method: fitted.to_dict(),
+                              "resamples": resamples(),  # of the bootstrap and permutation tests, each
                               "seconds": round(time.time() - started, 2), "versions": package_versions()}
     run.write_record(model, shown_eval, shown_align, record)
     if method.model_folder:  # an artefact that is a sentence-transformers model gets the run's model card
@@ -145,6 +148,13 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
         run.write_card(method.model_folder, card_for(run.dir, True, method.model_folder, model.model))
     report("done", 1, 1, overall=1.0)
     return AlignOutcome(before, after, table, record)
+
+
+def _write_side(run: Run, which: str, result: EvalResult, corpus: ParallelCorpus, emb: CorpusEmbeddings,
+                made: MadeWith) -> None:
+    """One side's evaluation and neighbourhood tables (bitext, purity, the probe) into the run folder."""
+    run.write_eval(which, result, made=made)
+    run.write_neighbourhoods(which, neighbourhood_tables(corpus, emb, result.spec.langs, probe=True), made=made)
 
 
 def _made_after(made: MadeWith, model: ModelSpec, align: AlignSpec, run: Run) -> MadeWith:

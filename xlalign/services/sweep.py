@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from xlalign.core.evaluate import EvalResult
-from xlalign.core.verdict import CLUSTERING, clustering_metric, verdicts
+from xlalign.core.verdict import verdicts
 from xlalign.errors import ConfigError
 from xlalign.progress import Progress, silent
 from xlalign.report.paper import paper_values
@@ -29,6 +29,8 @@ from xlalign.specs import POOL_MODES, EvalSpec, ModelSpec, check_langs
 
 log = logging.getLogger(__name__)
 
+#: Metrics that pivot queries hold once per target (``<metric>:<target>``): a pair's row reads its target's.
+PER_TARGET = frozenset({"displaced_by_own@10", "own_preference"})
 #: Leaderboard columns: (scenario, metric) → column name. Every name says exactly which metric it holds (the
 #: same name as in ``summary.csv`` and the Diagnose tables): ``multi max_r_norm`` is the per-query Max@R_norm
 #: averaged, ``multi max_r_norm_of_mean`` the formula on the mean Max@R (what the paper's tables print).
@@ -37,7 +39,8 @@ BOARD_METRICS: dict[tuple[str, str], str] = {
     ("multi", "max_r"): "multi max_r",
     ("multi", "max_r_norm"): "multi max_r_norm",
     ("multi", "max_r_norm_of_mean"): "multi max_r_norm_of_mean",
-    ("multi", "same_lang_preference"): "same-language preference %",
+    ("multi", "own_preference"): "own-language preference % (own_preference)",
+    ("multi", "same_lang_preference"): "best gold in own language % (same_lang_preference)",
     ("multi", "displaced_by_own@10"): "clustering % (displaced_by_own@10)",
     ("multi", "displaced_by_pivot@10"): "inclination % (displaced_by_pivot@10)",
     ("multi", "pivot_over_gold"): "pivot over gold %",
@@ -81,8 +84,8 @@ def leaderboard_rows(model: str, result: EvalResult, data: str) -> list[dict[str
                                "verdict": "" if v is None else v.kind + (" (borderline)" if v.borderline else "")}
         sel = summary[summary.query_lang == q]
         for (scenario, metric), column in BOARD_METRICS.items():
-            if v is not None and metric == CLUSTERING:  # the pair's rate (pivot queries: against the target gold)
-                metric = clustering_metric(q, spec.pivot, v.against)
+            if v is not None and q == spec.pivot and metric in PER_TARGET:  # the pair's number: against the target
+                metric = f"{metric}:{v.against}"
             values = sel[(sel.scenario == scenario) & (sel.metric == metric)]["value"]
             row[column] = float(values.mean()) if len(values) else float("nan")
         paper = paper_values(model, spec.pivot, spec.langs[1], q) if (

