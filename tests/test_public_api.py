@@ -206,6 +206,7 @@ def test_the_hidden_free_text_model_box_is_ignored_in_public_mode(served):
     loaded = len(app.lab._encoders)
     table, *_ = frank.predict("demo", None, "en", ["de"], "dedup", "auto", ["latent"], f"{root}/runs,/etc",
                               api_name="/on_leaderboard")
+    table = table.get("value", table)  # a gr.Dataframe update (column widths) holds the table under "value"
     models = {row[table["headers"].index("model")] for row in table["data"]}
     assert models == {"latent"} and len(app.lab._encoders) == loaded
 

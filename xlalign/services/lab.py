@@ -38,7 +38,7 @@ from xlalign.core.neighbours import PURITY_COLUMNS, Neighbourhoods, purity_rows
 from xlalign.core.ranking import rank_golds
 from xlalign.core.scenarios import Pool
 from xlalign.core.verdict import Verdict, verdicts
-from xlalign.errors import ConfigError, XlalignError
+from xlalign.errors import ConfigError, CorpusError, XlalignError
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.policy import (
@@ -569,8 +569,13 @@ class Lab:
 
     def _check_texts(self, data: str, langs: Sequence[str]) -> None:
         """Public mode: an alignment run encodes at most ``max_texts`` distinct texts of its data (cached or not: the
-        run encodes in the background, outside the encoder's turns)."""
-        corpus = self.corpus(data, list(langs))
+        run encodes in the background, outside the encoder's turns). A file that cannot be read is refused now, named
+        as the visitor named it (``upload:<name>``), never by its server path."""
+        try:
+            corpus = self.corpus(data, list(langs))
+        except CorpusError as e:
+            shown = _labelled(str(e), {data: UPLOAD_PREFIX + Path(data).name} if _is_file(data) else {})
+            raise _reworded(e, shown) from None
         first = corpus.passage_first_items()
         n = sum(len(set(corpus.passages[x][i] for i in first)) + len(set(corpus.questions[x])) for x in langs)
         if n > self.limits.max_texts:
