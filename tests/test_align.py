@@ -284,7 +284,9 @@ def test_pipeline_on_demo_writes_a_complete_run(tmp_path, method):
     assert set(per_query.query_id).isdisjoint(split["train_items"])
     table = pd.read_csv(tmp_path / "compare.csv")
     assert list(table.columns) == ["scenario", "pool", "query_lang", "doc_lang", "metric", "before", "after", "delta",
-                                   "ci_low", "ci_high", "p_value", "q_value", "n_queries"]
+                                   "ci_low", "ci_high", "p_value", "q_value", "n_queries", "model",
+                                   "model_fingerprint", "precision", "xlalign_version"]  # stamped: how "before" was made
+    assert table.model_fingerprint.nunique() == 1 and table.precision.nunique() == 1
     assert set(table.scenario) == {"multi", "multi-1", "mono-same", "mono-cross"}
     np.testing.assert_allclose(table.delta, table.after - table.before, atol=1e-9)
     assert out.record["n_eval_queries"] == len(split["test_items"])

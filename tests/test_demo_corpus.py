@@ -180,14 +180,22 @@ def test_cli_evaluates_all_seven_languages_in_one_pool(tmp_path, capsys, bundled
     out = capsys.readouterr().out
     assert code == 0
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        ".xlalign.json", "matrix.csv", "per_query.csv", "run.json", "summary.csv"]
+        ".xlalign.json", "bitext.csv", "matrix.csv", "per_query.csv", "probe.csv", "purity.csv", "run.json", "summary.csv"]
     matrix = pd.read_csv(out_dir / "matrix.csv")
     assert set(matrix.query_lang) == set(matrix.doc_lang) == set(LANGS)
     per_pair = matrix.groupby(["query_lang", "doc_lang"]).metric.apply(frozenset)
     whole_pool = {"mean_rank", "median_rank", "best_gold_share", "distractor_over_own_gold"}
-    pair_only = {"clustering@10", "inclination@10", "median_own_above"}  # defined for l ≠ q only
-    assert len(per_pair) == 7 * 7 and len(matrix) == 7 * 7 * 4 + 7 * 6 * 3
-    assert all(m == (whole_pool if q == d else whole_pool | pair_only) for (q, d), m in per_pair.items())
+    pair_only = {"clustering@10", "clustering@1", "inclination@10", "median_own_above"}  # defined for l ≠ q only
+    mono = {"mono_ndcg@10", "mono_ndcg@10_lo", "mono_ndcg@10_hi"}  # Mono-Same on the diagonal, Mono-Cross with the pivot
+    preference = {"own_preference", "own_preference_lo", "own_preference_hi"}  # the verdict's pairs: with the pivot
+
+    def expected(q: str, d: str) -> set[str]:
+        if q == d:
+            return whole_pool | mono
+        return whole_pool | pair_only | (mono | preference if "en" in (q, d) else set())
+
+    assert len(per_pair) == 7 * 7 and len(matrix) == 7 * 7 + 7 * 6 * 8 + 12 * 6
+    assert {k: set(m) for k, m in per_pair.items()} == {k: expected(*k) for k in per_pair.index}
     summary = pd.read_csv(out_dir / "summary.csv")
     multi = summary[(summary.scenario == "multi") & (summary.metric == "max_r")]
     assert (multi.pool_size == 7 * 168).all() and len(multi) == 7

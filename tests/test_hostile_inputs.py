@@ -282,13 +282,20 @@ def test_a_failed_runs_message_names_the_upload_not_its_server_copy(tmp_path, mo
     rows = demo_rows("en", "de")
     rows[5]["passage"] = "\u200b"
     upload = write_jsonl(tmp_path / "mine.jsonl", rows)
-    lab = Lab(tmp_path / "runs", public=True)
+    said = "upload:mine.jsonl:6: the passage (language 'en') is empty"
+    public = Lab(tmp_path / "public-runs", public=True)  # public: refused at once (it reads the file to count texts)
+    with pytest.raises(CorpusError) as refused:
+        public.submit_alignment(ModelSpec("bundled:multilingual-e5-small"), EvalSpec(data=str(upload),
+                                langs=("en", "de")), AlignSpec(method="centering"), visitor="alice")
+    assert str(refused.value).startswith(said) and str(tmp_path) not in str(refused.value)
+    assert public.runs_table(visitor="alice").empty
+    lab = Lab(tmp_path / "runs")  # local: the run reads its own copy of the file, and fails naming the upload
     monkeypatch.setattr(lab, "encoder", lambda model: BagOfCharsEncoder())
     lab.submit_alignment(ModelSpec("bundled:multilingual-e5-small"), EvalSpec(data=str(upload), langs=("en", "de")),
-                         AlignSpec(method="centering"), visitor="alice")
+                         AlignSpec(method="centering"))
     lab.jobs.wait()
-    message = lab.runs_table(visitor="alice").message.iloc[0]
-    assert message.startswith("CorpusError: upload:mine.jsonl:6: the passage (language 'en') is empty"), message
+    message = lab.runs_table().message.iloc[0]
+    assert message.startswith(f"CorpusError: {said}"), message
     assert str(tmp_path) not in message and "/inputs/" not in message
 
 

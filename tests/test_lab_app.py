@@ -18,7 +18,7 @@ from fakes import LatentEncoder
 from xlalign.align.base import AlignSpec
 from xlalign.app import assemble
 from xlalign.app.controls import METHOD_FIELDS
-from xlalign.app.formatting import STALE, per_query_view
+from xlalign.app.formatting import BOARD_FAILED, MATRIX_CORNER, PAIR_LABEL, STALE, START, per_query_view
 from xlalign.app.inputs import UPLOADED
 from xlalign.core.loaders import load_demo
 from xlalign.report import figures
@@ -87,8 +87,8 @@ def test_diagnosis_states_the_finding_first(app, diagnosed):
            "translations in " in verdict
     assert {"summary.csv", "matrix.csv", "per_query.csv"} == {Path(f).name for f in diagnosed[p.exports]}
     per_query = _frame(diagnosed[p.per_query])
-    assert "query_lang" in per_query.columns and len(per_query) == 3 * 168
-    assert list(diagnosed[p.matrix_table].columns) == ["query ↓ / documents →", "en", "de", "zh"]
+    assert list(per_query.columns)[:5] == ["lang", "query_id", "en", "de", "zh"] and len(per_query) == 3 * 168
+    assert list(_frame(diagnosed[p.matrix_table]).columns) == [MATRIX_CORNER, "en", "de", "zh"]
     # the drill-down is ready on the first target's queries against the pivot gold, worst-placed query first
     table = _frame(diagnosed[p.dd_table])
     assert (diagnosed[p.dd_lang].value, diagnosed[p.dd_gold].value) == ("de", "en")
@@ -113,24 +113,53 @@ def test_exports_neutralise_formulas(app, diagnosed):
     assert oct(Path(files[0]).stat().st_mode & 0o777) == "0o644"
 
 
-def test_changing_the_configuration_clears_every_result(app):
+def test_changing_the_configuration_clears_every_result(app, diagnosed):
     p = app.page
-    cleared = app.diagnose.clear_results()
+    cleared = app.diagnose.clear_results(diagnosed[p.diag])
     assert set(cleared) == _wired_outputs(app, "clear_results")
     assert cleared[p.diag] is None and cleared[p.verdict] == STALE
     tables = (p.summary, p.summary_full, p.matrix_table, p.per_query, p.dd_table)
     assert all(len(_frame(cleared[c])) == 0 and len(_frame(cleared[c]).columns) > 1 for c in tables)  # with headers
+    assert cleared[p.dd_table].label == PAIR_LABEL  # not the old pair's caption ("Chinese queries … 168 of 168")
     assert cleared[p.exports] is None and cleared[p.dd_info] == cleared[p.dd_docs] == ""
     assert (cleared[p.dd_lang].value, cleared[p.dd_gold].value, cleared[p.dd_query].value) == (None, None, None)
     assert (cleared[p.cdf_scenario], cleared[p.matrix_metric], cleared[p.pq_search], cleared[p.dd_search]) == (
         "multi", "best_gold_share", "", "")
-    assert all(len(cleared[c]) == 0 for c in (p.rank_table, p.lb_table))  # the language ranking and model comparison
     assert all(cleared[c].layout.annotations[0].text == "settings changed: run again"
-               for c in (p.overview, p.cdf, p.matrix_plot, p.umap_before, p.umap_after, p.rank_plot, p.lb_plot))
+               for c in (p.overview, p.cdf, p.matrix_plot, p.umap_before, p.umap_after))
     # every configuration control clears them
     config_ids = {c._id for c in p.config}
     triggers = {t[0] for fn in app.blocks.fns.values() if fn.name == "clear_results" for t in fn.targets}
     assert triggers == config_ids
+    # the targets by their input event: their change event comes again, unchanged, whenever the page redraws
+    assert {t[1] for fn in app.blocks.fns.values() if fn.name == "clear_results" for t in fn.targets
+            if t[0] == p.targets._id} == {"input"}
+    # before any diagnosis nothing says "settings changed"
+    fresh = app.diagnose.clear_results(None)
+    assert fresh[p.verdict] == START and all(fresh[c] is None for c in (p.overview, p.cdf, p.umap_before))
+
+
+def test_languages_and_models_tabs_are_cleared_only_by_what_they_read_once_they_ran(app):
+    """The Languages tab does not read the targets, the Models tab not the model menu: those leave them as they
+    are; before either ever ran, no change makes it say "settings changed"."""
+    p = app.page
+
+    def triggers(name: str) -> set:
+        return {t[0] for fn in app.blocks.fns.values() if fn.name == name for t in fn.targets}
+
+    assert triggers("clear_languages") == {c._id for c in (p.dataset, p.upload, p.pivot, p.model, p.precision,
+                                                           p.pool, p.remote)}
+    assert triggers("clear_models") == {c._id for c in (p.dataset, p.upload, p.pivot, p.targets, p.precision, p.pool)}
+    for name, shown, panels in (("clear_languages", "- German queries: …", (p.rank_plot, p.rank_table, p.rank_text)),
+                                ("clear_models", "comparable only on XQuAD …", (p.lb_table, p.lb_plot, p.lb_note,
+                                                                                 p.lb_file))):
+        fn = getattr(app.diagnose, name)
+        assert set(fn(shown)) == set(panels) == _wired_outputs(app, name)
+        assert all(v == gr.skip() for v in fn("").values())  # never ran: untouched
+    langs, models = app.diagnose.clear_languages("ran"), app.diagnose.clear_models("ran")
+    assert langs[p.rank_plot].layout.annotations[0].text.startswith("settings changed")
+    assert len(langs[p.rank_table]) == 0 and langs[p.rank_text] == ""
+    assert models[p.lb_file] is None and len(models[p.lb_table]) == 0  # no CSV of the previous leaderboard
 
 
 def test_pair_drill_down_lists_the_queries_and_everything_above_the_gold(app, diagnosed):
@@ -151,7 +180,7 @@ def test_pair_drill_down_lists_the_queries_and_everything_above_the_gold(app, di
     assert docs.copies.iloc[:-1].sum() == multi_de.loc[qid, "rank_en"] - 1  # exactly the documents above it
     html_docs = out[p.dd_docs]
     for lang, n in docs.iloc[:-1].groupby("lang").size().items():
-        assert f"{n} documents above the English gold" in html_docs, lang
+        assert f"{n} document{'' if n == 1 else 's'} above the English gold" in html_docs, lang
     irrelevant = docs[~docs.gold]  # the per-language counts the table shows: the same documents, copies counted
     row = ranks.set_index("query_id").loc[qid]
     langs = [c.removeprefix("above_") for c in ranks.columns if c.startswith("above_")]
@@ -217,10 +246,10 @@ def test_clicks_open_the_pair_drill_down(app, diagnosed):
     assert out[p.tabs].selected == "drill" and (out[p.dd_k], out[p.dd_search]) == (0, "")
     view = per_query_view(diag)
     row = view.iloc[170]
-    column = list(view.columns).index("rank_zh")
+    column = list(view.columns).index("zh")  # the Chinese gold's rank
     out = app.diagnose.on_row_select(diag, "", _Select((170, column)))
     assert set(out) == _wired_outputs(app, "on_row_select")
-    assert (out[p.dd_lang].value, out[p.dd_gold].value, out[p.dd_query].value) == (row.query_lang, "zh", row.query_id)
+    assert (out[p.dd_lang].value, out[p.dd_gold].value, out[p.dd_query].value) == (row.lang, "zh", row.query_id)
     assert "<table" in out[p.dd_docs] and html.escape(row.query_id) in out[p.dd_info]
     out = app.diagnose.on_open_pair(diag, json.dumps({"point": ["zh", row.query_id]}))  # a map point
     assert (out[p.dd_lang].value, out[p.dd_gold].value, out[p.dd_query].value) == ("zh", "en", row.query_id)
@@ -243,14 +272,23 @@ def test_umap_map_of_passages_and_questions(app, diagnosed, fake_umap):
     assert fake_umap == [{"n_neighbors": 15, "metric": "cosine", "random_state": 42, "init": "random", "n_jobs": 1}]
     assert set(out) == _wired_outputs(app, "on_umap")
     before, after = out[app.page.umap_before], out[app.page.umap_after]
-    names = [t.name for t in before.data]
-    assert names[0] == "translations joined" and {"en (English)", "de (German)", "zh (Chinese)"} <= set(names)
-    points = before.data[1]  # one shuffled layer: no language always underneath
-    langs = [c[0] for c in points.customdata]
-    assert len(langs) == 2 * 3 * 12 and langs[:3] != ["en"] * 3 and set(langs) == {"en", "de", "zh"}
-    assert {c[1] for c in points.customdata} <= set(diagnosed[app.page.diag].corpus.item_ids)  # click → drill-down
-    colors = {c[0]: m for c, m in zip(points.customdata, points.marker.color, strict=True)}
-    assert colors == {x: figures.lang_color(x) for x in ("en", "de", "zh")}  # one colour per language everywhere
+    diag = diagnosed[app.page.diag]
+    points = [t for t in before.data if t.mode == "markers" and t.customdata is not None]
+    assert {t.name for t in points} == {"en (English)", "de (German)", "zh (Chinese)"}
+    # each language is one legend group (a legend click hides all its points and its translation lines) of several
+    # traces drawn interleaved with the other languages' (no language always underneath)
+    assert {t.legendgroup for t in before.data if t.legendgroup} == {"en", "de", "zh"}
+    order = [t.legendgroup for t in points]
+    assert len(set(order[-3:])) > 1 or len(set(order[:3])) > 1
+    assert sum(len(t.customdata) for t in points) == 2 * 3 * 12
+    for t in points:
+        lang = t.legendgroup
+        assert {c[0] for c in t.customdata} == {lang} and t.marker.color == figures.lang_color(lang)
+        assert {c[1] for c in t.customdata} <= set(diag.corpus.item_ids)  # click → drill-down
+        for (_, item), text in zip(t.customdata, t.text, strict=True):  # the hover shows the point's own text
+            i = diag.corpus.item_ids.index(item)
+            own = {diag.corpus.passages[lang][i], diag.corpus.questions[lang][i]}
+            assert any(figures.hover_text(x)[:20] in text for x in own), (lang, item, text)
     assert "pick a finished run" in after.layout.annotations[0].text
 
 
@@ -258,7 +296,7 @@ def test_language_view_puts_the_preference_on_a_fixed_axis(app):
     p = app.page
     out = app.explore.on_inclination("demo", None, "en", "latent", "auto", "dedup", False, progress=_no_progress)
     assert set(out) == _wired_outputs(app, "on_inclination")
-    by_target = out[p.rank_table].set_index("target")
+    by_target = _frame(out[p.rank_table]).set_index("target")
     assert set(by_target.index) == {"es", "de", "zh", "ar", "hi", "ur"}
     assert by_target.loc["de", "verdict"] == "pivot inclination" and by_target.loc["zh", "verdict"] != "pivot inclination"
     assert by_target.loc["de", "preference %"] < 45.0  # German queries favour English documents over German ones
@@ -274,15 +312,15 @@ def test_models_side_by_side_a_broken_model_keeps_the_others(app, tmp_path):
     out = app.explore.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent", str(broken)], "",
                                      progress=_no_progress)
     assert set(out) == _wired_outputs(app, "on_leaderboard")
-    board = out[p.lb_table]
-    ok, bad = board[board.model == "latent"], board[board.model == str(broken)]
-    assert set(ok.query_lang) == {"en", "de"} and (ok.error == "").all()
-    assert len(bad) == 1 and "could not load model" in bad.error.iloc[0]  # its row says why
-    assert (bad.drop(columns=["model", "error"]) == "n/a").all(axis=None)  # n/a, never blank
+    board = _frame(out[p.lb_table])
+    ok, bad = board[board.model == "latent"], board[board.model == "…/not-a-model"]  # a folder by its last part
+    assert set(ok.query_lang) == {"en", "de"} and "error" not in board.columns
+    assert len(bad) == 1 and bad.verdict.iloc[0] == BOARD_FAILED  # one short row; the reason is in the note
+    assert (bad.drop(columns=["model", "verdict"]) == "n/a").all(axis=None)  # n/a, never blank
     assert not any(c.startswith("paper ") for c in board.columns)  # no empty paper columns…
     note = out[p.lb_note]
     assert "comparable only on XQuAD with per-question pools" in note and "the data is demo" in note  # …but why
-    assert "1 model(s) could not be evaluated" in note and "latent: fingerprint latent" in note
+    assert f"**{broken}** could not be evaluated: could not load model" in note and "latent: fingerprint latent" in note
     csv = pd.read_csv(out[p.lb_file])
     assert set(csv.model) == {"latent", str(broken)} and "model_fingerprint" in csv.columns
     assert [t.name for t in out[p.lb_plot].data] == ["en queries", "de queries"]
@@ -355,7 +393,8 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed, fake_umap):
     assert "German documents over their English translations" in header and "changed significantly" in header
     assert f"**Run** `{run_id}` · **model** `latent` · **data** demo · **languages** en+de (pivot en)" in header
     assert head.query_lang.iloc[0] == "de"  # target-language queries first
-    assert set(head.significant) <= {"✔ q<0.05", ""} and (head.significant != "").sum() == (head.q_value < 0.05).sum()
+    q = pd.to_numeric(head.q_value)  # written as text: 2 decimals, scientific notation below 0.01
+    assert set(head.significant) <= {"✔ q<0.05", ""} and (head.significant != "").sum() == (q < 0.05).sum()
     assert {Path(f).name for f in out[p.cmp_files]} == {"compare.csv", "before_per_query.csv", "after_per_query.csv"}
     assert "change" in out[p.cmp_plot].layout.yaxis.title.text
     assert runs.on_compare_metric(run_id, "max_r").layout.title.text.startswith("Change in Max@R")
@@ -368,12 +407,16 @@ def test_alignment_run_lifecycle_through_the_app(app, diagnosed, fake_umap):
     assert any(n.endswith("xlalign_apply.py") for n in names) and any(n.endswith("README.md") for n in names)
     out = runs.on_side_by_side([run_id])
     assert set(out) == _wired_outputs(app, "on_side_by_side")
-    assert {f"{run_id} delta", f"{run_id} lo", f"{run_id} hi", f"{run_id} q"} <= set(_frame(out[p.sbs_table]).columns)
+    assert {"R1 after", "R1 change (95% CI)", "R1 q"} <= set(_frame(out[p.sbs_table]).columns)  # short headers…
+    assert out[p.sbs_legend].startswith(f"**R1** = `{run_id}` · centering")  # …and the run id in the legend
+    wide = pd.read_csv(next(f for f in out[p.sbs_files] if f.endswith("side_by_side.csv")))
+    assert {f"{run_id} delta", f"{run_id} lo", f"{run_id} hi", f"{run_id} q"} <= set(wide.columns)  # the CSV: full
     with pytest.raises(gr.Error, match="has no map for zh"):  # the run aligned en+de; the diagnosis has zh too
         app.explore.on_umap(diagnosed[p.diag], 8, False, run_id)
     out = app.explore.on_leaderboard("demo", None, "en", ["de"], "dedup", "auto", ["latent", f"run:{run_id}"],
                                      "", progress=_no_progress)
-    de = out[p.lb_table][out[p.lb_table].query_lang == "de"].set_index("model")
+    board = _frame(out[p.lb_table])
+    de = board[board.query_lang == "de"].set_index("model")
     column = "own-language preference % (own_preference)"  # German over English: centering moves it towards 50
     assert abs(de.loc[f"run:{run_id}", column] - 50.0) < abs(de.loc["latent", column] - 50.0)
     out = runs.on_cancel(run_id)
@@ -560,3 +603,16 @@ def test_served_errors_print_no_gradio_traceback(app, monkeypatch, capfd, caplog
         (logging.ERROR, True)]
     out, err = capfd.readouterr()
     assert "Traceback" not in out + err
+
+
+def test_a_press_cancels_the_pages_pending_clears_of_its_tab(app):
+    """Events of different queues may finish in any order: a clear still pending when Diagnose (Rank languages,
+    Compare models) is pressed is cancelled, so that it never empties the result just asked for."""
+    fns = {i: fn for i, fn in app.blocks.fns.items()}
+    for button, clear in (("run_diagnosis", "clear_results"), ("on_inclination", "clear_languages"),
+                          ("on_leaderboard", "clear_models")):
+        press = next(fn for fn in fns.values() if fn.name == button)
+        clears = {i for i, fn in fns.items() if fn.name == clear}
+        cancelled = {i for fn in fns.values() if fn.is_cancel_function and fn.targets == press.targets
+                     for i in fn.cancels}
+        assert clears and cancelled == clears, button

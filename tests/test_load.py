@@ -189,7 +189,7 @@ def _submit_many(url: str, model: Path, start: threading.Barrier) -> tuple[objec
 def test_twelve_visitors_submitting_at_once_get_the_caps_and_only_their_own_runs(served_public):
     lab, url, model = served_public
     gate = threading.Event()
-    lab.jobs.submit(lab.store.new_run_dir("blocker"), lambda ctx: gate.wait(900))  # hold the worker: runs queue up
+    lab.jobs.submit(lab.store.new_run_dir("blocker"), lambda ctx: gate.wait(900), lane="light")  # hold the quick lane
     start = threading.Barrier(CLIENTS)
     try:
         with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
@@ -216,3 +216,53 @@ def test_twelve_visitors_submitting_at_once_get_the_caps_and_only_their_own_runs
     assert lab.jobs.wait(timeout=900)
     finished = [r for r in lab.store.list() if r["run"] in lists]
     assert [r["state"] for r in finished] == ["succeeded"] * 7
+
+
+def _runs(client) -> dict[str, dict]:
+    table = client.predict(api_name="/runs")[0]
+    rows = [dict(zip(table["headers"], row, strict=True)) for row in table["data"]]
+    return {r["run"]: r for r in rows}
+
+
+def test_a_visitors_centering_finishes_while_anothers_fine_tune_runs(served_public, monkeypatch):
+    """Visitor A's fine-tune holds the training worker (its fit waits for the test); visitor B's centering, submitted
+    after it, finishes in its own time, and A's second fine-tune says where it stands in its queue."""
+    from gradio_client import Client
+
+    from xlalign.align.base import Cancelled
+    from xlalign.align.finetune import FinetuneAligner
+
+    lab, url, model = served_public
+    gate, started = threading.Event(), threading.Event()
+
+    def held_fit(self, inputs):
+        started.set()
+        assert gate.wait(900)
+        raise Cancelled("released by the test")
+
+    monkeypatch.setattr(FinetuneAligner, "fit", held_fit)
+    a, b = Client(url, verbose=False), Client(url, verbose=False)
+    tune = ["finetune", "demo", None, PIVOT, ["es"], str(model), "fp32", "dedup", False, "split", None, 0.5]
+    first = re.search(r"\(`([^`]+)`\)", a.predict(*tune, api_name="/submit_alignment")[0]).group(1)
+    try:
+        assert started.wait(900)
+        second = re.search(r"\(`([^`]+)`\)", a.predict(*tune, api_name="/submit_alignment")[0]).group(1)
+        msg = b.predict("centering", "demo", None, PIVOT, ["es"], str(model), "fp32", "dedup", False, "split", None, 0.5,
+                        api_name="/submit_alignment")[0]
+        quick = re.search(r"\(`([^`]+)`\)", msg).group(1)
+        for _ in range(900):
+            if _runs(b)[quick]["state"] in ("succeeded", "failed"):
+                break
+            gate.wait(1)  # not timed: only polls the state (the gate is not set here)
+        assert _runs(b)[quick]["state"] == "succeeded"  # B's centering is done…
+        mine = _runs(a)
+        assert mine[first]["state"] == "running" and mine[second]["state"] == "queued"  # …while A's fine-tune runs
+        assert mine[second]["message"].startswith("queued: 1st in the training queue (fine-tunes), behind 1 running;")
+        assert set(_runs(b)) == {quick}  # B sees only B's run
+    finally:
+        for run_id in (first, locals().get("second")):
+            if run_id:
+                a.predict(run_id, api_name="/cancel_run")
+        gate.set()
+    assert lab.jobs.wait(timeout=900)
+    assert {_runs(a)[r]["state"] for r in (first, second)} == {"cancelled"}

@@ -119,7 +119,7 @@ def test_the_map_shows_purity_beside_it(app, diag):
 def test_languages_puts_bitext_beside_each_verdict(app):
     p = app.page
     out = app.explore.on_inclination("demo", None, "en", "planted", "auto", "dedup", False, progress=_no_progress)
-    table = out[p.rank_table].set_index("target")
+    table = _frame(out[p.rank_table]).set_index("target")
     assert table.loc["zh", "bitext top-1 % to en"] >= MINES_WELL and "xsim error % to en" in table.columns
     assert "It mines bitext well, yet clusters in a mixed pool" in out[p.rank_text]
 
@@ -130,7 +130,7 @@ def test_compare_shows_each_sides_neighbourhoods(app, diag):
                                None, 0.5, *_method_defaults())
     assert app.lab.jobs.wait(120)
     out = runs.on_show_run(submitted[p.run_pick].value, "complete@10")
-    table = out[p.cmp_nb_table].set_index("figure")
+    table = _frame(out[p.cmp_nb_table]).set_index("figure")
     probe = table.loc["language probe accuracy %, passages (chance 50%)"]
     assert probe.before > 95 and probe.after < 70  # centering removes the planted offset the probe reads
     purity = table.loc[next(f for f in table.index if f.startswith("purity %, zh passages"))]

@@ -206,5 +206,65 @@ def test_the_hidden_free_text_model_box_is_ignored_in_public_mode(served):
     loaded = len(app.lab._encoders)
     table, *_ = frank.predict("demo", None, "en", ["de"], "dedup", "auto", ["latent"], f"{root}/runs,/etc",
                               api_name="/on_leaderboard")
+    table = table.get("value", table)  # a gr.Dataframe update (column widths) holds the table under "value"
     models = {row[table["headers"].index("model")] for row in table["data"]}
     assert models == {"latent"} and len(app.lab._encoders) == loaded
+
+
+def test_identical_downloads_of_two_visitors_have_unguessable_addresses_of_their_own(served):
+    """Gradio would serve an output file from a copy named by a hash of its contents (the same address for the
+    same file, for anyone and on any server); the download area is served in place, one random folder per
+    download, and a download expires."""
+    import re
+
+    import httpx
+    from gradio_client import Client
+
+    app, url, root = served
+    grace, hank = Client(url, verbose=False, download_files=False), Client(url, verbose=False, download_files=False)
+    files = {}
+    for name, client in (("grace", grace), ("hank", hank)):
+        out = client.predict("demo", None, "en", ["de"], "cached", "auto", "dedup", False, api_name="/run_diagnosis")
+        exports = next(x for x in out if isinstance(x, list) and x and isinstance(x[0], dict))
+        files[name] = next(f for f in exports if f["orig_name"] == "summary.csv")
+    a, b = Path(files["grace"]["path"]), Path(files["hank"]["path"])
+    assert a.read_bytes() == b.read_bytes() and a != b  # the same table, two addresses
+    for path in (a, b):
+        assert app.lab.downloads.root in path.parents  # served where it is: no copy in Gradio's cache
+        assert re.fullmatch(r"dl-\d{9}-[A-Za-z0-9_-]{24}", path.parent.name)
+    assert not any(p.name == "summary.csv" and app.lab.downloads.root not in p.parents
+                   for p in (root / "gradio").rglob("summary.csv"))
+    link = files["grace"]["url"]
+    assert httpx.get(link).status_code == 200
+    saved = app.lab.downloads.max_age_s
+    try:
+        app.lab.downloads.max_age_s = 1e-9  # as if an hour had passed
+        app.lab.downloads.trim()
+    finally:
+        app.lab.downloads.max_age_s = saved
+    assert not a.exists() and httpx.get(link).status_code != 200  # an expired link serves nothing
+
+
+def test_the_state_of_idle_and_closed_sessions_is_forgotten(served):
+    import gc
+    import weakref
+
+    from xlalign.app.housekeeping import expire_sessions
+
+    app, url, _ = served
+    holder = app.blocks.state_holder
+    ivan, judy = _client(url), _client(url)
+    for client in (ivan, judy):
+        client.predict("demo", None, "en", ["de"], "cached", "auto", "dedup", False, api_name="/run_diagnosis")
+    mine = {c.session_hash for c in (ivan, judy)}
+    assert mine <= set(holder.session_data)
+    diag_id = app.page.diag._id
+    kept = [weakref.ref(holder.session_data[s].state_data[diag_id]) for s in mine]
+    assert all(ref() is not None for ref in kept)  # each visitor's diagnosis, with its embeddings, in memory
+    assert expire_sessions(app.blocks, app.visitors, idle_s=3600, closed_s=60) == []  # used just now: kept
+    gone = expire_sessions(app.blocks, app.visitors, idle_s=0, closed_s=0)
+    assert mine <= set(gone) and not mine & set(holder.session_data)
+    gc.collect()
+    assert all(ref() is None for ref in kept)  # the diagnoses and everything they held are freed
+    with pytest.raises(Exception, match="Run a diagnosis first"):  # a visitor back after expiry starts afresh
+        ivan.predict(20, True, "", api_name="/on_umap")

@@ -203,7 +203,7 @@ def test_public_fine_tune_beyond_the_caps_is_refused_before_any_work(tmp_path, m
 def test_public_fine_tune_without_a_step_cap_gets_the_servers(tmp_path, monkeypatch):
     lab = _public_lab(tmp_path, monkeypatch, max_steps=7)
     gate = threading.Event()
-    lab.jobs.submit(lab.store.new_run_dir("blocker"), lambda ctx: gate.wait(GATE_TIMEOUT))  # hold the worker
+    lab.jobs.submit(lab.store.new_run_dir("blocker"), lambda ctx: gate.wait(GATE_TIMEOUT), lane="training")  # holds training
     try:
         run_id = lab.submit_alignment(LATENT, EvalSpec(langs=("en", "de")), AlignSpec(method="finetune"),
                                       visitor=ALICE)
@@ -220,7 +220,7 @@ def test_public_fine_tune_without_a_step_cap_gets_the_servers(tmp_path, monkeypa
 def test_one_running_and_one_queued_per_visitor_and_a_server_cap(tmp_path, monkeypatch):
     lab = _public_lab(tmp_path, monkeypatch, visitor_active=2, server_active=4)
     gate = threading.Event()
-    lab.jobs.submit(lab.store.new_run_dir("blocker"), lambda ctx: gate.wait(GATE_TIMEOUT))  # 1 of the server's 4
+    lab.jobs.submit(lab.store.new_run_dir("blocker"), lambda ctx: gate.wait(GATE_TIMEOUT), lane="light")  # 1 of the server's 4
     spec, align = EvalSpec(langs=("en", "de")), AlignSpec(method="centering")
     try:
         alice = [lab.submit_alignment(LATENT, spec, align, visitor=ALICE) for _ in range(2)]
@@ -243,7 +243,7 @@ def test_one_running_and_one_queued_per_visitor_and_a_server_cap(tmp_path, monke
 def test_many_concurrent_submits_never_overshoot_the_caps(tmp_path, monkeypatch):
     lab = _public_lab(tmp_path, monkeypatch, visitor_active=2, server_active=5)
     gate = threading.Event()
-    lab.jobs.submit(lab.store.new_run_dir("blocker"), lambda ctx: gate.wait(GATE_TIMEOUT))
+    lab.jobs.submit(lab.store.new_run_dir("blocker"), lambda ctx: gate.wait(GATE_TIMEOUT), lane="light")
     visitors = [f"visitor-{k}-" + "v" * 32 for k in range(4)]
     outcomes: list[str] = []
 

@@ -295,11 +295,12 @@ class DiagnosisResult:
         """UMAP (cosine) of the passages, the versions of one passage joined (plotly; needs umap-learn)."""
         from xlalign.report.figures import umap_pairs
 
-        first = self.corpus.passage_first_items()
-        n = min(len(first), max_items)
-        points = {x: self.embeddings.passages[x][:n] for x in self.spec.langs}
-        labels = [self.corpus.item_ids[i] for i in first[:n]]
-        return umap_pairs(points, labels, title=f"{self.model_name} (UMAP, cosine)", seed=seed, made=self.made_with)
+        corpus = self.corpus
+        items = corpus.passage_first_items()[:max_items]  # row r of the passage embeddings is item items[r]
+        points = {x: self.embeddings.passages[x][: len(items)] for x in self.spec.langs}
+        labels = {x: [f"{corpus.groups[i]} ({x}): {corpus.passages[x][i]}" for i in items] for x in self.spec.langs}
+        return umap_pairs(points, labels, title=f"{self.model_name} (UMAP, cosine)", seed=seed,
+                          ids=[corpus.item_ids[i] for i in items], made=self.made_with)
 
     def write(self, out: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
         """Write ``summary.csv``, ``matrix.csv``, ``per_query.csv`` and ``run.json`` into ``out`` as ``xlalign

@@ -281,6 +281,7 @@ def cmd_align(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from xlalign.report.tables import format_side_by_side
     from xlalign.store.runs import ResultFolder, compare_runs, csv_text
 
     found = compare_runs(args.runs)
@@ -290,7 +291,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         folder.write({"compare.csv": csv_text(found.stacked), "side_by_side.csv": csv_text(wide.reset_index())})
     for note in found.notes:
         print(f"note: {note}")
-    print(wide.to_string(na_rep="–"))
+    print(format_side_by_side(wide))
+    print("", *found.made_with_lines(), sep="\n")
     print(f"\nwrote {args.out}/compare.csv and side_by_side.csv")
     return 0
 

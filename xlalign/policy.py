@@ -40,13 +40,21 @@ def upload_root() -> Path:
     return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio").resolve()
 
 
+#: Folders of Gradio's upload folder that hold the server's downloads (:mod:`xlalign.store.downloads`), not uploads.
+DOWNLOADS_PREFIX = "xlalign-downloads-"
+
+
 def uploaded_file(path: str | os.PathLike[str]) -> bool:
-    """True for a regular file inside Gradio's upload folder (what a visitor can have put there)."""
+    """True for a regular file inside Gradio's upload folder (what a visitor can have put there), not in one of the
+    server's download areas there."""
     try:
         resolved = Path(path).resolve()
     except (OSError, ValueError):
         return False
-    return resolved.is_file() and upload_root() in resolved.parents
+    root = upload_root()
+    if not (resolved.is_file() and root in resolved.parents):
+        return False
+    return not resolved.relative_to(root).parts[0].startswith(DOWNLOADS_PREFIX)
 
 
 def env_number(name: str, default: float, *, minimum: float = 0, integer: bool = False) -> float:
@@ -89,6 +97,14 @@ class PublicLimits:
       visitor has used (diagnosed, ranked or trained on), counted for as long as the server runs.
     * ``downloads_mb`` (``XLALIGN_DOWNLOADS_MB``, 512): the download area (CSV and zip exports), oldest
       first out.
+    * ``max_texts`` (``XLALIGN_MAX_TEXTS``, 12,000): distinct texts one request (a diagnosis, a language ranking,
+      a model comparison, an alignment run) may have encoded; texts already in the embedding cache do not count.
+      12,000 holds XQuAD in 8 languages (11,440 texts).
+    * ``uploads_mb`` (``XLALIGN_UPLOADS_MB``, 1024): everybody's uploads in the upload folder together, used or
+      not; beyond it the oldest are removed (a run keeps its own copy of what it used).
+    * ``session_idle_s`` (``XLALIGN_SESSION_IDLE_S``, 1800) and ``session_closed_s`` (``XLALIGN_SESSION_CLOSED_S``,
+      60): a session's state (its diagnosis, the values of its tables and figures) is forgotten after that long
+      without a request, or that long after its page was closed (an open page's 3-second refresh keeps it).
     """
 
     max_langs: int = 8
@@ -98,6 +114,10 @@ class PublicLimits:
     server_active: int = 8
     visitor_upload_mb: float = 100.0
     downloads_mb: float = 512.0
+    max_texts: int = 12_000
+    uploads_mb: float = 1024.0
+    session_idle_s: float = 1800.0
+    session_closed_s: float = 60.0
 
     @classmethod
     def from_env(cls) -> PublicLimits:
@@ -108,7 +128,11 @@ class PublicLimits:
                    visitor_active=int(env_number("XLALIGN_VISITOR_ACTIVE", d.visitor_active, minimum=1, integer=True)),
                    server_active=int(env_number("XLALIGN_SERVER_ACTIVE", d.server_active, minimum=1, integer=True)),
                    visitor_upload_mb=env_number("XLALIGN_VISITOR_UPLOAD_MB", d.visitor_upload_mb, minimum=1e-3),
-                   downloads_mb=env_number("XLALIGN_DOWNLOADS_MB", d.downloads_mb, minimum=1))
+                   downloads_mb=env_number("XLALIGN_DOWNLOADS_MB", d.downloads_mb, minimum=1),
+                   max_texts=int(env_number("XLALIGN_MAX_TEXTS", d.max_texts, minimum=1, integer=True)),
+                   uploads_mb=env_number("XLALIGN_UPLOADS_MB", d.uploads_mb, minimum=1),
+                   session_idle_s=env_number("XLALIGN_SESSION_IDLE_S", d.session_idle_s, minimum=1),
+                   session_closed_s=env_number("XLALIGN_SESSION_CLOSED_S", d.session_closed_s, minimum=0))
 
     @property
     def visitor_upload_bytes(self) -> int:
@@ -117,6 +141,10 @@ class PublicLimits:
     @property
     def downloads_bytes(self) -> int:
         return int(self.downloads_mb * 1024 * 1024)
+
+    @property
+    def uploads_bytes(self) -> int:
+        return int(self.uploads_mb * 1024 * 1024)
 
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
@@ -184,7 +212,7 @@ def check_writable(folder: str | os.PathLike[str], variable: str) -> Path:
     return path
 
 
-__all__ = ["PathRefused", "PolicyError", "PublicLimits", "check_writable", "configure_storage", "contained",
+__all__ = ["DOWNLOADS_PREFIX", "PathRefused", "PolicyError", "PublicLimits", "check_writable", "configure_storage", "contained",
            "default_runs_dir", "env_number", "max_upload_bytes", "public_mode", "redact_paths", "upload_root",
            "uploaded_file"]
 

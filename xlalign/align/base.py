@@ -142,9 +142,10 @@ class Aligner(Protocol):
 
     Optional classmethods (defaults in :class:`AlignerBase`; callers look them up with ``getattr``):
     ``label_parts(options, done)`` (the runs list's short label), ``described(text, done)`` (a model card's
-    title with what the run chose) and ``bounded(options, limits)`` (public mode's caps); and the optional class
-    attribute ``card_what``: a model card's "What it is" for the method (plain text; ``{base}`` and ``{method}`` are
-    filled in), None for the generic text of its kind (a language-agnostic linear map, a language-aware transform);
+    title with what the run chose), ``bounded(options, limits)`` (public mode's caps) and ``caps(limits)`` (those
+    caps in words, per option: the public app's controls state them); and the optional class attribute
+    ``card_what``: a model card's "What it is" for the method (plain text; ``{base}`` and ``{method}`` are filled
+    in), None for the generic text of its kind (a language-agnostic linear map, a language-aware transform);
     ``work_files``, the files its fit writes into the run folder besides its artefacts."""
 
     #: Registry key, ``AlignSpec.method`` and ``run.json`` key.

@@ -407,11 +407,13 @@ def _master_weights(model: Any, options: FinetuneOptions, model_spec: ModelSpec)
 
     # The master copies are the fp32 weights as loaded, taken before the cast: copies of the bf16-rounded weights
     # would start training (and a run that changes nothing would end) from the base model rounded to bf16.
+    # The frozen ones (freeze_word_embeddings) are kept too, to be put back exactly when the model is saved.
     masters = [p.detach().to(torch.float32).clone() for p in model.parameters() if p.requires_grad]
+    frozen = {name: p.detach().clone() for name, p in model.named_parameters() if not p.requires_grad}
     if not bf16_weights(model):
         raise ConfigError("bf16 training on a CPU needs a Transformer first module followed by pooling")
     return MasterWeightAdamW(model, lr=learning_rate(model_spec, options), betas=(options.adam_beta1, options.adam_beta2),
-                             eps=1e-8, weight_decay=options.weight_decay, masters=masters)
+                             eps=1e-8, weight_decay=options.weight_decay, masters=masters, frozen=frozen)
 
 
 def _train(model: Any, options: FinetuneOptions, triplets: Sequence[dict[str, str]], args: Any, callback: Any,
@@ -506,6 +508,14 @@ class FinetuneAligner(AlignerBase):
         if options.max_steps is not None and options.max_steps > limits.max_steps:
             raise PolicyError(f"max steps {options.max_steps} is more than this server allows ({limits.max_steps})")
         return options if options.max_steps is not None else replace(options, max_steps=limits.max_steps)
+
+    @classmethod
+    def caps(cls, limits: PublicLimits) -> dict[str, tuple[str, str]]:
+        """(label, help) of each option :meth:`bounded` caps, with this server's limits (the public app's controls
+        state them before a refusal)."""
+        return {"epochs": ("Epochs", f"training epochs (on this server: more than 0, at most {limits.max_epochs:g})"),
+                "max_steps": (f"Max steps (empty: {limits.max_steps})",
+                              f"cap on optimizer steps (on this server: 1–{limits.max_steps})")}
 
     @classmethod
     def label_parts(cls, options: FinetuneOptions, done: Mapping[str, object]) -> list[str] | None:

@@ -27,9 +27,12 @@ class MasterWeightAdamW(torch.optim.AdamW):
     """
 
     def __init__(self, model: torch.nn.Module, *, lr: float, betas: tuple[float, float], eps: float,
-                 weight_decay: float, masters: list[torch.Tensor] | None = None) -> None:
+                 weight_decay: float, masters: list[torch.Tensor] | None = None,
+                 frozen: dict[str, torch.Tensor] | None = None) -> None:
         """``masters``: the fp32 weights, one per trainable parameter in order, taken before the model was cast to
-        bf16 (default: the current parameters in fp32, which for a bf16 model are already rounded)."""
+        bf16 (default: the current parameters in fp32, which for a bf16 model are already rounded); ``frozen``:
+        the untrained parameters as they were before the cast, by name, put back exactly by :meth:`restore_fp32`."""
+        self.frozen = dict(frozen or {})
         self.shadows = [p for p in model.parameters() if p.requires_grad]
         if masters is None:
             masters = [p.detach().to(torch.float32).clone() for p in self.shadows]
@@ -57,10 +60,14 @@ class MasterWeightAdamW(torch.optim.AdamW):
 
     @torch.no_grad()
     def restore_fp32(self, model: torch.nn.Module) -> None:
-        """Cast ``model`` back to fp32 and put the exact fp32 master weights into it (for saving)."""
+        """Cast ``model`` back to fp32 and put the exact fp32 master weights into it, and the frozen parameters as
+        they were before the cast (for saving: a frozen weight is saved bit for bit as it was loaded)."""
         model.to(torch.float32)
         for p, m in zip([p for p in model.parameters() if p.requires_grad], (m for _, m in self.pairs), strict=True):
             p.copy_(m)
+        for name, p in model.named_parameters():
+            if name in self.frozen:
+                p.copy_(self.frozen[name])
 
 
 __all__ = ["MasterWeightAdamW"]

@@ -7,6 +7,7 @@ choose the port); on a Hugging Face Space the Dockerfile does the same with ``XL
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -20,6 +21,7 @@ from xlalign.app.diagnose import Diagnose
 from xlalign.app.explore import Explore
 from xlalign.app.failures import Blocks
 from xlalign.app.formatting import CLICK_JS, CSS
+from xlalign.app.housekeeping import Housekeeping
 from xlalign.app.inputs import default_model
 from xlalign.app.layout import Page, build_page
 from xlalign.app.neighbourhoods import Neighbours
@@ -37,6 +39,7 @@ from xlalign.policy import (
 )
 from xlalign.services.lab import Lab
 from xlalign.services.prewarm import at_start_up
+from xlalign.store.downloads import remove_stale_areas
 
 TITLE = "xlalign — cross-lingual alignment lab"
 #: Requests one event serves at once unless it sets its own limit (the runs list, drill-downs, comparisons).
@@ -53,6 +56,8 @@ class App:
     diagnose: Diagnose
     explore: Explore
     runs: Runs
+    visitors: Visitors
+    housekeeping: Housekeeping
     neighbours: Neighbours
 
 
@@ -60,8 +65,9 @@ def assemble(lab: Lab | None = None) -> App:
     """The app on ``lab`` (default: a new one on ``$XLALIGN_RUNS_DIR``), its callbacks wired.
 
     Queues: every event runs up to :data:`LIGHT_CONCURRENCY` requests at once unless it says otherwise;
-    exports have one ``heavy`` queue of one; encoding texts that are not cached waits for the lab's
-    encoding slot (:meth:`Lab.encode`); alignment runs have their own background worker.
+    exports have one ``heavy`` queue of one; encoding texts that are not cached takes turns at the lab's encoder
+    (:meth:`Lab.encode`); alignment runs have their own background workers. A housekeeping thread forgets closed
+    and idle sessions and expires downloads (:mod:`xlalign.app.housekeeping`).
     """
     lab = lab if lab is not None else Lab(os.environ.get("XLALIGN_RUNS_DIR"))
     visitors = Visitors()
@@ -71,13 +77,14 @@ def assemble(lab: Lab | None = None) -> App:
             Explore(lab, page, lab.downloads, visitors), Runs(lab, page, lab.downloads, visitors)
         neighbours = Neighbours(lab, page, lab.downloads, visitors)
         diagnose.wire()
-        explore.wire()
+        explore.wire(diagnose.language_clears, diagnose.model_clears)
         runs.wire(blocks)
         neighbours.wire()
     blocks.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     if os.environ.get("XLALIGN_NO_WARMUP", "") != "1":
         threading.Thread(target=at_start_up, args=(lab, default_model()), name="xlalign-warm-up", daemon=True).start()
-    return App(blocks, lab, page, diagnose, explore, runs, neighbours)
+    chores = Housekeeping(blocks, lab, visitors, lab.limits).start()
+    return App(blocks, lab, page, diagnose, explore, runs, visitors, chores, neighbours)
 
 
 def build_app(lab: Lab | None = None) -> gr.Blocks:
@@ -113,8 +120,10 @@ def main() -> None:
     check_server()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not one line per request Gradio makes to itself
+    remove_stale_areas()  # download areas of a killed server
     app = assemble()
     app.lab.exit_on_sigterm()  # a stopped server records its runs as interrupted, not "running" for ever
+    atexit.register(app.lab.downloads.remove)  # and leaves no download area behind (SIGTERM: in exit_on_sigterm)
     app.blocks.launch(**launch_options())
 
 

@@ -13,6 +13,7 @@ import gradio as gr
 
 from xlalign.align.base import AlignSpec, method_options, registered
 from xlalign.errors import XlalignError
+from xlalign.policy import PublicLimits, public_mode
 from xlalign.specs import OptionInfo, option, options
 
 #: (group, field) of every per-method option control, in the order the Align tab lays them out and
@@ -21,10 +22,12 @@ METHOD_FIELDS: list[tuple[str, str]] = [(group, o.name) for group, cls in method
                                          for o in options(cls) if o.ui]
 
 
-def control(spec: type, name: str, **kw: Any) -> gr.components.Component:
-    """A Gradio control whose default, choices, label and help come from the spec's field."""
+def control(spec: type, name: str, *, cap: tuple[str, str] | None = None, **kw: Any) -> gr.components.Component:
+    """A Gradio control whose default, choices, label and help come from the spec's field; ``cap`` (public mode:
+    (label, help) with this server's limit) replaces the label and the help, which state the spec's own range."""
     o: OptionInfo = option(spec, name)
-    common = dict(label=o.label, info=o.help, elem_id=f"opt-{spec.__name__}-{name}", min_width=200, **kw)
+    label, info = cap or (o.label, o.help)
+    common = dict(label=label, info=info, elem_id=f"opt-{spec.__name__}-{name}", min_width=200, **kw)
     if o.kind is bool:
         return gr.Checkbox(value=o.default, **common)
     if o.choices:
@@ -37,12 +40,16 @@ def control(spec: type, name: str, **kw: Any) -> gr.components.Component:
 
 
 def method_controls() -> list[gr.components.Component]:
-    """Every per-method option control, one accordion per method (inside the current Blocks context)."""
+    """Every per-method option control, one accordion per method (inside the current Blocks context). In public
+    mode an option the server caps states the server's limit (the method's optional ``caps(limits)``)."""
     made: list[gr.components.Component] = []
     default = option(AlignSpec, "method").default
+    limits = PublicLimits.from_env() if public_mode() else None
     for group, method in registered().items():
+        caps_of = getattr(method, "caps", None)  # optional in the Aligner protocol
+        caps: dict[str, tuple[str, str]] = caps_of(limits) if limits is not None and caps_of is not None else {}
         with gr.Accordion(f"{group}: {method.summary}", open=group == default), gr.Row():
-            made += [control(method.Options, o.name) for o in options(method.Options) if o.ui]
+            made += [control(method.Options, o.name, cap=caps.get(o.name)) for o in options(method.Options) if o.ui]
     return made
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import gradio as gr
 from gradio.blocks import Block
 
-from xlalign.app.failures import guarded, refuse, upload_path
+from xlalign.app.failures import FAILED, failure_markdown, guarded, refuse, shown_in_page, upload_path
 from xlalign.app.formatting import (
     CDF_DEFAULT,
     EMPTY_MATRIX,
@@ -28,18 +28,24 @@ from xlalign.app.formatting import (
     EMPTY_SUMMARY,
     HEADERS,
     MATRIX_DEFAULT,
+    PAIR_LABEL,
+    PER_QUERY_LABEL,
     STALE,
+    START,
     display,
     docs_above_html,
     drill_info_html,
     empty_table,
     matrix_table,
+    matrix_widths,
     pair_caption,
     pair_choices,
     pair_rows,
     pair_view,
+    pair_widths,
     per_query_caption,
     per_query_view,
+    per_query_widths,
     verdict_markdown,
 )
 from xlalign.app.inputs import DATASETS, UPLOADED, data_spec, gr_progress, language_choices, language_spec, model_spec
@@ -53,7 +59,6 @@ from xlalign.specs import SCENARIOS, EvalSpec
 from xlalign.store.downloads import DownloadArea
 from xlalign.store.runs import csv_text
 
-PER_QUERY_LABEL = "Per-query gold ranks (Multi) — click a rank to drill into that pair"
 #: Query choices offered at once in the drill-down (the table lists every query; search narrows both).
 MAX_QUERY_CHOICES = 500
 
@@ -73,9 +78,20 @@ class Diagnose:
         p.upload.change(self.on_data, [p.dataset, p.upload, p.pivot], self.data_outputs()[:1] + self.data_outputs()[2:],
                         api_name="on_data")
         p.pivot.change(self.on_pivot, [p.dataset, p.upload, p.pivot, p.targets], p.targets, **INTERNAL)
-        for c in p.config:
-            cast(Any, c).change(self.clear_results, None, self.result_panels(), **INTERNAL)
-        p.run_btn.click(self.run_diagnosis, p.config, self.diagnosis_outputs(), **DIAGNOSE)
+        # A Diagnose press cancels this page's clears still pending: events of different queues may finish in any
+        # order, and a late clear must never empty the diagnosis the visitor just asked for.
+        self.clears = [_changed(p, c)(self.clear_results, p.diag, self.result_panels(), **INTERNAL)
+                       for c in p.config]
+        # The Languages tab reads the data, pivot, model, precision, pool and remote code (not the targets); the
+        # Models tab reads the data, pivot, targets, precision and pool (its models are its own): each is cleared
+        # only by what it reads, and only when it shows a result.
+        # (inputs: never the configuration values themselves, which Gradio checks against their choices: a late
+        # event of a previous dataset's targets would be refused with an error)
+        self.language_clears = [_changed(p, c)(self.clear_languages, p.rank_text, self.language_panels(), **INTERNAL)
+                                for c in p.languages_read]
+        self.model_clears = [_changed(p, c)(self.clear_models, p.lb_note, self.model_panels(), **INTERNAL)
+                             for c in p.models_read]
+        p.run_btn.click(self.run_diagnosis, p.config, self.diagnosis_outputs(), cancels=self.clears, **DIAGNOSE)
         p.cdf_scenario.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves], **INTERNAL)
         p.cdf_curves.input(self.on_cdf, [p.diag, p.cdf_scenario, p.cdf_curves], [p.cdf, p.cdf_curves], **INTERNAL)
         p.matrix_metric.input(self.on_matrix_metric, [p.diag, p.matrix_metric], [p.matrix_plot, p.matrix_table],
@@ -103,13 +119,18 @@ class Diagnose:
         return [self.page.dataset, self.page.upload, self.page.pivot, self.page.targets, self.page.data_note]
 
     def result_panels(self) -> list[Block]:
-        """Every panel that shows a result of the configuration (cleared when it changes), and the controls
-        whose choices come from a result (emptied with it)."""
+        """Every panel that shows a result of the diagnosis (cleared when the configuration changes), and the
+        controls whose choices come from it (emptied with it)."""
         p = self.page
         return [p.diag, p.verdict, p.summary, p.summary_full, p.overview, p.cdf, p.cdf_scenario, p.cdf_curves,
                 p.matrix_plot, p.matrix_metric, p.matrix_table, p.pq_search, p.per_query, p.exports,
-                *self.pair_outputs(), p.dd_k, p.dd_search, p.umap_before, p.umap_after, p.rank_plot, p.rank_table,
-                p.rank_text, p.lb_table, p.lb_plot, p.lb_note]
+                *self.pair_outputs(), p.dd_k, p.dd_search, p.umap_before, p.umap_after]
+
+    def language_panels(self) -> list[Block]:
+        return [self.page.rank_plot, self.page.rank_table, self.page.rank_text]
+
+    def model_panels(self) -> list[Block]:
+        return [self.page.lb_table, self.page.lb_plot, self.page.lb_note, self.page.lb_file]
 
     def diagnosis_outputs(self) -> list[Block]:
         p = self.page
@@ -171,28 +192,58 @@ class Diagnose:
         return gr.Dropdown(choices=language_choices(rest), value=keep or rest[:1], multiselect=True)
 
     @guarded
-    def clear_results(self) -> Updates:
-        """What every result panel shows after the data, languages, model or pool changed: nothing stale, and
-        every control whose choices came from the old result empty (value None) or at its default."""
+    def clear_results(self, diag: Diagnosis | None = None) -> Updates:
+        """What every panel of the diagnosis shows after the data, languages, model or pool changed: nothing stale,
+        and every control whose choices came from the old result empty (value None) or at its default. Before any
+        diagnosis the panels show what they showed at the start (nothing is "changed" that never ran)."""
         p = self.page
-        empty = figures.empty("settings changed: run again")
-        return {p.diag: None, p.verdict: STALE, p.summary: empty_table(*EMPTY_SUMMARY),
+        ran = diag is not None
+        empty = figures.empty("settings changed: run again") if ran else None
+        return {p.diag: None, p.verdict: STALE if ran else START, p.summary: empty_table(*EMPTY_SUMMARY),
                 p.summary_full: empty_table(*EMPTY_SUMMARY), p.overview: empty, p.cdf: empty,
                 p.cdf_scenario: CDF_DEFAULT, p.cdf_curves: gr.Dropdown(choices=[], value=[], multiselect=True),
                 p.matrix_plot: empty, p.matrix_metric: MATRIX_DEFAULT, p.matrix_table: empty_table(*EMPTY_MATRIX),
                 p.pq_search: "", p.per_query: gr.Dataframe(empty_table(*EMPTY_PER_QUERY), label=PER_QUERY_LABEL),
                 p.exports: None, **self._empty_pair(), p.dd_k: 0, p.dd_search: "", p.umap_before: empty,
-                p.umap_after: empty, p.rank_plot: empty, p.rank_table: empty_table(*HEADERS["rank"]), p.rank_text: "",
-                p.lb_table: empty_table(*HEADERS["board"]), p.lb_plot: empty, p.lb_note: ""}
+                p.umap_after: empty}
+
+    @guarded
+    def clear_languages(self, shown: str | None = None) -> Updates:
+        """The Languages tab after a setting it reads changed: emptied, saying so, when it showed a result; left as
+        it is otherwise (before it ever ran, it says nothing about settings)."""
+        p = self.page
+        if not shown or shown.startswith(FAILED):  # never ran, or only a failure to take away
+            return {p.rank_plot: gr.skip(), p.rank_table: gr.skip(), p.rank_text: "" if shown else gr.skip()}
+        return {p.rank_plot: figures.empty("settings changed: press Rank languages again"),
+                p.rank_table: empty_table(*HEADERS["rank"]), p.rank_text: ""}
+
+    @guarded
+    def clear_models(self, shown: str | None = None) -> Updates:
+        """The Models tab after a setting it reads changed: emptied (its CSV too) when it showed a result."""
+        p = self.page
+        if not shown or shown.startswith(FAILED):
+            return {p.lb_table: gr.skip(), p.lb_plot: gr.skip(), p.lb_file: gr.skip(),
+                    p.lb_note: "" if shown else gr.skip()}
+        return {p.lb_table: empty_table(*HEADERS["board"]), p.lb_plot: figures.empty(
+            "settings changed: press Compare models again"), p.lb_note: "", p.lb_file: None}
 
     def _empty_pair(self) -> Updates:
         p = self.page
         return {p.dd_scenario: gr.Dropdown(choices=list(SCENARIOS), value="multi"),
                 p.dd_lang: gr.Dropdown(choices=[], value=None), p.dd_gold: gr.Dropdown(choices=[], value=None),
-                p.dd_table: empty_table(*EMPTY_PAIR), p.dd_query: gr.Dropdown(choices=[], value=None), p.dd_info: "",
+                p.dd_table: gr.Dataframe(empty_table(*EMPTY_PAIR), label=PAIR_LABEL),
+                p.dd_query: gr.Dropdown(choices=[], value=None), p.dd_info: "",
                 p.dd_docs: ""}
 
     # ------------------------------------------------------------------ diagnosis
+    def failed_diagnosis(self, message: str) -> Updates:
+        """A diagnosis that failed, on the visitor's page: its message in the verdict panel, every other panel
+        empty (one message in one place, not an error badge on each of them)."""
+        cleared = self.clear_results(None)
+        out = {c: cleared.get(c, gr.skip()) for c in self.diagnosis_outputs()}
+        return {**out, self.page.verdict: failure_markdown("Diagnose", message)}
+
+    @shown_in_page("failed_diagnosis")
     @guarded
     def run_diagnosis(self, dataset: str, upload: Any, pivot: str, targets: Any, model: str, precision: str,
                       pool: str, remote: bool, progress: gr.Progress = gr.Progress(), request: gr.Request | None = None
@@ -219,8 +270,9 @@ class Diagnose:
                 p.cdf_curves: gr.Dropdown(choices=figures.curve_choices(res.per_query, CDF_DEFAULT), value=curves,
                                           multiselect=True),
                 p.matrix_plot: figures.bias_matrix(res.matrix_frame(), MATRIX_DEFAULT), p.matrix_metric: MATRIX_DEFAULT,
-                p.matrix_table: matrix_table(diag, MATRIX_DEFAULT), p.pq_search: "",
-                p.per_query: gr.Dataframe(display(per_query_view(diag)), label=per_query_caption(diag, 0, "")),
+                p.matrix_table: self._matrix(diag, MATRIX_DEFAULT), p.pq_search: "",
+                p.per_query: gr.Dataframe(display(per_query_view(diag)), label=per_query_caption(diag, 0, ""),
+                                          column_widths=per_query_widths(diag.spec.langs)),
                 p.exports: files, **self._pair(diag, "multi", langs[1], spec.pivot, 0, ""), p.dd_k: 0,
                 p.dd_search: "", p.umap_n: gr.Slider(minimum=4, maximum=n_passages, value=min(60, n_passages), step=1),
                 p.umap_before: figures.empty("press Draw UMAP"), p.umap_after: figures.empty("press Draw UMAP")}
@@ -244,7 +296,7 @@ class Diagnose:
         if diag is None:
             return {p.matrix_plot: figures.empty("press Diagnose"), p.matrix_table: empty_table(*EMPTY_MATRIX)}
         return {p.matrix_plot: figures.bias_matrix(diag.result.matrix_frame(), metric),
-                p.matrix_table: matrix_table(diag, metric)}
+                p.matrix_table: self._matrix(diag, metric)}
 
     @guarded
     def on_pq_search(self, diag: Diagnosis | None, search: str) -> Any:
@@ -252,7 +304,12 @@ class Diagnose:
         if diag is None:
             return gr.Dataframe(empty_table(*EMPTY_PER_QUERY), label=PER_QUERY_LABEL)
         view = per_query_view(diag, search)
-        return gr.Dataframe(display(view), label=per_query_caption(diag, len(view), search))
+        return gr.Dataframe(display(view), label=per_query_caption(diag, len(view), search),
+                            column_widths=per_query_widths(diag.spec.langs))
+
+    @staticmethod
+    def _matrix(diag: Diagnosis, metric: str) -> Any:
+        return gr.Dataframe(matrix_table(diag, metric), column_widths=matrix_widths(diag.spec.langs))
 
     # ------------------------------------------------------------------ drill-down
     def _pair(self, diag: Diagnosis, scenario: str, query_lang: str, gold_lang: str | None, below: Any, search: str,
@@ -278,10 +335,11 @@ class Diagnose:
             choices.insert(0, next(c for c in pair_choices(rows[rows.query_id == query_id])))
             ids.insert(0, query_id)
         chosen = query_id if query_id in ids else (ids[0] if ids else None)
+        view = pair_view(rows, query_lang, gold_lang)
         out: Updates = {p.dd_scenario: gr.Dropdown(choices=list(SCENARIOS), value=scenario),
                p.dd_lang: gr.Dropdown(choices=language_choices(langs), value=query_lang),
                p.dd_gold: gr.Dropdown(choices=language_choices(golds), value=gold_lang),
-               p.dd_table: gr.Dataframe(pair_view(rows, query_lang, gold_lang),
+               p.dd_table: gr.Dataframe(view, column_widths=pair_widths(view),
                                         label=pair_caption(rows, len(table), query_lang, gold_lang, scenario, k, search)),
                p.dd_query: gr.Dropdown(choices=choices, value=chosen)}
         if chosen is None:
@@ -358,9 +416,9 @@ class Diagnose:
         row, col = evt.index if isinstance(evt.index, (list, tuple)) else (evt.index, 0)
         values = list(evt.row_value) if evt.row_value else list(view.iloc[int(row)])
         record = dict(zip(view.columns, values, strict=False))
-        query_lang, query_id = str(record["query_lang"]), str(record["query_id"])
+        query_lang, query_id = str(record["lang"]), str(record["query_id"])
         column = view.columns[int(col)] if 0 <= int(col) < len(view.columns) else ""
-        gold_lang = column.removeprefix("rank_") if column.startswith("rank_") else self._partner(diag, query_lang)
+        gold_lang = column if column in diag.spec.langs else self._partner(diag, query_lang)
         return self._open(diag, query_lang, gold_lang, query_id)
 
     @guarded
@@ -382,6 +440,14 @@ class Diagnose:
         if q not in langs or g not in langs:
             raise refuse("That cell is not in this diagnosis.")
         return self._open(diag, q, g)
+
+
+def _changed(p: Page, control: Any) -> Any:
+    """The event that tells a configuration control changed: ``change``, except for the multiselect targets, whose
+    ``change`` Gradio's page also fires again, with the same value, whenever other components are redrawn (a loop
+    through the clears it triggers); its ``input`` is the visitor's own change (programmatic changes of the targets
+    come with a change of the data or the pivot, which clear the results themselves)."""
+    return control.input if control is p.targets else control.change
 
 
 def _whole(value: Any) -> int:

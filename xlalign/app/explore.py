@@ -6,8 +6,18 @@ from typing import Any
 
 import gradio as gr
 
-from xlalign.app.failures import guarded, refuse
-from xlalign.app.formatting import board_note, board_view, data_name, inclination_table, inclination_text
+from xlalign.app.failures import failure_markdown, guarded, refuse, shown_in_page
+from xlalign.app.formatting import (
+    HEADERS,
+    board_note,
+    board_view,
+    board_widths,
+    data_name,
+    empty_table,
+    inclination_table,
+    inclination_text,
+    inclination_widths,
+)
 from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_spec
 from xlalign.app.layout import Page, Updates
 from xlalign.app.neighbourhoods import umap_purity
@@ -30,18 +40,20 @@ class Explore:
         self.lab, self.page, self.downloads = lab, page, downloads
         self.visitors = visitors or Visitors()
 
-    def wire(self) -> None:
+    def wire(self, language_clears: list[Any] | None = None, model_clears: list[Any] | None = None) -> None:
         """Attach the callbacks to their events (inside the app's ``gr.Blocks`` context). Each may encode texts
-        not yet cached: that waits for the lab's encoding slot inside (:meth:`Lab.encode`), not in a queue here."""
+        not yet cached: that takes turns at the lab's encoder inside (:meth:`Lab.encode`), not in a queue here.
+        A press cancels this page's pending clears of the same tab (``*_clears``: see :meth:`Diagnose.wire`)."""
         p = self.page
         p.umap_btn.click(self.on_umap, [p.diag, p.umap_n, p.umap_queries, p.umap_run],
                          [p.umap_before, p.umap_after, p.umap_purity_before, p.umap_purity_after],
                          concurrency_id="map", concurrency_limit=2)
         p.rank_btn.click(self.on_inclination, [p.dataset, p.upload, p.pivot, p.model, p.precision, p.pool, p.remote],
-                         [p.rank_plot, p.rank_table, p.rank_text], concurrency_id="languages", concurrency_limit=4)
+                         [p.rank_plot, p.rank_table, p.rank_text], concurrency_id="languages",
+                         concurrency_limit=4, cancels=language_clears or None)
         p.lb_btn.click(self.on_leaderboard, [p.dataset, p.upload, p.pivot, p.targets, p.pool, p.precision, p.lb_models,
                                              p.lb_extra], [p.lb_table, p.lb_plot, p.lb_file, p.lb_note],
-                       concurrency_id="models", concurrency_limit=4)
+                       concurrency_id="models", concurrency_limit=4, cancels=model_clears or None)
 
     @guarded
     def on_umap(self, diag: Diagnosis | None, n: int, with_queries: bool, run_id: str | None,
@@ -51,16 +63,18 @@ class Explore:
             raise refuse("Run a diagnosis first.")
         rows = parallel_rows(diag, int(n))
         first = diag.corpus.passage_first_items()
-        labels = [f"{diag.corpus.groups[first[u]]}: {diag.corpus.passages[diag.spec.pivot][first[u]][:80]}"
-                  for u in rows]
         items = first[rows]
-
         ids = [diag.corpus.item_ids[i] for i in items]
+        corpus, langs = diag.corpus, diag.spec.langs
+        # each point's hover shows its own text: a Chinese point the Chinese passage (or question), not the pivot's
+        labels = {x: [f"{corpus.groups[i]} ({x}): {corpus.passages[x][i]}" for i in items] for x in langs}
+        asked = {x: [f"{corpus.groups[i]} ({x}): {corpus.questions[x][i]}" for i in items] for x in langs}
 
         def draw(emb: Any, title: str) -> Any:
-            points = {x: emb.passages[x][rows] for x in diag.spec.langs}
-            queries = {x: emb.queries[x][items] for x in diag.spec.langs} if with_queries else None
-            return figures.umap_pairs(points, labels, title=title, queries=queries, ids=ids, made=diag.made_with)
+            points = {x: emb.passages[x][rows] for x in langs}
+            queries = {x: emb.queries[x][items] for x in langs} if with_queries else None
+            return figures.umap_pairs(points, labels, title=title, queries=queries, query_labels=asked, ids=ids,
+                                      made=diag.made_with)
 
         p = self.page
         before = draw(diag.embeddings, f"{diag.model.model} (UMAP, cosine)")
@@ -73,6 +87,17 @@ class Explore:
         return {p.umap_before: before, p.umap_after: draw(after_emb, f"after {label}"), p.umap_purity_before: purity,
                 p.umap_purity_after: umap_purity(self.lab.purity(diag, after_emb), f"after {label}")}
 
+    def failed_inclination(self, message: str) -> Updates:
+        p = self.page
+        return {p.rank_plot: None, p.rank_table: empty_table(*HEADERS["rank"]),
+                p.rank_text: failure_markdown("Rank languages", message)}
+
+    def failed_leaderboard(self, message: str) -> Updates:
+        p = self.page
+        return {p.lb_table: empty_table(*HEADERS["board"]), p.lb_plot: None, p.lb_file: None,
+                p.lb_note: failure_markdown("Compare models", message)}
+
+    @shown_in_page("failed_inclination")
     @guarded
     def on_inclination(self, dataset: str, upload: Any, pivot: str, model: str, precision: str, pool: str,
                        remote: bool, progress: gr.Progress = gr.Progress(), request: gr.Request | None = None) -> Updates:
@@ -85,9 +110,12 @@ class Explore:
         spec = model_spec(model, precision, remote)
         rows = self.lab.inclination(spec, data, pivot, targets, pool, gr_progress(progress), visitor=visitor)
         p = self.page
-        return {p.rank_plot: figures.inclination_view(rows, pivot), p.rank_table: inclination_table(rows),
+        table = inclination_table(rows)
+        return {p.rank_plot: figures.inclination_view(rows, pivot),
+                p.rank_table: gr.Dataframe(table, column_widths=inclination_widths(table)),
                 p.rank_text: inclination_text(rows, self.lab.made_with(spec, pool))}
 
+    @shown_in_page("failed_leaderboard")
     @guarded
     def on_leaderboard(self, dataset: str, upload: Any, pivot: str, targets: Any, pool: str, precision: str,
                        models: Any, extra: str, progress: gr.Progress = gr.Progress(), request: gr.Request | None = None
@@ -102,7 +130,9 @@ class Explore:
         data, langs = data_spec(dataset, upload, self.lab, visitor), language_spec(pivot, targets)
         board = self.lab.leaderboard(chosen, data, langs, pool, precision, gr_progress(progress), visitor=visitor)
         p = self.page
-        return {p.lb_table: board_view(board), p.lb_plot: figures.leaderboard_chart(board[board.error == ""]),
+        view = board_view(board)
+        return {p.lb_table: gr.Dataframe(view, column_widths=board_widths(view)),
+                p.lb_plot: figures.leaderboard_chart(board[board.error == ""]),
                 p.lb_file: self.downloads.save({"leaderboard.csv": csv_text(board)})[0],
                 p.lb_note: board_note(board, data_name(data), pool, langs)}
 

@@ -89,6 +89,43 @@ def guarded(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def shown_in_page(failed: str) -> Callable[[F], F]:
+    """For a button's callback (already :func:`guarded`): when it fails for a visitor's page, the page shows the
+    failure in one place instead of an error badge on every output: the callback object's method ``failed``
+    (``failed(message) -> updates``: the message in the result's first panel, the other panels emptied). An API
+    client (no page) gets the error, as before. The visitor's page is told apart by its browser token
+    (``self.visitors.is_page(request)``)."""
+
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(self, *args, **kwargs)
+            except gr.Error as e:
+                try:
+                    request = signature.bind_partial(self, *args, **kwargs).arguments.get("request")
+                except TypeError:
+                    request = None
+                if not self.visitors.is_page(request):
+                    raise
+                return getattr(self, failed)(str(e.message))
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+#: How a failure shown in a page's panel starts (:func:`failure_markdown`).
+FAILED = "### ⚠ "
+
+
+def failure_markdown(action: str, message: str) -> str:
+    """The one message a page shows when ``action`` failed (markdown, in the result's first panel)."""
+    return f"{FAILED}{action} failed\n\n{message}\n\n_Nothing else is shown for it; change the settings and try again._"
+
+
 class Blocks(gr.Blocks):
     """``gr.Blocks`` whose input checks log one line: Gradio checks each value a visitor sends (a dropdown's
     value among its choices, a well-formed file payload) before any callback runs, and would print a traceback
@@ -116,4 +153,5 @@ def _uploads(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[s
     return [bound[name] for name in UPLOAD_PARAMS if bound.get(name) is not None]
 
 
-__all__ = ["USER_ERRORS", "Blocks", "as_visitor_error", "guarded", "refuse", "upload_path", "visitor_message"]
+__all__ = ["FAILED", "USER_ERRORS", "Blocks", "as_visitor_error", "failure_markdown", "guarded", "refuse", "shown_in_page",
+           "upload_path", "visitor_message"]

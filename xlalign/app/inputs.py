@@ -12,7 +12,7 @@ from typing import Any
 
 from xlalign.app.failures import upload_path
 from xlalign.errors import XlalignError
-from xlalign.models.registry import allowed_models, available_offline
+from xlalign.models.registry import allowed_models, available_offline, needs_remote_code
 from xlalign.policy import max_upload_bytes, public_mode, uploaded_file
 from xlalign.progress import Progress, fraction
 from xlalign.report.tables import language_label
@@ -35,8 +35,11 @@ NOT_OFFLINE = " — not on this machine (downloads from the Hub)"
 
 def model_choices() -> list[tuple[str, str]]:
     """(label, id) of the default model, then the allowed list; models that would need the Hugging Face Hub
-    (not bundled, not a local folder, not in the local hub cache) are marked."""
+    (not bundled, not a local folder, not in the local hub cache) are marked. In public mode, where remote code
+    is refused, models that need it are not offered."""
     ids = list(dict.fromkeys([default_model(), *allowed_models()]))
+    if public_mode():
+        ids = [m for m in ids if not needs_remote_code(m)]
     return [(m if available_offline(m) else m + NOT_OFFLINE, m) for m in ids]
 
 

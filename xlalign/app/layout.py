@@ -21,13 +21,15 @@ from xlalign.app.formatting import (
     EMPTY_SUMMARY,
     HEADERS,
     MATRIX_DEFAULT,
+    PAIR_LABEL,
+    PER_QUERY_LABEL,
     RUNS_COLUMN_WIDTHS,
     START,
     empty_table,
 )
 from xlalign.app.inputs import DATASETS, default_model, language_choices, model_choices
 from xlalign.app.visitors import browser_secret
-from xlalign.policy import public_mode
+from xlalign.policy import PublicLimits, max_upload_bytes, public_mode
 from xlalign.report import figures
 from xlalign.report.neighbourhoods import BITEXT_VIEW, COMPARE_VIEW, PURITY_VIEW
 from xlalign.services.lab import Lab
@@ -160,6 +162,7 @@ class Page:
     sbs_pick: gr.Dropdown
     sbs_btn: gr.Button
     sbs_table: gr.Dataframe
+    sbs_legend: gr.Markdown
     sbs_files: gr.File
 
     @property
@@ -167,6 +170,26 @@ class Page:
         """The configuration controls, in the order :meth:`Diagnose.run_diagnosis` takes them."""
         return [self.dataset, self.upload, self.pivot, self.targets, self.model, self.precision, self.pool,
                 self.remote]
+
+    @property
+    def languages_read(self) -> list[gr.components.Component]:
+        """The configuration controls the Languages tab reads (not the targets: it ranks every language)."""
+        return [self.dataset, self.upload, self.pivot, self.model, self.precision, self.pool, self.remote]
+
+    @property
+    def models_read(self) -> list[gr.components.Component]:
+        """The configuration controls the Models tab reads (not the model menu: it has its own)."""
+        return [self.dataset, self.upload, self.pivot, self.targets, self.precision, self.pool]
+
+
+def upload_caps(texts: bool = True) -> str:
+    """Public mode: what this server accepts of an upload, stated on the upload control (size; languages and
+    texts encoded per request); elsewhere nothing."""
+    if not public_mode():
+        return ""
+    limits = PublicLimits.from_env()
+    more = f", {limits.max_langs} languages, {limits.max_texts:,} texts to encode" if texts else ""
+    return f" — on this server: up to {max_upload_bytes() / 2**20:g} MB{more}"
 
 
 def build_page(lab: Lab) -> Page:
@@ -196,13 +219,14 @@ def _config_row(page: Page, lab: Lab) -> None:
     with gr.Row():
         page.dataset = gr.Dropdown(DATASETS, value="demo", label="Dataset", info="xquad/belebele load from the Hub",
                                    elem_id="dataset")
-        page.upload = gr.File(label="…or your data: JSONL/CSV (id, lang, passage, question[, group])",
+        page.upload = gr.File(label="…or your data: JSONL/CSV (id, lang, passage, question[, group])" + upload_caps(),
                               file_types=[".jsonl", ".csv"], elem_id="upload")
         demo_langs = list(lab.languages("demo"))
         page.pivot = gr.Dropdown(language_choices(demo_langs), value="en", label="Pivot language", elem_id="pivot")
+        targets_info = "several = one k-language pool" + (
+            f" (at most {PublicLimits.from_env().max_langs - 1} on this server)" if public_mode() else "")
         page.targets = gr.Dropdown(language_choices([x for x in demo_langs if x != "en"]), value=["zh"],
-                                   multiselect=True, label="Target language(s)", info="several = one k-language pool",
-                                   elem_id="targets")
+                                   multiselect=True, label="Target language(s)", info=targets_info, elem_id="targets")
     with gr.Row():
         model = option(ModelSpec, "model")
         page.model = gr.Dropdown(model_choices(), value=default_model(), allow_custom_value=not public_mode(),
@@ -240,10 +264,10 @@ def _diagnose_tab(page: Page) -> None:
                                               value=MATRIX_DEFAULT, label="Matrix metric", elem_id="matrix-metric")
                 page.matrix_table = gr.Dataframe(empty_table(*EMPTY_MATRIX),
                                                  label="Click a cell (or a heatmap cell) to drill into that language pair",
-                                                 interactive=False, elem_id="matrix-table")
+                                                 interactive=False, elem_id="matrix-table", wrap=True)
         page.pq_search = gr.Textbox(label="Filter the per-query table (text or id)", elem_id="pq-search")
         page.per_query = gr.Dataframe(empty_table(*EMPTY_PER_QUERY), interactive=False,
-                                      label="Per-query gold ranks (Multi) — click a rank to drill into that pair",
+                                      label=PER_QUERY_LABEL,
                                       max_height=320, elem_id="per-query")
         page.exports = gr.File(label="Export (CSV)", file_count="multiple")
         _neighbourhood_panels(page)
@@ -295,7 +319,7 @@ def _drill_tab(page: Page) -> None:
                                   info="0 = every query", elem_id="dd-k")
             page.dd_search = gr.Textbox(label="Search queries (text or id)", elem_id="dd-search")
         page.dd_table = gr.Dataframe(empty_table(*EMPTY_PAIR), interactive=False, max_height=300, elem_id="dd-table",
-                                     label="Queries, worst-placed gold first — click one to see what ranks above it")
+                                     label=PAIR_LABEL, wrap=True)
         page.dd_query = gr.Dropdown([], value=None, label="Query", elem_id="dd-query", allow_custom_value=True)
         page.dd_info = gr.HTML(elem_id="dd-info")
         page.dd_docs = gr.HTML(elem_id="dd-docs")
@@ -325,25 +349,25 @@ def _languages_tab(page: Page) -> None:
                     "encoded once for all targets.")
         page.rank_btn = gr.Button("Rank languages", elem_id="rank-btn")
         page.rank_plot = gr.Plot(elem_id="rank-plot")
-        page.rank_table = gr.Dataframe(empty_table(*HEADERS["rank"]), interactive=False, elem_id="rank-table")
+        page.rank_table = gr.Dataframe(empty_table(*HEADERS["rank"]), interactive=False, elem_id="rank-table", wrap=True)
         page.rank_text = gr.Markdown(elem_id="rank-text")
 
 
 def _models_tab(page: Page) -> None:
     with gr.Tab("Models", id="models"):
         gr.Markdown("Several models on the same data and language pairs (pivot + each target; cached per model). A "
-                    "model that cannot be loaded shows why in its row; models marked *not on this machine* download "
-                    "from the Hugging Face Hub first.")
+                    "model that cannot be loaded keeps one row and the note under the table says why; models marked "
+                    "*not on this machine* download from the Hugging Face Hub first.")
         with gr.Row():
             page.lb_models = gr.Dropdown(model_choices(), value=[default_model()], multiselect=True,
                                          label="Models (and finished runs)", elem_id="lb-models")
             page.lb_extra = gr.Textbox(label="More model ids or local paths (comma-separated)",
-                                       visible=not public_mode())
+                                       visible=not public_mode(), elem_id="lb-extra")
         page.lb_btn = gr.Button("Compare models", elem_id="lb-btn")
-        page.lb_table = gr.Dataframe(empty_table(*HEADERS["board"]), interactive=False, elem_id="leaderboard")
+        page.lb_table = gr.Dataframe(empty_table(*HEADERS["board"]), interactive=False, elem_id="leaderboard", wrap=True)
         page.lb_note = gr.Markdown(elem_id="lb-note")
-        page.lb_plot = gr.Plot()
-        page.lb_file = gr.File(label="Export (CSV)")
+        page.lb_plot = gr.Plot(elem_id="lb-plot")
+        page.lb_file = gr.File(label="Export (CSV)", elem_id="lb-file")
 
 
 def _align_tab(page: Page) -> None:
@@ -352,7 +376,8 @@ def _align_tab(page: Page) -> None:
             page.method = control(AlignSpec, "method")
             page.train_data = gr.Radio(["split", "demo", "upload"], value=option(AlignSpec, "train_data").default,
                                        label="Training data", info="split = group-disjoint part of the dataset")
-            page.train_upload = gr.File(label="Triplets JSONL/CSV (q_en, p_en, p_tgt)", file_types=[".jsonl", ".csv"])
+            page.train_upload = gr.File(label="Triplets JSONL/CSV (q_en, p_en, p_tgt)" + upload_caps(texts=False),
+                                        file_types=[".jsonl", ".csv"])
             page.test_fraction = gr.Slider(0.1, 0.9, value=option(AlignSpec, "test_fraction").default, step=0.05,
                                            label=option(AlignSpec, "test_fraction").label)
         page.method_controls = method_controls()
@@ -387,11 +412,12 @@ def _compare_tab(page: Page) -> None:
         page.cmp_plot = gr.Plot()
         page.cmp_files = gr.File(label="Downloads", file_count="multiple")
         page.export_file = gr.File(label="Export", elem_id="export-file")
-        page.sbs_pick = gr.Dropdown([], multiselect=True, label="Finished runs side by side")
-        page.sbs_btn = gr.Button("Compare runs")
+        page.sbs_pick = gr.Dropdown([], multiselect=True, label="Finished runs side by side", elem_id="sbs-pick")
+        page.sbs_btn = gr.Button("Compare runs", elem_id="sbs-btn")
         page.sbs_table = gr.Dataframe(empty_table(*HEADERS["sbs"]),
-                                      label="Baseline, each run's after, its change with 95% CI, and q",
-                                      interactive=False)
+                                      label="Baseline, each run's after, its change with 95% CI, and q (runs R1, R2, …: "
+                                            "see below)", interactive=False, elem_id="sbs-table", wrap=True)
+        page.sbs_legend = gr.Markdown(elem_id="sbs-legend")
         page.sbs_files = gr.File(label="Export (CSV)", file_count="multiple")
 
 

@@ -20,15 +20,17 @@ from xlalign.app.failures import guarded, refuse
 from xlalign.app.formatting import (
     HEADERS,
     cancel_message,
+    compare_full,
     compare_headline,
     compare_page,
-    display,
     empty_table,
     finished_message,
     runs_view,
+    side_by_side_view,
+    side_by_side_widths,
     submitted_message,
 )
-from xlalign.app.inputs import data_spec, language_spec, model_choices, model_spec
+from xlalign.app.inputs import data_spec, gr_progress, language_spec, model_choices, model_spec
 from xlalign.app.layout import HEAVY, INTERNAL, Page, Updates
 from xlalign.app.neighbourhoods import compare_cleared, compare_updates
 from xlalign.app.visitors import Visitors
@@ -64,10 +66,11 @@ class Runs:
         p.cancel_btn.click(self.on_cancel, p.run_pick, [p.submit_msg, p.runs], api_name="cancel_run")
         p.cmp_btn.click(self.on_show_run, [p.cmp_pick, p.cmp_metric], self.compare_outputs(), api_name="show_run")
         p.cmp_pick.input(self.on_pick_run, None, self.compare_outputs(), **INTERNAL)
-        p.sbs_pick.input(self.on_pick_runs, None, [p.sbs_table, p.sbs_files], **INTERNAL)
+        p.sbs_pick.input(self.on_pick_runs, None, [p.sbs_table, p.sbs_legend, p.sbs_files], **INTERNAL)
         p.cmp_metric.input(self.on_compare_metric, [p.cmp_pick, p.cmp_metric], p.cmp_plot, **INTERNAL)
         p.export_btn.click(self.on_export, p.cmp_pick, p.export_file, api_name="export_run", **HEAVY)
-        p.sbs_btn.click(self.on_side_by_side, p.sbs_pick, [p.sbs_table, p.sbs_files], api_name="side_by_side")
+        p.sbs_btn.click(self.on_side_by_side, p.sbs_pick, [p.sbs_table, p.sbs_legend, p.sbs_files],
+                        api_name="side_by_side")
         p.tabs.select(self.on_tab, None, p.current_tab, **INTERNAL)
 
     def submit_outputs(self) -> list[Block]:
@@ -173,7 +176,7 @@ class Runs:
         p = self.page
         finding = compare_finding(table, pivot, before=run.verdicts("before"), after=run.verdicts("after"))
         return {p.cmp_header: compare_page(header, finding),
-                p.cmp_table: compare_headline(table, pivot), p.cmp_full: table.round(4),
+                p.cmp_table: compare_headline(table, pivot), p.cmp_full: compare_full(table),
                 p.cmp_plot: figures.compare_change(table, metric), p.cmp_files: self.downloads.save(files),
                 p.cmp_metric: gr.Dropdown(choices=[(METRIC_LABELS.get(m, m), m) for m in choices], value=metric),
                 p.export_file: None, **compare_updates(self.lab, p, run_id, visitor)}
@@ -190,7 +193,7 @@ class Runs:
     @guarded
     def on_pick_runs(self) -> Updates:
         """Other runs picked for the side-by-side: the previous table and its CSVs go."""
-        return {self.page.sbs_table: empty_table(*HEADERS["sbs"]), self.page.sbs_files: None}
+        return {self.page.sbs_table: empty_table(*HEADERS["sbs"]), self.page.sbs_legend: "", self.page.sbs_files: None}
 
     @guarded
     def on_compare_metric(self, run_id: str, metric: str, request: gr.Request | None = None) -> Any:
@@ -199,11 +202,12 @@ class Runs:
         return figures.compare_change(self.lab.run_compare(run_id, visitor=self.visitors.key(request)), metric)
 
     @guarded
-    def on_export(self, run_id: str, request: gr.Request | None = None) -> str:
-        """The aligned model as a zip (see :func:`xlalign.store.export.export_run`), in the download area."""
+    def on_export(self, run_id: str, progress: gr.Progress = gr.Progress(), request: gr.Request | None = None) -> str:
+        """The aligned model as a zip (see :func:`xlalign.store.export.export_run`), in the download area, with
+        progress (preparing, then the bytes zipped: a fine-tuned model's zip is hundreds of MB)."""
         if not run_id:
             raise refuse("Pick a finished run.")
-        return str(self.lab.export_zip(run_id, visitor=self.visitors.key(request)))
+        return str(self.lab.export_zip(run_id, visitor=self.visitors.key(request), progress=gr_progress(progress)))
 
     @guarded
     def on_side_by_side(self, run_ids: list[str], request: gr.Request | None = None) -> Updates:
@@ -211,12 +215,16 @@ class Runs:
         queries: said in a warning), with the two CSVs."""
         if not run_ids:
             raise refuse("Pick one or more finished runs.")
-        stacked, wide = self.lab.side_by_side(run_ids, visitor=self.visitors.key(request))
+        visitor = self.visitors.key(request)
+        stacked, wide = self.lab.side_by_side(run_ids, visitor=visitor)
         for note in wide.attrs.get("notes", []):
             gr.Warning(note)
         files = self.downloads.save({"compare_runs.csv": csv_text(stacked), "side_by_side.csv": csv_text(wide)})
+        runs = self.lab.runs_table(visitor=visitor)
+        view, legend = side_by_side_view(wide, dict(zip(runs["run"], runs["label"], strict=True)))
         p = self.page
-        return {p.sbs_table: display(wide, 2), p.sbs_files: files}
+        return {p.sbs_table: gr.Dataframe(view, column_widths=side_by_side_widths(view)), p.sbs_legend: legend,
+                p.sbs_files: files}
 
 
 def _with_request(fn: Any, extra: list[str]) -> Any:

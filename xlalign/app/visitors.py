@@ -72,6 +72,18 @@ class Visitors:
                     self._tokens.popitem(last=False)
         return str(token)
 
+    def forget(self, session: str) -> None:
+        """Drop a session that has expired (it gets a new registration if its page comes back)."""
+        with self._lock:
+            self._tokens.pop(session, None)
+
+    def is_page(self, request: Any) -> bool:
+        """Whether ``request`` comes from a visitor's page (its session registered a browser token), not from an
+        API client."""
+        session = _session(request)
+        with self._lock:
+            return bool(session) and session in self._tokens
+
     def key(self, request: Any) -> str:
         """The visitor key of ``request``: its page's token, else its session; ``"local"`` without a request
         (a callback called directly, as tests and scripts do)."""

@@ -179,7 +179,7 @@ SIDE_METRICS = ("complete@10", "max_r", "max_r_norm", "ndcg@1", "ndcg@10", "mrr"
 def side_by_side(stacked: pd.DataFrame, metrics: Sequence[str] = SIDE_METRICS,
                  shared_baseline: bool | None = None) -> pd.DataFrame:
     """Wide table: per run its 'after', the change (``<run> delta``), its 95% CI (``<run> lo``, ``<run> hi``) and
-    its q-value (``<run> q``), all numbers; and the baseline.
+    its q-value (``<run> q``, unrounded), all numbers; and the baseline.
 
     ``stacked`` holds several runs' compare tables with a ``run`` column. When the runs share their baseline
     (``shared_baseline``; by default: every row's 'before' is the same in every run) it is one ``baseline``
@@ -201,4 +201,5 @@ def side_by_side(stacked: pd.DataFrame, metrics: Sequence[str] = SIDE_METRICS,
                                                                        ("ci_high", "hi"), ("q_value", "q"))]
     wide = pd.concat(parts, axis=1)
     order = sorted(wide.index, key=lambda k: (scenario_order(k[0]), k[2], k[3], metric_order(k[4])))
-    return wide.loc[order].round(4)
+    # q-values are not rounded: q = 0.00003 rounded to 4 decimals would read as 0 (no evidence is that strong)
+    return wide.loc[order].round({c: 4 for c in wide.columns if not str(c).endswith(" q")})

@@ -71,12 +71,21 @@ def allowed_models() -> tuple[str, ...]:
     return tuple(dict.fromkeys([*REGISTRY, *extra]))
 
 
+def needs_remote_code(model_id: str) -> bool:
+    """Whether the registry knows ``model_id`` to run code from its repository."""
+    info = REGISTRY.get(model_id)
+    return info is not None and info.needs_remote_code
+
+
 def check_model(model_id: str, trust_remote_code: bool) -> None:
     """Raise :class:`ModelLoadError` when public mode forbids this model or remote code."""
     if not public_mode():
         return
     if trust_remote_code:
         raise ModelLoadError("remote code is disabled on this public server")
+    if needs_remote_code(model_id):
+        raise ModelLoadError(f"model {model_id!r} runs code from its repository, which this public server refuses; "
+                             "choose one of the listed models")
     if model_id not in allowed_models() and not _run_model(model_id):
         raise ModelLoadError(f"model {model_id!r} is not available on this public server; choose one of the listed "
                              "models (operators extend the list with XLALIGN_ALLOWED_MODELS)")
@@ -110,4 +119,5 @@ def _run_model(model_id: str) -> bool:
     return path.name == "model" and path.parent.parent == root and path.is_dir()
 
 
-__all__ = ["REGISTRY", "ModelInfo", "allowed_models", "available_offline", "check_model", "model_info"]
+__all__ = ["REGISTRY", "ModelInfo", "allowed_models", "available_offline", "check_model", "model_info",
+           "needs_remote_code"]

@@ -9,7 +9,7 @@ language has **one colour in every figure** (:func:`lang_color`: the same code, 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -84,30 +84,80 @@ def _overview_values(df: pd.DataFrame, lang: str) -> np.ndarray:
     return sub.reindex(list(RATE_METRICS)).to_numpy(dtype=float)
 
 
+def _rate_labels(pivot: str, lang: str, targets: Sequence[str]) -> dict[str, str]:
+    """What each of the four Multi rates holds for ``lang``'s queries, in words (the hover text of its bar)."""
+    p = lang_name(pivot)
+    if lang == pivot:
+        other = lang_name(targets[0]) if len(targets) == 1 else "each target's"
+        clustering = (f"≥10 irrelevant {p} documents above the {other} gold" if len(targets) == 1 else
+                      "n/a: one rate per target (the matrix's clustering@10)")
+        inclination = f"n/a: {p} queries have no {p} inclination"
+    else:
+        clustering = f"≥10 irrelevant {lang_name(lang)} documents above the {p} gold"
+        inclination = f"≥10 irrelevant {p} documents above the {lang_name(lang)} gold"
+    return {"complete@10": "every gold in the top 10", "same_lang_preference": "the best-ranked gold is in the "
+            "query's own language", "displaced_by_own@10": clustering, "displaced_by_pivot@10": inclination}
+
+
 def multi_overview(summary: pd.DataFrame, pivot: str) -> go.Figure:
-    """Grouped bars of the Multi-scenario rates per query language on 0–100. n/a (pivot queries have no pivot
-    inclination, and in a pool of several targets their clustering is one rate per target: the matrix) is
-    written, not drawn as 0; labels stand upright for up to three languages and turn sideways beyond."""
+    """Bars of the Multi-scenario rates per query language on 0–100. n/a (pivot queries have no pivot inclination,
+    and in a pool of several targets their clustering is one rate per target: the matrix) is written, not drawn
+    as 0. Each bar's hover says exactly what its rate counts for that language (the pivot's clustering is against
+    the target's gold, a target's against the pivot's). Up to three languages: grouped upright bars; beyond, one
+    small panel per rate with one lying bar per language (:func:`_overview_panels`), so that every label stays
+    horizontal and legible."""
     df = summary[(summary.scenario == "multi") & (summary.metric.isin(RATE_METRICS)
                                                   | summary.metric.str.startswith("displaced_by_own@10:"))]
     langs = list(dict.fromkeys(df.query_lang))
+    targets = [x for x in langs if x != pivot]
+    values = {lang: _overview_values(df, lang) for lang in langs}
+    said = {lang: _rate_labels(pivot, lang, targets) for lang in langs}
+    if len(langs) > 3:
+        return _overview_panels(langs, pivot, values, said)
     labels = {"complete@10": "Complete@10", "same_lang_preference": "best gold in<br>own language",
-              "displaced_by_own@10": f"clustering:<br>≥10 own-language<br>docs above the<br>{lang_name(pivot)} gold",
+              "displaced_by_own@10": "clustering:<br>≥10 own-language<br>docs above the<br>other language's gold",
               "displaced_by_pivot@10": f"inclination:<br>≥10 {lang_name(pivot)}<br>docs above the<br>own gold"}
-    many = len(langs) > 3
     fig = go.Figure()
     for lang in langs:
-        values = _overview_values(df, lang)
-        fig.add_bar(name=f"{lang} queries", x=[labels[m] for m in RATE_METRICS], y=np.nan_to_num(values, nan=0.0),
-                    marker_color=lang_color(lang), text=["n/a" if np.isnan(v) else f"{v:.0f}%" for v in values],
-                    textposition="outside", textangle=-90 if many else 0, textfont=dict(size=10 if many else 12),
-                    cliponaxis=False, marker_opacity=[0.0 if np.isnan(v) else 1.0 for v in values],
-                    hovertemplate="%{x}: %{text}<extra>" + lang + " queries</extra>")
+        v = values[lang]
+        fig.add_bar(name=f"{lang} queries", x=[labels[m] for m in RATE_METRICS], y=np.nan_to_num(v, nan=0.0),
+                    marker_color=lang_color(lang), text=["n/a" if np.isnan(x) else f"{x:.0f}%" for x in v],
+                    textposition="outside", textfont=dict(size=12), cliponaxis=False,
+                    marker_opacity=[0.0 if np.isnan(x) else 1.0 for x in v], customdata=[said[lang][m] for m in RATE_METRICS],
+                    hovertemplate=f"{lang_name(lang)} queries: %{{text}} — %{{customdata}}<extra></extra>")
     fig.update_layout(barmode="group", bargap=0.25, title="Multi pool: every language version of every passage",
                       xaxis=dict(tickangle=0), yaxis=dict(title="% of queries", range=[0, 118], fixedrange=True,
                                                           tickvals=[0, 20, 40, 60, 80, 100]),
                       height=470, margin=dict(t=60, b=120),
                       legend=dict(orientation="h", y=-0.3, x=0, title_text="query language:"))
+    return fig
+
+
+def _overview_panels(langs: Sequence[str], pivot: str, values: Mapping[str, np.ndarray],
+                     said: Mapping[str, Mapping[str, str]]) -> go.Figure:
+    """Many languages: a 2 × 2 grid, one panel per rate, one horizontal bar per query language (the language's
+    colour; its name on the axis), value labels horizontal at a legible size."""
+    from plotly.subplots import make_subplots
+
+    titles = ["Complete@10:<br>every gold in the top 10", "best gold in the<br>query's own language",
+              "clustering: ≥10 own-language docs<br>above the other language's gold",
+              f"inclination: ≥10 {lang_name(pivot)} docs<br>above the own gold"]
+    fig = make_subplots(rows=2, cols=2, subplot_titles=titles, horizontal_spacing=0.16, vertical_spacing=0.16)
+    names = [f"{lang_name(x)} ({x})" if lang_name(x) != x else x for x in langs]
+    for n, metric in enumerate(RATE_METRICS):
+        v = np.array([values[x][n] for x in langs], dtype=float)
+        row, col = n // 2 + 1, n % 2 + 1
+        fig.add_bar(y=names, x=np.nan_to_num(v, nan=0.0), orientation="h", showlegend=False, row=row, col=col,
+                    marker_color=[lang_color(x) for x in langs], marker_opacity=[0.0 if np.isnan(x) else 1.0 for x in v],
+                    text=["n/a" if np.isnan(x) else f"{x:.0f}%" for x in v], textposition="outside",
+                    textfont=dict(size=12), cliponaxis=False, customdata=[said[x][metric] for x in langs],
+                    hovertemplate="%{y} queries: %{text} — %{customdata}<extra></extra>")
+        fig.update_xaxes(range=[0, 125], tickvals=[0, 20, 50, 100], fixedrange=True, row=row, col=col)
+        fig.update_yaxes(autorange="reversed", fixedrange=True, tickfont=dict(size=11), row=row, col=col)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(title="Multi pool: every language version of every passage<br><sup>% of queries</sup>",
+                      height=240 + 2 * 22 * len(langs),
+                      margin=dict(t=110, b=30, l=10, r=10), bargap=0.25)
     return fig
 
 
@@ -236,14 +286,84 @@ def inclination_view(rows: pd.DataFrame, pivot: str) -> go.Figure:
     return fig
 
 
-def umap_pairs(points: dict[str, np.ndarray], labels: Sequence[str], *, title: str, seed: int = 42,
-               queries: dict[str, np.ndarray] | None = None, ids: Sequence[str] | None = None,
-               made: MadeWith | None = None) -> go.Figure:
-    """UMAP (cosine) of parallel passages (and, optionally, their questions) coloured by language; the
-    versions of one passage are joined by grey lines. ``points[lang]`` rows are parallel across languages.
+#: Layers of the embedding map: each language's points are split over this many traces, drawn in an order that
+#: interleaves the languages, so that no language always lies underneath; a legend click hides all of one
+#: language's traces (its legend group).
+MAP_LAYERS = 4
 
-    Points are drawn in one shuffled layer (no language is always underneath); the legend names the languages.
-    Each point carries ``[lang, item id]`` (``ids``) so that a click can open its drill-down.
+
+def hover_text(text: str, width: int = 60, limit: int = 240) -> str:
+    """``text`` as a hover label: escaped, at most ``limit`` characters, in lines of at most ``width`` (broken at
+    spaces; a run without spaces, such as Chinese, every ``width // 2`` characters, as each is about two wide),
+    so that a long text is never clipped at the figure's edge."""
+    import html
+
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    half = max(1, width // 2)
+    lines: list[str] = []
+    for word in text.split(" "):
+        pieces = [word[j:j + half] for j in range(0, len(word), half)] if len(word) > half else [word]
+        for piece in pieces:
+            if lines and len(pieces) == 1 and len(lines[-1]) + 1 + len(piece) <= width:
+                lines[-1] += " " + piece
+            else:
+                lines.append(piece)
+    return "<br>".join(html.escape(x) for x in lines)
+
+
+def _map_lines(fig: go.Figure, xy: np.ndarray, langs: Sequence[str], n: int) -> None:
+    """Each passage's translation joined to its first-language version, in the translation's legend group (hidden
+    with its points), and one legend key for them."""
+    for k, lang in enumerate(langs[1:], 1):
+        xs: list[float | None] = []
+        ys: list[float | None] = []
+        for i in range(n):
+            xs += [float(xy[i, 0]), float(xy[k * n + i, 0]), None]
+            ys += [float(xy[i, 1]), float(xy[k * n + i, 1]), None]
+        fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.3)", width=1),
+                        legendgroup=lang, showlegend=False, hoverinfo="skip", name=f"{lang} translations")
+    fig.add_scatter(x=[None], y=[None], mode="lines", line=dict(color="rgba(120,120,120,0.6)", width=1),
+                    name=f"translation of the {langs[0]} passage", legendrank=2000, hoverinfo="skip")
+
+
+def _map_points(fig: go.Figure, xy: np.ndarray, langs: Sequence[str], n: int, roles: int,
+                hover: Mapping[str, list[list[str]]], item_ids: Sequence[str], seed: int) -> None:
+    """The points, ``MAP_LAYERS`` traces per language (its legend group), the languages' traces interleaved in a
+    seeded random order; ``hover[lang][role][i]`` is a point's own text (role 0: passage, 1: question)."""
+    rng = np.random.default_rng(seed)
+    keys = [(b, k, i) for b in range(roles) for k in range(len(langs)) for i in range(n)]
+    layer_of = {key: int(j) % MAP_LAYERS for j, key in zip(rng.permutation(len(keys)), keys, strict=True)}
+    shown: set[str] = set()
+    for layer in range(MAP_LAYERS):
+        for k in (int(x) for x in rng.permutation(len(langs))):
+            lang = langs[k]
+            pts = [(b, i) for b in range(roles) for i in range(n) if layer_of[(b, k, i)] == layer]
+            if not pts:
+                continue
+            fig.add_scatter(
+                x=[float(xy[(b * len(langs) + k) * n + i, 0]) for b, i in pts],
+                y=[float(xy[(b * len(langs) + k) * n + i, 1]) for b, i in pts], mode="markers",
+                name=f"{lang} ({lang_name(lang)})", legendgroup=lang, showlegend=lang not in shown, legendrank=1000 + k,
+                marker=dict(size=[7 if b == 0 else 8 for b, _ in pts], color=lang_color(lang),
+                            symbol=["circle" if b == 0 else "x" for b, _ in pts], line=dict(width=0.5, color="white")),
+                text=[("question · " if b else "passage · ") + hover_text(hover[lang][b][i]) for b, i in pts],
+                customdata=[[lang, item_ids[i]] for _, i in pts],
+                hovertemplate="%{text}<extra>%{customdata[0]} · click to drill down</extra>")
+            shown.add(lang)
+
+
+def umap_pairs(points: dict[str, np.ndarray], labels: Mapping[str, Sequence[str]], *, title: str, seed: int = 42,
+               queries: dict[str, np.ndarray] | None = None, query_labels: Mapping[str, Sequence[str]] | None = None,
+               ids: Sequence[str] | None = None, made: MadeWith | None = None) -> go.Figure:
+    """UMAP (cosine) of parallel passages (and, optionally, their questions) coloured by language; the
+    versions of one passage are joined by grey lines. ``points[lang]`` rows are parallel across languages;
+    ``labels[lang][i]`` (and ``query_labels[lang][i]``) is the hover text of that language's point: its own text.
+
+    Each language is one legend group of :data:`MAP_LAYERS` traces drawn interleaved with the other languages'
+    (no language is always underneath); a click on a language in the legend hides its points. Each point
+    carries ``[lang, item id]`` (``ids``) so that a click can open its drill-down.
     """
     import umap
 
@@ -258,36 +378,16 @@ def umap_pairs(points: dict[str, np.ndarray], labels: Sequence[str], *, title: s
                         n_jobs=1)
     xy = reducer.fit_transform(np.vstack(blocks))
     fig = go.Figure()
-    xs: list[float | None] = []
-    ys: list[float | None] = []
-    for i in range(n):
-        for k in range(len(langs)):
-            xs.append(float(xy[k * n + i, 0]))
-            ys.append(float(xy[k * n + i, 1]))
-        xs.append(None)
-        ys.append(None)
-    fig.add_scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(120,120,120,0.3)", width=1),
-                    name="translations joined", hoverinfo="skip")
+    _map_lines(fig, xy, langs, n)
     item_ids = list(ids) if ids is not None else [str(i) for i in range(n)]
-    rows = [(b, k, i) for b in range(2 if queries else 1) for k in range(len(langs)) for i in range(n)]
-    order = np.random.default_rng(seed).permutation(len(rows))
-    shuffled = [rows[j] for j in order]
-    fig.add_scatter(
-        x=[float(xy[(b * len(langs) + k) * n + i, 0]) for b, k, i in shuffled],
-        y=[float(xy[(b * len(langs) + k) * n + i, 1]) for b, k, i in shuffled], mode="markers", showlegend=False,
-        marker=dict(size=[7 if b == 0 else 8 for b, _, _ in shuffled], color=[lang_color(langs[k]) for _, k, _ in shuffled],
-                    symbol=["circle" if b == 0 else "x" for b, _, _ in shuffled], line=dict(width=0.5, color="white")),
-        text=[("question · " if b else "") + labels[i] for b, _, i in shuffled],
-        customdata=[[langs[k], item_ids[i]] for _, k, i in shuffled],
-        hovertemplate="%{text}<extra>%{customdata[0]} — click to drill down</extra>", name="points")
-    for lang in langs:  # legend entries (no points of their own)
-        fig.add_scatter(x=[None], y=[None], mode="markers", name=f"{lang} ({lang_name(lang)})",
-                        marker=dict(size=9, color=lang_color(lang)))
+    hover = {lang: [list(labels[lang]), list((query_labels or {}).get(lang, labels[lang]))] for lang in langs}
+    _map_points(fig, xy, langs, n, 2 if queries else 1, hover, item_ids, seed)
     if queries:
-        fig.add_scatter(x=[None], y=[None], mode="markers", name="● passage  ✕ question",
+        fig.add_scatter(x=[None], y=[None], mode="markers", name="● passage  ✕ question", legendrank=2001,
                         marker=dict(size=1, color="rgba(0,0,0,0)"))
     fig.update_layout(title=title, height=540, xaxis=dict(visible=False), yaxis=dict(visible=False),
-                      margin=dict(t=60, b=60 if made else 20))
+                      margin=dict(t=60, b=60 if made else 20), hoverlabel=dict(align="left", font_size=12),
+                      legend=dict(itemclick="toggle", itemdoubleclick="toggleothers", traceorder="grouped"))
     _footer(fig, made)
     return fig
 
@@ -362,6 +462,6 @@ def leaderboard_chart(board: pd.DataFrame, metric: str = "multi complete@10") ->
     return fig
 
 
-__all__ = ["LANG_PALETTE", "MATRIX_CHOICES", "METRIC_MATRIX_TITLES", "bias_matrix", "change_unit", "compare_change",
-           "curve_choices", "default_curves", "empty", "inclination_view", "lang_color", "leaderboard_chart",
-           "multi_overview", "rank_cdf", "rank_ticks", "umap_pairs"]
+__all__ = ["LANG_PALETTE", "MAP_LAYERS", "MATRIX_CHOICES", "METRIC_MATRIX_TITLES", "bias_matrix", "change_unit",
+           "compare_change", "curve_choices", "default_curves", "empty", "hover_text", "inclination_view", "lang_color",
+           "leaderboard_chart", "multi_overview", "rank_cdf", "rank_ticks", "umap_pairs"]

@@ -106,7 +106,7 @@ def paper_values(model: str, pivot: str, target: str, query_lang: str) -> dict[s
     return {"complete@10": float(r["complete@10"]), "max_r": float(r["max_r"]), "max_r_norm": float(r["max_r_norm"])}
 
 
-PAPER_COLUMNS = ("paper complete@10", "paper max_r", "paper max_r_norm")
+PAPER_COLUMNS = ("paper complete@10", "paper max_r", "paper max_r_norm_of_mean")
 
 
 def comparability_note(data: str, pool: str, pivot: str, models: list[str], targets: list[str]) -> str:

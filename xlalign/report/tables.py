@@ -8,6 +8,7 @@ import pandas as pd
 
 from xlalign.core.evaluate import PIVOT_ALIASES, EvalResult, metric_base, metric_order, scenario_order
 from xlalign.core.verdict import Verdict, verdicts
+from xlalign.report.provenance import STAMP_COLUMNS
 from xlalign.report.verdict_text import compare_finding, headline, lang_name, sentence
 
 #: Headline metrics per scenario (Hong et al. report Complete@10/Max@R for Multi, NDCG@1/MRR otherwise).
@@ -110,13 +111,34 @@ def headline_compare(table: pd.DataFrame, pivot: str | None = None) -> pd.DataFr
     return keep.reset_index(drop=True)
 
 
+def q_text(q: float) -> str:
+    """A q- or p-value as written in tables: two decimals from 0.01 up, scientific notation below (q = 0.0026
+    is ``2.6e-03``, never ``0.00``); ``n/a`` where there is none."""
+    try:
+        value = float(q)
+    except (TypeError, ValueError):
+        return "n/a"
+    if value != value:
+        return "n/a"
+    return f"{value:.2f}" if value >= 0.01 or value == 0 else f"{value:.1e}"
+
+
 def format_compare(table: pd.DataFrame, title: str, pivot: str | None = None, before: Sequence[Verdict] = (),
                    after: Sequence[Verdict] = ()) -> str:
     """The before/after finding (with both sides' verdicts when given), then the headline rows."""
     shown = headline_compare(table, pivot)[["scenario", "query_lang", "doc_lang", "metric", "before", "after", "delta",
                                             "ci_low", "ci_high", "q_value"]]
     finding = compare_finding(table, pivot, markdown=False, before=before, after=after) if pivot else ""
-    return "\n".join(filter(None, [title, finding, shown.to_string(index=False, float_format=lambda v: f"{v:.2f}")]))
+    text = shown.to_string(index=False, float_format=lambda v: f"{v:.2f}", formatters={"q_value": q_text})
+    return "\n".join(filter(None, [title, finding, text]))
+
+
+def format_side_by_side(wide: pd.DataFrame) -> str:
+    """:meth:`Comparison.wide <xlalign.store.runs.Comparison.wide>` for the terminal: numbers to 2 decimals, q-values
+    by :func:`q_text`, without the provenance columns (the ``made with:`` line says it)."""
+    shown = wide.drop(columns=[c for c in STAMP_COLUMNS if c in wide])
+    return shown.to_string(na_rep="–", float_format=lambda v: f"{v:.2f}",
+                           formatters={c: q_text for c in shown.columns if str(c).endswith(" q")})
 
 
 def language_label(code: str) -> str:
@@ -125,5 +147,5 @@ def language_label(code: str) -> str:
     return code if name == code else f"{code} ({name})"
 
 
-__all__ = ["HEADLINE", "METRIC_LABELS", "format_compare", "format_report", "format_summary", "headline_compare",
-           "language_label", "matrix_pivot", "metric_label", "summary_pivot"]
+__all__ = ["HEADLINE", "METRIC_LABELS", "format_compare", "format_report", "format_side_by_side", "format_summary",
+           "headline_compare", "language_label", "matrix_pivot", "metric_label", "q_text", "summary_pivot"]

@@ -18,9 +18,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,7 +38,7 @@ from xlalign.core.neighbours import PURITY_COLUMNS, Neighbourhoods, purity_rows
 from xlalign.core.ranking import rank_golds
 from xlalign.core.scenarios import Pool
 from xlalign.core.verdict import Verdict, verdicts
-from xlalign.errors import ConfigError, XlalignError
+from xlalign.errors import ConfigError, CorpusError, XlalignError
 from xlalign.models.cache import EmbeddingCache
 from xlalign.models.encoders import SentenceTransformerEncoder
 from xlalign.policy import (
@@ -47,6 +48,7 @@ from xlalign.policy import (
     max_upload_bytes,
     public_mode,
     redact_paths,
+    upload_root,
     uploaded_file,
 )
 from xlalign.progress import Progress, silent, span
@@ -63,8 +65,8 @@ from xlalign.services.neighbourhoods import (
 )
 from xlalign.services.pipeline import check_alignment, recorded_specs, run_alignment, run_summary
 from xlalign.specs import EvalSpec, IndexSpec, ModelSpec
-from xlalign.store.downloads import DownloadArea
-from xlalign.store.jobs import JobCancelled, JobContext, JobRunner, visitor_id
+from xlalign.store.downloads import DownloadArea, trim_uploads, zip_folder
+from xlalign.store.jobs import JobCancelled, JobContext, JobRunner, QueuePlace, visitor_id
 from xlalign.store.runs import (
     Comparison,
     Run,
@@ -73,6 +75,7 @@ from xlalign.store.runs import (
     compare_runs,
     contained_refusal,
     read_status,
+    time_left,
 )
 
 log = logging.getLogger(__name__)
@@ -135,9 +138,50 @@ class Diagnosis:
 #: Prefix of an uploaded file's name in run records (``upload:<name>``): the file itself is in ``inputs/``.
 UPLOAD_PREFIX = "upload:"
 INPUTS = "inputs"
-#: Encodings of uncached texts that run at once for the app's visitors (the background runs have their own
-#: worker); requests whose texts are all cached never wait for one.
-ENCODING_SLOTS = 1
+
+
+class FairTurns:
+    """Turns at one resource (the encoder), first come, first served; the holder calls :meth:`give_way` between
+    units of work (batches), which hands the turn to the next in line, if any, and waits for its own next turn.
+    So N requests share it round-robin, batch by batch: a 12-text diagnosis waits for one batch of a 50,000-text
+    one, not for all of it. Requests whose texts are all cached never take a turn."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._line: deque[object] = deque()
+        self._holder: object | None = None
+
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._line)
+
+    def take(self, ticket: object, waiting: Callable[[int], None] | None = None) -> None:
+        """Wait for ``ticket``'s turn (``waiting(n)`` is told, once, how many are ahead when it must wait)."""
+        with self._cond:
+            self._line.append(ticket)
+            if (self._holder is not None or self._line[0] is not ticket) and waiting is not None:
+                waiting(len(self._line) - 1 + (self._holder is not None))
+            self._cond.wait_for(lambda: self._holder is None and self._line[0] is ticket)
+            self._line.popleft()
+            self._holder = ticket
+
+    def give_way(self, ticket: object, waiting: Callable[[int], None] | None = None) -> None:
+        """Between two batches: when others wait, go to the back of the line and wait for the next turn."""
+        with self._cond:
+            if self._holder is not ticket or not self._line:
+                return
+            self._holder = None
+            self._cond.notify_all()
+        self.take(ticket, waiting)
+
+    def release(self, ticket: object) -> None:
+        with self._cond:
+            if self._holder is ticket:
+                self._holder = None
+            elif ticket in self._line:
+                self._line.remove(ticket)
+            self._cond.notify_all()
+
 
 
 def language_row(v: Verdict, back: Verdict, res: EvalResult) -> dict[str, Any]:
@@ -176,16 +220,28 @@ class Lab:
         self._submit_lock = threading.Lock()
         self._uploads: dict[str, dict[str, int]] = {}  # visitor id → {upload file: bytes}
         self._uploads_lock = threading.Lock()
-        self._encoding = threading.BoundedSemaphore(ENCODING_SLOTS)
+        self._turns = FairTurns()
+        self._exports: dict[tuple[str, str], Path] = {}  # (run, visitor id) → its export in the download area
+        self._exports_lock = threading.Lock()
+        self._cpu_ratios: deque[float] = deque(maxlen=5)  # measured ÷ estimated seconds of finished runs here
         self._encoding_visitors: set[str] = set()
 
     def stop(self, message: str = "interrupted: the server was stopped") -> list[str]:
-        """Record this process's queued and running runs as interrupted and remove their scratch files (call it
-        when the process is about to exit); the run ids."""
+        """Record this process's queued and running runs as interrupted and remove their scratch files and the
+        download area (call it when the process is about to exit); the run ids."""
         stopped = self.jobs.interrupt_all(message)
         for run_id in stopped:
             clean_leftovers(self.store.root / run_id)
+        self.downloads.remove()
         return stopped
+
+    def housekeeping(self) -> dict[str, list[str]]:
+        """What the app does now and then (:mod:`xlalign.app.housekeeping`): expired downloads go, and in public
+        mode Gradio's upload folder is trimmed to ``uploads_mb`` (oldest first). What was removed, by kind."""
+        done = {"downloads": self.downloads.trim()}
+        if self.public:
+            done["uploads"] = trim_uploads(upload_root(), self.limits.uploads_bytes)
+        return done
 
     def exit_on_sigterm(self) -> None:
         """On SIGTERM (a Space or container being stopped): :meth:`stop`, then exit with status 143 at once (a
@@ -227,6 +283,9 @@ class Lab:
             return path
         if not uploaded_file(path):
             raise PolicyError("that file is not an upload")
+        trim_uploads(upload_root(), self.limits.uploads_bytes)  # everybody's uploads together (oldest out first)
+        if not Path(path).is_file():
+            raise PolicyError("your upload was removed (the server's upload space was full): upload it again")
         size = Path(path).stat().st_size
         if size > max_upload_bytes():
             raise PolicyError(f"the file is larger than {max_upload_bytes() / 2**20:g} MB, this server's limit")
@@ -264,33 +323,48 @@ class Lab:
         return self.corpus(data).langs
 
     @contextlib.contextmanager
-    def encoding_slot(self, visitor: str | None = None, progress: Progress | None = None) -> Iterator[None]:
-        """Hold one of the :data:`ENCODING_SLOTS` (waiting, and saying so, while other work holds them).
-        Public mode: one visitor encodes one thing at a time; a second request is refused at once."""
+    def encoding_slot(self, visitor: str | None = None, progress: Progress | None = None) -> Iterator[Callable[[], None]]:
+        """A turn at the encoder, shared fairly (:class:`FairTurns`): first come, first served, and whoever holds it
+        gives way between batches to whoever waits (the callable yielded does that: call it after each batch), so
+        a big encoding never holds a small one for more than a batch. Public mode: one visitor encodes one thing
+        at a time; a second request is refused at once."""
         vid = visitor_id(visitor or "")
         with self._uploads_lock:
             if self.public and vid in self._encoding_visitors:
                 raise PolicyError("you already have an encoding running; wait for it to finish")
             self._encoding_visitors.add(vid)
+        say = progress or silent
+        ticket = object()
         try:
-            if not self._encoding.acquire(blocking=False):
-                (progress or silent)("waiting for the encoder: other visitors' texts are being encoded", 0, None)
-                self._encoding.acquire()
+            self._turns.take(ticket, lambda n: say(f"waiting for the encoder: {n} other request(s) are being encoded",
+                                                   0, None))
             try:
-                yield
+                yield lambda: self._turns.give_way(ticket, lambda n: say(
+                    f"waiting for the encoder (taking turns, batch by batch, with {n} other request(s))", 0, None))
             finally:
-                self._encoding.release()
+                self._turns.release(ticket)
         finally:
             with self._uploads_lock:
                 self._encoding_visitors.discard(vid)
 
     def encode(self, corpus: ParallelCorpus, encoder: Any, langs: Sequence[str], progress: Progress | None = None,
                visitor: str | None = None) -> CorpusEmbeddings:
-        """:func:`encode_corpus`, inside an :meth:`encoding_slot` unless every text is already cached."""
-        if cached(corpus, encoder, langs):
+        """:func:`encode_corpus`, inside an :meth:`encoding_slot` (taking turns batch by batch) unless every text is
+        already cached. Public mode: more than ``max_texts`` texts to encode is refused before any."""
+        missing = uncached(corpus, encoder, langs)
+        if not missing:
             return encode_corpus(corpus, encoder, langs, progress)
-        with self.encoding_slot(visitor, progress):
-            return encode_corpus(corpus, encoder, langs, progress)
+        if self.public and missing > self.limits.max_texts:
+            raise PolicyError(f"{missing:,} texts to encode; this server encodes at most {self.limits.max_texts:,} "
+                              "per request: choose fewer languages or a smaller file")
+        report = progress or silent
+        with self.encoding_slot(visitor, progress) as give_way:
+            def taking_turns(stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
+                report(stage, done, total, **metrics)
+                if total and 0 < done < total:
+                    give_way()
+
+            return encode_corpus(corpus, encoder, langs, taking_turns)
 
     def encoder(self, model: ModelSpec) -> SentenceTransformerEncoder:
         return self._encoders.get(model, lambda: SentenceTransformerEncoder(model, cache=self.cache))
@@ -454,6 +528,8 @@ class Lab:
         self.check_langs(evaluation.langs)
         align = self._bounded(align)
         check_alignment(evaluation, align)  # refuse now what would fail after the baseline (a bad upload, a rank)
+        if self.public:
+            self._check_texts(evaluation.data, languages_to_fit(evaluation, align))
         inputs = {p: Path(p).name for p in (evaluation.data, align.train_data) if _is_file(p)}
         with self._submit_lock:  # the count and the new run are one step: concurrent submits cannot overshoot
             self._check_capacity(visitor)
@@ -473,7 +549,8 @@ class Lab:
             try:
                 corpus = self.corpus(run_eval.data, list(languages_to_fit(run_eval, run_align)))
                 out = run_alignment(model, run_eval, run_align, ctx.run, corpus=corpus, encoder=self.encoder(model),
-                                    progress=ctx.progress, should_stop=ctx.should_stop, labels=recorded)
+                                    progress=self._calibrated(ctx.progress), should_stop=ctx.should_stop,
+                                    labels=recorded)
             except Cancelled as e:
                 raise JobCancelled(str(e)) from None
             except Exception as e:  # the run's copy of an upload is named by its label, never by its server path
@@ -481,14 +558,54 @@ class Lab:
                 if shown == str(e):
                     raise
                 raise _reworded(e, shown) from None
+            self._measured(out.record.get(align.method))
             for w in out.record.get("warnings", []):
                 ctx.warn(w)
             summary = {k: v for k, v in out.record.items() if isinstance(v, (int, float, str))}
             return {"summary": summary, "label": run_label(align, out.record)}
 
-        return self.jobs.submit(run_dir, job, visitor=visitor, label=run_label(align),
+        return self.jobs.submit(run_dir, job, visitor=visitor, lane=job_lane(align), label=run_label(align),
                                 **run_summary(model, shown_eval, shown_align),
                                 config=Run.config_dict(model, shown_eval, shown_align))
+
+    def _check_texts(self, data: str, langs: Sequence[str]) -> None:
+        """Public mode: an alignment run encodes at most ``max_texts`` distinct texts of its data (cached or not: the
+        run encodes in the background, outside the encoder's turns). A file that cannot be read is refused now, named
+        as the visitor named it (``upload:<name>``), never by its server path."""
+        try:
+            corpus = self.corpus(data, list(langs))
+        except CorpusError as e:
+            shown = _labelled(str(e), {data: UPLOAD_PREFIX + Path(data).name} if _is_file(data) else {})
+            raise _reworded(e, shown) from None
+        first = corpus.passage_first_items()
+        n = sum(len(set(corpus.passages[x][i] for i in first)) + len(set(corpus.questions[x])) for x in langs)
+        if n > self.limits.max_texts:
+            raise PolicyError(f"{n:,} texts to encode; this server encodes at most {self.limits.max_texts:,} per "
+                              "request: choose fewer languages or a smaller file")
+
+    def _calibrated(self, progress: Progress) -> Progress:
+        """``progress`` with a CPU cost-model estimate (``cpu_estimate_s``, reported before a fine-tune's first
+        step) scaled by how this server's finished runs compared with theirs (the median of measured ÷ estimated
+        of the last five), so that a loaded or slower machine does not promise 51 s for 6 steps that take 5 min."""
+        with self._exports_lock:
+            ratios = list(self._cpu_ratios)
+        if not ratios:
+            return progress
+        factor = float(np.median(ratios))
+
+        def scaled(stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
+            if isinstance(metrics.get("cpu_estimate_s"), (int, float)):
+                metrics = {**metrics, "cpu_estimate_s": metrics["cpu_estimate_s"] * factor}
+            progress(stage, done, total, **metrics)
+
+        return scaled
+
+    def _measured(self, fitted: Any) -> None:
+        """Keep measured ÷ estimated of a finished run whose method reported both (``seconds``, ``cpu_estimate_s``)."""
+        if isinstance(fitted, dict) and isinstance(fitted.get("seconds"), (int, float)) and \
+                isinstance(fitted.get("cpu_estimate_s"), (int, float)) and fitted["cpu_estimate_s"] > 0:
+            with self._exports_lock:
+                self._cpu_ratios.append(float(fitted["seconds"]) / float(fitted["cpu_estimate_s"]))
 
     def _bounded(self, align: AlignSpec) -> AlignSpec:
         """Public mode: the method's options within this server's limits (a fine-tune's epoch and step caps)."""
@@ -534,15 +651,19 @@ class Lab:
         return runs
 
     def runs_table(self, *, visitor: str | None = None) -> pd.DataFrame:
-        """The runs list: state (``cancelling`` once asked), a short label, progress, time left and message."""
+        """The runs list: state (``cancelling`` once asked), a short label, progress, time left and message; a
+        queued run's message says where it stands in its queue and when it should start (:meth:`queued_message`)."""
         rows = []
+        places = self.jobs.queue()
         for r in self.runs(visitor=visitor):
             prog = r.get("progress")
             state = "cancelling" if r.get("state") == "running" and r.get("cancel_requested") else r.get("state")
-            eta = r.get("eta_s") if r.get("state") in ("queued", "running") else None
+            message, left = _SAID_LEFT.sub("", str(r.get("message", ""))), _left(r) if r.get("state") == "running" else ""
+            if r.get("state") == "queued" and r["run"] in places:
+                message, left = self.queued_message(places[r["run"]])
             rows.append({"run": r["run"], "state": state, "label": r.get("label") or r.get("describe") or
                          r.get("method", ""), "progress": f"{100 * prog:.0f}%" if isinstance(prog, (int, float)) else "",
-                         "time left": _eta(eta, r.get("eta_estimated")), "message": self._shown(r.get("message", "")),
+                         "time left": left, "message": self._shown(message),
                          "langs": "+".join(r.get("langs", [])), "data": _short(_shown_data(r.get("data", ""))),
                          "model": _short(self._shown(r.get("model", ""))),
                          "warnings": self._shown(" · ".join(r.get("warnings", []))),
@@ -550,6 +671,47 @@ class Lab:
         return pd.DataFrame(rows, columns=["run", "state", "label", "progress", "time left", "message", "langs", "data",
                                            "model", "warnings", "submitted"])
 
+    def queued_message(self, place: QueuePlace) -> tuple[str, str]:
+        """(message, time left) of a queued run: its position in its queue, what is ahead, and an estimated start
+        from what is measured: the running run's time left (its own estimate, or the typical duration of its
+        method on this server minus the time it has run) and the typical duration of each run ahead. Without
+        such a figure for some run ahead, the estimate is a lower bound, or none."""
+        queue = LANE_NAMES.get(place.lane, place.lane)
+        ahead = (["1 running"] if place.running else []) + ([f"{len(place.ahead)} waiting"] if place.ahead else [])
+        where = f"{_ordinal(place.position)} in the {queue}" + (f", behind {' and '.join(ahead)}" if ahead else "")
+        if not ahead:
+            return f"queued: {where}; starts now", "starts now"
+        waits = ([self._time_left(place.running)] if place.running else []) + [
+            self._typical(run_id) for run_id in place.ahead]
+        known = [w for w in waits if w is not None]
+        if not known:
+            return f"queued: {where}; no estimate yet (no such run has finished on this server)", "not yet known"
+        start = _eta(sum(known)).removeprefix("≈ ")
+        if len(known) < len(waits):
+            return f"queued: {where}; starts in more than {start}", f"starts in > {start}"
+        return f"queued: {where}; starts in ≈ {start}", f"starts in ≈ {start}"
+
+    def _typical(self, run_id: str) -> float | None:
+        return self.jobs.typical_seconds(str(self.jobs.status(run_id).get("method", "")))
+
+    def _time_left(self, run_id: str) -> float | None:
+        """A running run's time left: its own (measured, or the fine-tune's estimate), else its method's typical
+        duration here minus the time it has run (at least a few seconds: it has not finished)."""
+        status = self.jobs.status(run_id)
+        left, _ = time_left(status)
+        if left is not None:
+            return max(5.0, left)
+        typical = self._typical(run_id)
+        if typical is None:
+            return None
+        import datetime
+
+        try:
+            started = datetime.datetime.fromisoformat(str(status.get("started")))
+            ran = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
+        except ValueError:
+            ran = 0.0
+        return max(5.0, typical - ran)
     def _shown(self, message: str) -> str:
         """A run's message as a visitor sees it: in public mode, no server path (each shown by its last part)."""
         return redact_paths(str(message)) if self.public else str(message)
@@ -688,27 +850,47 @@ class Lab:
         made = self.made_with(base_model, pool)
         return corpus, emb, replace(made, model=f"{made.model} + run {run_id} ({label})")
 
-    def export_zip(self, run_id: str, into: Path | None = None, *, visitor: str | None = None) -> Path:
+    def export_zip(self, run_id: str, into: Path | None = None, *, visitor: str | None = None,
+                   progress: Progress | None = None) -> Path:
         """The run's export (:func:`xlalign.store.export.export_run`) as ``<run>-export.zip`` inside ``into``
-        (default: a new folder of the download area, which is then trimmed to its byte budget)."""
+        (default: a new folder of the download area, which is then trimmed to its budget), with progress while it
+        is built and zipped. A finished run does not change, so a visitor who asks again for the same run's export
+        gets the same file while it is in the download area: an export costs its CPU and disk once, not per click."""
         from xlalign.store.export import export_run
 
         run_dir = self.run_dir(run_id, visitor=visitor)
+        key = (run_id, visitor_id(visitor or ""))
+        if into is None:
+            with self._exports_lock:
+                earlier = self._exports.get(key)
+            if earlier is not None and earlier.is_file():
+                return earlier
+        report = progress or silent
         folder_into = Path(into) if into is not None else self.downloads.new_folder()
         with self.store.workdir("export") as work:  # inside the store: a killed export is cleaned at the next start
+            report("preparing the export (copying or building the model)", 0, None)
             folder = export_run(run_dir, work / f"{run_id}-export")
-            archive = Path(shutil.make_archive(str(work / f"{run_id}-export"), "zip", root_dir=folder.parent,
-                                               base_dir=folder.name))
-            target = folder_into / archive.name
-            partial = folder_into / f".{archive.name}.tmp-{os.getpid()}"
-            try:
-                shutil.move(str(archive), partial)
-                os.replace(partial, target)
-            finally:
-                partial.unlink(missing_ok=True)
+            target = zip_folder(folder, folder_into / f"{run_id}-export.zip", report)
         if into is None:
             self.downloads.trim(keep=folder_into)
+            with self._exports_lock:
+                self._exports[key] = target
         return target
+
+
+#: What the runs list calls each lane of the job runner.
+LANE_NAMES = {"training": "training queue (fine-tunes)", "light": "quick queue (centering, LSAR, Procrustes)"}
+
+
+def job_lane(align: AlignSpec) -> str:
+    """The job runner's lane of a run: ``training`` for a method that trains a model (its artefact is a model
+    folder: minutes to hours), ``light`` for the others (seconds), so that a quick alignment never waits behind a
+    fine-tune."""
+    return "training" if align.aligner.model_folder else "light"
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def run_label(align: AlignSpec, record: dict[str, Any] | None = None) -> str:
@@ -722,6 +904,21 @@ def run_label(align: AlignSpec, record: dict[str, Any] | None = None) -> str:
     if align.train_data != "split":
         parts.append(f"trained on {'demo' if align.train_data == 'demo' else 'triplets'}")
     return " · ".join(parts)
+
+
+def _left(status: dict[str, Any]) -> str:
+    """A running run's time left, counted down from when it was reported (:func:`time_left`); past it: how much
+    longer than said it is taking (never "≈ 0 s" for a step still running)."""
+    left, estimated = time_left(status)
+    if left is None:
+        return ""
+    if left <= 0:
+        return f"taking longer than {'estimated' if estimated else 'measured'} (+{_eta(-left).removeprefix('≈ ')})"
+    return f"< 1 s{' (estimate)' if estimated else ''}" if left < 1 else _eta(left, estimated)
+
+
+#: The part of a progress message that says the time left when it was written (the list shows it live instead).
+_SAID_LEFT = re.compile(r" · about [^·]* left( \(estimate\))?")
 
 
 def _eta(seconds: Any, estimated: Any = False) -> str:
@@ -785,19 +982,27 @@ def _same_data(a: str, b: str) -> bool:
     return filecmp.cmp(a, b, shallow=False)
 
 
-def cached(corpus: ParallelCorpus, encoder: Any, langs: Sequence[str]) -> bool:
-    """True when the embedding cache holds every text :func:`encode_corpus` would encode (no model call)."""
+def uncached(corpus: ParallelCorpus, encoder: Any, langs: Sequence[str]) -> int:
+    """How many distinct texts :func:`encode_corpus` would send to the model: those the embedding cache does not
+    hold (every one, for an encoder without a cache)."""
     store = getattr(encoder, "cache", None)
-    if store is None:
-        return False
-    fp, first = encoder.fingerprint, corpus.passage_first_items()
+    first = corpus.passage_first_items()
+    missing = 0
     for lang in langs:
         for role, texts in (("passage", [corpus.passages[lang][i] for i in first]), ("query", corpus.questions[lang])):
+            distinct = list(dict.fromkeys(texts))
+            if store is None:
+                missing += len(distinct)
+                continue
             prompt = encoder.prompt_for(role)
-            keys = [EmbeddingCache.key(fp, prompt, lang, t) for t in dict.fromkeys(texts)]
-            if len(store.get_many(keys)) < len(keys):
-                return False
-    return True
+            keys = [EmbeddingCache.key(encoder.fingerprint, prompt, lang, t) for t in distinct]
+            missing += len(keys) - len(store.get_many(keys))
+    return missing
+
+
+def cached(corpus: ParallelCorpus, encoder: Any, langs: Sequence[str]) -> bool:
+    """True when the embedding cache holds every text :func:`encode_corpus` would encode (no model call)."""
+    return uncached(corpus, encoder, langs) == 0
 
 
 def _short(text: str, n: int = 40) -> str:
@@ -813,4 +1018,4 @@ def parallel_rows(diag: Diagnosis, n: int, *, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(len(first), size=n, replace=False))
 
 
-__all__ = ["LRU", "Diagnosis", "Lab", "parallel_rows"]
+__all__ = ["LANE_NAMES", "LRU", "Diagnosis", "FairTurns", "Lab", "cached", "job_lane", "parallel_rows", "uncached"]

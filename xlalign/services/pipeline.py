@@ -132,7 +132,7 @@ def _run(model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, run: Run, cor
     _write_side(run, "after", after, data.eval_corpus, aligned, _made_after(made, model, align, run))
     report("comparing", 0, 1, overall=0.95)
     table = compare_results(before.summary_frame(), before.per_query, after.summary_frame(), after.per_query)
-    run.write_compare(table)
+    run.write_compare(table, made)
     record: dict[str, Any] = {"method": align.method, "describe": align.describe(), "train_source": data.source,
                               "n_train_triplets": len(data.triplets), "n_eval_queries": len(data.eval_corpus),
                               "model_fingerprint": encoder.fingerprint, "made_with": made.to_dict(),

@@ -1,5 +1,7 @@
-"""Background jobs: one worker (``concurrent.futures``) runs jobs in submission order, so one training at
-a time; each job's status is mirrored to its run folder's ``status.json``.
+"""Background jobs in lanes: each lane has one worker (``concurrent.futures``) that runs its jobs in submission
+order, so a long job (a fine-tune, in the ``training`` lane) never holds up a short one (centering, LSAR,
+Procrustes: the ``light`` lane) — one of each runs at a time. Each job's status is mirrored to its run folder's
+``status.json``; :meth:`JobRunner.queue` says where a queued job stands in its lane and what is ahead of it.
 
 queued → running → succeeded | failed | cancelled. ``cancel`` on a queued job cancels it at once; on
 a running job it records ``cancel_requested`` at once (the runs list shows "cancelling") and sets a
@@ -15,9 +17,11 @@ key (:func:`visitor_id`), and :meth:`JobRunner.active` counts a visitor's queued
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -89,26 +93,82 @@ def visitor_id(key: str) -> str:
 JobFn = Callable[[JobContext], dict[str, Any] | None]
 
 
-class JobRunner:
-    """A single background worker; ``submit`` returns the run id (the run folder's name)."""
+#: The lanes of :class:`JobRunner`: ``training`` for jobs that train a model (minutes to hours), ``light`` for the
+#: rest (seconds); each runs one job at a time.
+LANES = ("training", "light")
+#: Durations kept per kind of job (its ``method``), to estimate when a queued job starts.
+HISTORY = 5
 
-    def __init__(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xlalign-jobs")
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a queued job stands: its lane, its position (1 = next to start), the job running in the lane (or None)
+    and the queued jobs ahead of it, oldest first."""
+
+    lane: str
+    position: int
+    running: str | None
+    ahead: tuple[str, ...]
+
+
+class JobRunner:
+    """One background worker per lane (:data:`LANES`); ``submit`` returns the run id (the run folder's name)."""
+
+    def __init__(self, lanes: tuple[str, ...] = LANES) -> None:
+        self._pools = {lane: ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"xlalign-jobs-{lane}")
+                       for lane in lanes}
         self._jobs: dict[str, tuple[JobContext, Future[None]]] = {}
+        self._lane: dict[str, str] = {}
+        self._durations: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def submit(self, run_dir: str | Path, fn: JobFn, *, visitor: str | None = None, **record: Any) -> str:
-        """Queue ``fn`` for ``run_dir``; ``visitor`` (a key) is recorded as :func:`visitor_id` only."""
+    @property
+    def lanes(self) -> tuple[str, ...]:
+        return tuple(self._pools)
+
+    def submit(self, run_dir: str | Path, fn: JobFn, *, visitor: str | None = None, lane: str | None = None,
+               **record: Any) -> str:
+        """Queue ``fn`` for ``run_dir`` in ``lane`` (default: the first); ``visitor`` (a key) is recorded as
+        :func:`visitor_id` only."""
+        lane = lane or self.lanes[0]
+        if lane not in self._pools:
+            raise ValueError(f"lane must be one of {', '.join(self._pools)}, got {lane!r}")
         run_dir = Path(run_dir)
         lock = acquire(folder_lock(run_dir / LOCK_NAME), run_dir.name)
         mine = {"visitor": visitor_id(visitor)} if visitor is not None else {}
         ctx = JobContext(run_dir, {"state": "queued", "submitted": now_iso(), "message": "queued", "progress": 0.0,
-                                   **owner(), **record, **mine}, run_lock=lock)
+                                   "lane": lane, **owner(), **record, **mine}, run_lock=lock)
         ctx.update()
         with self._lock:  # registered before it can start, so that a cancel always finds it
-            future = self._pool.submit(self._run, ctx, fn)
+            future = self._pools[lane].submit(self._run, ctx, fn)
             self._jobs[run_dir.name] = (ctx, future)
+            self._lane[run_dir.name] = lane
         return run_dir.name
+
+    def queue(self) -> dict[str, QueuePlace]:
+        """Every queued job's place in its lane."""
+        with self._lock:
+            jobs = [(run_id, self._lane[run_id], ctx.status.get("state")) for run_id, (ctx, _) in self._jobs.items()]
+        places: dict[str, QueuePlace] = {}
+        for lane in self.lanes:
+            mine = [(r, state) for r, ln, state in jobs if ln == lane]
+            running = next((r for r, state in mine if state == "running"), None)
+            waiting = [r for r, state in mine if state == "queued"]
+            for n, run_id in enumerate(waiting):
+                places[run_id] = QueuePlace(lane, n + 1, running, tuple(waiting[:n]))
+        return places
+
+    def status(self, run_id: str) -> dict[str, Any]:
+        """The live status record of a job of this process (``{}`` for any other)."""
+        with self._lock:
+            job = self._jobs.get(run_id)
+        return dict(job[0].status) if job is not None else {}
+
+    def typical_seconds(self, kind: str) -> float | None:
+        """The median duration of the last :data:`HISTORY` finished jobs of ``kind`` (their ``method``), if any ran."""
+        with self._lock:
+            seen = list(self._durations.get(kind, ()))
+        return float(statistics.median(seen)) if seen else None
 
     def active(self, visitor: str | None = None) -> int:
         """Jobs queued or running (of ``visitor``, a key, when given) in this process."""
@@ -163,7 +223,8 @@ class JobRunner:
         return True
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in self._pools.values():
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def _run(self, ctx: JobContext, fn: JobFn) -> None:
         try:
@@ -171,6 +232,7 @@ class JobRunner:
                 ctx.update(state="cancelled", message="cancelled before it started", finished=now_iso(), progress=None)
                 return
             ctx.update(state="running", started=now_iso(), message="running")
+            began = time.monotonic()
             try:
                 result = fn(ctx) or {}
             except JobCancelled as e:
@@ -185,5 +247,8 @@ class JobRunner:
                 else:
                     ctx.update(state="succeeded", message="done", progress=1.0, finished=now_iso(), eta_s=None,
                                **result)
+                    kind = str(ctx.status.get("method") or self._lane.get(ctx.run_dir.name, ""))
+                    with self._lock:
+                        self._durations.setdefault(kind, deque(maxlen=HISTORY)).append(time.monotonic() - began)
         finally:
             ctx.run_lock.release()

@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Self
@@ -53,7 +53,7 @@ from xlalign.atomic import (
 )
 from xlalign.errors import ConfigError, XlalignError
 from xlalign.policy import contained, default_runs_dir
-from xlalign.report.provenance import MadeWith, stamp
+from xlalign.report.provenance import STAMP_COLUMNS, MadeWith, stamp
 
 if TYPE_CHECKING:
     from xlalign.align.base import Aligner, AlignSpec
@@ -237,6 +237,17 @@ def write_status(run_dir: str | os.PathLike[str], status: Mapping[str, Any]) -> 
     return record
 
 
+def time_left(status: Mapping[str, Any], now: float | None = None) -> tuple[float | None, bool]:
+    """(seconds left, estimated) of a running run's status: its ``eta_s`` counted down from ``eta_at`` (the time it
+    was reported), so that a list shows the time left now, not when the last step ended; below zero when the run
+    takes longer than said. (None, False) when nothing was measured."""
+    eta, at = status.get("eta_s"), status.get("eta_at")
+    if not isinstance(eta, (int, float)):
+        return None, False
+    since = (now if now is not None else time.time()) - at if isinstance(at, (int, float)) else 0.0
+    return float(eta) - max(0.0, since), bool(status.get("eta_estimated"))
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min" if seconds < 5400 else \
         f"{seconds / 3600:.1f} h"
@@ -254,6 +265,8 @@ class StatusWriter:
         self._lock = threading.Lock()
         self._last = 0.0
         self._stage: str | None = None
+        self._stage_began = 0.0
+        self._stage_done = 0.0
 
     def update(self, **fields: Any) -> dict[str, Any]:
         """Change fields of the record and write all of it."""
@@ -276,16 +289,24 @@ class StatusWriter:
     def progress(self, stage: str, done: float = 0, total: float | None = None, **metrics: Any) -> None:
         """The :class:`~xlalign.progress.Progress` protocol: stage, step, loss and time left in ``message``.
 
-        The time left is ``eta_s`` (measured), else ``cpu_estimate_s`` (the fine-tune's cost model, reported
-        before its first step: marked "estimate"); it is also kept as ``eta_s``/``eta_estimated`` for lists.
+        The time left is ``eta_s`` when the reporter measured it, else ``cpu_estimate_s`` (the fine-tune's cost
+        model, reported before its first step: marked "estimate"), else, once a stage with a total has done some
+        of it, the stage's own measured rate (time since the stage began ÷ units done × units left). A new stage
+        without any of these drops the previous stage's figure (a finished training's "0 s left" never lingers
+        over the evaluation after it). It is kept as ``eta_s``/``eta_estimated``/``eta_at`` (the wall-clock time it
+        was measured: lists count down from it, :func:`time_left`).
         """
         from xlalign.progress import fraction
 
+        now = time.monotonic()
+        if stage != self._stage:
+            self._stage_began, self._stage_done = now, float(done)
         eta = metrics.get("eta_s")
         estimated = eta is None and isinstance(metrics.get("cpu_estimate_s"), (int, float))
         if estimated:
             eta = metrics["cpu_estimate_s"]
-        now = time.monotonic()
+        elif eta is None and total and done > self._stage_done and done < total:
+            eta = (now - self._stage_began) / (done - self._stage_done) * (total - done)
         if stage == self._stage and now - self._last < STATUS_INTERVAL and total and done < total and not estimated:
             return
         self._stage, self._last = stage, now
@@ -293,10 +314,10 @@ class StatusWriter:
         detail = {k: v for k, v in metrics.items() if k != "overall" and isinstance(v, (int, float, str)) and v is not None}
         step = f" {int(done)}/{int(total)}" if total else ""
         extra = (f" · loss {metrics['loss']:.3f}" if isinstance(metrics.get("loss"), (int, float)) else "") + (
-            f" · about {_duration(eta)} left{' (estimate)' if estimated else ''}" if isinstance(eta, (int, float))
-            else "")
-        timing: dict[str, Any] = {"eta_s": round(float(eta), 1), "eta_estimated": estimated} \
-            if isinstance(eta, (int, float)) else {}
+            f" · about {_duration(eta)} left{' (estimate)' if estimated else ''}"
+            if isinstance(eta, (int, float)) and eta >= 1 else "")
+        timing: dict[str, Any] = {"eta_s": round(float(eta), 1), "eta_estimated": estimated, "eta_at": round(time.time(), 1)} \
+            if isinstance(eta, (int, float)) else {"eta_s": None, "eta_estimated": False, "eta_at": None}
         self.update(message=f"{stage}{step}{extra}", detail=detail, stage=stage, **timing,
                     progress=round(frac, 4) if frac is not None else self.record.get("progress"))
 
@@ -642,8 +663,9 @@ class Run:
             return None
         return Neighbourhoods(frames[0], frames[1], frames[2])
 
-    def write_compare(self, table: pd.DataFrame) -> None:
-        atomic_write_csv(self.dir / self.COMPARE, table)
+    def write_compare(self, table: pd.DataFrame, made: MadeWith | None = None) -> None:
+        """``compare.csv``; with ``made`` (how the baseline was made), stamped like every result CSV."""
+        atomic_write_csv(self.dir / self.COMPARE, stamp(table, made) if made is not None else table)
 
     def write_record(self, model: ModelSpec, evaluation: EvalSpec, align: AlignSpec, record: Mapping[str, Any]) -> None:
         atomic_write_json(self.dir / self.RECORD, {"config": self.config_dict(model, evaluation, align), **record})
@@ -708,9 +730,22 @@ class Run:
         return self._json(self.RECORD, required=False)
 
     def compare(self) -> pd.DataFrame:
+        """``compare.csv`` with its provenance columns (:data:`STAMP_COLUMNS`): as written, or, for a run written
+        before they were, from ``run.json``'s ``made_with`` (none when the run does not record it)."""
         from xlalign.core.compare import read_compare
 
-        return read_compare(self.dir / self.COMPARE)
+        table = read_compare(self.dir / self.COMPARE)
+        made = self.made_with()
+        if made is not None and not set(STAMP_COLUMNS) <= set(table.columns):
+            table = stamp(table, made)
+        return table
+
+    def made_with(self) -> MadeWith | None:
+        """How the run's baseline was made (``run.json``'s ``made_with``), or None when it does not say."""
+        from xlalign.report.provenance import from_dict
+
+        value = self.record().get("made_with")
+        return from_dict(value) if isinstance(value, dict) else None
 
     def per_query_text(self, which: str) -> str | None:
         """The per-query table of ``before`` or ``after`` as written (None while the run has not written it)."""
@@ -901,11 +936,28 @@ class Comparison:
     labels: list[str]
     shared_baseline: bool
     notes: list[str]
+    made: list[MadeWith | None] = field(default_factory=list)
 
     def wide(self) -> pd.DataFrame:
+        """:func:`xlalign.core.compare.side_by_side`, with the provenance columns (:data:`STAMP_COLUMNS`): the
+        runs' common value, or ``<run>: <value>`` for each run, ``; ``-separated, where they differ."""
         from xlalign.core.compare import side_by_side
 
-        return side_by_side(self.stacked, shared_baseline=self.shared_baseline)
+        wide = side_by_side(self.stacked, shared_baseline=self.shared_baseline)
+        for column in STAMP_COLUMNS:
+            if column not in self.stacked:
+                continue
+            values = dict(zip(self.stacked["run"], self.stacked[column].astype(str), strict=True))
+            distinct = list(dict.fromkeys(values.values()))
+            wide[column] = distinct[0] if len(distinct) == 1 else "; ".join(f"{r}: {v}" for r, v in values.items())
+        return wide
+
+    def made_with_lines(self) -> list[str]:
+        """``made with: …`` for the CLI: one line when every run's baseline was made the same way, else one per run."""
+        footers = [m.footer() if m is not None else "not recorded" for m in self.made]
+        if footers and len(set(footers)) == 1:
+            return [f"made with: {footers[0]}"]
+        return [f"made with ({label}): {footer}" for label, footer in zip(self.labels, footers, strict=True)]
 
 
 def _labels(dirs: Sequence[Path]) -> list[str]:
@@ -954,7 +1006,7 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike[str]]) -> Comparison:
     for label, table in zip(labels, tables, strict=True):
         frames.append(table.assign(run=label)[["run", *table.columns]])
     stacked = pd.concat(frames, ignore_index=True)
-    return Comparison(stacked, labels, same_queries and same_model, notes)
+    return Comparison(stacked, labels, same_queries and same_model, notes, [run.made_with() for run in runs])
 
 
 # --------------------------------------------------------------------------------------------
