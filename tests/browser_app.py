@@ -5,12 +5,16 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import free_port, import_or_skip, require_or_skip
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 TABS = ["Diagnose", "Drill-down", "Embedding map", "Languages", "Models", "Align", "Compare"]
+#: The demo's targets beside the pivot en, and their names as the target menu shows them.
+TARGETS = ["es", "de", "zh", "ar", "hi", "ur"]
+NAMES = {"es": "Spanish", "de": "German", "zh": "Chinese", "ar": "Arabic", "hi": "Hindi", "ur": "Urdu"}
 
 
 def serve_app(root: Path, cache_dir: Path, *, warm_up: bool) -> Iterator[tuple[str, Path]]:
@@ -55,3 +59,13 @@ def open_page(url: str, root: Path, shots: Path) -> Iterator[object]:
         pg.locator("#diagnose-btn").wait_for(timeout=120_000)
         yield pg
         context.close()
+
+
+def no_error(page: Any) -> None:
+    """No error toast and no component showing an error badge."""
+    import re
+
+    toasts = page.locator(".toast-item").filter(has_text="Error")
+    assert toasts.count() == 0, toasts.first.inner_text()
+    badges = page.locator(".validation-error:visible, .error:visible").filter(has_text=re.compile(r"\S"))
+    assert badges.count() == 0, badges.first.inner_text()

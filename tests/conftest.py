@@ -17,6 +17,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -283,3 +284,12 @@ def bundled_encoder(bundled_dir: Path, bundled_cache_dir: Path):
 
     return SentenceTransformerEncoder(ModelSpec(str(bundled_dir), device="cpu", precision="fp32"),
                                       cache=EmbeddingCache(bundled_cache_dir / "embeddings.sqlite"))
+
+
+def table_frame(value: Any) -> Any:
+    """A table an app callback returned, whether a DataFrame or a ``gr.Dataframe`` update (its ``value``)."""
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return value
+    return pd.DataFrame(value.value["data"], columns=value.value["headers"])

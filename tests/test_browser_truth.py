@@ -17,14 +17,12 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_app import TABS, open_page, serve_app
+from browser_app import NAMES, TABS, TARGETS, no_error, open_page, serve_app
 from conftest import demo_upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SHOTS = Path(__file__).resolve().parents[1] / "screenshots" / "browser-truth"
-TARGETS = ["es", "de", "zh", "ar", "hi", "ur"]
-NAMES = {"es": "Spanish", "de": "German", "zh": "Chinese", "ar": "Arabic", "hi": "Hindi", "ur": "Urdu"}
 
 
 @pytest.fixture(scope="module")
@@ -38,14 +36,6 @@ def page(app_url):
 
 
 # ----------------------------------------------------------------------------- helpers
-def _no_error(page) -> None:
-    """No error toast and no component showing an error badge."""
-    toasts = page.locator(".toast-item").filter(has_text="Error")
-    assert toasts.count() == 0, toasts.first.inner_text()
-    badges = page.locator(".validation-error:visible, .error:visible").filter(has_text=re.compile(r"\S"))
-    assert badges.count() == 0, badges.first.inner_text()
-
-
 def _shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
@@ -116,7 +106,7 @@ def test_1_a_seven_language_diagnosis_states_each_pairs_verdict(page):
     text = _diagnose(page, "Urdu queries")
     in_pool = _sentences(text)
     assert len(in_pool) == 12, text  # each target's queries, and English queries against each target's gold
-    _no_error(page)
+    no_error(page)
     _shot(page, "1-diagnose-7-languages")
     _tab(page, "Languages")
     page.locator("#rank-btn").click()
@@ -125,7 +115,7 @@ def test_1_a_seven_language_diagnosis_states_each_pairs_verdict(page):
     in_pairs = _sentences(rank.inner_text())
     assert len(in_pairs) == 12
     assert sorted(in_pairs) == sorted(in_pool)  # word for word: the same verdicts and rates, whatever the pool
-    _no_error(page)
+    no_error(page)
     _shot(page, "1-languages-pairs")
     _tab(page, "Diagnose")
 
@@ -147,7 +137,7 @@ def test_2_a_matrix_cell_opens_the_pair_drill_down(page):
     first = re.search(r"ranks (\d+) of (\d+): (\d+) documents above it", docs)
     assert first and int(first[1]) == ranks[0] and int(first[3]) == ranks[0] - 1 and int(first[2]) == 7 * 168
     assert "Chinese:" in docs and _value(page, "dd-query").startswith(grid[0][0])
-    _no_error(page)
+    no_error(page)
     _shot(page, "2-drill-down-zh-en")
     # the filter: only queries whose English gold ranks below 100
     page.locator("#dd-k input").fill("100")
@@ -161,7 +151,7 @@ def test_2_a_matrix_cell_opens_the_pair_drill_down(page):
     page.wait_for_function("(id) => document.querySelector('#dd-query input').value.startsWith(id)",
                            arg=filtered[1][0], timeout=60_000)
     assert f"ranks {filtered[1][2]} of" in page.locator("#dd-docs").inner_text()
-    _no_error(page)
+    no_error(page)
 
 
 def test_3_per_query_ranks_heatmap_cells_and_map_points_open_it_too(page):
@@ -191,7 +181,7 @@ def test_3_per_query_ranks_heatmap_cells_and_map_points_open_it_too(page):
     page.get_by_role("tab", name="Drill-down").and_(page.locator("[aria-selected=true]")).wait_for(timeout=60_000)
     page.locator("#dd-docs table").first.wait_for(timeout=60_000)
     assert _value(page, "dd-query")
-    _no_error(page)
+    no_error(page)
     _shot(page, "3-drill-down-from-the-map")
 
 
@@ -212,7 +202,7 @@ def test_4_the_drill_down_follows_every_control(page):
     page.locator("#dd-search input, #dd-search textarea").first.press_sequentially("zzzz-no-such-query")
     page.locator("#dd-docs").get_by_text("No query matches").wait_for(timeout=60_000)
     assert _value(page, "dd-query") == "" and "0 of 168" in page.locator("#dd-table").inner_text()
-    _no_error(page)
+    no_error(page)
     _shot(page, "4-drill-down-filters")
 
 
@@ -235,7 +225,7 @@ def test_5_a_new_diagnosis_resets_the_chart_controls_and_the_filter(page):
     assert "Where the golds rank (multi)" in page.locator("#cdf").inner_text()
     assert search.input_value() == "" and len(_grid(page, "per-query")) > 0 and "rows match" not in \
         page.locator("#per-query").inner_text()
-    _no_error(page)
+    no_error(page)
 
 
 def test_6_a_pivot_chosen_among_the_targets_leaves_every_value_among_its_choices(page):
@@ -244,11 +234,11 @@ def test_6_a_pivot_chosen_among_the_targets_leaves_every_value_among_its_choices
     page.wait_for_timeout(1500)
     chosen = page.locator("#targets .token").all_inner_texts()
     assert chosen and not any("zh" in t for t in chosen)
-    _no_error(page)
+    no_error(page)
     _shot(page, "6-pivot-among-the-targets")
     _pick(page, "pivot", "en (English)")
     page.wait_for_timeout(1500)
-    _no_error(page)
+    no_error(page)
 
 
 def test_7_the_dataset_menu_names_an_upload_while_it_is_in_use(page, tmp_path):
@@ -258,12 +248,12 @@ def test_7_the_dataset_menu_names_an_upload_while_it_is_in_use(page, tmp_path):
     assert _value(page, "dataset") == "your file: my-data.jsonl"
     text = _diagnose(page, "French queries")
     assert "French queries: too few documents to judge — the pool holds 15 documents per language" in text  # §2
-    _no_error(page)
+    no_error(page)
     _shot(page, "7-upload-in-use")
     _pick(page, "dataset", "demo")  # a listed dataset: the upload is set aside
     page.locator("#data-note").get_by_text("7 languages").wait_for(timeout=60_000)
     assert _value(page, "dataset") == "demo"
-    _no_error(page)
+    no_error(page)
 
 
 def test_8_another_run_picked_never_shows_the_previous_runs_export(page):
@@ -297,7 +287,7 @@ def test_8_another_run_picked_never_shows_the_previous_runs_export(page):
     page.get_by_role("option").nth(1).click()
     page.locator("#cmp-header").get_by_text("Show before / after").wait_for(timeout=60_000)
     assert ".zip" not in page.locator("#export-file").inner_text()  # nothing of the previous run is offered
-    _no_error(page)
+    no_error(page)
     _shot(page, "8-compare-another-run")
 
 
@@ -305,5 +295,5 @@ def test_9_every_tab_renders_without_an_error(page):
     for name in TABS:
         _tab(page, name)
         page.wait_for_timeout(400)
-        _no_error(page)
+        no_error(page)
         _shot(page, f"tab-{name.lower().replace(' ', '-')}")

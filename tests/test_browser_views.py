@@ -12,13 +12,11 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_app import open_page, serve_app
+from browser_app import NAMES, TARGETS, open_page, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SHOTS = Path(__file__).resolve().parents[1] / "screenshots" / "browser-views"
-TARGETS = ["es", "de", "zh", "ar", "hi", "ur"]
-NAMES = {"es": "Spanish", "de": "German", "zh": "Chinese", "ar": "Arabic", "hi": "Hindi", "ur": "Urdu"}
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import free_port
+from conftest import table_frame as _frame
 from fakes import LatentEncoder
 
 from xlalign.align.base import AlignSpec
@@ -34,13 +35,6 @@ class _Select:
     def __init__(self, index, row_value=None):
         self.index = index
         self.row_value = row_value
-
-
-def _frame(value) -> pd.DataFrame:
-    """A table a callback returned, whether as a DataFrame or as a ``gr.Dataframe`` update."""
-    if isinstance(value, pd.DataFrame):
-        return value
-    return pd.DataFrame(value.value["data"], columns=value.value["headers"])
 
 
 def _no_progress(*args, **kwargs) -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import import_or_skip
+from conftest import table_frame as _frame
 from fakes import LatentEncoder
 
 from xlalign.app import assemble
@@ -26,10 +27,6 @@ PLANTED = ModelSpec(model="planted")
 
 def _no_progress(*args, **kwargs) -> None:
     return None
-
-
-def _frame(value) -> pd.DataFrame:
-    return value if isinstance(value, pd.DataFrame) else pd.DataFrame(value.value["data"], columns=value.value["headers"])
 
 
 def _outputs(app, name: str) -> set:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_app import open_page, serve_app
+from browser_app import no_error, open_page, serve_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,13 +23,6 @@ def app_url(tmp_path_factory, bundled_dir, bundled_cache_dir):
 @pytest.fixture(scope="module")
 def page(app_url):
     yield from open_page(*app_url, SHOTS)
-
-
-def _no_error(page) -> None:
-    toasts = page.locator(".toast-item").filter(has_text="Error")
-    assert toasts.count() == 0, toasts.first.inner_text()
-    badges = page.locator(".validation-error:visible, .error:visible").filter(has_text=re.compile(r"\S"))
-    assert badges.count() == 0, badges.first.inner_text()
 
 
 def _shot(page, name: str, elem_id: str | None = None) -> None:
@@ -52,7 +45,7 @@ def test_1_bitext_mining_stands_beside_the_verdict(page):
     text = mining.inner_text()
     assert "top-1" in text and "margin xsim error" in text
     assert "It mines bitext well, yet clusters in a mixed pool" in text  # zh: mined at ~99%, clustering at ~98%
-    _no_error(page)
+    no_error(page)
     _shot(page, "1-diagnose")
 
 
@@ -64,7 +57,7 @@ def test_2_the_neighbourhood_section_on_demand(page):
     assert "Neighbourhood purity (passages" in text and "a language-blind space gives 50%" in text
     headers = [h.strip() for h in page.locator("#nb-bitext [role=columnheader]").all_inner_texts()]
     assert headers[:3] == ["texts", "direction", "top-1 %"] and "xsim error %" in headers
-    _no_error(page)
+    no_error(page)
     _shot(page, "2-neighbourhoods", "nb-section")
 
 
@@ -75,7 +68,7 @@ def test_3_the_visitors_own_index(page):
     page.click("#idx-btn")
     page.locator("#idx-text").get_by_text("Your index HNSW32").first.wait_for(timeout=300_000)
     assert "trained on the pool's 336 passages (seed 1234)" in page.locator("#idx-text").inner_text()
-    _no_error(page)
+    no_error(page)
     _shot(page, "3-your-index", "idx-section")
 
 
@@ -84,7 +77,7 @@ def test_4_purity_beside_the_embedding_map(page):
     page.click("#umap-btn")
     page.locator("#umap-purity-before").get_by_text("Neighbourhood purity").first.wait_for(timeout=600_000)
     assert re.search(r"zh [\d.]+% \(", page.locator("#umap-purity-before").inner_text())
-    _no_error(page)
+    no_error(page)
     _shot(page, "4-map-purity")
 
 
@@ -96,5 +89,5 @@ def test_5_a_centering_runs_neighbourhoods_before_and_after(page):
     assert "Language-identity probe" in page.locator("#cmp-nb-text").inner_text()
     headers = [h.strip() for h in page.locator("#cmp-nb-table [role=columnheader]").all_inner_texts()]
     assert headers[:2] == ["figure", "before"] and "change" in headers
-    _no_error(page)
+    no_error(page)
     _shot(page, "5-compare")
