@@ -31,15 +31,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from bench_kscale import lang_codes
 
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.evaluate import CorpusEmbeddings
 from xlalign.core.neighbours import MARGIN_K, bitext_rows, purity_rows
 from xlalign.specs import IndexSpec
-
-
-def lang_codes(k: int) -> list[str]:
-    return ["en"] + [f"x{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(k - 1)]
 
 
 def synthetic(k: int, n: int, d: int, seed: int = 0) -> tuple[ParallelCorpus, CorpusEmbeddings]:

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cli
 from fakes import BagOfCharsEncoder
 
 from xlalign.align.base import AlignSpec
-from xlalign.cli import main
 from xlalign.core.corpus import ParallelCorpus
 from xlalign.core.loaders import DEMO_DIR, load_corpus, load_long, load_squad_folder
 from xlalign.errors import CorpusError, DiskFull
@@ -31,15 +31,6 @@ from xlalign.specs import EvalSpec, ModelSpec
 from xlalign.store.runs import MARKER, ResultFolder, RunFileError, RunFolder
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(capsys, *args: object) -> tuple[int, str, str]:
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def one_line(err: str) -> str:

@@ -16,6 +16,7 @@ folder's ``inputs/``), so that no server path reaches a runs list, a run record 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 import os
 import re
@@ -704,8 +705,6 @@ class Lab:
         typical = self._typical(run_id)
         if typical is None:
             return None
-        import datetime
-
         try:
             started = datetime.datetime.fromisoformat(str(status.get("started")))
             ran = (datetime.datetime.now(datetime.UTC) - started).total_seconds()
